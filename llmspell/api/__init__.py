@@ -1,0 +1,1 @@
+"""Lua-facing adapters, one module per global. Each exposes ``install(rt, table)``."""

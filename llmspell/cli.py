@@ -1,0 +1,353 @@
+"""The `llmspell` command line (spec § 21). Each command parses flags and calls one function.
+
+Kept light: only typer is imported at start-up; the Lua runtime, rich and every service
+load when a command needs them.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from . import __version__
+from .errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+
+class OutputMode(str, Enum):
+    text = "text"
+    json = "json"
+    pretty = "pretty"
+
+
+class Engine(str, Enum):
+    lua = "lua"
+    javascript = "javascript"
+    python = "python"
+
+
+@dataclass
+class Options:
+    config: Path | None
+    debug: bool
+    verbose: bool
+    output: str
+    engine: str
+
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    help="Run Lua scripts with AI building blocks: Agent, Tool, Workflow, State, RAG ...",
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"llmspell {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main_options(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(
+        None, "-c", "--config", envvar="LLMSPELL_CONFIG", help="Config file (TOML)."),
+    debug: bool = typer.Option(False, "--debug", help="Python tracebacks and debug logging."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="More logging on stderr."),
+    output: OutputMode = typer.Option(OutputMode.text, "--output", help="Result format."),
+    engine: Engine = typer.Option(Engine.lua, "--engine", envvar="LLMSPELL_ENGINE",
+                                  help="Script engine (only lua is available)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                 help="Show the version and exit."),
+) -> None:
+    ctx.obj = Options(config=config, debug=debug, verbose=verbose, output=output.value,
+                      engine=engine.value)
+
+
+def _opts(ctx: typer.Context) -> Options:
+    obj = ctx.find_root().obj
+    assert isinstance(obj, Options)
+    return obj
+
+
+def _fail(exc: BaseException, opts: Options) -> typer.Exit:
+    """Report an error the way the CLI always does: one line (+ Lua traceback), exit 1."""
+    from .output import print_error
+
+    if opts.debug and not isinstance(exc, LLMSpellError):
+        raise exc
+    detail = exc.traceback if isinstance(exc, ScriptError) else ""
+    if opts.debug and isinstance(exc, LLMSpellError) and exc.__cause__ is not None:
+        import traceback
+
+        detail = (detail + "\n" + "".join(traceback.format_exception(exc.__cause__))).strip()
+    print_error(str(exc), detail)
+    return typer.Exit(getattr(exc, "exit_code", 1))
+
+
+def _load_settings(opts: Options, rag: RagFlags | None = None) -> Settings:
+    from . import config as config_mod
+    from .output import print_warning
+
+    if opts.engine != "lua":
+        raise LLMSpellError(f"Engine '{opts.engine}' is not available: only 'lua' is built in")
+    settings = config_mod.load(opts.config)
+    if rag is not None:
+        rag.apply(settings)
+    for warning in settings.warnings:
+        print_warning(warning)
+    return settings
+
+
+@dataclass
+class RagFlags:
+    enable: bool
+    disable: bool
+    config: Path | None
+    dims: int | None
+    backend: str | None
+
+    def apply(self, settings: Settings) -> None:
+        from . import config as config_mod
+
+        if self.config is not None:
+            extra = config_mod.from_dict({"rag": config_mod.read_file(self.config).get("rag", {})},
+                                         self.config, {})
+            settings.data["rag"] = extra.data["rag"]
+        if self.enable:
+            settings.set("rag.enabled", True)
+        if self.disable:
+            settings.set("rag.enabled", False)
+        if self.dims is not None:
+            settings.set("rag.vector_storage.dimensions", self.dims)
+        if self.backend is not None:
+            if self.backend != "hnsw":
+                raise LLMSpellError(
+                    f"Unknown RAG backend: {self.backend}. Only 'hnsw' is available")
+            settings.set("rag.vector_storage.backend", self.backend)
+
+
+def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | None,
+             script_args: list[str] | None, timeout: float | None) -> None:
+    """Run a script file or inline code, print its result, exit with its status."""
+    from .lua.globals import parse_script_args
+    from .lua.runtime import Output, Runtime
+    from .output import print_error, print_result
+
+    try:
+        settings = _load_settings(opts, rag)
+        if script is not None and not script.is_file():
+            raise ScriptError(f"Script file not found: {script}")
+        output = Output(capture=opts.output == "pretty")
+        started = time.perf_counter()
+        args = (parse_script_args(script.name, script_args or [])
+                if script is not None else None)
+        rt = Runtime(settings, script_path=script, script_args=args, output=output,
+                     timeout_seconds=timeout, debug=opts.debug)
+        try:
+            if script is not None:
+                value = rt.run_file(script, str(script))
+            else:
+                value = rt.run_source((code or "").encode("utf-8", "surrogateescape"), "exec")
+        finally:
+            rt.close()
+        elapsed = (time.perf_counter() - started) * 1000
+        print_result(value, opts.output, output.lines, elapsed)
+    except ScriptExit as exc:
+        sys.stdout.flush()
+        raise typer.Exit(exc.code) from None
+    except ScriptInterrupted:
+        sys.stdout.flush()
+        print_error("interrupted")
+        raise typer.Exit(130) from None
+    except KeyboardInterrupt:
+        print_error("interrupted")
+        raise typer.Exit(130) from None
+    except LLMSpellError as exc:
+        raise _fail(exc, opts) from None
+    except Exception as exc:  # a bug: one line unless --debug
+        if opts.debug:
+            raise
+        raise _fail(LLMSpellError(f"internal error: {type(exc).__name__}: {exc}"),
+                    opts) from None
+
+
+_RAG_OPTIONS: dict[str, Any] = {}
+
+
+@app.command(context_settings={"allow_interspersed_args": False})
+def run(
+    ctx: typer.Context,
+    script: Path = typer.Argument(..., help="The Lua script to run."),
+    args: list[str] | None = typer.Argument(None, help="Script arguments (after --)."),
+    timeout: float | None = typer.Option(None, "--timeout",
+                                         help="Stop the script after this many seconds."),
+    stream: bool = typer.Option(False, "--stream", help="Accepted for compatibility."),
+    rag: bool = typer.Option(False, "--rag", help="Enable RAG for this run."),
+    no_rag: bool = typer.Option(False, "--no-rag", help="Disable RAG for this run."),
+    rag_config: Path | None = typer.Option(None, "--rag-config", help="Take [rag] from FILE."),
+    rag_dims: int | None = typer.Option(None, "--rag-dims", help="Vector dimensions."),
+    rag_backend: str | None = typer.Option(None, "--rag-backend", help="Only 'hnsw'."),
+) -> None:
+    """Run a Lua script: llmspell run script.lua -- pos1 --name value."""
+    if args and args[0] == "--":
+        args = args[1:]
+    _execute(_opts(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
+             script=script, code=None, script_args=args, timeout=timeout)
+
+
+@app.command("exec")
+def exec_(
+    ctx: typer.Context,
+    code: str = typer.Argument(..., help="Lua code to run."),
+    timeout: float | None = typer.Option(None, "--timeout",
+                                         help="Stop the code after this many seconds."),
+    stream: bool = typer.Option(False, "--stream", help="Accepted for compatibility."),
+    rag: bool = typer.Option(False, "--rag", help="Enable RAG for this run."),
+    no_rag: bool = typer.Option(False, "--no-rag", help="Disable RAG for this run."),
+    rag_config: Path | None = typer.Option(None, "--rag-config", help="Take [rag] from FILE."),
+    rag_dims: int | None = typer.Option(None, "--rag-dims", help="Vector dimensions."),
+    rag_backend: str | None = typer.Option(None, "--rag-backend", help="Only 'hnsw'."),
+) -> None:
+    """Run inline Lua code: llmspell exec 'print(1 + 1)'."""
+    _execute(_opts(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
+             script=None, code=code, script_args=None, timeout=timeout)
+
+
+@app.command()
+def validate(
+    ctx: typer.Context,
+    config: Path | None = typer.Option(None, "-c", "--config", help="Config file to check."),
+) -> None:
+    """Load and validate a config file (or the discovered one)."""
+    opts = _opts(ctx)
+    if config is not None:
+        opts.config = config
+    try:
+        settings = _load_settings(opts)
+    except LLMSpellError as exc:
+        raise _fail(exc, opts) from None
+    where = str(settings.source) if settings.source else "built-in defaults"
+    if opts.output == "json":
+        from . import jsonutil
+
+        typer.echo(jsonutil.dumps_pretty({"valid": True, "source": where,
+                                          "warnings": settings.warnings}))
+    else:
+        typer.echo(f"Configuration is valid: {where}")
+
+
+@app.command()
+def info(ctx: typer.Context,
+         all_: bool = typer.Option(False, "--all", help="Show everything.")) -> None:
+    """Engine and environment information."""
+    import platform
+
+    import lupa
+    from lupa import luajit21
+
+    from . import paths
+    from .lua.globals import GLOBALS
+
+    opts = _opts(ctx)
+    lua = luajit21.LuaRuntime(register_eval=False, register_builtins=False)
+    data: dict[str, Any] = {
+        "llmspell": __version__,
+        "engine": "lua",
+        "lua_implementation": lua.lua_implementation,
+        "lupa": lupa.__version__,
+        "python": platform.python_version(),
+    }
+    if all_:
+        from . import config as config_mod
+
+        data["config_file"] = str(opts.config or config_mod.discover() or "(defaults)")
+        data["config_dir"] = str(paths.config_dir())
+        data["data_dir"] = str(paths.data_dir())
+        data["globals"] = [name for name, _, _ in GLOBALS] + ["ARGS", "arg"]
+        data["sandbox"] = ["no python module", "no ffi/jit", "text-only load",
+                           "io/os per [runtime.security]", "memory cap", "timeout"]
+    if opts.output == "json":
+        from . import jsonutil
+
+        typer.echo(jsonutil.dumps_pretty(data))
+        return
+    for key, value in data.items():
+        shown = ", ".join(value) if isinstance(value, list) else value
+        typer.echo(f"{key}: {shown}")
+
+
+@app.command()
+def init(
+    ctx: typer.Context,
+    output: Path = typer.Option(Path("llmspell.toml"), "-o", "--output", help="File to write."),
+    force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing file."),
+) -> None:
+    """Write the default configuration as TOML."""
+    from .config import default_toml
+
+    opts = _opts(ctx)
+    if output.exists() and not force:
+        raise _fail(LLMSpellError(f"{output} already exists (use --force to overwrite)"), opts)
+    output.write_text(default_toml(), encoding="utf-8")
+    typer.echo(f"Wrote default configuration to {output}")
+
+
+@app.command()
+def providers(ctx: typer.Context,
+              detailed: bool = typer.Option(False, "--detailed", help="Show every field.")
+              ) -> None:
+    """List the providers the configuration declares."""
+    opts = _opts(ctx)
+    try:
+        settings = _load_settings(opts)
+    except LLMSpellError as exc:
+        raise _fail(exc, opts) from None
+    rows = []
+    for name, entry in settings.providers.items():
+        key_env = entry.get("api_key_env")
+        if entry.get("api_key"):
+            key = "config"
+        elif key_env:
+            key = f"env {key_env}" + ("" if os.environ.get(key_env) else " (unset)")
+        else:
+            key = "none"
+        row = {"name": name, "type": entry.get("provider_type") or name,
+               "model": entry.get("default_model"), "enabled": entry.get("enabled"),
+               "base_url": entry.get("base_url"), "key": key}
+        if detailed:
+            row["options"] = entry.get("options", {})
+        rows.append(row)
+    if opts.output == "json":
+        from . import jsonutil
+
+        typer.echo(jsonutil.dumps_pretty(rows))
+        return
+    if not rows:
+        typer.echo("No providers configured.")
+        return
+    for row in rows:
+        typer.echo(f"{row['name']}: type={row['type']} model={row['model'] or '-'} "
+                   f"key={row['key']}" + (f" base_url={row['base_url']}" if row["base_url"]
+                                          else ""))
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("Error: interrupted\n")
+        sys.exit(130)

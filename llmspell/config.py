@@ -1,0 +1,511 @@
+"""Settings: the upstream TOML schema with defaults, discovery, env overrides, validation.
+
+A config is a nested dict shaped like the TOML file with every default filled in.
+``Settings.get("runtime.security.allow_file_access")`` reads one value.
+
+Rules (see README "Configuration"):
+- every section is optional; a missing key takes its default;
+- a value of the wrong type is an error naming its key path;
+- an unknown key or section is a warning naming it (upstream ignores them silently);
+- environment variables override the file (only those that are set).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Field:
+    """One leaf of the schema: its kind and its default (None = optional, unset)."""
+
+    kind: str  # int | float | bool | str | list | table | any
+    default: Any = None
+
+
+FREE = Field("table", None)  # a section whose keys we accept without checking
+
+
+def _section(**fields: Any) -> dict[str, Any]:
+    return fields
+
+
+PROVIDER_SCHEMA = _section(
+    name=Field("str", ""),
+    provider_type=Field("str", ""),
+    enabled=Field("bool", True),
+    base_url=Field("str"),
+    api_key_env=Field("str"),
+    api_key=Field("str"),
+    default_model=Field("str"),
+    model=Field("str"),
+    max_tokens=Field("int"),
+    timeout_seconds=Field("int"),
+    max_retries=Field("int"),
+    rate_limit=Field("table"),
+    retry=Field("table"),
+)
+
+SCHEMA: dict[str, Any] = _section(
+    default_engine=Field("str", "lua"),
+    engines=FREE,
+    runtime=_section(
+        max_concurrent_scripts=Field("int", 10),
+        script_timeout_seconds=Field("int", 300),
+        enable_streaming=Field("bool", True),
+        log_level=Field("str", "info"),
+        module_paths=Field("list", []),
+        security=_section(
+            allow_file_access=Field("bool", False),
+            allow_network_access=Field("bool", True),
+            allow_process_spawn=Field("bool", False),
+            max_memory_bytes=Field("int", 50_000_000),
+            max_execution_time_ms=Field("int", 300_000),
+            allowed_paths=Field("list", []),
+        ),
+        state_persistence=_section(
+            enabled=Field("bool", True),
+            backend_type=Field("str", "memory"),
+            path=Field("str"),
+            migration_enabled=Field("bool", False),
+            backup_on_migration=Field("bool", True),
+            backup_enabled=Field("bool", False),
+            schema_directory=Field("str"),
+            max_state_size_bytes=Field("int", 10_000_000),
+            backup=FREE,
+        ),
+        sessions=_section(
+            enabled=Field("bool", False),
+            max_sessions=Field("int", 100),
+            max_artifacts_per_session=Field("int", 1000),
+            artifact_compression_threshold=Field("int", 10240),
+            session_timeout_seconds=Field("int", 3600),
+            storage_backend=Field("str", "memory"),
+            path=Field("str"),
+        ),
+    ),
+    rag=_section(
+        enabled=Field("bool", False),
+        multi_tenant=Field("bool", False),
+        vector_storage=_section(
+            dimensions=Field("int", 384),
+            backend=Field("str", "hnsw"),
+            persistence_path=Field("str"),
+            max_memory_mb=Field("int", 500),
+            hnsw=_section(
+                m=Field("int", 16),
+                ef_construction=Field("int", 200),
+                ef_search=Field("int", 50),
+                max_elements=Field("int", 1_000_000),
+                seed=Field("int"),
+                metric=Field("str", "cosine"),
+                allow_replace_deleted=Field("bool", True),
+                num_threads=Field("int"),
+                nb_layers=Field("int"),
+                parallel_batch_size=Field("int", 128),
+                enable_mmap=Field("bool", False),
+                mmap_sync_interval=Field("int", 60),
+            ),
+        ),
+        embedding=_section(
+            default_provider=Field("str", "openai"),
+            model=Field("str"),
+            cache_enabled=Field("bool", True),
+            cache_size=Field("int", 10000),
+            cache_ttl_seconds=Field("int", 3600),
+            batch_size=Field("int", 32),
+            timeout_seconds=Field("int", 30),
+            max_retries=Field("int", 3),
+        ),
+        chunking=_section(
+            strategy=Field("str", "sliding_window"),
+            chunk_size=Field("int", 512),
+            overlap=Field("int", 64),
+            max_chunk_size=Field("int", 2048),
+            min_chunk_size=Field("int", 100),
+        ),
+        cache=_section(
+            search_cache_enabled=Field("bool", True),
+            search_cache_size=Field("int", 1000),
+            search_cache_ttl_seconds=Field("int", 300),
+            document_cache_enabled=Field("bool", True),
+            document_cache_size_mb=Field("int", 100),
+        ),
+    ),
+    tools=_section(
+        enabled=Field("bool", True),
+        rate_limit_per_minute=Field("int", 60),
+        file_operations=_section(
+            enabled=Field("bool", True),
+            allowed_paths=Field("list", ["/tmp"]),
+            max_file_size=Field("int", 50 * 1024 * 1024),
+            atomic_writes=Field("bool", True),
+            max_depth=Field("int"),
+        ),
+        system=_section(
+            allow_process_execution=Field("bool", False),
+            allowed_commands=Field("str", "ls,cat,echo,pwd"),
+            max_output_size=Field("int", 1024 * 1024),
+            command_timeout_seconds=Field("int", 30),
+        ),
+        web_search=FREE,
+        http_request=FREE,
+        network=FREE,
+        web_tools=FREE,
+        media=FREE,
+        database=FREE,
+        email=FREE,
+        data=FREE,
+        academic=FREE,
+        document=FREE,
+        search=FREE,
+    ),
+    hooks=_section(
+        enabled=Field("bool", False),
+        rate_limit_per_minute=Field("int", 100),
+        circuit_breaker=FREE,
+    ),
+    events=_section(
+        enabled=Field("bool", True),
+        buffer_size=Field("int", 10000),
+        emit_timing_events=Field("bool", True),
+        emit_state_events=Field("bool", False),
+        emit_debug_events=Field("bool", False),
+        max_events_per_second=Field("int"),
+        filtering=_section(
+            include_types=Field("list", ["*"]),
+            exclude_types=Field("list", []),
+            include_components=Field("list", ["*"]),
+            exclude_components=Field("list", []),
+        ),
+        export=_section(
+            stdout=Field("bool", False),
+            file=Field("str"),
+            webhook=Field("str"),
+            pretty_json=Field("bool", False),
+        ),
+    ),
+    debug=FREE,
+)
+
+# (env var, key path, kind) — applied in order, only when the variable is set.
+ENV_OVERRIDES: list[tuple[str, str, str]] = [
+    ("LLMSPELL_DEFAULT_ENGINE", "default_engine", "str"),
+    ("LLMSPELL_STATE_ENABLED", "runtime.state_persistence.enabled", "bool"),
+    ("LLMSPELL_STATE_BACKEND", "runtime.state_persistence.backend_type", "str"),
+    ("LLMSPELL_STATE_PATH", "runtime.state_persistence.schema_directory", "str"),
+    ("LLMSPELL_STATE_MIGRATION_ENABLED", "runtime.state_persistence.migration_enabled", "bool"),
+    ("LLMSPELL_STATE_BACKUP_ENABLED", "runtime.state_persistence.backup_enabled", "bool"),
+    ("LLMSPELL_STATE_BACKUP_ON_MIGRATION", "runtime.state_persistence.backup_on_migration",
+     "bool"),
+    ("LLMSPELL_STATE_BACKUP_DIR", "runtime.state_persistence.backup.backup_dir", "str"),
+    ("LLMSPELL_STATE_MAX_SIZE_BYTES", "runtime.state_persistence.max_state_size_bytes", "int"),
+    ("LLMSPELL_SESSIONS_ENABLED", "runtime.sessions.enabled", "bool"),
+    ("LLMSPELL_SESSIONS_MAX", "runtime.sessions.max_sessions", "int"),
+    ("LLMSPELL_SESSIONS_TIMEOUT_SECONDS", "runtime.sessions.session_timeout_seconds", "int"),
+    ("LLMSPELL_SESSIONS_BACKEND", "runtime.sessions.storage_backend", "str"),
+    ("LLMSPELL_SESSIONS_MAX_ARTIFACTS", "runtime.sessions.max_artifacts_per_session", "int"),
+    ("LLMSPELL_MAX_CONCURRENT_SCRIPTS", "runtime.max_concurrent_scripts", "int"),
+    ("LLMSPELL_SCRIPT_TIMEOUT_SECONDS", "runtime.script_timeout_seconds", "int"),
+    ("LLMSPELL_ALLOW_FILE_ACCESS", "runtime.security.allow_file_access", "bool"),
+    ("LLMSPELL_ALLOW_NETWORK_ACCESS", "runtime.security.allow_network_access", "bool"),
+    ("LLMSPELL_ALLOW_PROCESS_SPAWN", "runtime.security.allow_process_spawn", "bool"),
+    ("LLMSPELL_MAX_MEMORY_BYTES", "runtime.security.max_memory_bytes", "int"),
+    ("LLMSPELL_MAX_EXECUTION_TIME_MS", "runtime.security.max_execution_time_ms", "int"),
+    ("LLMSPELL_TOOLS_ENABLED", "tools.enabled", "bool"),
+    ("LLMSPELL_TOOLS_RATE_LIMIT", "tools.rate_limit_per_minute", "int"),
+    ("LLMSPELL_TOOLS_FILE_OPS_ENABLED", "tools.file_operations.enabled", "bool"),
+    ("LLMSPELL_TOOLS_MAX_FILE_SIZE", "tools.file_operations.max_file_size", "int"),
+    ("LLMSPELL_TOOLS_ALLOWED_PATHS", "tools.file_operations.allowed_paths", "list"),
+    ("LLMSPELL_TOOLS_SYSTEM_ALLOW_PROCESS_EXECUTION", "tools.system.allow_process_execution",
+     "bool"),
+    ("LLMSPELL_TOOLS_SYSTEM_ALLOWED_COMMANDS", "tools.system.allowed_commands", "str"),
+    ("LLMSPELL_HOOKS_ENABLED", "hooks.enabled", "bool"),
+    ("LLMSPELL_HOOKS_RATE_LIMIT", "hooks.rate_limit_per_minute", "int"),
+    ("LLMSPELL_EVENTS_ENABLED", "events.enabled", "bool"),
+    ("LLMSPELL_EVENTS_BUFFER_SIZE", "events.buffer_size", "int"),
+    ("LLMSPELL_EVENTS_EMIT_TIMING_EVENTS", "events.emit_timing_events", "bool"),
+    ("LLMSPELL_EVENTS_EMIT_STATE_EVENTS", "events.emit_state_events", "bool"),
+    ("LLMSPELL_EVENTS_EMIT_DEBUG_EVENTS", "events.emit_debug_events", "bool"),
+    ("LLMSPELL_EVENTS_MAX_EVENTS_PER_SECOND", "events.max_events_per_second", "int"),
+    ("LLMSPELL_EVENTS_FILTERING_INCLUDE_TYPES", "events.filtering.include_types", "list"),
+    ("LLMSPELL_EVENTS_FILTERING_EXCLUDE_TYPES", "events.filtering.exclude_types", "list"),
+    ("LLMSPELL_EVENTS_FILTERING_INCLUDE_COMPONENTS", "events.filtering.include_components",
+     "list"),
+    ("LLMSPELL_EVENTS_FILTERING_EXCLUDE_COMPONENTS", "events.filtering.exclude_components",
+     "list"),
+    ("LLMSPELL_EVENTS_EXPORT_STDOUT", "events.export.stdout", "bool"),
+    ("LLMSPELL_EVENTS_EXPORT_FILE", "events.export.file", "str"),
+    ("LLMSPELL_EVENTS_EXPORT_WEBHOOK", "events.export.webhook", "str"),
+    ("LLMSPELL_EVENTS_EXPORT_PRETTY_JSON", "events.export.pretty_json", "bool"),
+]
+
+# Provider env vars: (env var, provider entry, key). Merged only into an existing entry.
+PROVIDER_ENV: list[tuple[str, str, str, str]] = [
+    ("OPENAI_API_KEY", "openai", "api_key", "str"),
+    ("LLMSPELL_PROVIDER_OPENAI_API_KEY", "openai", "api_key", "str"),
+    ("ANTHROPIC_API_KEY", "anthropic", "api_key", "str"),
+    ("LLMSPELL_PROVIDER_ANTHROPIC_API_KEY", "anthropic", "api_key", "str"),
+    ("LLMSPELL_PROVIDER_OPENAI_BASE_URL", "openai", "base_url", "str"),
+    ("LLMSPELL_PROVIDER_ANTHROPIC_BASE_URL", "anthropic", "base_url", "str"),
+    ("LLMSPELL_PROVIDER_OPENAI_MODEL", "openai", "default_model", "str"),
+    ("LLMSPELL_PROVIDER_ANTHROPIC_MODEL", "anthropic", "default_model", "str"),
+    ("LLMSPELL_PROVIDER_OPENAI_TIMEOUT", "openai", "timeout_seconds", "int"),
+    ("LLMSPELL_PROVIDER_ANTHROPIC_TIMEOUT", "anthropic", "timeout_seconds", "int"),
+    ("LLMSPELL_PROVIDER_OPENAI_MAX_RETRIES", "openai", "max_retries", "int"),
+    ("LLMSPELL_PROVIDER_ANTHROPIC_MAX_RETRIES", "anthropic", "max_retries", "int"),
+]
+
+_KIND_NAMES = {
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean",
+    "str": "a string",
+    "list": "a list",
+    "table": "a table",
+}
+
+
+def _check(value: Any, kind: str) -> bool:
+    if kind == "any":
+        return True
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "list":
+        return isinstance(value, list)
+    if kind == "table":
+        return isinstance(value, dict)
+    raise AssertionError(kind)
+
+
+def defaults(schema: dict[str, Any] = SCHEMA) -> dict[str, Any]:
+    """The default config tree for a schema (optional leaves are None)."""
+    out: dict[str, Any] = {}
+    for key, spec in schema.items():
+        if isinstance(spec, dict):
+            out[key] = defaults(spec)
+        elif spec.kind == "table" and spec.default is None:
+            out[key] = {}
+        else:
+            out[key] = copy.deepcopy(spec.default)
+    out.setdefault("providers", {"default_provider": None, "providers": {}})
+    return out
+
+
+def _merge(schema: dict[str, Any], target: dict[str, Any], data: dict[str, Any], path: str,
+           warnings: list[str]) -> None:
+    for key, value in data.items():
+        where = f"{path}.{key}" if path else key
+        spec = schema.get(key)
+        if spec is None:
+            warnings.append(f"unknown config key '{where}' (ignored)")
+            continue
+        if isinstance(spec, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}: expected a table")
+            _merge(spec, target[key], value, where, warnings)
+            continue
+        if not _check(value, spec.kind):
+            raise ConfigError(f"{where}: expected {_KIND_NAMES[spec.kind]}")
+        if spec.kind == "float":
+            value = float(value)
+        target[key] = value
+
+
+def _merge_providers(target: dict[str, Any], data: Any, warnings: list[str]) -> None:
+    """Accept both `[providers.providers.<name>]` (upstream's real form) and `[providers.<name>]`."""
+    if not isinstance(data, dict):
+        raise ConfigError("providers: expected a table")
+    entries: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "default_provider":
+            if not isinstance(value, str):
+                raise ConfigError("providers.default_provider: expected a string")
+            target["default_provider"] = value
+        elif key == "providers":
+            if not isinstance(value, dict):
+                raise ConfigError("providers.providers: expected a table")
+            for name, entry in value.items():
+                entries[name] = (f"providers.providers.{name}", entry)
+        elif isinstance(value, dict):
+            entries[key] = (f"providers.{key}", value)
+        else:
+            warnings.append(f"unknown config key 'providers.{key}' (ignored)")
+    for name, (where, entry) in entries.items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected a table")
+        provider = defaults(PROVIDER_SCHEMA)
+        provider.pop("providers", None)
+        options: dict[str, Any] = {}
+        for key, value in entry.items():
+            spec = PROVIDER_SCHEMA.get(key)
+            if spec is None:
+                options[key] = value
+            elif not _check(value, spec.kind):
+                raise ConfigError(f"{where}.{key}: expected {_KIND_NAMES[spec.kind]}")
+            else:
+                provider[key] = value
+        provider["name"] = provider["name"] or name
+        if provider["default_model"] is None:
+            provider["default_model"] = provider["model"]
+        provider["options"] = options
+        target["providers"][name] = provider
+
+
+def parse_env_value(name: str, raw: str, kind: str) -> Any:
+    """Parse an environment override; a bad value is an error naming the variable."""
+    if kind == "str":
+        return raw
+    if kind == "int":
+        try:
+            return int(raw.strip())
+        except ValueError:
+            raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
+    if kind == "bool":
+        low = raw.strip().lower()
+        if low in ("true", "1", "yes", "on"):
+            return True
+        if low in ("false", "0", "no", "off"):
+            return False
+        raise ConfigError(f"{name}: expected a boolean (true/false), got {raw!r}")
+    if kind == "list":
+        return [part.strip() for part in raw.split(",") if part.strip()]
+    raise AssertionError(kind)
+
+
+def _set_path(tree: dict[str, Any], path: str, value: Any) -> None:
+    *parents, last = path.split(".")
+    for part in parents:
+        tree = tree.setdefault(part, {})
+    tree[last] = value
+
+
+def apply_env(data: dict[str, Any], environ: dict[str, str] | os._Environ[str]) -> None:
+    for name, path, kind in ENV_OVERRIDES:
+        if name in environ:
+            _set_path(data, path, parse_env_value(name, environ[name], kind))
+    entries = data["providers"]["providers"]
+    for name, provider, key, kind in PROVIDER_ENV:
+        if name in environ and provider in entries:
+            entries[provider][key] = parse_env_value(name, environ[name], kind)
+
+
+@dataclass
+class Settings:
+    """The loaded config: ``data`` is the full tree, ``source`` the file it came from."""
+
+    data: dict[str, Any]
+    source: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    def get(self, path: str, default: Any = None) -> Any:
+        node: Any = self.data
+        for part in path.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def set(self, path: str, value: Any) -> None:
+        _set_path(self.data, path, value)
+
+    @property
+    def providers(self) -> dict[str, dict[str, Any]]:
+        return self.data["providers"]["providers"]
+
+
+def from_dict(raw: dict[str, Any], source: Path | None = None,
+              environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
+    """Validate a parsed TOML document and fill in defaults and env overrides."""
+    data = defaults()
+    warnings: list[str] = []
+    raw = dict(raw)
+    providers = raw.pop("providers", None)
+    _merge(SCHEMA, data, raw, "", warnings)
+    if providers is not None:
+        _merge_providers(data["providers"], providers, warnings)
+    apply_env(data, os.environ if environ is None else environ)
+    default_provider = data["providers"]["default_provider"]
+    if default_provider is not None and default_provider not in data["providers"]["providers"]:
+        # The rag-* configs name a default provider without declaring it: keep it as a hint.
+        warnings.append(
+            f"providers.default_provider '{default_provider}' has no [providers.{default_provider}]"
+            " table; it will be resolved when first used"
+        )
+    return Settings(data=data, source=source, warnings=warnings)
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"Config file not found: {path}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"Config path is a directory: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+
+
+def discover(cwd: Path | None = None, environ: dict[str, str] | os._Environ[str] | None = None
+             ) -> Path | None:
+    """The config file used when no -c/--config is given (upstream's order)."""
+    env = os.environ if environ is None else environ
+    cwd = cwd or Path.cwd()
+    home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
+    candidates = [home / ".llmspell" / "config.toml"]
+    candidates += [cwd / name for name in (
+        "llmspell.toml", ".llmspell.toml", "config/llmspell.toml", ".config/llmspell.toml")]
+    candidates += [home / ".llmspell.toml", home / ".config" / "llmspell.toml"]
+    xdg = env.get("XDG_CONFIG_HOME")
+    candidates.append((Path(xdg) if xdg else home / ".config") / "llmspell" / "config.toml")
+    for path in candidates:
+        if path.is_file():
+            return path
+    return None
+
+
+def load(path: str | Path | None = None,
+         environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
+    """Load settings from ``path`` (explicit, must exist) or by discovery, else defaults."""
+    env = os.environ if environ is None else environ
+    if path is None and env.get("LLMSPELL_CONFIG"):
+        path = env["LLMSPELL_CONFIG"]
+    if path is not None:
+        explicit = Path(path)
+        if not explicit.exists():
+            raise ConfigError(f"Explicitly specified config file not found: {explicit}")
+        return from_dict(read_file(explicit), explicit, env)
+    found = discover(environ=env)
+    if found is None:
+        return from_dict({}, None, env)
+    return from_dict(read_file(found), found, env)
+
+
+def default_toml() -> str:
+    """The default config as TOML text (for `llmspell init`)."""
+    import tomli_w
+
+    def strip_none(node: Any) -> Any:
+        if isinstance(node, dict):
+            return {k: strip_none(v) for k, v in node.items() if v is not None}
+        return node
+
+    data = strip_none(defaults())
+    data["providers"] = {}
+    return tomli_w.dumps(data)

@@ -1,0 +1,1 @@
+"""The Lua side of llmspell: the sandboxed runtime, value conversion, global installation."""

@@ -1,0 +1,445 @@
+"""One sandboxed LuaJIT state per run: limits, the Python<->Lua call protocol, the driver.
+
+Every limit lives here: the memory cap (``max_memory``), the time limit and Ctrl-C (a
+count hook that asks ``_check`` every ``HOOK_COUNT`` instructions, with the JIT off so
+the hook fires inside loops), file/process permissions for Lua's own ``io``/``os``, and
+where ``require`` may read modules. ``prelude.lua`` builds the script-visible globals.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import sys
+import tempfile
+import time
+import traceback as py_traceback
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from lupa import luajit21 as lupa
+
+from ..config import Settings
+from ..errors import (
+    ApiError,
+    ScriptError,
+    ScriptExit,
+    ScriptInterrupted,
+    ScriptMemoryError,
+    ScriptTimeout,
+)
+from . import convert
+
+HOOK_COUNT = 100_000
+INTERNAL_CHUNK = "=llmspell"
+BYTECODE_SIGNATURE = b"\x1bLJ"
+
+
+def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
+    raise AttributeError("access to Python attributes is not allowed from Lua")
+
+
+class Output:
+    """Where print/io.write go: stdout (live) and, for --output pretty, a capture."""
+
+    def __init__(self, capture: bool = False) -> None:
+        self.capture = capture
+        self.lines: list[str] = []
+        self._partial = ""
+        self._out = sys.stdout.buffer
+        self._tty = sys.stdout.isatty()
+
+    def write(self, data: bytes) -> None:
+        self._out.write(data)
+        if self._tty:
+            self._out.flush()
+        if self.capture:
+            text = self._partial + convert.decode(data)
+            *done, self._partial = text.split("\n")
+            self.lines.extend(done)
+
+    def error(self, data: bytes) -> None:
+        self.flush()
+        sys.stderr.buffer.write(data)
+        sys.stderr.flush()
+
+    def flush(self) -> None:
+        try:
+            self._out.flush()
+        except (BrokenPipeError, ValueError):
+            pass
+
+
+class Runtime:
+    """A sandboxed Lua state for one script run, with its globals installed."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        script_path: Path | None = None,
+        script_args: dict[str, str] | None = None,
+        output: Output | None = None,
+        timeout_seconds: float | None = None,
+        debug: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.debug = debug
+        self.output = output or Output()
+        self.script_path = script_path
+        self.script_dir = (script_path.resolve().parent if script_path else Path.cwd())
+        self._abort: tuple[str, int] | None = None
+        self._deadline: float | None = None
+        self._timeout_ms = self._effective_timeout_ms(timeout_seconds)
+        self._closers: list[Callable[[], None]] = []
+        self.services: dict[str, Any] = {}
+
+        memory = settings.get("runtime.security.max_memory_bytes") or 0
+        self.lua = lupa.LuaRuntime(
+            register_eval=False,
+            register_builtins=False,
+            encoding=None,
+            unpack_returned_tuples=True,
+            attribute_filter=_deny_attributes,
+            max_memory=memory if memory > 0 else None,
+        )
+        self._install_prelude()
+        from .globals import install_globals
+
+        install_globals(self, script_args)
+
+    # -- set-up ---------------------------------------------------------------
+
+    def _effective_timeout_ms(self, timeout_seconds: float | None) -> int | None:
+        if timeout_seconds is not None:
+            return int(timeout_seconds * 1000) if timeout_seconds > 0 else None
+        limits = [
+            self.settings.get("runtime.security.max_execution_time_ms"),
+            (self.settings.get("runtime.script_timeout_seconds") or 0) * 1000,
+        ]
+        positive = [x for x in limits if x and x > 0]
+        return min(positive) if positive else None
+
+    def _install_prelude(self) -> None:
+        source = resources.files(__package__).joinpath("prelude.lua").read_bytes()
+        lua = self.lua
+        callbacks = lua.table_from({
+            b"check": self._check,
+            b"hook_count": HOOK_COUNT,
+            b"seed": random.randrange(1, 2**31),
+            b"write_out": self._protocol(self._write_out, "print"),
+            b"write_err": self._protocol(self._write_err, "io.stderr:write"),
+            b"read_stdin": self._protocol(self._read_stdin, "io.read"),
+            b"path_check": self._protocol(self._path_check, "io.open"),
+            b"spawn_check": self._protocol(self._spawn_check, "os.execute"),
+            b"module_source": self._protocol(self._module_source, "require"),
+            b"exit": self._protocol(self._exit, "os.exit"),
+            b"package_path": convert.encode(
+                ";".join(str(Path(p) / "?.lua") for p in self.module_roots())),
+        })
+        loader = lua.execute(b"return function(src, ...) return load(src, '"
+                             + INTERNAL_CHUNK.encode() + b"', 't')(...) end")
+        self.internals = loader(source, callbacks)
+        self.abort_token = self.internals[b"ABORT"]
+        self._lua_wrap = self.internals[b"wrap"]
+        self._lazy = self.internals[b"lazy"]
+
+    # -- the call protocol ----------------------------------------------------
+
+    def _protocol(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
+        """Wrap ``fn`` so it answers ``(true, ...)``, ``(false, msg)`` or ``(false, ABORT)``."""
+        lua = self.lua
+
+        def call(*args: Any) -> Any:
+            try:
+                result = fn(*args)
+            except ApiError as exc:
+                return (False, convert.encode(str(exc)))
+            except KeyboardInterrupt:
+                self._abort = ("interrupt", 130)
+                return (False, self.abort_token)
+            except lupa.LuaError as exc:
+                if self._abort is not None:
+                    return (False, self.abort_token)
+                return (False, convert.encode(_lua_error_text(exc)))
+            except Exception as exc:  # a bug or an unexpected failure: say where
+                if self._abort is not None:
+                    return (False, self.abort_token)
+                if self.debug:
+                    py_traceback.print_exc()
+                return (False, convert.encode(f"{name}: {exc}"))
+            if self._abort is not None:
+                return (False, self.abort_token)
+            try:
+                if isinstance(result, convert.LuaMulti):
+                    return (True, *[convert.to_lua(lua, item) for item in result])
+                return (True, convert.to_lua(lua, result))
+            except TypeError as exc:
+                return (False, convert.encode(f"{name}: {exc}"))
+
+        return call
+
+    def function(self, fn: Callable[..., Any], name: str) -> Any:
+        """A Lua function that calls ``fn``; its ApiError messages become Lua errors."""
+        return self._lua_wrap(self._protocol(fn, name))
+
+    def table(self, value: dict[str, Any] | list[Any] | None = None) -> Any:
+        return convert.to_lua(self.lua, value if value is not None else {})
+
+    def eval(self, code: str) -> Any:
+        """Evaluate a Lua expression of our own (used by adapters for Lua-side helpers)."""
+        return self.lua.execute(b"return " + convert.encode(code))
+
+    def lazy_global(self, name: str, install: Callable[[Any], None]) -> None:
+        """Expose ``name`` as a table that ``install`` fills on first access."""
+        self._lazy(convert.encode(name), self.function(install, name))
+
+    def set_global(self, name: str, value: Any) -> None:
+        self.lua.globals()[convert.encode(name)] = convert.to_lua(self.lua, value)
+
+    def on_close(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` when the run ends, however it ends (flush state, indexes, ...)."""
+        self._closers.append(fn)
+
+    def close(self) -> None:
+        while self._closers:
+            fn = self._closers.pop()
+            try:
+                fn()
+            except Exception:
+                if self.debug:
+                    py_traceback.print_exc()
+        self.output.flush()
+
+    # -- callbacks used by the prelude ----------------------------------------
+
+    def _check(self) -> bool:
+        try:
+            if self._abort is not None:
+                return True
+            if self._deadline is not None and time.monotonic() > self._deadline:
+                self._abort = ("timeout", 1)
+                return True
+            return False
+        except KeyboardInterrupt:
+            self._abort = ("interrupt", 130)
+            return True
+
+    def remaining_seconds(self) -> float | None:
+        """Time left before the script's deadline (services bound blocking calls by it)."""
+        if self._deadline is None:
+            return None
+        return max(0.0, self._deadline - time.monotonic())
+
+    def _write_out(self, data: bytes, _is_print: bool) -> None:
+        self.output.write(data)
+
+    def _write_err(self, data: bytes, _is_print: bool) -> None:
+        self.output.error(data)
+
+    def _read_stdin(self, fmt: Any) -> Any:
+        stdin = sys.stdin.buffer
+        if isinstance(fmt, int | float):
+            data = stdin.read(int(fmt))
+            return data or None
+        spec = convert.decode(fmt).lstrip("*") if isinstance(fmt, bytes) else "l"
+        if spec.startswith("a"):
+            return stdin.read()
+        if spec.startswith("n"):
+            line = stdin.readline()
+            try:
+                return float(line.strip()) if line.strip() else None
+            except ValueError:
+                return None
+        line = stdin.readline()
+        if not line:
+            return None
+        return line if spec.startswith("L") else line.rstrip(b"\n")
+
+    def allowed_roots(self) -> list[str]:
+        """Folders Lua's own io/os may touch (when allow_file_access is on)."""
+        configured = self.settings.get("runtime.security.allowed_paths") or []
+        roots = configured or [str(self.script_dir), os.getcwd(), tempfile.gettempdir()]
+        return roots
+
+    def _path_check(self, path: Any, mode: Any, fname: Any) -> bytes:
+        fn = convert.decode(fname)
+        if not self.settings.get("runtime.security.allow_file_access"):
+            raise ApiError(f"{fn}: file access is disabled "
+                           "(set runtime.security.allow_file_access = true)")
+        if mode == b"tmpfile":
+            return b""
+        if not isinstance(path, bytes):
+            raise ApiError(f"{fn}: path must be a string, got {convert.describe(path)}")
+        text = convert.decode(path)
+        roots = self.allowed_roots()
+        real = os.path.realpath(text)
+        if "*" not in roots:
+            resolved = [os.path.realpath(r) for r in roots]
+            if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep)
+                       for r in resolved):
+                raise ApiError(f"{fn}: '{text}' is outside the allowed paths "
+                               f"({', '.join(resolved)}; runtime.security.allowed_paths)")
+        return convert.encode(real)
+
+    def _spawn_check(self, fname: Any) -> None:
+        if not self.settings.get("runtime.security.allow_process_spawn"):
+            raise ApiError(f"{convert.decode(fname)}: process spawning is disabled "
+                           "(set runtime.security.allow_process_spawn = true)")
+
+    def module_roots(self) -> list[Path]:
+        extra = self.settings.get("runtime.module_paths") or []
+        return [self.script_dir, *(Path(p).expanduser() for p in extra)]
+
+    def _module_source(self, name: Any) -> convert.LuaMulti:
+        text = convert.decode(name)
+        parts = text.split(".")
+        tried: list[str] = []
+        if text and all(p and p not in ("..", ".") and "/" not in p and "\\" not in p
+                        for p in parts):
+            for root in self.module_roots():
+                base = root.resolve()
+                for candidate in (base.joinpath(*parts).with_suffix(".lua"),
+                                  base.joinpath(*parts, "init.lua")):
+                    tried.append(str(candidate))
+                    real = Path(os.path.realpath(candidate))
+                    if not real.is_file() or not real.is_relative_to(base):
+                        continue
+                    display = os.path.relpath(real) if real.is_relative_to(Path.cwd()) else real
+                    return convert.LuaMulti((_strip_shebang(real.read_bytes()),
+                                             f"@{display}"))
+        lines = "".join(f"\n\tno file '{t}'" for t in tried)
+        raise ApiError(f"module '{text}' not found:{lines}")
+
+    def _exit(self, code: Any = None) -> None:
+        if code is None or code is True:
+            status = 0
+        elif code is False:
+            status = 1
+        elif isinstance(code, int | float):
+            status = int(code)
+        else:
+            raise ApiError(f"os.exit: expected a number or boolean, got {convert.describe(code)}")
+        self._abort = ("exit", status)
+
+    # -- running --------------------------------------------------------------
+
+    def run_file(self, path: Path, display: str | None = None) -> Any:
+        """Run a script file; return its first return value as plain Python."""
+        try:
+            source = path.read_bytes()
+        except FileNotFoundError:
+            raise ScriptError(f"Script file not found: {path}") from None
+        except IsADirectoryError:
+            raise ScriptError(f"Script path is a directory: {path}") from None
+        except OSError as exc:
+            raise ScriptError(f"Cannot read script {path}: {exc.strerror}") from None
+        return self.run_source(source, display or str(path))
+
+    def run_source(self, source: bytes, chunkname: str) -> Any:
+        """Run Lua source text named ``chunkname``; errors read ``chunkname:LINE: msg``."""
+        if source.startswith(BYTECODE_SIGNATURE) or source.startswith(b"\x1bLua"):
+            raise ScriptError(f"{chunkname}: refusing to run precompiled bytecode")
+        source = _strip_shebang(source)
+        self._abort = None
+        self._deadline = (time.monotonic() + self._timeout_ms / 1000
+                          if self._timeout_ms is not None else None)
+        previous = _install_sigint(self)
+        try:
+            returned = self.internals[b"run"](source, convert.encode("@" + chunkname))
+        except lupa.LuaMemoryError:
+            raise self._memory_error() from None
+        except lupa.LuaError as exc:
+            if self._abort is not None:
+                self._raise_abort()
+            raise ScriptError(_lua_error_text(exc)) from None
+        except KeyboardInterrupt:
+            raise ScriptInterrupted() from None
+        finally:
+            _restore_sigint(previous)
+            self._deadline = None
+        if self._abort is not None:
+            self._raise_abort()
+        ok, payload = returned if isinstance(returned, tuple) else (returned, None)
+        if ok:
+            return convert.result_to_python(payload)
+        if payload == self.abort_token:
+            self._raise_abort()
+        if isinstance(payload, bytes):  # the error handler itself failed (out of memory)
+            message = convert.decode(payload)
+            if "not enough memory" in message:
+                raise self._memory_error()
+            raise ScriptError(message)
+        message = convert.decode(payload[b"message"] or b"unknown error")
+        if message == "not enough memory":
+            raise self._memory_error()
+        tb = payload[b"traceback"]
+        raise ScriptError(message, _clean_traceback(convert.decode(tb) if tb else ""))
+
+    def _memory_error(self) -> ScriptMemoryError:
+        limit = self.settings.get("runtime.security.max_memory_bytes")
+        return ScriptMemoryError(f"script exceeded its memory limit of {limit} bytes "
+                                 "(runtime.security.max_memory_bytes)")
+
+    def _raise_abort(self) -> None:
+        reason, code = self._abort or ("interrupt", 130)
+        if reason == "timeout":
+            raise ScriptTimeout(f"script timed out after {self._timeout_ms} ms "
+                                "(runtime.security.max_execution_time_ms or --timeout)")
+        if reason == "exit":
+            raise ScriptExit(code)
+        raise ScriptInterrupted()
+
+
+def _strip_shebang(source: bytes) -> bytes:
+    if source.startswith(b"#"):
+        end = source.find(b"\n")
+        return b"--" + (source[end:] if end >= 0 else b"")
+    return source
+
+
+def _lua_error_text(exc: BaseException) -> str:
+    text = exc.args[0] if exc.args else str(exc)
+    if isinstance(text, bytes):
+        text = convert.decode(text)
+    return str(text).split("\nstack traceback:")[0]
+
+
+def _clean_traceback(tb: str) -> str:
+    """Keep the script's own frames: drop the sandbox's and C frames."""
+    keep = []
+    for line in tb.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped == "stack traceback:":
+            continue
+        if stripped.startswith(("[C]", "llmspell:", "(tail call)", "[string", "[builtin")):
+            continue
+        keep.append("\t" + stripped)
+    return "stack traceback:\n" + "\n".join(keep) if keep else ""
+
+
+def _install_sigint(rt: Runtime) -> Any:
+    """Ctrl-C: the first press stops the script at the next hook; a second one exits now."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    presses = {"n": 0}
+
+    def handler(signum: int, frame: Any) -> None:
+        presses["n"] += 1
+        rt._abort = ("interrupt", 130)
+        if presses["n"] > 1:
+            rt.output.flush()
+            os._exit(130)
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGINT, handler)
+
+
+def _restore_sigint(previous: Any) -> None:
+    if previous is not None:
+        signal.signal(signal.SIGINT, previous)
