@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,13 +23,13 @@ if TYPE_CHECKING:
     from .config import Settings
 
 
-class OutputMode(str, Enum):
+class OutputMode(StrEnum):
     text = "text"
     json = "json"
     pretty = "pretty"
 
 
-class Engine(str, Enum):
+class Engine(StrEnum):
     lua = "lua"
     javascript = "javascript"
     python = "python"

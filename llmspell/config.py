@@ -326,7 +326,7 @@ def _merge(schema: dict[str, Any], target: dict[str, Any], data: dict[str, Any],
 
 
 def _merge_providers(target: dict[str, Any], data: Any, warnings: list[str]) -> None:
-    """Accept both `[providers.providers.<name>]` (upstream's real form) and `[providers.<name>]`."""
+    """Accept `[providers.providers.<name>]` (upstream's real form) and `[providers.<name>]`."""
     if not isinstance(data, dict):
         raise ConfigError("providers: expected a table")
     entries: dict[str, Any] = {}

@@ -1,4 +1,4 @@
-"""Where llmspell keeps its files: XDG_CONFIG_HOME / XDG_DATA_HOME, else ~/.config, ~/.local/share."""
+"""Where llmspell keeps files: XDG_CONFIG_HOME / XDG_DATA_HOME, else ~/.config, ~/.local/share."""
 
 from __future__ import annotations
 

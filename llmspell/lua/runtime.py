@@ -45,12 +45,12 @@ def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
 class Output:
     """Where print/io.write go: stdout (live) and, for --output pretty, a capture."""
 
-    def __init__(self, capture: bool = False) -> None:
+    def __init__(self, capture: bool = False, stream: Any = None) -> None:
         self.capture = capture
         self.lines: list[str] = []
         self._partial = ""
-        self._out = sys.stdout.buffer
-        self._tty = sys.stdout.isatty()
+        self._out = stream if stream is not None else sys.stdout.buffer
+        self._tty = stream is None and sys.stdout.isatty()
 
     def write(self, data: bytes) -> None:
         self._out.write(data)
@@ -185,6 +185,28 @@ class Runtime:
     def function(self, fn: Callable[..., Any], name: str) -> Any:
         """A Lua function that calls ``fn``; its ApiError messages become Lua errors."""
         return self._lua_wrap(self._protocol(fn, name))
+
+    def object(self, type_name: str, methods: dict[str, Callable[..., Any]],
+               fields: dict[str, Any] | None = None) -> Any:
+        """A Lua table with colon-call methods: ``obj:m(x)`` calls ``methods["m"](self, x)``.
+
+        The Python functions receive the Lua table itself as first argument (usually
+        ignored: they close over their Python state). Errors name ``type_name:method``.
+        """
+        obj = self.table(fields or {})
+        for name, fn in methods.items():
+            obj[convert.encode(name)] = self.function(fn, f"{type_name}:{name}")
+        return obj
+
+    def call(self, fn: Any, *args: Any) -> Any:
+        """Call a Lua function (a script callback) with Python values; return plain Python.
+
+        Only call this on the thread that runs the script (see LUAJIT_NOTES.md).
+        """
+        result = fn(*(convert.to_lua(self.lua, a) for a in args))
+        if isinstance(result, tuple):
+            result = result[0] if result else None
+        return convert.to_python(result, functions=True)
 
     def table(self, value: dict[str, Any] | list[Any] | None = None) -> Any:
         return convert.to_lua(self.lua, value if value is not None else {})
