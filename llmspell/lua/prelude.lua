@@ -364,8 +364,10 @@ local os_safe = {
 
 local debug_safe = {
   traceback = traceback,
-  getinfo = function(...)
-    local info = getinfo(...)
+  getinfo = function(what, ...)
+    -- count levels from the caller's point of view (this wrapper is one more frame)
+    if type(what) == "number" and what >= 0 then what = what + 1 end
+    local info = getinfo(what, ...)
     if type(info) == "table" then info.func = nil end
     return info
   end,

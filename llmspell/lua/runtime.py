@@ -213,7 +213,7 @@ class Runtime:
 
     def eval(self, code: str) -> Any:
         """Evaluate a Lua expression of our own (used by adapters for Lua-side helpers)."""
-        return self.lua.execute(b"return " + convert.encode(code))
+        return self.lua.execute(b"return " + convert.encode(code), name=INTERNAL_CHUNK.encode())
 
     def lazy_global(self, name: str, install: Callable[[Any], None]) -> None:
         """Expose ``name`` as a table that ``install`` fills on first access."""

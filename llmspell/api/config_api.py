@@ -1,0 +1,75 @@
+"""The Config global: read-only views of the loaded configuration (spec § 13).
+
+Secrets never reach scripts: `api_key` values read as "***". The mutators upstream
+gates behind permissions exist and always refuse: scripts cannot change the config.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ApiError
+from ..lua import convert
+
+if TYPE_CHECKING:
+    from ..lua.runtime import Runtime
+
+SECRET_KEYS = {"api_key", "password", "smtp_password", "token", "secret"}
+
+
+def redact(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: ("***" if k in SECRET_KEYS and v else redact(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [redact(v) for v in node]
+    return node
+
+
+def install(rt: Runtime, table: Any) -> None:
+    settings = rt.settings
+
+    def view(path: str) -> Any:
+        return redact(copy.deepcopy(settings.get(path)))
+
+    def get_provider(name: Any = None) -> Any:
+        key = convert.text_arg(name, "Config.getProvider", 1)
+        entry = settings.providers.get(key)
+        return redact(copy.deepcopy(entry)) if entry is not None else None
+
+    def get_section(name: Any = None) -> Any:
+        return view(convert.text_arg(name, "Config.getSection", 1))
+
+    def get(path: Any = None) -> Any:
+        if path is None:
+            return redact(copy.deepcopy(settings.data))
+        return view(convert.text_arg(path, "Config.get", 1))
+
+    def permissions() -> dict[str, Any]:
+        return {"read": True, "modify_providers": False, "modify_tools": False,
+                "modify_runtime": False, "modify_security": False, "access_secrets": False}
+
+    def refuse(name: str) -> Any:
+        def fn(*_args: Any) -> None:
+            raise ApiError(f"Config.{name}: not permitted (the configuration is read-only "
+                           "for scripts; edit the TOML file instead)")
+        return fn
+
+    functions: dict[str, Any] = {
+        "get": get,
+        "getDefaultEngine": lambda: settings.get("default_engine"),
+        "getProvider": get_provider,
+        "listProviders": lambda: sorted(settings.providers),
+        "getSecurity": lambda: view("runtime.security"),
+        "getTools": lambda: view("tools"),
+        "getSection": get_section,
+        "isFileAccessAllowed": lambda: bool(settings.get("runtime.security.allow_file_access")),
+        "isNetworkAccessAllowed": lambda: bool(
+            settings.get("runtime.security.allow_network_access")),
+        "getPermissions": permissions,
+        "getSource": lambda: str(settings.source) if settings.source else None,
+    }
+    for name in ("addAllowedPath", "setProvider", "setSecurity", "snapshot", "restoreSnapshot"):
+        functions[name] = refuse(name)
+    for name, fn in functions.items():
+        table[convert.encode(name)] = rt.function(fn, f"Config.{name}")
