@@ -301,7 +301,8 @@ def defaults(schema: dict[str, Any] = SCHEMA) -> dict[str, Any]:
             out[key] = {}
         else:
             out[key] = copy.deepcopy(spec.default)
-    out.setdefault("providers", {"default_provider": None, "providers": {}})
+    if schema is SCHEMA:
+        out["providers"] = {"default_provider": None, "providers": {}}
     return out
 
 
@@ -348,7 +349,6 @@ def _merge_providers(target: dict[str, Any], data: Any, warnings: list[str]) -> 
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: expected a table")
         provider = defaults(PROVIDER_SCHEMA)
-        provider.pop("providers", None)
         options: dict[str, Any] = {}
         for key, value in entry.items():
             spec = PROVIDER_SCHEMA.get(key)
