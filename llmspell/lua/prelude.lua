@@ -576,7 +576,7 @@ local function lazy(name, install)
     __index = function(t, k)
       setmetatable(t, nil)
       install(t)
-      return rawget(t, k)
+      return t[k]  -- not rawget: an installer may give the table a metatable
     end,
     __newindex = function(t, k, v)
       setmetatable(t, nil)

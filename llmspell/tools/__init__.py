@@ -1,0 +1,1 @@
+"""Built-in tools: registry, schema, path guard and one module per tool family."""

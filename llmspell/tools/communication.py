@@ -1,0 +1,5 @@
+"""communication tools."""
+
+from __future__ import annotations
+
+TOOLS: list = []

@@ -1,0 +1,5 @@
+"""data tools."""
+
+from __future__ import annotations
+
+TOOLS: list = []

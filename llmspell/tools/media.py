@@ -1,0 +1,5 @@
+"""media tools."""
+
+from __future__ import annotations
+
+TOOLS: list = []

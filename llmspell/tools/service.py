@@ -1,0 +1,126 @@
+"""ToolService: the one door through which every tool call passes.
+
+Lua's ``Tool.invoke`` and ``Tool.<name>:execute``, agents and workflows all call
+``ToolService.invoke(name, params)``; hooks and events attach here, in one place.
+It returns the value a script sees (``output_to_lua_value``: for most tools the
+envelope ``{operation, success, result?, message?, error?}`` plus ``_raw_text`` and
+``metadata``) and raises ``ApiError`` with upstream's texts on failure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ..api.output_table import output_to_lua_value
+from ..errors import ApiError
+from .context import ToolContext
+from .errors import ToolError
+from .registry import Registry, ToolOutput, ToolSpec, builtin_registry
+from .schema import MISSING, Params
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+
+@dataclass(frozen=True)
+class ToolInfo:
+    name: str
+    category: str
+    description: str
+    parameters: dict[str, Any]  # JSON schema of the parameters object
+    version: str
+    security_level: str
+
+
+class ToolNotFound(ApiError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"Tool '{name}' not found")
+        self.name = name
+
+
+class ToolFailed(ApiError):
+    """``Tool execution failed: <cause>``; ``cause`` is the tool's own error text."""
+
+    def __init__(self, name: str, cause: str) -> None:
+        super().__init__(f"Tool execution failed: {cause}")
+        self.name = name
+        self.cause = cause
+
+
+class ToolService:
+    def __init__(self, settings: Settings | None = None,
+                 remaining: Callable[[], float | None] | None = None,
+                 registry: Registry | None = None) -> None:
+        self.registry = registry or builtin_registry()
+        self.context = ToolContext(settings, remaining)
+        self._infos: list[ToolInfo] | None = None
+        self._summaries: list[dict[str, Any]] | None = None
+
+    # -- catalog --------------------------------------------------------------
+
+    def get(self, name: str) -> ToolSpec | None:
+        return self.registry.get(name)
+
+    def exists(self, name: str) -> bool:
+        return name in self.registry
+
+    def list(self) -> list[ToolInfo]:
+        if self._infos is None:
+            self._infos = [ToolInfo(t.name, t.category, t.description, t.parameters_schema(),
+                                    t.version, t.security_level) for t in self.registry.all()]
+        return self._infos
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """``Tool.list()``: ``{name, description, version}`` sorted by name."""
+        if self._summaries is None:
+            self._summaries = [{"name": t.name, "description": t.description,
+                                "version": t.version}
+                               for t in sorted(self.registry.all(), key=lambda t: t.name)]
+        return self._summaries
+
+    def categories(self) -> list[str]:
+        return self.registry.categories()
+
+    def discover(self, category: str | None = None, tag: str | None = None
+                 ) -> list[dict[str, Any]]:
+        needle = tag.lower() if tag else None
+        out = []
+        for t in sorted(self.registry.all(), key=lambda t: t.name):
+            if category is not None and t.category != category:
+                continue
+            if needle is not None and needle not in t.description.lower():
+                continue
+            out.append({"name": t.name, "description": t.description,
+                        "category": t.category, "version": t.version})
+        return out
+
+    # -- running --------------------------------------------------------------
+
+    def run(self, tool: ToolSpec, params: dict[str, Any]) -> ToolOutput:
+        try:
+            return tool.execute(self.context, Params(params))
+        except ToolError as exc:
+            raise ToolFailed(tool.name, str(exc)) from exc
+        except ApiError:
+            raise
+        except RecursionError:
+            raise ToolFailed(tool.name, "Tool execution error: input nested too deeply") from None
+        except (OSError, ValueError, TypeError, KeyError, IndexError, UnicodeError,
+                OverflowError, MemoryError) as exc:
+            raise ToolFailed(tool.name, f"Tool execution error: {exc}") from exc
+
+    def invoke(self, name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Run tool ``name``; return the script-visible result dict (spec §0.5)."""
+        tool = self.registry.get(name)
+        if tool is None:
+            raise ToolNotFound(name)
+        if params is None:
+            params = {}
+        elif not isinstance(params, dict):
+            raise ToolFailed(name, "Validation error: tool parameters must be an object")
+        out = self.run(tool, params)
+        if out.parsed is MISSING:
+            return output_to_lua_value(out.text, out.metadata)
+        return output_to_lua_value(out.text, out.metadata, parsed=out.parsed)

@@ -1,0 +1,5 @@
+"""system tools."""
+
+from __future__ import annotations
+
+TOOLS: list = []

@@ -1,0 +1,5 @@
+"""web tools."""
+
+from __future__ import annotations
+
+TOOLS: list = []
