@@ -5,7 +5,8 @@
     ├── ScriptError               the script failed: syntax error, uncaught error, limit hit
     │   ├── ScriptTimeout         max_execution_time_ms / --timeout ran out
     │   └── ScriptMemoryError     max_memory_bytes was exceeded
-    └── ApiError                  raised by a global's adapter; its message reaches Lua as is
+    ├── ApiError                  raised by a global's adapter; its message reaches Lua as is
+    └── StateError                a state/session store cannot be opened, read or written
 
 ScriptInterrupted (Ctrl-C, exit 130) and ScriptExit (os.exit) are not errors: they
 carry how the run ended.
@@ -45,6 +46,10 @@ class ApiError(LLMSpellError):
     """Raised by a Lua-facing adapter; Lua sees exactly this message as the error."""
 
 
+class StateError(LLMSpellError):
+    """A state, session or backup file is unusable (corrupt, foreign, newer) or a write failed."""
+
+
 class ScriptInterrupted(BaseException):
     """Ctrl-C stopped the script."""
 
@@ -57,3 +62,11 @@ class ScriptExit(BaseException):
     def __init__(self, code: int) -> None:
         super().__init__(code)
         self.code = code
+
+
+class ProviderError(ApiError):
+    """An LLM provider call failed; the message names the provider and the cause."""
+
+
+class NeedsKeyError(ProviderError):
+    """No API key is configured for a provider; the message names the env var and config key."""
