@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +129,10 @@ SCHEMA: dict[str, Any] = _section(
             overlap=Field("int", 64),
             max_chunk_size=Field("int", 2048),
             min_chunk_size=Field("int", 100),
+        ),
+        tenant_limits=_section(
+            max_vectors=Field("int"),
+            max_storage_bytes=Field("int"),
         ),
         cache=_section(
             search_cache_enabled=Field("bool", True),
@@ -449,6 +452,8 @@ def from_dict(raw: dict[str, Any], source: Path | None = None,
 
 
 def read_file(path: Path) -> dict[str, Any]:
+    import tomllib
+
     try:
         with open(path, "rb") as fh:
             return tomllib.load(fh)

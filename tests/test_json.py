@@ -55,3 +55,40 @@ def test_round_trip(lua):
 def test_cycle_is_an_error_not_a_crash(lua):
     run = lua("local t = {} t.self = t return select(2, pcall(JSON.stringify, t))")
     assert "nesting too deep" in run.value
+
+
+def test_parse_escapes_and_numbers(lua):
+    run = lua(r"""
+        local t = JSON.parse('{"s": "a\\n\\"q\\" \\u00e9 \\ud83d\\ude00", "n": [-1.5e2, 0, 3]}')
+        return {t.s, t.n[1], t.n[2], t.n[3]}
+    """)
+    assert run.value == ['a\n"q" é 😀', -150, 0, 3]
+
+
+def test_stringify_escapes_control_characters(lua):
+    run = lua(r"return JSON.stringify({s = 'tab\there\1'})")
+    assert run.value == '{"s":"tab\\there\\u0001"}'
+
+
+def test_parse_reports_position(lua):
+    run = lua("return select(2, pcall(JSON.parse, '{\\n  \"a\": }'))")
+    assert "JSON parse error: expected value at line 2 column 8" in run.value
+
+
+def test_stringify_float_forms(lua):
+    run = lua("return JSON.stringify({1e-7, 0.1, 1e300, 123456789012345678})")
+    assert run.value == "[1e-7,0.1,1e300,123456789012345680]"
+
+
+def test_trailing_garbage_is_an_error(lua):
+    run = lua("return select(2, pcall(JSON.parse, '[1] x'))")
+    assert "trailing characters" in run.value
+
+
+def test_python_and_lua_json_agree(lua):
+    from llmspell import jsonutil
+
+    data = {"b": [1, 2.5, "x"], "a": {"nested": True}, "u": "é"}
+    run = lua("return JSON.stringify(JSON.parse(...))".replace(
+        "...", repr(jsonutil.dumps(data))))
+    assert run.value == jsonutil.dumps(data)

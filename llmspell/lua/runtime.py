@@ -12,11 +12,8 @@ import os
 import random
 import signal
 import sys
-import tempfile
 import time
-import traceback as py_traceback
 from collections.abc import Callable
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -124,7 +121,7 @@ class Runtime:
         return min(positive) if positive else None
 
     def _install_prelude(self) -> None:
-        source = resources.files(__package__).joinpath("prelude.lua").read_bytes()
+        source = (Path(__file__).parent / "prelude.lua").read_bytes()
         lua = self.lua
         callbacks = lua.table_from({
             b"check": self._check,
@@ -169,7 +166,9 @@ class Runtime:
                 if self._abort is not None:
                     return (False, self.abort_token)
                 if self.debug:
-                    py_traceback.print_exc()
+                    import traceback
+
+                    traceback.print_exc()
                 return (False, convert.encode(f"{name}: {exc}"))
             if self._abort is not None:
                 return (False, self.abort_token)
@@ -233,7 +232,9 @@ class Runtime:
                 fn()
             except Exception:
                 if self.debug:
-                    py_traceback.print_exc()
+                    import traceback
+
+                    traceback.print_exc()
         self.output.flush()
 
     # -- callbacks used by the prelude ----------------------------------------
@@ -283,6 +284,8 @@ class Runtime:
 
     def allowed_roots(self) -> list[str]:
         """Folders Lua's own io/os may touch (when allow_file_access is on)."""
+        import tempfile
+
         configured = self.settings.get("runtime.security.allowed_paths") or []
         roots = configured or [str(self.script_dir), os.getcwd(), tempfile.gettempdir()]
         return roots
