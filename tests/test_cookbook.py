@@ -14,7 +14,9 @@ COOKBOOK = ROOT / "cookbook"
 # Global options (-c/--config, --debug, --output, -v) go before `run`, the rest (--rag,
 # --timeout, ...) after it. Config paths are relative to the repository root; a script whose
 # config file does not exist yet is skipped. Scripts not listed run with no extra arguments.
-SCRIPT_ARGS: dict[str, list[str]] = {}
+SCRIPT_ARGS: dict[str, list[str]] = {
+    "file_io.lua": ["-c", "configs/local-files.toml"],
+}
 
 # Extra environment variables a script needs (e.g. a cassette path), by script name.
 SCRIPT_ENV: dict[str, dict[str, str]] = {}
@@ -167,3 +169,10 @@ def test_missing_config_is_skipped_with_reason(cli, monkeypatch):
     monkeypatch.setitem(SCRIPT_ARGS, "hello.lua", ["-c", "configs/not-written-yet.toml"])
     with pytest.raises(pytest.skip.Exception, match="needs configs/not-written-yet.toml"):
         run_script(cli, "hello.lua")
+
+
+def test_file_io_uses_the_sandboxed_io(cli):
+    proc = run_script(cli, "file_io.lua")
+    assert "wrote and read back 3 lines from a temp file" in proc.stdout
+    assert "reading /etc/passwd allowed: false" in proc.stdout
+    assert returned(proc.stdout) == {"file_access": True, "lines": 3}
