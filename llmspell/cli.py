@@ -104,6 +104,8 @@ def _load_settings(opts: Options, rag: RagFlags | None = None) -> Settings:
     if opts.engine != "lua":
         raise LLMSpellError(f"Engine '{opts.engine}' is not available: only 'lua' is built in")
     settings = config_mod.load(opts.config)
+    if opts.verbose or opts.debug:
+        settings.set("runtime.log_level", "debug")
     if rag is not None:
         rag.apply(settings)
     for warning in settings.warnings:
