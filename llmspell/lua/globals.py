@@ -27,6 +27,7 @@ GLOBALS: list[tuple[str, str, Callable[[Settings], bool]]] = [
     ("Config", "llmspell.api.config_api", _always),
     ("Logger", "llmspell.api.logger", _always),
     ("Utils", "llmspell.api.utils", _always),
+    ("State", "llmspell.api.state", _always),
     ("Tool", "llmspell.api.tool", _always),
 ]
 

@@ -1,0 +1,163 @@
+"""The State global (spec § 5): scoped values in memory or a durable SQLite file.
+
+    State.save(scope, key, value)  State.load(scope, key)  State.delete(scope, key)
+    State.list_keys(scope)         State.get(key) / State.set(key, value)  (scope "global")
+    State.workflow_get/workflow_list, State.agent_get/agent_set, State.tool_get/tool_set
+    State.create_backup/list_backups/restore_backup/validate_backup/get_storage_usage/
+    cleanup_backups  (real backups, see llmspell/state/backup.py)
+
+Keys are ``scope:key`` for both save and load (upstream's persistent-mode load quirk is
+not reproduced). Saving ``nil`` deletes the key. Other services reach the same store
+through ``state_service(rt)``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ApiError
+from ..lua import convert
+
+if TYPE_CHECKING:
+    from ..lua.runtime import Runtime
+    from ..state.backup import BackupManager
+    from ..state.service import StateService
+
+
+def state_service(rt: Runtime) -> StateService:
+    """The run's state service (opened on first use, closed when the run ends)."""
+    svc = rt.services.get("state")
+    if svc is None:
+        from ..state.service import open_state
+
+        svc = open_state(rt.settings)
+        rt.services["state"] = svc
+        rt.on_close(svc.close)
+    return svc
+
+
+def backup_manager(rt: Runtime) -> BackupManager:
+    mgr = rt.services.get("state_backups")
+    if mgr is None:
+        from ..state.backup import backup_manager as make
+
+        mgr = make(state_service(rt), rt.settings)
+        rt.services["state_backups"] = mgr
+    return mgr
+
+
+def _text(value: Any, fn: str, position: int, what: str) -> str:
+    if type(value) is bytes:
+        return value.decode("utf-8", "surrogateescape")
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)  # numbers as keys, like tostring
+    raise ApiError(f"{fn}: {what} (argument #{position}) must be a string, "
+                   f"got {convert.describe(value)}")
+
+
+def _value(value: Any, fn: str, key: str) -> Any:
+    if value is None or type(value) in (bytes, int, bool):
+        return value.decode("utf-8", "surrogateescape") if type(value) is bytes else value
+    try:
+        return convert.to_python(value)
+    except TypeError as exc:
+        raise ApiError(f"{fn}: value for key '{key}' cannot be stored: {exc}") from None
+
+
+def install(rt: Runtime, table: Any) -> None:
+    svc_cache: list[StateService] = []
+
+    def svc() -> StateService:
+        if not svc_cache:
+            svc_cache.append(state_service(rt))
+        return svc_cache[0]
+
+    def put(fn: str, full: str, value: Any) -> None:
+        svc().set(full, _value(value, fn, full))
+
+    def save(scope: Any = None, key: Any = None, value: Any = None) -> None:
+        full = _text(scope, "State.save", 1, "scope") + ":" + _text(key, "State.save", 2, "key")
+        put("State.save", full, value)
+
+    def load(scope: Any = None, key: Any = None) -> Any:
+        return svc().get(_text(scope, "State.load", 1, "scope") + ":"
+                         + _text(key, "State.load", 2, "key"))
+
+    def delete(scope: Any = None, key: Any = None) -> None:
+        svc().remove(_text(scope, "State.delete", 1, "scope") + ":"
+                     + _text(key, "State.delete", 2, "key"))
+
+    def list_keys(scope: Any = None) -> list[str]:
+        return svc().list_keys(_text(scope, "State.list_keys", 1, "scope"))
+
+    def get(key: Any = None) -> Any:
+        return svc().get("global:" + _text(key, "State.get", 1, "key"))
+
+    def set_(key: Any = None, value: Any = None) -> None:
+        put("State.set", "global:" + _text(key, "State.set", 1, "key"), value)
+
+    def workflow_get(workflow_id: Any = None, step: Any = None) -> Any:
+        fn = "State.workflow_get"
+        return svc().get(f"workflow:{_text(workflow_id, fn, 1, 'workflow id')}:"
+                         f"{_text(step, fn, 2, 'step name')}")
+
+    def workflow_list(workflow_id: Any = None) -> list[str]:
+        return svc().list_keys(
+            "workflow:" + _text(workflow_id, "State.workflow_list", 1, "workflow id"))
+
+    def scoped_get(kind: str) -> Any:
+        fn = f"State.{kind}_get"
+
+        def getter(owner: Any = None, key: Any = None) -> Any:
+            return svc().get(f"{kind}:{_text(owner, fn, 1, kind + ' id')}:"
+                             f"{_text(key, fn, 2, 'key')}")
+        return getter
+
+    def scoped_set(kind: str) -> Any:
+        fn = f"State.{kind}_set"
+
+        def setter(owner: Any = None, key: Any = None, value: Any = None) -> None:
+            put(fn, f"{kind}:{_text(owner, fn, 1, kind + ' id')}:{_text(key, fn, 2, 'key')}",
+                value)
+        return setter
+
+    # -- backups ---------------------------------------------------------------------
+
+    def create_backup(incremental: Any = None, description: Any = None) -> dict[str, Any]:
+        desc = convert.decode(description) if isinstance(description, bytes) else None
+        return backup_manager(rt).create(bool(incremental), desc)
+
+    def list_backups() -> list[dict[str, Any]]:
+        return backup_manager(rt).list()
+
+    def restore_backup(backup_id: Any = None, dry_run: Any = None) -> dict[str, Any]:
+        bid = _text(backup_id, "State.restore_backup", 1, "backup id")
+        from ..state.backup import BackupError
+
+        try:
+            return backup_manager(rt).restore(bid, bool(dry_run))
+        except BackupError as exc:
+            return {"success": False, "backup_id": bid, "error": str(exc)}
+
+    def validate_backup(backup_id: Any = None) -> dict[str, Any]:
+        return backup_manager(rt).validate(
+            _text(backup_id, "State.validate_backup", 1, "backup id"))
+
+    def get_storage_usage() -> dict[str, Any]:
+        return backup_manager(rt).usage()
+
+    def cleanup_backups(dry_run: Any = None) -> dict[str, Any]:
+        return backup_manager(rt).cleanup(bool(dry_run))
+
+    functions = {
+        "save": save, "load": load, "delete": delete, "list_keys": list_keys,
+        "get": get, "set": set_,
+        "workflow_get": workflow_get, "workflow_list": workflow_list,
+        "agent_get": scoped_get("agent"), "agent_set": scoped_set("agent"),
+        "tool_get": scoped_get("tool"), "tool_set": scoped_set("tool"),
+        "create_backup": create_backup, "list_backups": list_backups,
+        "restore_backup": restore_backup, "validate_backup": validate_backup,
+        "get_storage_usage": get_storage_usage, "cleanup_backups": cleanup_backups,
+    }
+    for name, fn in functions.items():
+        table[name.encode()] = rt.function(fn, f"State.{name}")

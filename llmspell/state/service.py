@@ -1,0 +1,165 @@
+"""The state service behind the ``State`` global: scoped JSON values over a store.
+
+    svc = StateService(MemoryStore())
+    svc.save("global", "counter", 1)          # full key "global:counter"
+    svc.load("global", "counter")  -> 1
+    svc.list_keys("global")        -> ["counter"]
+    svc.set("workflow:abc:step1", {...})      # raw full keys, for other services
+    svc.get("workflow:abc:step1")
+
+Values are anything JSON can hold; they are stored as JSON text, so every ``load``
+returns a fresh copy. A value that cannot be stored (a function, a cycle, too large)
+raises ``StateValueError`` naming the key.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StateError
+from .store import MemoryStore, SQLiteStore, Store
+
+if TYPE_CHECKING:
+    from ..config import Settings
+
+DURABLE_ALIASES = ("sled", "rocksdb")
+BACKENDS = ("memory", "sqlite", *DURABLE_ALIASES)
+DEFAULT_MAX_VALUE_BYTES = 10_000_000
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False,
+                           check_circular=True).encode
+_DECODE = json.JSONDecoder().decode
+_told: set[tuple[str, str]] = set()
+
+
+class StateValueError(StateError):
+    """A value cannot be stored (not JSON-able or too large); the message names the key."""
+
+
+def full_key(scope: str, key: str) -> str:
+    return f"{scope}:{key}"
+
+
+class StateService:
+    """Scoped get/set over a ``Store``; the store decides memory or durable."""
+
+    def __init__(self, store: Store, max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> None:
+        self.store = store
+        self.max_value_bytes = max_value_bytes
+
+    @property
+    def backend(self) -> str:
+        return self.store.backend
+
+    @property
+    def path(self) -> Path | None:
+        return self.store.path
+
+    # -- raw full keys ------------------------------------------------------------
+
+    def encode(self, key: str, value: Any) -> str:
+        try:
+            text = _ENCODE(value)
+        except (TypeError, ValueError) as exc:
+            raise StateValueError(f"value for key '{key}' cannot be stored: {exc}") from None
+        if self.max_value_bytes and len(text) > self.max_value_bytes // 4 \
+                and len(text.encode("utf-8", "surrogatepass")) > self.max_value_bytes:
+            raise StateValueError(
+                f"value for key '{key}' is {len(text.encode('utf-8', 'surrogatepass'))} bytes "
+                f"as JSON, over the limit of {self.max_value_bytes} "
+                "(runtime.state_persistence.max_state_size_bytes)")
+        return text
+
+    def set(self, key: str, value: Any) -> None:
+        """Store ``value`` under the full key ``key`` (one transaction on SQLite)."""
+        if value is None:
+            self.store.delete(key)
+            return
+        self.store.put(key, self.encode(key, value))
+
+    def get(self, key: str) -> Any:
+        text = self.store.get(key)
+        return None if text is None else _DECODE(text)
+
+    def remove(self, key: str) -> bool:
+        return self.store.delete(key)
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return self.store.keys(prefix)
+
+    # -- scoped (what State.save/load/delete/list_keys do) -----------------------
+
+    def save(self, scope: str, key: str, value: Any) -> None:
+        self.set(full_key(scope, key), value)
+
+    def load(self, scope: str, key: str) -> Any:
+        return self.get(full_key(scope, key))
+
+    def delete(self, scope: str, key: str) -> bool:
+        return self.remove(full_key(scope, key))
+
+    def list_keys(self, scope: str) -> list[str]:
+        prefix = scope + ":"
+        return [k[len(prefix):] for k in self.store.keys(prefix)]
+
+    def clear_scope(self, scope: str) -> int:
+        keys = self.store.keys(scope + ":")
+        for k in keys:
+            self.store.delete(k)
+        return len(keys)
+
+    # -- whole store (backups) ----------------------------------------------------
+
+    def snapshot(self) -> dict[str, str]:
+        """Every full key with its JSON text."""
+        return dict(self.store.items())
+
+    def restore(self, items: dict[str, str]) -> None:
+        """Replace the whole state with ``items`` (full key -> JSON text), atomically."""
+        self.store.replace_all(items)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def resolve_path(raw: str | None, default_name: str) -> Path:
+    """A configured path (``~`` expanded, relative to the working directory) or the default
+    ``$XDG_DATA_HOME/llmspell/<default_name>``."""
+    from ..paths import data_dir
+
+    if raw:
+        return Path(raw).expanduser().resolve()
+    return data_dir() / default_name
+
+
+def backend_name(configured: str | None, section: str) -> str:
+    """Normalise a backend name; upstream's durable names select SQLite (said once)."""
+    name = (configured or "memory").strip().lower()
+    if name in DURABLE_ALIASES:
+        if (section, name) not in _told:
+            _told.add((section, name))
+            sys.stderr.write(f"llmspell: [{section}] backend '{name}' is provided by the "
+                             "SQLite backend\n")
+        return "sqlite"
+    if name not in ("memory", "sqlite"):
+        raise StateError(f"[{section}] unknown backend '{configured}': "
+                         "use 'memory' or 'sqlite' ('sled'/'rocksdb' also select sqlite)")
+    return name
+
+
+def state_path(settings: Settings) -> Path:
+    return resolve_path(settings.get("runtime.state_persistence.path"), "state.db")
+
+
+def open_state(settings: Settings) -> StateService:
+    """The state service a run's settings ask for (memory unless a durable backend is set)."""
+    section = "runtime.state_persistence"
+    enabled = settings.get(f"{section}.enabled", True)
+    backend = backend_name(settings.get(f"{section}.backend_type"), section)
+    max_bytes = settings.get(f"{section}.max_state_size_bytes") or 0
+    if not enabled or backend == "memory":
+        return StateService(MemoryStore(), max_bytes)
+    return StateService(SQLiteStore(state_path(settings)), max_bytes)

@@ -1,0 +1,165 @@
+"""Opening llmspell's SQLite files safely: identify, version-check, initialise, never clobber.
+
+Every database llmspell writes carries ``PRAGMA application_id = APPLICATION_ID`` and
+``PRAGMA user_version = <format version>`` and a ``meta`` row naming its kind
+(``state`` or ``sessions``). ``open_database`` refuses, with a message naming the path:
+- a file that is not SQLite at all (corrupt, or some other file at that path);
+- a SQLite file of another application (tables but a different application id);
+- an llmspell file of the other kind, or of a newer format than this program knows.
+Only an absent or empty file is initialised. Nothing is written to a refused file.
+
+Connections use WAL, ``synchronous=NORMAL`` (a commit survives the process being killed;
+only an OS crash or power loss can drop the last commits) and a busy timeout so two
+processes can share one file. Connections are in autocommit mode: each statement is its
+own transaction unless the caller opens one (``transaction``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from ..errors import StateError
+
+APPLICATION_ID = 0x4C4C5350  # "LLSP"
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def _refuse(path: Path, why: str) -> StateError:
+    return StateError(f"{path}: {why}; refusing to use or overwrite it "
+                      "(move the file away or point the config at another path)")
+
+
+def check_file(path: Path) -> None:
+    """Refuse a non-SQLite file before SQLite touches it."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_HEADER))
+    except FileNotFoundError:
+        return
+    except IsADirectoryError:
+        raise _refuse(path, "is a directory, not an llmspell database") from None
+    except OSError as exc:
+        raise StateError(f"{path}: cannot read: {exc.strerror}") from None
+    if head and head != SQLITE_HEADER:
+        raise _refuse(path, "is not an llmspell database (not a SQLite file; corrupt or foreign)")
+
+
+def open_database(path: Path | str, kind: str, format_version: int, schema: str
+                  ) -> sqlite3.Connection:
+    """Open (creating if absent) the llmspell database of ``kind`` at ``path``."""
+    memory = str(path) == ":memory:"
+    if not memory:
+        path = Path(path)
+        check_file(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+    where = Path(str(path))
+    try:
+        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
+                               timeout=BUSY_TIMEOUT_MS / 1000)
+    except sqlite3.Error as exc:
+        raise StateError(f"{path}: cannot open database: {exc}") from None
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        _identify_and_init(conn, where, kind, format_version, schema)
+        if not memory:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise StateError(f"{path}: cannot switch the database to WAL mode ({mode})")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise _refuse(where, f"is corrupt or not an llmspell database ({exc})") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _identify_and_init(conn: sqlite3.Connection, path: Path, kind: str, format_version: int,
+                       schema: str) -> None:
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    tables = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table'")]
+    if app_id == APPLICATION_ID:
+        _check_existing(conn, path, kind, format_version)
+        return
+    if tables:
+        raise _refuse(path, "is a SQLite database of another application (tables: "
+                      + ", ".join(sorted(tables)[:5]) + ")")
+    # A fresh file: initialise it under a write lock (another process may race us).
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        if app_id == APPLICATION_ID:
+            conn.execute("ROLLBACK")
+            _check_existing(conn, path, kind, format_version)
+            return
+        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            raise _refuse(path, "is a SQLite database of another application")
+        conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        conn.execute("INSERT INTO meta (key, value) VALUES ('kind', ?)", (kind,))
+        conn.execute("INSERT INTO meta (key, value) VALUES ('format_version', ?)",
+                     (str(format_version),))
+        for statement in schema.split(";"):
+            if statement.strip():
+                conn.execute(statement)
+        conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
+        conn.execute(f"PRAGMA user_version = {format_version}")
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+def _check_existing(conn: sqlite3.Connection, path: Path, kind: str, format_version: int
+                    ) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > format_version:
+        raise StateError(
+            f"{path}: written by a newer llmspell (format version {version}; this version "
+            f"understands up to {format_version}); upgrade llmspell to use it")
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'kind'").fetchone()
+    except sqlite3.OperationalError:
+        row = None
+    if row is None:
+        raise _refuse(path, "is an llmspell database without its 'meta' table (damaged)")
+    if row[0] != kind:
+        raise _refuse(path, f"holds llmspell {row[0]}, not {kind}")
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction (BEGIN IMMEDIATE ... COMMIT, rolled back on error)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def integrity_check(conn: sqlite3.Connection) -> str:
+    return str(conn.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside ``path`` durable (best effort on systems without dir fds)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
