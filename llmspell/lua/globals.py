@@ -21,12 +21,17 @@ def _always(settings: Settings) -> bool:
     return True
 
 
+def _rag_enabled(settings: Settings) -> bool:
+    return bool(settings.get("rag.enabled"))
+
+
 GLOBALS: list[tuple[str, str, Callable[[Settings], bool]]] = [
     ("JSON", "llmspell.api.json_api", _always),
     ("Debug", "llmspell.api.debug", _always),
     ("Config", "llmspell.api.config_api", _always),
     ("Logger", "llmspell.api.logger", _always),
     ("Utils", "llmspell.api.utils", _always),
+    ("RAG", "llmspell.api.rag", _rag_enabled),
     ("State", "llmspell.api.state", _always),
     ("Tool", "llmspell.api.tool", _always),
 ]

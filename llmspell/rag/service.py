@@ -1,0 +1,360 @@
+"""RAG as a service: scopes and namespaces, ingest, search, session TTLs, tenant usage.
+
+Scopes map to namespaces, each its own hnswlib index (so isolation is structural, not
+a filter): no scope / ``global`` -> ``global``; ``tenant``+X -> ``tenant:X``;
+``session``+UUID -> ``session:<uuid>`` (the id must be a UUID); any other scope S with
+id X -> ``S:X``. Search options may name ``collection = "session_<uuid>"`` (what
+:meth:`create_session_collection` returns) for the session scope, or any other
+``collection`` name for the namespace ``collection:<name>``.
+
+Session collections carry a TTL: vectors ingested into them expire ``ttl`` seconds
+after they were added and are deleted (mark-deleted in the graph, rows removed) before
+the next search or stats call on that namespace, or by :meth:`purge_expired`.
+
+Tenants (``tenant`` scope): usage (documents, embeddings, tokens, searches) is counted
+per tenant and kept with the store; with ``[rag] multi_tenant = true`` the limits in
+``[rag.tenant_limits]`` (max_vectors, max_storage_bytes) are enforced on ingest.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from .chunking import STRATEGIES, ChunkConfig, chunk_text, default_tokenizer
+from .embeddings import CachedEmbedder, select_embedder
+from .store import Record, VectorStore
+
+EXTRA_SCHEMA = """
+CREATE TABLE IF NOT EXISTS collections (
+    namespace TEXT PRIMARY KEY, ttl REAL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tenant_usage (
+    tenant TEXT PRIMARY KEY, documents_ingested INTEGER NOT NULL DEFAULT 0,
+    embeddings_generated INTEGER NOT NULL DEFAULT 0,
+    embedding_tokens INTEGER NOT NULL DEFAULT 0,
+    searches_performed INTEGER NOT NULL DEFAULT 0, last_activity REAL);
+"""
+GLOBAL = "global"
+PROVIDERS = ["openai", "ollama", "local"]
+
+
+class RagError(Exception):
+    """A RAG call failed for a reason the script should see."""
+
+
+def parse_session_id(value: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except (ValueError, AttributeError, TypeError):
+        raise RagError(f"Invalid session ID: {value}") from None
+
+
+def namespace_for(scope: str | None, scope_id: str | None) -> str:
+    scope = (scope or "").strip()
+    if not scope or scope == GLOBAL:
+        if scope_id:
+            return f"{GLOBAL}:{scope_id}"
+        return GLOBAL
+    if scope_id is None or scope_id == "":
+        raise RagError(f"scope '{scope}' needs a scope_id")
+    if scope == "session":
+        return f"session:{parse_session_id(scope_id)}"
+    return f"{scope}:{scope_id}"
+
+
+class RagService:
+    def __init__(self, settings: Any, notify: Callable[[str], None] | None = None, *,
+                 store: VectorStore | None = None, embedder: Any = None) -> None:
+        self.settings = settings
+        self._notified: set[str] = set()
+        self._notify_out = notify or (lambda _m: None)
+        get = settings.get
+        self.dimensions = int(get("rag.vector_storage.dimensions"))
+        self.store = store or VectorStore(
+            self.dimensions,
+            metric=get("rag.vector_storage.hnsw.metric") or "cosine",
+            m=get("rag.vector_storage.hnsw.m"),
+            ef_construction=get("rag.vector_storage.hnsw.ef_construction"),
+            ef_search=get("rag.vector_storage.hnsw.ef_search"),
+            max_elements=get("rag.vector_storage.hnsw.max_elements"),
+            seed=get("rag.vector_storage.hnsw.seed"),
+            allow_replace_deleted=get("rag.vector_storage.hnsw.allow_replace_deleted"),
+            num_threads=get("rag.vector_storage.hnsw.num_threads"),
+            path=get("rag.vector_storage.persistence_path"),
+        )
+        self.store.db.executescript(EXTRA_SCHEMA)
+        self._embedder_arg = embedder
+        self._embedder: CachedEmbedder | None = None
+        self.chunking = ChunkConfig(
+            strategy=get("rag.chunking.strategy"), chunk_size=get("rag.chunking.chunk_size"),
+            overlap=get("rag.chunking.overlap"), max_chunk_size=get("rag.chunking.max_chunk_size"),
+            min_chunk_size=get("rag.chunking.min_chunk_size")).checked()
+        self.default_session_ttl: float | None = None
+        self.multi_tenant = bool(get("rag.multi_tenant"))
+        self.searches = 0
+        self.documents = 0
+
+    # -- helpers -----------------------------------------------------------------
+
+    def notify(self, message: str) -> None:
+        if message not in self._notified:
+            self._notified.add(message)
+            self._notify_out(message)
+
+    @property
+    def embedder(self) -> CachedEmbedder:
+        """Chosen on first use (a remote client or a model load costs time)."""
+        if self._embedder is None:
+            inner = self._embedder_arg or select_embedder(self.settings, self.notify)
+            if inner.dimensions != self.dimensions:
+                raise RagError(f"embedder {inner.name} makes {inner.dimensions}-dim vectors; "
+                               f"rag.vector_storage.dimensions is {self.dimensions}")
+            get = self.settings.get
+            self._embedder = CachedEmbedder(inner, size=get("rag.embedding.cache_size") or 0,
+                                            ttl_seconds=get("rag.embedding.cache_ttl_seconds"),
+                                            enabled=bool(get("rag.embedding.cache_enabled")))
+        return self._embedder
+
+    def _chunk_config(self, overrides: dict[str, Any] | None) -> ChunkConfig:
+        cfg = self.chunking
+        if overrides:
+            fields = {k: overrides[k] for k in ("strategy", "chunk_size", "overlap",
+                                                "max_chunk_size", "min_chunk_size")
+                      if overrides.get(k) is not None}
+            try:
+                cfg = replace(cfg, **fields).checked()
+            except (TypeError, ValueError) as exc:
+                raise RagError(f"chunking: {exc}") from None
+        limit = getattr(self.embedder.inner, "max_tokens", None)
+        if limit and cfg.chunk_size > limit - 2:  # room for [CLS]/[SEP]
+            cfg = replace(cfg, chunk_size=limit - 2, overlap=min(cfg.overlap, limit // 4))
+        return cfg
+
+    def _ttl(self, namespace: str) -> float | None:
+        row = self.store.db.execute("SELECT ttl FROM collections WHERE namespace = ?",
+                                    (namespace,)).fetchone()
+        if row is not None:
+            return row[0]
+        if namespace.startswith("session:"):
+            return self.default_session_ttl
+        return None
+
+    def _usage(self, tenant: str, **add: int) -> None:
+        cols = ", ".join(f"{k} = {k} + ?" for k in add)
+        with self.store.db:
+            self.store.db.execute("INSERT OR IGNORE INTO tenant_usage (tenant) VALUES (?)",
+                                  (tenant,))
+            self.store.db.execute(f"UPDATE tenant_usage SET {cols}, last_activity = ? "
+                                  "WHERE tenant = ?", (*add.values(), time.time(), tenant))
+
+    def _check_tenant_limits(self, tenant: str, namespace: str, vectors: int,
+                             nbytes: int) -> None:
+        if not self.multi_tenant:
+            return
+        max_vectors = self.settings.get("rag.tenant_limits.max_vectors")
+        max_bytes = self.settings.get("rag.tenant_limits.max_storage_bytes")
+        if not max_vectors and not max_bytes:
+            return
+        stats = self.store.stats(namespace)
+        if max_vectors and stats["total_vectors"] + vectors > max_vectors:
+            raise RagError(f"tenant '{tenant}' would exceed its limit of {max_vectors} vectors "
+                           f"(has {stats['total_vectors']}, adding {vectors})")
+        if max_bytes and stats["total_storage_bytes"] + nbytes > max_bytes:
+            raise RagError(f"tenant '{tenant}' would exceed its storage limit of "
+                           f"{max_bytes} bytes")
+
+    # -- the API -----------------------------------------------------------------
+
+    def configure(self, opts: dict[str, Any]) -> None:
+        """Honour what can change mid-run: chunking, session TTL, embedding cache."""
+        fields = {}
+        for key in ("chunk_size", "overlap", "max_chunk_size", "min_chunk_size"):
+            if isinstance(opts.get(key), int) and not isinstance(opts.get(key), bool):
+                fields[key] = opts[key]
+        strategy = opts.get("chunking_strategy") or opts.get("strategy")
+        if isinstance(strategy, str):
+            if strategy not in STRATEGIES:
+                raise RagError(f"unknown chunking strategy '{strategy}' "
+                               f"(use {', '.join(STRATEGIES)})")
+            fields["strategy"] = strategy
+        if fields:
+            try:
+                self.chunking = replace(self.chunking, **fields).checked()
+            except ValueError as exc:
+                raise RagError(str(exc)) from None
+        ttl = opts.get("session_ttl")
+        if isinstance(ttl, int | float) and not isinstance(ttl, bool):
+            self.default_session_ttl = float(ttl) if ttl > 0 else None
+        if self._embedder is not None:
+            if isinstance(opts.get("enable_cache"), bool):
+                self._embedder.enabled = opts["enable_cache"] and self._embedder.size > 0
+            if isinstance(opts.get("cache_ttl"), int | float):
+                self._embedder.ttl = float(opts["cache_ttl"])
+
+    def ingest(self, docs: list[dict[str, Any]], scope: str | None = None,
+               scope_id: str | None = None, chunking: dict[str, Any] | None = None
+               ) -> dict[str, Any]:
+        namespace = namespace_for(scope, scope_id)
+        prepared = []
+        for doc in docs:
+            content = doc.get("content", doc.get("text"))
+            if not isinstance(content, str):
+                raise RagError("Document requires 'content' or 'text' field")
+            metadata = doc.get("metadata") or {}
+            if not isinstance(metadata, dict):
+                raise RagError("Document 'metadata' must be a table with string keys")
+            doc_id = doc.get("id")
+            doc_id = str(doc_id) if doc_id not in (None, "") else str(uuid.uuid4())
+            prepared.append((doc_id, content, metadata))
+        cfg = self._chunk_config(chunking)
+        tokenizer = default_tokenizer()
+        ttl = self._ttl(namespace)
+        expires = time.time() + ttl if ttl else None
+        records: list[Record] = []
+        total_tokens = 0
+        nbytes = 0
+        for doc_id, content, metadata in prepared:
+            chunks = chunk_text(content, cfg, tokenizer)
+            for i, chunk in enumerate(chunks):
+                meta = dict(metadata)
+                meta["text"] = chunk.text
+                meta["doc_id"] = doc_id
+                chunk_id = doc_id if len(chunks) == 1 else f"{doc_id}#{i}"
+                records.append(Record(chunk_id, doc_id, chunk.text, meta, i, expires))
+                total_tokens += chunk.tokens
+                nbytes += len(chunk.text.encode()) + len(json.dumps(meta).encode())
+        tenant = scope_id if scope == "tenant" and scope_id else None
+        if tenant is not None:
+            self._check_tenant_limits(tenant, namespace, len(records),
+                                      nbytes + len(records) * self.dimensions * 4)
+        vectors = self.embedder.embed([r.content for r in records]) if records else None
+        replaced = 0
+        for doc_id, _content, _meta in prepared:
+            replaced += 1 if self.store.delete_doc(namespace, doc_id) else 0
+        if records:
+            self.store.add(namespace, records, vectors)
+        self.documents += len(prepared)
+        if tenant is not None:
+            self._usage(tenant, documents_ingested=len(prepared),
+                        embeddings_generated=len(records), embedding_tokens=total_tokens)
+        return {"success": True, "documents_processed": len(prepared),
+                "vectors_created": len(records), "total_tokens": total_tokens,
+                "documents_replaced": replaced, "namespace": namespace,
+                "ids": [d[0] for d in prepared]}
+
+    def search(self, query: str, k: int = 10, scope: str | None = None,
+               scope_id: str | None = None, threshold: float | None = None,
+               filters: dict[str, Any] | None = None, namespace: str | None = None
+               ) -> dict[str, Any]:
+        namespace = namespace or namespace_for(scope, scope_id)
+        self.searches += 1
+        if scope == "tenant" and scope_id:
+            self._usage(scope_id, searches_performed=1)
+        if not query.strip():
+            return {"success": True, "total": 0, "results": []}
+        vector = self.embedder.embed([query])[0]
+        if not vector.any():  # nothing the embedder could use (e.g. only punctuation)
+            return {"success": True, "total": 0, "results": []}
+        where = None
+        if filters:
+            def where(meta: dict[str, Any]) -> bool:
+                for key, want in filters.items():
+                    have = meta.get(key)
+                    if isinstance(want, list):
+                        if have not in want:
+                            return False
+                    elif have != want:
+                        return False
+                return True
+        hits = self.store.search(namespace, vector, k, where=where, threshold=threshold)
+        results = [{"id": h.id, "doc_id": h.doc_id, "content": h.content, "text": h.content,
+                    "score": h.score, "metadata": h.metadata, "chunk_index": h.chunk_index}
+                   for h in hits]
+        return {"success": True, "total": len(results), "results": results}
+
+    def create_session_collection(self, session_id: str, ttl: float | None = None
+                                  ) -> dict[str, Any]:
+        sid = parse_session_id(session_id)
+        namespace = f"session:{sid}"
+        ttl = float(ttl) if ttl and ttl > 0 else None
+        with self.store.db:
+            self.store.db.execute(
+                "INSERT INTO collections (namespace, ttl, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(namespace) DO UPDATE SET ttl = excluded.ttl",
+                (namespace, ttl, time.time()))
+        self.store.set_expiry(namespace, time.time() + ttl if ttl else None)
+        out: dict[str, Any] = {"session_id": sid, "namespace": f"session_{sid}",
+                               "created": True}
+        if ttl:
+            out["ttl"] = int(ttl) if float(ttl).is_integer() else ttl
+        return out
+
+    def configure_session(self, session_id: str, vector_ttl: float = 3600) -> dict[str, Any]:
+        out = self.create_session_collection(session_id, vector_ttl)
+        return {"session_id": out["session_id"], "vector_ttl": out.get("ttl", 0),
+                "configured": True}
+
+    def cleanup_scope(self, scope: str, scope_id: str | None) -> int:
+        namespace = namespace_for(scope, scope_id)
+        removed = self.store.delete_namespace(namespace)
+        with self.store.db:
+            self.store.db.execute("DELETE FROM collections WHERE namespace = ?", (namespace,))
+        return removed
+
+    def purge_expired(self) -> int:
+        return self.store.purge_expired()
+
+    def stats(self, scope: str | None = None, scope_id: str | None = None) -> dict[str, Any]:
+        scope = scope or GLOBAL
+        if scope_id:
+            namespace = namespace_for(scope, scope_id)
+            self.store.purge_expired(namespace)
+            out = self.store.stats(namespace)
+            out["namespace"] = namespace
+            if scope == "tenant":
+                row = self.store.db.execute(
+                    "SELECT documents_ingested, embeddings_generated, embedding_tokens, "
+                    "searches_performed, last_activity FROM tenant_usage WHERE tenant = ?",
+                    (scope_id,)).fetchone() or (0, 0, 0, 0, None)
+                out.update(tenant_id=scope_id, documents_ingested=row[0],
+                           embeddings_generated=row[1], embedding_tokens=row[2],
+                           searches_performed=row[3])
+                if row[4] is not None:
+                    out["last_activity"] = row[4]
+            ttl = self._ttl(namespace)
+            if ttl:
+                out["ttl"] = ttl
+        elif scope == GLOBAL:
+            self.store.purge_expired()
+            out = self.store.stats()
+            out["searches_performed"] = self.searches
+            out["documents_ingested"] = self.documents
+        else:
+            prefix = f"{scope}:"
+            names = self.store.namespaces(prefix)
+            totals = {"total_vectors": 0, "total_documents": 0, "total_storage_bytes": 0}
+            for name in names:
+                self.store.purge_expired(name)
+                one = self.store.stats(name)
+                for key in totals:
+                    totals[key] += one[key]
+            out = {**totals, "namespaces": len(names), "dimensions": self.dimensions,
+                   "metric": self.store.metric}
+        out["scope"] = scope
+        out["backend"] = "hnsw"
+        embedder = self.embedder
+        out["embedder"] = embedder.name
+        out["embedder_kind"] = embedder.kind
+        out["embedding_cache_hits"] = embedder.hits
+        out["embedding_cache_misses"] = embedder.misses
+        return out
+
+    def save(self) -> None:
+        self.store.save()
+
+    def close(self) -> None:
+        self.store.close()

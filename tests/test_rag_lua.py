@@ -1,0 +1,161 @@
+"""The RAG global as scripts see it (spec § 8), over the real store."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import pytest
+
+from llmspell.errors import ScriptError
+
+RAG_ON = {"rag": {"enabled": True, "embedding": {"default_provider": "hashing"}}}
+
+
+def test_rag_is_nil_unless_enabled(lua) -> None:
+    assert lua("return RAG == nil").value is True
+    assert lua("return type(RAG.search)", config=RAG_ON).value == "function"
+
+
+def test_ingest_and_search_shapes(lua) -> None:
+    run = lua("""
+        local one = RAG.ingest({content = "Kubernetes orchestrates containers.",
+                                metadata = {title = "K8s", n = 3}})
+        local many = RAG.ingest({{text = "Docker builds images."},
+                                 {content = "Bananas are yellow.", id = "banana"}})
+        local s = RAG.search("kubernetes containers", {limit = 2})
+        return {one = one, many = many, s = s}
+    """, config=RAG_ON)
+    one, many, s = run.value["one"], run.value["many"], run.value["s"]
+    assert one["success"] is True and one["documents_processed"] == 1
+    assert one["vectors_created"] == 1 and one["total_tokens"] > 0
+    assert many["documents_processed"] == 2 and "banana" in many["ids"]
+    assert s["success"] is True and s["total"] == 2 and len(s["results"]) == 2
+    top = s["results"][0]
+    assert top["content"] == top["text"] == "Kubernetes orchestrates containers."
+    assert top["metadata"]["title"] == "K8s" and top["metadata"]["n"] == 3
+    assert top["metadata"]["text"] == top["content"] and top["metadata"]["doc_id"] == top["id"]
+    assert s["results"][0]["score"] >= s["results"][1]["score"]
+
+
+def test_k_default_and_errors(lua) -> None:
+    run = lua("""
+        for i = 1, 12 do RAG.ingest({content = "note number " .. i}) end
+        local all = RAG.search("note number")
+        local errs = {}
+        for _, f in ipairs({
+            function() return RAG.search("x", {k = 0}) end,
+            function() return RAG.search(42) end,
+            function() return RAG.ingest({metadata = {}}) end,
+            function()
+                return RAG.ingest({content = "x"}, {scope = "session", scope_id = "bad"})
+            end,
+            function() return RAG.cleanup_scope({scope = "tenant_x", confirm = true}) end,
+            function() return RAG.configure("nope") end,
+        }) do
+            local ok, e = pcall(f)
+            table.insert(errs, tostring(e))
+        end
+        return {n = #all.results, errs = errs}
+    """, config=RAG_ON)
+    assert run.value["n"] == 10
+    errs = run.value["errs"]
+    assert "k must be a positive integer" in errs[0]
+    assert "RAG.search: query must be a string" in errs[1]
+    assert "Document requires 'content' or 'text' field" in errs[2]
+    assert "Invalid session ID: bad" in errs[3]
+    assert "RAG cleanup failed" in errs[4]
+    assert "RAG.configure: expected a table" in errs[5]
+
+
+def test_session_collection_alias_stats_and_cleanup(lua) -> None:
+    sid = str(uuid.uuid4())
+    run = lua(f"""
+        local c = RAG.create_session_collection("{sid}", 3600)
+        for i = 1, 4 do
+            RAG.ingest({{content = "turn " .. i .. " about neural networks"}},
+                       {{scope = "session", scope_id = "{sid}"}})
+        end
+        RAG.ingest({{content = "global neural networks"}})
+        local s = RAG.search("neural networks", {{limit = 3, collection = c.namespace}})
+        local st = RAG.get_stats("session", "{sid}")
+        local removed = RAG.cleanup_scope("session", "{sid}")
+        local after = RAG.search("neural networks", {{collection = c.namespace}})
+        local bad = RAG.create_session_collection("not-a-uuid")
+        return {{c = c, n = #s.results, first = s.results[1].content, vectors = st.total_vectors,
+                 bytes = st.total_storage_bytes, removed = removed, after = #after.results,
+                 bad = bad}}
+    """, config=RAG_ON)
+    v = run.value
+    assert v["c"] == {"session_id": sid, "namespace": f"session_{sid}", "created": True,
+                      "ttl": 3600}
+    assert v["n"] == 3 and v["first"].startswith("turn")
+    assert v["vectors"] == 4 and v["bytes"] > 4 * 384 * 4
+    assert v["removed"] == 4 and v["after"] == 0
+    assert v["bad"]["created"] is False and "Invalid session ID" in v["bad"]["error"]
+
+
+def test_tenant_scope_via_tenant_id_and_stats(lua) -> None:
+    run = lua("""
+        RAG.ingest({content = "acme secret roadmap"}, {scope = "tenant", scope_id = "acme"})
+        RAG.ingest({content = "beta public notes"}, {scope = "tenant", scope_id = "beta"})
+        local a = RAG.search("roadmap", {tenant_id = "beta"})
+        local st = RAG.get_stats("tenant", "beta")
+        return {contents = a.results, st = st, providers = RAG.list_providers()}
+    """, config=RAG_ON)
+    v = run.value
+    assert [r["content"] for r in v["contents"]] == ["beta public notes"]
+    st = v["st"]
+    assert st["searches_performed"] == 1 and st["embeddings_generated"] == 1
+    assert st["total_vectors"] == 1 and st["embedder"].startswith("hashing")
+    assert "openai" in v["providers"] and "local" in v["providers"]
+
+
+def test_configure_chunk_size_takes_effect(lua) -> None:
+    run = lua("""
+        local long = string.rep("alpha beta gamma delta. ", 200)
+        local a = RAG.ingest({content = long})
+        RAG.configure({chunk_size = 32, overlap = 0, min_chunk_size = 0})
+        local b = RAG.ingest({content = long})
+        return {a = a.vectors_created, b = b.vectors_created}
+    """, config=RAG_ON)
+    assert run.value["b"] > run.value["a"] >= 1
+
+
+def test_persistence_across_two_runs(cli, tmp_path: Path) -> None:
+    cfg = tmp_path / "rag.toml"
+    cfg.write_text(f"""
+[rag]
+enabled = true
+[rag.vector_storage]
+dimensions = 128
+persistence_path = "{tmp_path / 'store'}"
+[rag.embedding]
+default_provider = "hashing"
+""")
+    first = cli("-c", str(cfg), "exec",
+                'return RAG.ingest({content = "the lighthouse keeper logs storms", '
+                'id = "log"}, {scope = "tenant", scope_id = "t1"}).success')
+    assert first.returncode == 0, first.stderr
+    second = cli("-c", str(cfg), "exec",
+                 'local r = RAG.search("lighthouse storms", {scope = "tenant", scope_id = "t1"})'
+                 ' return r.results[1].id .. " " .. r.total')
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.strip().splitlines()[-1] == "log 1"
+    mismatch = cli("-c", str(cfg), "exec", "--rag-dims", "64", "return RAG.search('x')")
+    assert mismatch.returncode == 1
+    assert "holds 128-dim vectors" in mismatch.stderr
+
+
+def test_no_key_notice_once_on_stderr(cli, tmp_path: Path) -> None:
+    out = cli("exec", "--rag", 'RAG.ingest({content="a"}) RAG.ingest({content="b"}) '
+              'return RAG.get_stats("global").embedder_kind',
+              env={"OPENAI_API_KEY": ""})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "local"
+    assert out.stderr.count("embedding provider 'openai' unavailable") == 1
+
+
+def test_script_error_names_rag(lua) -> None:
+    with pytest.raises(ScriptError, match="k must be a positive integer"):
+        lua('RAG.search("x", {top_k = -1})', config=RAG_ON)
