@@ -34,6 +34,8 @@ GLOBALS: list[tuple[str, str, Callable[[Settings], bool]]] = [
     ("RAG", "llmspell.api.rag", _rag_enabled),
     ("State", "llmspell.api.state", _always),
     ("Tool", "llmspell.api.tool", _always),
+    ("Agent", "llmspell.api.agent", _always),
+    ("Provider", "llmspell.api.provider", _always),
 ]
 
 
