@@ -217,3 +217,12 @@ def test_startup_imports_stay_light(tmp_path, isolated_home):
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
                           text=True)
     assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_watchdog_ends_a_script_stuck_in_one_c_call(cli):
+    # A pathological pattern keeps LuaJIT inside string.find: the count hook never runs.
+    code = ('print(string.find(string.rep("a", 28), string.rep("a?", 28) .. '
+            'string.rep("a", 28) .. "b"))')
+    proc = cli("exec", "--timeout", "0.3", code, timeout=30)
+    assert proc.returncode == 1
+    assert "timed out after 300 ms and did not stop" in proc.stderr

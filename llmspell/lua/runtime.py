@@ -31,6 +31,9 @@ from ..errors import (
 from . import convert
 
 HOOK_COUNT = 100_000
+# A single C call (a pathological string pattern, say) never reaches the hook; the CLI's
+# watchdog ends the process this long after the deadline if the script has not stopped.
+WATCHDOG_GRACE_SECONDS = 2.0
 INTERNAL_CHUNK = "=llmspell"
 BYTECODE_SIGNATURE = b"\x1bLJ"
 
@@ -82,9 +85,11 @@ class Runtime:
         output: Output | None = None,
         timeout_seconds: float | None = None,
         debug: bool = False,
+        watchdog: bool = False,
     ) -> None:
         self.settings = settings
         self.debug = debug
+        self.watchdog = watchdog
         self.output = output or Output()
         self.script_path = script_path
         self.script_dir = (script_path.resolve().parent if script_path else Path.cwd())
@@ -373,6 +378,7 @@ class Runtime:
         self._deadline = (time.monotonic() + self._timeout_ms / 1000
                           if self._timeout_ms is not None else None)
         previous = _install_sigint(self)
+        stop_watchdog = self._start_watchdog()
         try:
             returned = self.internals[b"run"](source, convert.encode("@" + chunkname))
         except lupa.LuaMemoryError:
@@ -384,6 +390,7 @@ class Runtime:
         except KeyboardInterrupt:
             raise ScriptInterrupted() from None
         finally:
+            stop_watchdog()
             _restore_sigint(previous)
             self._deadline = None
         if self._abort is not None:
@@ -403,6 +410,27 @@ class Runtime:
             raise self._memory_error()
         tb = payload[b"traceback"]
         raise ScriptError(message, _clean_traceback(convert.decode(tb) if tb else ""))
+
+    def _start_watchdog(self) -> Callable[[], None]:
+        """End the process if the script overruns its deadline inside one C call."""
+        if not self.watchdog or self._timeout_ms is None:
+            return lambda: None
+        import threading
+
+        done = threading.Event()
+        limit = self._timeout_ms / 1000 + WATCHDOG_GRACE_SECONDS
+
+        def watch() -> None:
+            if done.wait(limit):
+                return
+            self.output.flush()
+            sys.stderr.write(f"Error: script timed out after {self._timeout_ms} ms and did not "
+                             "stop (stuck in one long library call); process ended\n")
+            sys.stderr.flush()
+            os._exit(1)
+
+        threading.Thread(target=watch, name="llmspell-watchdog", daemon=True).start()
+        return done.set
 
     def _memory_error(self) -> ScriptMemoryError:
         limit = self.settings.get("runtime.security.max_memory_bytes")
