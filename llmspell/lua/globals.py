@@ -36,6 +36,9 @@ GLOBALS: list[tuple[str, str, Callable[[Settings], bool]]] = [
     ("Tool", "llmspell.api.tool", _always),
     ("Agent", "llmspell.api.agent", _always),
     ("Provider", "llmspell.api.provider", _always),
+    ("Event", "llmspell.api.event", _always),
+    ("Hook", "llmspell.api.hook", _always),
+    ("Workflow", "llmspell.api.workflow", _always),
 ]
 
 

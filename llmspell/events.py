@@ -1,0 +1,268 @@
+"""The in-process event bus behind the `Event` global (spec § 10) and lifecycle events.
+
+Plain Python, thread-safe: tools and agents running in workflow worker threads publish
+here too. A subscription is a glob pattern (``"user.*"``, ``"*"``, ``"tool.?"``) with its
+own bounded queue (``events.buffer_size``; the oldest event is dropped when full and
+counted). ``receive`` blocks up to a timeout. Nothing here calls into Lua.
+
+    bus = EventBus()
+    sid = bus.subscribe("workflow.*")
+    bus.publish("workflow.started", {"name": "w"})
+    bus.receive(sid, 0.1)  ->  {"event_type": "workflow.started", "data": {...}, ...}
+
+Lifecycle events published by llmspell itself (``emit``; only when ``events.enabled``):
+``tool.execution.started|completed|failed``, ``agent.execution.started|completed|failed``,
+``workflow.started|completed|failed``, ``workflow.step.started|completed|failed``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+DEFAULT_TIMEOUT_MS = 5000
+
+
+class Subscription:
+    __slots__ = ("id", "pattern", "language", "_match", "_cache", "queue", "cond",
+                 "dropped", "received", "closed")
+
+    def __init__(self, pattern: str, language: str, capacity: int) -> None:
+        self.id = str(uuid.uuid4())
+        self.pattern = pattern
+        self.language = language
+        self._match = re.compile(fnmatch.translate(pattern)).match
+        self._cache: dict[str, bool] = {}
+        self.queue: deque[dict[str, Any]] = deque(maxlen=capacity if capacity > 0 else None)
+        self.cond = threading.Condition(threading.Lock())
+        self.dropped = 0
+        self.received = 0
+        self.closed = False
+
+    def matches(self, event_type: str) -> bool:
+        hit = self._cache.get(event_type)
+        if hit is None:
+            hit = self._match(event_type) is not None
+            if len(self._cache) < 4096:
+                self._cache[event_type] = hit
+        return hit
+
+
+def _compile(patterns: Iterable[str]) -> Any:
+    joined = "|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)
+    return re.compile(joined).match if joined else None
+
+
+class EventBus:
+    """Publish/subscribe with glob patterns; see the module docstring."""
+
+    def __init__(self, buffer_size: int = 10000, *, enabled: bool = True,
+                 include_types: list[str] | None = None,
+                 exclude_types: list[str] | None = None,
+                 export: Any = None) -> None:
+        self.buffer_size = buffer_size
+        self.enabled = enabled
+        self._subs: dict[str, Subscription] = {}
+        self._lock = threading.Lock()
+        self._sequence = 0
+        self.published = 0
+        self.delivered = 0
+        self.filtered = 0
+        include = [p for p in (include_types or ["*"])]
+        self._include = None if include == ["*"] else _compile(include)
+        self._exclude = _compile(exclude_types or [])
+        self._export = export  # callable(event) or None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> EventBus:
+        export = None
+        if settings.get("events.export.stdout") or settings.get("events.export.file"):
+            export = _Exporter(settings.get("events.export.file"),
+                               bool(settings.get("events.export.stdout")),
+                               bool(settings.get("events.export.pretty_json")))
+        return cls(settings.get("events.buffer_size") or 10000,
+                   enabled=bool(settings.get("events.enabled")),
+                   include_types=settings.get("events.filtering.include_types"),
+                   exclude_types=settings.get("events.filtering.exclude_types"),
+                   export=export)
+
+    # -- publishing -----------------------------------------------------------
+
+    def publish(self, event_type: str, data: Any = None, *, language: str = "lua",
+                correlation_id: str | None = None, ttl_seconds: int | None = None,
+                metadata: dict[str, Any] | None = None) -> bool:
+        """Deliver an event to every matching subscription. False if filtered out."""
+        if (self._include is not None and not self._include(event_type)) or (
+                self._exclude is not None and self._exclude(event_type)):
+            self.filtered += 1
+            return False
+        with self._lock:
+            self._sequence += 1
+            sequence = self._sequence
+            subs = [s for s in self._subs.values() if s.matches(event_type)]
+        self.published += 1
+        event = {
+            "id": str(uuid.uuid4()),
+            "event_type": event_type,
+            "data": data,
+            "timestamp": time.time(),
+            "sequence": sequence,
+            "correlation_id": correlation_id or str(uuid.uuid4()),
+            "language": language,
+            "ttl": ttl_seconds,
+            "metadata": metadata or {},
+        }
+        for sub in subs:
+            with sub.cond:
+                if sub.queue.maxlen is not None and len(sub.queue) == sub.queue.maxlen:
+                    sub.dropped += 1
+                sub.queue.append(event)
+                sub.cond.notify()
+            self.delivered += 1
+        if self._export is not None:
+            self._export(event)
+        return True
+
+    def emit(self, event_type: str, data: Any = None, **kw: Any) -> None:
+        """A lifecycle event from llmspell itself: skipped when events are disabled or
+        nobody listens (so the hot paths of tools and agents pay nothing)."""
+        if not self.enabled or (not self._subs and self._export is None):
+            return
+        self.publish(event_type, data, language="python", **kw)
+
+    def has_listeners(self) -> bool:
+        return self.enabled and (bool(self._subs) or self._export is not None)
+
+    # -- subscribing ----------------------------------------------------------
+
+    def subscribe(self, pattern: str, language: str = "lua") -> str:
+        sub = Subscription(pattern, language, self.buffer_size)
+        with self._lock:
+            self._subs[sub.id] = sub
+        return sub.id
+
+    def unsubscribe(self, subscription_id: str) -> bool:
+        with self._lock:
+            sub = self._subs.pop(subscription_id, None)
+        if sub is None:
+            return False
+        with sub.cond:
+            sub.closed = True
+            sub.cond.notify_all()
+        return True
+
+    def exists(self, subscription_id: str) -> bool:
+        return subscription_id in self._subs
+
+    def receive(self, subscription_id: str, timeout: float | None = None
+                ) -> dict[str, Any] | None:
+        """The next event for a subscription, waiting up to ``timeout`` seconds.
+
+        None on timeout or when the subscription is closed; KeyError if unknown.
+        Events whose ttl ran out while queued are skipped.
+        """
+        sub = self._subs.get(subscription_id)
+        if sub is None:
+            raise KeyError(subscription_id)
+        deadline = None if timeout is None else time.monotonic() + max(0.0, timeout)
+        with sub.cond:
+            while True:
+                while sub.queue:
+                    event = sub.queue.popleft()
+                    ttl = event.get("ttl")
+                    if ttl is not None and time.time() - event["timestamp"] > ttl:
+                        continue
+                    sub.received += 1
+                    return event
+                if sub.closed:
+                    return None
+                if deadline is None:
+                    sub.cond.wait()
+                    continue
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                sub.cond.wait(left)
+
+    def pending(self, subscription_id: str) -> int:
+        sub = self._subs.get(subscription_id)
+        return len(sub.queue) if sub is not None else 0
+
+    def list_subscriptions(self) -> list[dict[str, Any]]:
+        return [{"id": s.id, "pattern": s.pattern, "language": s.language}
+                for s in list(self._subs.values())]
+
+    def stats(self) -> dict[str, Any]:
+        subs = list(self._subs.values())
+        return {
+            "event_bus_stats": {
+                "events_published": self.published,
+                "events_delivered": self.delivered,
+                "events_filtered": self.filtered,
+                "events_dropped": sum(s.dropped for s in subs),
+                "buffer_size": self.buffer_size,
+                "enabled": self.enabled,
+            },
+            "bridge_stats": {
+                "active_subscriptions": len(subs),
+                "events_received": sum(s.received for s in subs),
+                "events_pending": sum(len(s.queue) for s in subs),
+            },
+        }
+
+    def close(self) -> None:
+        for sid in list(self._subs):
+            self.unsubscribe(sid)
+        if isinstance(self._export, _Exporter):
+            self._export.close()
+
+
+def rfc3339(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+
+
+class _Exporter:
+    """events.export: every published event as one JSON line to stdout and/or a file."""
+
+    def __init__(self, path: str | None, stdout: bool, pretty: bool) -> None:
+        self._lock = threading.Lock()
+        self._file = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
+        self._stdout = stdout
+        self._pretty = pretty
+
+    def __call__(self, event: dict[str, Any]) -> None:
+        import json
+        import sys
+
+        record = dict(event, timestamp=rfc3339(event["timestamp"]))
+        text = json.dumps(record, indent=2 if self._pretty else None, default=str,
+                          sort_keys=True)
+        with self._lock:
+            if self._file is not None:
+                self._file.write(text + "\n")
+                self._file.flush()
+            if self._stdout:
+                sys.stdout.flush()
+                sys.stdout.buffer.write((text + "\n").encode("utf-8"))
+                sys.stdout.buffer.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def bus_for(services: dict[str, Any], settings: Any = None) -> EventBus:
+    """The run's event bus (created on first use and shared through ``rt.services``)."""
+    bus = services.get("events")
+    if bus is None:
+        bus = EventBus.from_settings(settings) if settings is not None else EventBus()
+        services["events"] = bus
+    return bus
