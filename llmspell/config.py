@@ -88,6 +88,7 @@ SCHEMA: dict[str, Any] = _section(
             session_timeout_seconds=Field("int", 3600),
             storage_backend=Field("str", "memory"),
             path=Field("str"),
+            max_artifact_size=Field("int", 100 * 1024 * 1024),
         ),
     ),
     rag=_section(

@@ -25,6 +25,10 @@ def _rag_enabled(settings: Settings) -> bool:
     return bool(settings.get("rag.enabled"))
 
 
+def _sessions_enabled(settings: Settings) -> bool:
+    return bool(settings.get("runtime.sessions.enabled") or settings.get("rag.enabled"))
+
+
 GLOBALS: list[tuple[str, str, Callable[[Settings], bool]]] = [
     ("JSON", "llmspell.api.json_api", _always),
     ("Debug", "llmspell.api.debug", _always),
@@ -33,6 +37,8 @@ GLOBALS: list[tuple[str, str, Callable[[Settings], bool]]] = [
     ("Utils", "llmspell.api.utils", _always),
     ("RAG", "llmspell.api.rag", _rag_enabled),
     ("State", "llmspell.api.state", _always),
+    ("Session", "llmspell.api.session", _sessions_enabled),
+    ("Artifact", "llmspell.api.artifact", _sessions_enabled),
     ("Tool", "llmspell.api.tool", _always),
     ("Agent", "llmspell.api.agent", _always),
     ("Provider", "llmspell.api.provider", _always),

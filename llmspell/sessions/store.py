@@ -1,0 +1,340 @@
+"""Where sessions and artifacts live: one SQLite database (a file, or ``:memory:``) and,
+for a file database, a folder of large artifact contents.
+
+Artifact content is content-addressed: ``blobs`` holds each distinct content once under
+its BLAKE3 hash, and every artifact row points at a hash. Content bigger than
+``inline_max`` bytes (file databases only) is kept out of the row store, in
+``<db stem>-artifacts/<hash[:2]>/<hash>``, written to a temp file, fsynced and renamed
+into place while the database write lock is held; a blob is removed (its file renamed
+aside, then deleted after the commit) when its last artifact goes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import StateError
+from ..state.sqlite import fsync_dir, open_database
+
+SESSIONS_FORMAT_VERSION = 1
+
+SESSIONS_SCHEMA = """
+CREATE TABLE sessions (
+    id TEXT PRIMARY KEY,
+    name TEXT,
+    description TEXT,
+    tags TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    parent_session_id TEXT,
+    custom_metadata TEXT NOT NULL,
+    next_sequence INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE blobs (
+    hash TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    stored_size INTEGER NOT NULL,
+    compressed INTEGER NOT NULL,
+    in_file INTEGER NOT NULL,
+    data BLOB
+);
+CREATE TABLE artifacts (
+    session_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    name TEXT NOT NULL,
+    artifact_type TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL,
+    metadata TEXT NOT NULL,
+    PRIMARY KEY (session_id, sequence)
+);
+CREATE INDEX artifacts_by_hash ON artifacts (hash);
+CREATE INDEX artifacts_by_name ON artifacts (session_id, name)
+"""
+
+SESSION_COLUMNS = ("id", "name", "description", "tags", "status", "created_at", "updated_at",
+                   "parent_session_id", "custom_metadata", "next_sequence")
+ARTIFACT_COLUMNS = ("session_id", "sequence", "hash", "name", "artifact_type", "size",
+                    "version", "created_at", "metadata")
+
+
+def _session_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    out = dict(zip(SESSION_COLUMNS, row, strict=True))
+    out["tags"] = json.loads(out["tags"])
+    out["custom_metadata"] = json.loads(out["custom_metadata"])
+    return out
+
+
+def _artifact_row(row: tuple[Any, ...]) -> dict[str, Any]:
+    out = dict(zip(ARTIFACT_COLUMNS, row, strict=True))
+    out["metadata"] = json.loads(out["metadata"])
+    return out
+
+
+class SessionStore:
+    """Sessions, artifact rows and content blobs in one database (+ a blob folder)."""
+
+    def __init__(self, path: Path | str, inline_max: int = 64 * 1024) -> None:
+        self.memory = str(path) == ":memory:"
+        self.path = None if self.memory else Path(path)
+        self.blob_dir = (None if self.path is None
+                         else self.path.with_name(self.path.stem + "-artifacts"))
+        self.inline_max = inline_max
+        self._lock = threading.RLock()
+        self.conn: sqlite3.Connection | None = open_database(
+            ":memory:" if self.path is None else self.path, "sessions",
+            SESSIONS_FORMAT_VERSION, SESSIONS_SCHEMA)
+
+    @property
+    def backend(self) -> str:
+        return "memory" if self.memory else "sqlite"
+
+    def _conn(self) -> sqlite3.Connection:
+        if self.conn is None:
+            raise StateError("the session store is closed")
+        return self.conn
+
+    @contextmanager
+    def _guard(self, action: str) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                yield self._conn()
+            except sqlite3.Error as exc:
+                raise StateError(f"session store {action} failed "
+                                 f"({self.path or 'memory'}): {exc}") from None
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction holding the database write lock."""
+        with self._guard("write") as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- sessions -------------------------------------------------------------------
+
+    def insert_session(self, conn: sqlite3.Connection, session: dict[str, Any]) -> None:
+        values = dict(session)
+        values["tags"] = json.dumps(values["tags"], ensure_ascii=False)
+        values["custom_metadata"] = json.dumps(values["custom_metadata"], ensure_ascii=False)
+        values.setdefault("next_sequence", 0)
+        conn.execute(
+            f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES "
+            f"({', '.join('?' for _ in SESSION_COLUMNS)})",
+            [values[c] for c in SESSION_COLUMNS])
+
+    def get_session(self, session_id: str, conn: sqlite3.Connection | None = None
+                    ) -> dict[str, Any] | None:
+        with self._guard("read") as own:
+            row = (conn or own).execute(
+                f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE id = ?",
+                (session_id,)).fetchone()
+        return _session_row(row) if row else None
+
+    def list_sessions(self, status: str | None = None) -> list[dict[str, Any]]:
+        sql = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions"
+        args: tuple[Any, ...] = ()
+        if status:
+            sql += " WHERE status = ?"
+            args = (status,)
+        with self._guard("read") as conn:
+            rows = conn.execute(sql + " ORDER BY created_at, id", args).fetchall()
+        return [_session_row(r) for r in rows]
+
+    def count_sessions(self, conn: sqlite3.Connection, status: str) -> int:
+        return int(conn.execute("SELECT count(*) FROM sessions WHERE status = ?",
+                                (status,)).fetchone()[0])
+
+    def update_session(self, conn: sqlite3.Connection, session_id: str, **fields: Any) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        conn.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*fields.values(), session_id))
+
+    def artifact_count(self, session_id: str, conn: sqlite3.Connection | None = None) -> int:
+        with self._guard("read") as own:
+            return int((conn or own).execute(
+                "SELECT count(*) FROM artifacts WHERE session_id = ?",
+                (session_id,)).fetchone()[0])
+
+    def delete_session(self, session_id: str) -> bool:
+        trash: list[tuple[Path, Path]] = []
+        try:
+            with self.write() as conn:
+                hashes = [r[0] for r in conn.execute(
+                    "SELECT DISTINCT hash FROM artifacts WHERE session_id = ?", (session_id,))]
+                conn.execute("DELETE FROM artifacts WHERE session_id = ?", (session_id,))
+                gone = conn.execute("DELETE FROM sessions WHERE id = ?",
+                                    (session_id,)).rowcount
+                for digest in hashes:
+                    self._release_blob(conn, digest, trash)
+        except BaseException:
+            self._untrash(trash)
+            raise
+        self._empty_trash(trash)
+        return gone > 0
+
+    # -- blobs ----------------------------------------------------------------------
+
+    def _blob_path(self, digest: str) -> Path:
+        assert self.blob_dir is not None
+        return self.blob_dir / digest[:2] / digest
+
+    def prepare_blob(self, stored: bytes) -> Path | None:
+        """For large content on a file store: a fsynced temp file to rename into place."""
+        if self.blob_dir is None or len(stored) <= self.inline_max:
+            return None
+        self.blob_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.blob_dir, prefix=".tmp-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(stored)
+                fh.flush()
+                os.fsync(fh.fileno())
+        except BaseException:
+            os.unlink(tmp)
+            raise
+        return Path(tmp)
+
+    def put_blob(self, conn: sqlite3.Connection, digest: str, size: int, stored: bytes,
+                 compressed: bool, prepared: Path | None) -> None:
+        """Inside a write transaction: record the blob unless that content is stored."""
+        row = conn.execute("SELECT in_file FROM blobs WHERE hash = ?", (digest,)).fetchone()
+        if row is not None and (not row[0] or self._blob_path(digest).is_file()):
+            if prepared is not None:
+                prepared.unlink(missing_ok=True)
+            return
+        if prepared is not None:
+            final = self._blob_path(digest)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(prepared, final)
+            fsync_dir(final.parent)
+        conn.execute(
+            "INSERT OR REPLACE INTO blobs (hash, size, stored_size, compressed, in_file, data) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (digest, size, len(stored), int(compressed), int(prepared is not None),
+             None if prepared is not None else stored))
+
+    def read_blob(self, digest: str) -> tuple[bytes, bool] | None:
+        with self._guard("read") as conn:
+            row = conn.execute("SELECT compressed, in_file, data FROM blobs WHERE hash = ?",
+                               (digest,)).fetchone()
+        if row is None:
+            return None
+        compressed, in_file, data = row
+        if in_file:
+            try:
+                data = self._blob_path(digest).read_bytes()
+            except OSError as exc:
+                raise StateError(f"artifact content {digest} is missing from "
+                                 f"{self.blob_dir}: {exc.strerror}") from None
+        return bytes(data), bool(compressed)
+
+    def _release_blob(self, conn: sqlite3.Connection, digest: str,
+                      trash: list[tuple[Path, Path]]) -> None:
+        if conn.execute("SELECT 1 FROM artifacts WHERE hash = ? LIMIT 1", (digest,)).fetchone():
+            return
+        row = conn.execute("SELECT in_file FROM blobs WHERE hash = ?", (digest,)).fetchone()
+        conn.execute("DELETE FROM blobs WHERE hash = ?", (digest,))
+        if row and row[0]:
+            path = self._blob_path(digest)
+            if path.exists():
+                aside = path.with_name(f".trash-{digest}-{os.getpid()}")
+                os.replace(path, aside)
+                trash.append((aside, path))
+
+    @staticmethod
+    def _empty_trash(trash: list[tuple[Path, Path]]) -> None:
+        for aside, _ in trash:
+            aside.unlink(missing_ok=True)
+
+    @staticmethod
+    def _untrash(trash: list[tuple[Path, Path]]) -> None:
+        """The transaction failed: put the content files back."""
+        for aside, path in trash:
+            if aside.exists():
+                os.replace(aside, path)
+
+    # -- artifacts ------------------------------------------------------------------
+
+    def insert_artifact(self, conn: sqlite3.Connection, row: dict[str, Any]) -> None:
+        values = dict(row)
+        values["metadata"] = json.dumps(values["metadata"], ensure_ascii=False)
+        conn.execute(
+            f"INSERT INTO artifacts ({', '.join(ARTIFACT_COLUMNS)}) VALUES "
+            f"({', '.join('?' for _ in ARTIFACT_COLUMNS)})",
+            [values[c] for c in ARTIFACT_COLUMNS])
+
+    def next_version(self, conn: sqlite3.Connection, session_id: str, name: str) -> int:
+        row = conn.execute("SELECT max(version) FROM artifacts WHERE session_id = ? AND name = ?",
+                           (session_id, name)).fetchone()
+        return int(row[0] or 0) + 1
+
+    def get_artifact(self, session_id: str, sequence: int) -> dict[str, Any] | None:
+        with self._guard("read") as conn:
+            row = conn.execute(
+                f"SELECT {', '.join(ARTIFACT_COLUMNS)} FROM artifacts "
+                "WHERE session_id = ? AND sequence = ?", (session_id, sequence)).fetchone()
+            if row is None:
+                return None
+            out = _artifact_row(row)
+            blob = conn.execute("SELECT compressed, stored_size FROM blobs WHERE hash = ?",
+                                (out["hash"],)).fetchone()
+        out["compressed"] = bool(blob[0]) if blob else False
+        out["stored_size"] = blob[1] if blob else None
+        return out
+
+    def list_artifacts(self, session_id: str | None = None) -> list[dict[str, Any]]:
+        sql = (f"SELECT {', '.join('a.' + c for c in ARTIFACT_COLUMNS)}, b.compressed, "
+               "b.stored_size FROM artifacts a LEFT JOIN blobs b ON a.hash = b.hash")
+        args: tuple[Any, ...] = ()
+        if session_id is not None:
+            sql += " WHERE a.session_id = ?"
+            args = (session_id,)
+        with self._guard("read") as conn:
+            rows = conn.execute(sql + " ORDER BY a.created_at, a.sequence", args).fetchall()
+        out = []
+        for r in rows:
+            item = _artifact_row(r[: len(ARTIFACT_COLUMNS)])
+            item["compressed"] = bool(r[-2])
+            item["stored_size"] = r[-1]
+            out.append(item)
+        return out
+
+    def delete_artifact(self, session_id: str, sequence: int) -> bool:
+        trash: list[tuple[Path, Path]] = []
+        try:
+            with self.write() as conn:
+                row = conn.execute(
+                    "SELECT hash FROM artifacts WHERE session_id = ? AND sequence = ?",
+                    (session_id, sequence)).fetchone()
+                if row is None:
+                    return False
+                conn.execute("DELETE FROM artifacts WHERE session_id = ? AND sequence = ?",
+                             (session_id, sequence))
+                self._release_blob(conn, row[0], trash)
+        except BaseException:
+            self._untrash(trash)
+            raise
+        self._empty_trash(trash)
+        return True
+
+    def close(self) -> None:
+        with self._lock:
+            if self.conn is not None:
+                self.conn.close()
+                self.conn = None
