@@ -499,8 +499,12 @@ class Engine:
                 branch = branches[index]
                 try:
                     out = self._run_steps(run, branch.steps, run.input, {"branch": branch.name})
+                    with run.lock:
+                        errors = [f"step '{r['name']}': {r['error']}" for r in run.results
+                                  if not r["success"] and r.get("branch") == branch.name]
                     with lock:
-                        outcome[branch.name] = (True, out)
+                        outcome[branch.name] = (False, "; ".join(errors)) if errors \
+                            else (True, out)
                 except Cancelled:
                     return
                 except Exception as exc:
