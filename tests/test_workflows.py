@@ -401,3 +401,22 @@ def test_workflow_stage_hooks_modify_output(lua):
       return wf:execute({{}}).output
     """)
     assert run.value == "hi!?"
+
+
+def test_step_timeout_on_a_blocking_tool_step():
+    release = threading.Event()
+
+    def tool(name, params):
+        release.wait(10)
+        return {}
+
+    wf = Workflow("s", "sequential", error_strategy=ErrorStrategy("continue"),
+                  steps=[Step("stuck", "tool", tool="x", timeout_ms=50),
+                         Step("next", "custom", fn=lambda v, ctx: "ran")])
+    try:
+        result = Engine(LuaGate(), tool=tool).execute(wf, {})
+    finally:
+        release.set()
+    first = result["metadata"]["extra"]["step_results"][0]
+    assert first["error"] == "step 'stuck' timed out after 50 ms"
+    assert result["output"] == "ran"

@@ -45,6 +45,13 @@ class WorkflowTimeout(WorkflowError):
     pass
 
 
+def _timeout(wf: Workflow) -> WorkflowTimeout:
+    if wf.timeout_ms:
+        return WorkflowTimeout(f"Workflow '{wf.name}' timed out after {wf.timeout_ms} ms")
+    return WorkflowTimeout(f"Workflow '{wf.name}' ran past the deadline of the step or "
+                           "workflow that runs it")
+
+
 def text_of(value: Any) -> str:
     if value is None:
         return ""
@@ -307,8 +314,7 @@ class Engine:
 
     def _check_time(self, run: Run) -> None:
         if run.deadline is not None and time.monotonic() >= run.deadline:
-            raise WorkflowTimeout(f"Workflow '{run.workflow.name}' timed out after "
-                                  f"{run.workflow.timeout_ms} ms")
+            raise _timeout(run.workflow)
         scope = current_scope()
         if scope is not None and scope.is_cancelled():
             raise Cancelled("workflow run abandoned")
@@ -372,7 +378,11 @@ class Engine:
             except (Cancelled, HookCancelled, WorkflowTimeout):
                 raise
             except Exception as exc:
+                self._check_time(run)  # the whole workflow ran out of time
                 error = str(exc) or type(exc).__name__
+                if isinstance(exc, TimeoutError):
+                    limit = step.timeout_ms or wf.step_timeout_ms
+                    error = f"step '{step.name}' timed out after {limit} ms"
                 self._debug(f"  step '{step.name}' attempt {attempt} failed: {error}")
                 if attempt < attempts:
                     wf.metrics.retries += 1
@@ -470,8 +480,7 @@ class Engine:
                 scope.cancelled = True
         if not finished:
             if time.monotonic() >= deadline:
-                raise TimeoutError(f"step '{step.name}' timed out after "
-                                   f"{step.timeout_ms or 'the default'} ms")
+                raise TimeoutError(f"step '{step.name}' timed out")
             raise Cancelled("script stopped")
         if worker.error is not None:
             raise worker.error
@@ -488,6 +497,7 @@ class Engine:
         lock = threading.Lock()
         pending = list(range(len(branches)))
         stop = threading.Event()
+        timed_out = threading.Event()
         fail_fast = wf.error_strategy.kind != "continue"
 
         def worker_loop() -> None:
@@ -507,6 +517,10 @@ class Engine:
                             else (True, out)
                 except Cancelled:
                     return
+                except WorkflowTimeout:
+                    timed_out.set()
+                    stop.set()
+                    return
                 except Exception as exc:
                     msg = (f"step '{exc.step}': {exc.message}" if isinstance(exc, StepFailed)
                            else str(exc))
@@ -525,10 +539,10 @@ class Engine:
         for w in workers:
             if w.error is not None and not isinstance(w.error, Cancelled):
                 raise w.error
+        if timed_out.is_set() or (not finished and run.deadline is not None
+                                  and time.monotonic() >= run.deadline):
+            raise _timeout(wf)
         if not finished:
-            if run.deadline is not None and time.monotonic() >= run.deadline:
-                raise WorkflowTimeout(f"Workflow '{wf.name}' timed out after "
-                                      f"{wf.timeout_ms} ms")
             raise Cancelled("script stopped")
         failures = {name: err for name, (ok, err) in outcome.items() if not ok}
         required = [b.name for b in branches if b.required and b.name in failures]
