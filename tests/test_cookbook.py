@@ -16,6 +16,7 @@ COOKBOOK = ROOT / "cookbook"
 # config file does not exist yet is skipped. Scripts not listed run with no extra arguments.
 SCRIPT_ARGS: dict[str, list[str]] = {
     "file_io.lua": ["-c", "configs/local-files.toml"],
+    "rag_basics.lua": ["-c", "configs/rag-local.toml"],
 }
 
 # Extra environment variables a script needs (e.g. a cassette path), by script name.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -159,3 +160,17 @@ def test_no_key_notice_once_on_stderr(cli, tmp_path: Path) -> None:
 def test_script_error_names_rag(lua) -> None:
     with pytest.raises(ScriptError, match="k must be a positive integer"):
         lua('RAG.search("x", {top_k = -1})', config=RAG_ON)
+
+
+def test_cookbook_rag_basics_offline(cli) -> None:
+    root = Path(__file__).resolve().parent.parent
+    out = cli("-c", str(root / "configs" / "rag-local.toml"), "run",
+              str(root / "cookbook" / "rag_basics.lua"), env={"OPENAI_API_KEY": ""})
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    chunks = result["manual_chunks"]
+    assert result == {"success": True, "documents": 4, "manual_chunks": chunks,
+                      "tenant_leak": False, "session_removed": 1, "total_vectors": 6 + chunks}
+    assert result["manual_chunks"] > 3
+    assert "best chunk contains 'Section 37': true" in out.stdout
+    assert "threshold 0.99: 0 result(s)" in out.stdout

@@ -22,7 +22,7 @@ import json
 import re
 import sqlite3
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,7 @@ class Hit:
 class _Namespace:
     name: str
     index: Any
+    live: int = 0  # vectors not deleted (kept here: COUNT(*) per search costs O(n))
     dirty: bool = False
 
 
@@ -134,6 +135,9 @@ class VectorStore:
             self.db = sqlite3.connect(":memory:")
         self.db.executescript(SCHEMA)
         self._check_meta()
+        # skip the expiry query on every search until some vector has an expiry
+        self._expiring = self.db.execute(
+            "SELECT 1 FROM vectors WHERE expires_at IS NOT NULL LIMIT 1").fetchone() is not None
 
     # -- set-up -----------------------------------------------------------------
 
@@ -208,7 +212,7 @@ class VectorStore:
             present: set[int] = set()
         else:
             present = set(index.get_ids_list())
-        ns = _Namespace(namespace, index)
+        ns = _Namespace(namespace, index, live=len(live))
         stale = present - set(live)
         for label in stale:
             try:
@@ -231,7 +235,7 @@ class VectorStore:
 
     def _grow(self, ns: _Namespace, extra: int) -> None:
         index = ns.index
-        live = self.count(ns.name)
+        live = ns.live
         # with replace_deleted, new vectors fill mark-deleted slots first
         used = live if self.allow_replace_deleted else index.get_current_count()
         needed = used + extra
@@ -283,13 +287,17 @@ class VectorStore:
                 self.db.execute("DELETE FROM vectors WHERE namespace = ? AND label >= ?",
                                 (namespace, first))
             raise
+        ns.live += len(records)
         ns.dirty = True
+        if any(r.expires_at is not None for r in records):
+            self._expiring = True
         return labels
 
-    def _mark_deleted(self, namespace: str, labels: Iterable[int]) -> None:
+    def _mark_deleted(self, namespace: str, labels: list[int]) -> None:
         ns = self._ns(namespace)
         if ns is None:
             return
+        ns.live -= len(labels)
         for label in labels:
             try:
                 ns.index.mark_deleted(int(label))
@@ -326,6 +334,8 @@ class VectorStore:
 
     def purge_expired(self, namespace: str | None = None, now: float | None = None) -> int:
         """Delete vectors whose ``expires_at`` has passed; returns how many."""
+        if not self._expiring:
+            return 0
         now = time.time() if now is None else now
         sql = "SELECT DISTINCT namespace FROM vectors WHERE expires_at IS NOT NULL " \
               "AND expires_at <= ?"
@@ -340,6 +350,8 @@ class VectorStore:
         return total
 
     def set_expiry(self, namespace: str, expires_at: float | None) -> None:
+        if expires_at is not None:
+            self._expiring = True
         with self.db:
             self.db.execute("UPDATE vectors SET expires_at = ? WHERE namespace = ?",
                             (expires_at, namespace))
@@ -395,9 +407,9 @@ class VectorStore:
 
         self.purge_expired(namespace)
         ns = self._ns(namespace)
-        live = self.count(namespace)
-        if ns is None or live == 0 or k < 1:
+        if ns is None or ns.live <= 0 or k < 1:
             return []
+        live = ns.live
         query = np.asarray(vector, dtype=np.float32).reshape(1, -1)
         if query.shape[1] != self.dimensions:
             raise DimensionMismatch(f"query vector has {query.shape[1]} dimensions; the store "
