@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 from . import __version__
+from .backup_cli import backup_app
 from .errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
 
 if TYPE_CHECKING:
@@ -344,6 +345,9 @@ def providers(ctx: typer.Context,
         typer.echo(f"{row['name']}: type={row['type']} model={row['model'] or '-'} "
                    f"key={row['key']}" + (f" base_url={row['base_url']}" if row["base_url"]
                                           else ""))
+
+
+app.add_typer(backup_app, name="backup")
 
 
 def main() -> None:

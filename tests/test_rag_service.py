@@ -284,3 +284,23 @@ def test_persistence_across_two_services(tmp_path: Path) -> None:
     bad = settings(vector_storage={"persistence_path": str(tmp_path / "p"), "dimensions": 128})
     with pytest.raises(DimensionMismatch):
         RagService(bad)
+
+
+def test_remote_embedder_rejects_wrong_dimensions() -> None:
+    from llmspell.rag.embeddings import RemoteEmbedder
+
+    class Client:
+        name = "fake"
+
+        def embed(self, texts, model=None, dimensions=None):  # type: ignore[no-untyped-def]
+            return [[1.0, 0.0, 0.0] for _ in texts]
+
+    emb = RemoteEmbedder(Client(), "fake", 4, None)
+    with pytest.raises(ValueError, match="returned 3-dim vectors; rag.vector_storage"):
+        emb.embed(["x"])
+    svc = RagService(settings(vector_storage={"dimensions": 3}), embedder=RemoteEmbedder(
+        Client(), "fake", 3, None))
+    assert svc.ingest([{"content": "x"}])["vectors_created"] == 1
+    with pytest.raises(RagError, match="makes 3-dim vectors"):
+        RagService(settings(), embedder=RemoteEmbedder(Client(), "fake", 3, None)).ingest(
+            [{"content": "x"}])
