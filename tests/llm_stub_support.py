@@ -40,6 +40,15 @@ class Stub:
     def log(self) -> list[dict[str, Any]]:
         return self.control("/_stub/log")["entries"]
 
+    def wait_for_log(self, count: int, timeout: float = 5.0) -> None:
+        """Wait until ``count`` requests are logged (a delayed reply is logged when sent,
+        after its client may have given up; later tests must not see it arrive)."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while len(self.log()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+
     def env(self) -> dict[str, str]:
         return {"OPENAI_API_KEY": OPENAI_KEY, "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
                 "OPENAI_BASE_URL": self.url + "/v1", "ANTHROPIC_BASE_URL": self.url,

@@ -20,7 +20,9 @@ SCRIPT_ARGS: dict[str, list[str]] = {
 }
 
 # Extra environment variables a script needs (e.g. a cassette path), by script name.
-SCRIPT_ENV: dict[str, dict[str, str]] = {}
+SCRIPT_ENV: dict[str, dict[str, str]] = {
+    "agent_basics.lua": {"LLMSPELL_PLAYBACK": str(COOKBOOK / "cassettes" / "agent_basics.json")},
+}
 
 GLOBAL_OPTIONS = {"-c", "--config", "--debug", "--output", "-v", "--verbose"}
 OPTIONS_WITH_VALUE = {"-c", "--config", "--output", "--timeout", "--rag-config", "--rag-dims",

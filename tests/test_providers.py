@@ -166,17 +166,21 @@ def test_server_errors_retried_then_reported(stub: Stub, status: int, provider: 
 
 
 def test_timeout_is_retried(stub: Stub) -> None:
+    before = len(stub.log())
     stub.faults(delay=1.5, delay_first=1)
     s = settings({"openai": {"timeout_seconds": 1, "retry": {"initial_delay_ms": 1}}})
     reply = chat_client(s, "openai").chat(ChatRequest(model="gpt-4o-mini", messages=user("t")))
     assert reply.text.startswith("[stub gpt-4o-mini")
+    stub.wait_for_log(before + 2)
 
 
 def test_timeout_reported(stub: Stub) -> None:
+    before = len(stub.log())
     stub.faults(delay=1.5)
     s = settings({"ollama": {"timeout_seconds": 1, "max_retries": 0}})
     with pytest.raises(ProviderError, match=r"ollama: request to .*/api/chat timed out after 1s"):
         chat_client(s, "ollama").chat(ChatRequest(model="m", messages=user("t")))
+    stub.wait_for_log(before + 1)
 
 
 def test_embeddings_openai_and_ollama(stub: Stub) -> None:

@@ -127,3 +127,44 @@ class ProviderManager:
             model = entry.get("default_model") or entry.get("model")
             caps["available_models"] = [model] if model else []
         return {"name": name, "enabled": info.enabled, "capabilities": caps}
+
+
+def check_reachable(settings: Any, names: list[str], timeout: float = 3.0
+                    ) -> dict[str, dict[str, Any]]:
+    """For ``llmspell providers``: where each provider points and whether it answers.
+
+    One cheap authenticated GET per provider (``/models`` or Ollama's ``/api/tags``),
+    all at once, no retries. Status is ``reachable``, ``unreachable: <why>``,
+    ``no key: <how to set one>``, ``disabled`` or ``unknown: <why>``.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .retry import RetryPolicy
+
+    def one(name: str) -> dict[str, Any]:
+        try:
+            info = resolve(settings, name)
+        except ProviderError as exc:
+            return {"endpoint": None, "status": f"unknown: {exc}"}
+        out: dict[str, Any] = {"endpoint": info.base_url}
+        if not info.enabled:
+            out["status"] = "disabled"
+            return out
+        try:
+            info.key()
+        except NeedsKeyError:
+            out["status"] = f"no key: set {info.key_env} or providers.{name}.api_key"
+            return out
+        client = make_client(info, timeout=timeout, policy=RetryPolicy(max_retries=0))
+        try:
+            out["status"] = client.check()
+        except ProviderError as exc:
+            out["status"] = "unreachable: " + str(exc).removeprefix(f"{name}: ")
+        finally:
+            client.http.close()
+        return out
+
+    if not names:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
+        return dict(zip(names, pool.map(one, names), strict=True))

@@ -8,8 +8,10 @@ the URL), timeouts, HTTP status with the server's own message, malformed replies
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -22,6 +24,25 @@ from .retry import RETRY_STATUSES, Retryable, RetryPolicy, parse_retry_after, wi
 
 DEFAULT_TIMEOUT = 120.0
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
+_local = threading.local()
+
+
+@contextlib.contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Bound every request made inside the block (an agent's max_execution_time)."""
+    previous = getattr(_local, "deadline", None)
+    if seconds is not None and seconds > 0:
+        mine = time.monotonic() + seconds
+        _local.deadline = mine if previous is None else min(previous, mine)
+    try:
+        yield
+    finally:
+        _local.deadline = previous
+
+
+def _left() -> float | None:
+    until = getattr(_local, "deadline", None)
+    return None if until is None else max(0.0, until - time.monotonic())
 
 
 def redact(value: str) -> str:
@@ -49,6 +70,13 @@ class _TeeStream(httpx.SyncByteStream):
         self.finished = True
 
     def close(self) -> None:
+        if not self.finished:  # the reader stopped early (e.g. at "data: [DONE]"): keep the rest
+            try:
+                for part in self.inner:
+                    self.parts.append(part)
+                self.finished = True
+            except httpx.HTTPError:
+                pass
         self.inner.close()
         if self.finished:
             self.done(b"".join(self.parts))
@@ -124,7 +152,7 @@ class Http:
         self.timeout = float(timeout or DEFAULT_TIMEOUT)
         self.policy = policy or RetryPolicy()
         self.key_hint = key_hint
-        self.budget = budget
+        self.budget = self._combined(budget)
         self.debug = debug
         cassette = cassette_mod.active()
         if transport is None:
@@ -135,6 +163,14 @@ class Http:
         self.cassette = cassette
         self.client = httpx.Client(transport=transport, timeout=self.timeout)
 
+    @staticmethod
+    def _combined(budget: Callable[[], float | None] | None) -> Callable[[], float | None]:
+        def left() -> float | None:
+            limits = [x for x in (budget() if budget else None, _left()) if x is not None]
+            return min(limits) if limits else None
+
+        return left
+
     @property
     def playback(self) -> bool:
         return self.cassette is not None and self.cassette.mode == "playback"
@@ -144,10 +180,9 @@ class Http:
 
     def _timeout(self) -> httpx.Timeout:
         total = self.timeout
-        if self.budget is not None:
-            left = self.budget()
-            if left is not None:
-                total = max(0.05, min(total, left))
+        left = self.budget()
+        if left is not None:
+            total = max(0.05, min(total, left))
         return httpx.Timeout(total, connect=min(total, 10.0))
 
     def _log(self, request: httpx.Request, status: Any, started: float) -> None:

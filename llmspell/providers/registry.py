@@ -9,7 +9,7 @@ API key, first found wins (never needed until the provider is used):
   1. the agent's own ``:api_key()``
   2. ``providers.<name>.api_key`` (``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY`` are merged
      into an existing ``openai`` / ``anthropic`` table by the config loader)
-  3. the variable named by ``providers.<name>.api_key_env``
+  3. the variable named by ``providers.<name>.api_key_env`` (when set, nothing else)
   4. ``LLMSPELL_<NAME>_API_KEY``, then ``<TYPE>_API_KEY`` (``OPENAI_API_KEY``, ...)
 
 Base URL, first found wins:
@@ -112,8 +112,8 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
     key_env = entry.get("api_key_env") or standard_key_env
     key = api_key or entry.get("api_key")
     if not key and entry.get("api_key_env"):
-        key = env.get(entry["api_key_env"]) or None
-    if not key:
+        key = env.get(entry["api_key_env"]) or None  # named explicitly: no other fallback
+    elif not key:
         for var in (f"LLMSPELL_{upper}_API_KEY", standard_key_env, f"{upper}_API_KEY"):
             if env.get(var):
                 key = env[var]
