@@ -45,6 +45,8 @@ GLOBALS: list[tuple[str, str, Callable[[Settings], bool]]] = [
     ("Event", "llmspell.api.event", _always),
     ("Hook", "llmspell.api.hook", _always),
     ("Workflow", "llmspell.api.workflow", _always),
+    ("Streaming", "llmspell.api.streaming", _always),
+    ("Replay", "llmspell.api.replay", _always),
 ]
 
 
