@@ -142,15 +142,26 @@ class RagFlags:
             settings.set("rag.vector_storage.backend", self.backend)
 
 
+@dataclass
+class LLMFlags:
+    record: Path | None = None
+    playback: Path | None = None
+    usage: bool = False
+
+
 def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | None,
-             script_args: list[str] | None, timeout: float | None) -> None:
+             script_args: list[str] | None, timeout: float | None,
+             llm: LLMFlags | None = None) -> None:
     """Run a script file or inline code, print its result, exit with its status."""
     from .lua.globals import parse_script_args
     from .lua.runtime import Output, Runtime
     from .output import print_error, print_result
+    from .providers import session as llm_session
 
+    llm = llm or LLMFlags()
     try:
         settings = _load_settings(opts, rag)
+        llm_session.begin_run(llm.record, llm.playback)
         if script is not None and not script.is_file():
             raise ScriptError(f"Script file not found: {script}")
         output = Output(capture=opts.output == "pretty")
@@ -166,8 +177,10 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
                 value = rt.run_source((code or "").encode("utf-8", "surrogateescape"), "exec")
         finally:
             rt.close()
+            if llm.usage:
+                llm_session.print_usage()
         elapsed = (time.perf_counter() - started) * 1000
-        print_result(value, opts.output, output.lines, elapsed)
+        print_result(value, opts.output, output.lines, elapsed, llm_session.usage_lines())
     except ScriptExit as exc:
         sys.stdout.flush()
         raise typer.Exit(exc.code) from None
@@ -203,12 +216,19 @@ def run(
     rag_config: Path | None = typer.Option(None, "--rag-config", help="Take [rag] from FILE."),
     rag_dims: int | None = typer.Option(None, "--rag-dims", help="Vector dimensions."),
     rag_backend: str | None = typer.Option(None, "--rag-backend", help="Only 'hnsw'."),
+    record: Path | None = typer.Option(
+        None, "--record", help="Record every LLM provider exchange to FILE (no keys written)."),
+    playback: Path | None = typer.Option(
+        None, "--playback", envvar="LLMSPELL_PLAYBACK",
+        help="Answer LLM calls from a cassette FILE recorded with --record (no network)."),
+    usage: bool = typer.Option(False, "--usage", help="Print token usage to stderr."),
 ) -> None:
     """Run a Lua script: llmspell run script.lua -- pos1 --name value."""
     if args and args[0] == "--":
         args = args[1:]
     _execute(_opts(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
-             script=script, code=None, script_args=args, timeout=timeout)
+             script=script, code=None, script_args=args, timeout=timeout,
+             llm=LLMFlags(record, playback, usage))
 
 
 @app.command("exec")
@@ -223,10 +243,17 @@ def exec_(
     rag_config: Path | None = typer.Option(None, "--rag-config", help="Take [rag] from FILE."),
     rag_dims: int | None = typer.Option(None, "--rag-dims", help="Vector dimensions."),
     rag_backend: str | None = typer.Option(None, "--rag-backend", help="Only 'hnsw'."),
+    record: Path | None = typer.Option(
+        None, "--record", help="Record every LLM provider exchange to FILE (no keys written)."),
+    playback: Path | None = typer.Option(
+        None, "--playback", envvar="LLMSPELL_PLAYBACK",
+        help="Answer LLM calls from a cassette FILE recorded with --record (no network)."),
+    usage: bool = typer.Option(False, "--usage", help="Print token usage to stderr."),
 ) -> None:
     """Run inline Lua code: llmspell exec 'print(1 + 1)'."""
     _execute(_opts(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
-             script=None, code=code, script_args=None, timeout=timeout)
+             script=None, code=code, script_args=None, timeout=timeout,
+             llm=LLMFlags(record, playback, usage))
 
 
 @app.command()
@@ -310,14 +337,21 @@ def init(
 
 @app.command()
 def providers(ctx: typer.Context,
-              detailed: bool = typer.Option(False, "--detailed", help="Show every field.")
+              detailed: bool = typer.Option(False, "--detailed", help="Show every field."),
+              no_check: bool = typer.Option(False, "--no-check",
+                                            help="Do not contact the providers.")
               ) -> None:
-    """List the providers the configuration declares."""
+    """List the providers the configuration declares and whether each is reachable."""
     opts = _opts(ctx)
     try:
         settings = _load_settings(opts)
     except LLMSpellError as exc:
         raise _fail(exc, opts) from None
+    checks: dict[str, Any] = {}
+    if not no_check:
+        from .providers import check_reachable
+
+        checks = check_reachable(settings, list(settings.providers))
     rows = []
     for name, entry in settings.providers.items():
         key_env = entry.get("api_key_env")
@@ -330,6 +364,9 @@ def providers(ctx: typer.Context,
         row = {"name": name, "type": entry.get("provider_type") or name,
                "model": entry.get("default_model"), "enabled": entry.get("enabled"),
                "base_url": entry.get("base_url"), "key": key}
+        if name in checks:
+            row["endpoint"] = checks[name]["endpoint"]
+            row["status"] = checks[name]["status"]
         if detailed:
             row["options"] = entry.get("options", {})
         rows.append(row)
@@ -344,7 +381,9 @@ def providers(ctx: typer.Context,
     for row in rows:
         typer.echo(f"{row['name']}: type={row['type']} model={row['model'] or '-'} "
                    f"key={row['key']}" + (f" base_url={row['base_url']}" if row["base_url"]
-                                          else ""))
+                                          else "")
+                   + (f" endpoint={row['endpoint']} status={row['status']}" if "status" in row
+                      else ""))
 
 
 app.add_typer(backup_app, name="backup")
