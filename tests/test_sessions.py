@@ -92,6 +92,7 @@ def test_artifact_round_trip_and_metadata(svc: SessionService) -> None:
     svc.delete_artifact(sid, aid)
     with pytest.raises(SessionError, match="Artifact not found"):
         svc.get_artifact(sid, aid)
+    assert svc.get(sid)["artifact_count"] == 1
     with pytest.raises(SessionError, match="Artifact not found"):
         svc.get_artifact(sid, {**second, "content_hash": "0" * 64})
 

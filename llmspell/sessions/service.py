@@ -110,7 +110,7 @@ class SessionService:
         out = {"id": row["id"], "tags": row["tags"], "status": row["status"],
                "created_at": row["created_at"], "updated_at": row["updated_at"],
                "custom_metadata": row["custom_metadata"],
-               "artifact_count": self.store.artifact_count(row["id"])}
+               "artifact_count": row["artifact_count"]}
         for key in ("name", "description", "parent_session_id"):
             if row.get(key) is not None:
                 out[key] = row[key]
@@ -259,8 +259,8 @@ class SessionService:
                     raise SessionError(f"Session not found: {sid}")
                 if row["status"] != "active":
                     raise SessionError(f"Session {sid} is not active (status: {row['status']})")
-                if self.max_artifacts_per_session and self.store.artifact_count(
-                        sid, conn) >= self.max_artifacts_per_session:
+                if self.max_artifacts_per_session and \
+                        row["artifact_count"] >= self.max_artifacts_per_session:
                     raise SessionError(
                         f"Session {sid} has reached its artifact limit "
                         f"({self.max_artifacts_per_session}; "
@@ -274,7 +274,8 @@ class SessionService:
                     "artifact_type": stored_type, "size": len(content),
                     "version": self.store.next_version(conn, sid, name),
                     "created_at": stamp, "metadata": info})
-                self.store.update_session(conn, sid, next_sequence=sequence, updated_at=stamp)
+                self.store.update_session(conn, sid, next_sequence=sequence, updated_at=stamp,
+                                          artifact_count=row["artifact_count"] + 1)
         finally:
             if prepared is not None:
                 prepared.unlink(missing_ok=True)

@@ -37,7 +37,8 @@ CREATE TABLE sessions (
     updated_at TEXT NOT NULL,
     parent_session_id TEXT,
     custom_metadata TEXT NOT NULL,
-    next_sequence INTEGER NOT NULL DEFAULT 0
+    next_sequence INTEGER NOT NULL DEFAULT 0,
+    artifact_count INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE blobs (
     hash TEXT PRIMARY KEY,
@@ -60,11 +61,11 @@ CREATE TABLE artifacts (
     PRIMARY KEY (session_id, sequence)
 );
 CREATE INDEX artifacts_by_hash ON artifacts (hash);
-CREATE INDEX artifacts_by_name ON artifacts (session_id, name)
+CREATE INDEX artifacts_by_name ON artifacts (session_id, name, version)
 """
 
 SESSION_COLUMNS = ("id", "name", "description", "tags", "status", "created_at", "updated_at",
-                   "parent_session_id", "custom_metadata", "next_sequence")
+                   "parent_session_id", "custom_metadata", "next_sequence", "artifact_count")
 ARTIFACT_COLUMNS = ("session_id", "sequence", "hash", "name", "artifact_type", "size",
                     "version", "created_at", "metadata")
 
@@ -134,6 +135,7 @@ class SessionStore:
         values["tags"] = json.dumps(values["tags"], ensure_ascii=False)
         values["custom_metadata"] = json.dumps(values["custom_metadata"], ensure_ascii=False)
         values.setdefault("next_sequence", 0)
+        values.setdefault("artifact_count", 0)
         conn.execute(
             f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) VALUES "
             f"({', '.join('?' for _ in SESSION_COLUMNS)})",
@@ -164,12 +166,6 @@ class SessionStore:
     def update_session(self, conn: sqlite3.Connection, session_id: str, **fields: Any) -> None:
         sets = ", ".join(f"{k} = ?" for k in fields)
         conn.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*fields.values(), session_id))
-
-    def artifact_count(self, session_id: str, conn: sqlite3.Connection | None = None) -> int:
-        with self._guard("read") as own:
-            return int((conn or own).execute(
-                "SELECT count(*) FROM artifacts WHERE session_id = ?",
-                (session_id,)).fetchone()[0])
 
     def delete_session(self, session_id: str) -> bool:
         trash: list[tuple[Path, Path]] = []
@@ -326,6 +322,8 @@ class SessionStore:
                     return False
                 conn.execute("DELETE FROM artifacts WHERE session_id = ? AND sequence = ?",
                              (session_id, sequence))
+                conn.execute("UPDATE sessions SET artifact_count = artifact_count - 1 "
+                             "WHERE id = ?", (session_id,))
                 self._release_blob(conn, row[0], trash)
         except BaseException:
             self._untrash(trash)
