@@ -386,6 +386,23 @@ def providers(ctx: typer.Context,
                       else ""))
 
 
+@app.command()
+def repl(
+    ctx: typer.Context,
+    history: Path | None = typer.Option(
+        None, "--history", help="History file (default: <data dir>/repl_history)."),
+) -> None:
+    """Interactive Lua prompt with every global; expressions print their value."""
+    from .repl import run_repl
+
+    opts = _opts(ctx)
+    try:
+        settings = _load_settings(opts)
+    except LLMSpellError as exc:
+        raise _fail(exc, opts) from None
+    raise typer.Exit(run_repl(settings, history, debug=opts.debug))
+
+
 app.add_typer(backup_app, name="backup")
 
 

@@ -1,0 +1,185 @@
+"""`llmspell repl`: an interactive Lua prompt with every llmspell global.
+
+- line editing and history through readline; the history file lives in the user's data
+  dir (``<data_dir>/repl_history``) unless ``--history FILE`` says otherwise;
+- an entry that is an expression prints its value(s) (``1 + 1`` -> ``2``; strings and
+  tables as JSON); statements run silently (``print`` output shows as usual);
+- unfinished input (an open ``function``, ``do``, string, table ...) continues on the
+  next line with a ``>>`` prompt;
+- errors, timeouts and Ctrl-C are reported and the session goes on;
+  Ctrl-D (or ``.exit``) leaves; ``os.exit(n)`` leaves with status n.
+
+As in ``lua``'s own REPL, ``local`` variables last for one entry: use globals to keep
+values between entries.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import Settings
+
+PROMPT = "> "
+CONTINUE = ">> "
+HISTORY_LENGTH = 1000
+
+SHOW = rb"""
+local select, type, tostring, pcall, concat = select, type, tostring, pcall, table.concat
+local json = JSON
+return function(...)
+  local n = select("#", ...)
+  if n == 0 then return nil end
+  local parts = {}
+  for i = 1, n do
+    local v = select(i, ...)
+    local t = type(v)
+    if t == "string" or t == "table" then
+      local ok, s = pcall(json.stringify, v)
+      parts[i] = ok and s or tostring(v)
+    else
+      parts[i] = tostring(v)
+    end
+  end
+  return concat(parts, "\t")
+end
+"""
+
+CHECK = rb"""
+local load = load
+return function(src)
+  local f, err = load(src, "=repl", "t")
+  if f then return true end
+  return false, err
+end
+"""
+
+
+def default_history() -> Path:
+    from .paths import data_dir
+
+    return data_dir() / "repl_history"
+
+
+class History:
+    """readline history backed by a file (created with its folder on first use)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.readline: Any = None
+        try:
+            import readline
+        except ImportError:  # no readline on this platform: plain input()
+            return
+        self.readline = readline
+        readline.set_history_length(HISTORY_LENGTH)
+        if path.is_file():
+            try:
+                readline.read_history_file(str(path))
+            except OSError:
+                pass
+        try:
+            readline.parse_and_bind("tab: complete")
+        except Exception:
+            pass
+
+    def add(self, line: str, interactive: bool) -> None:
+        if not line.strip():
+            return
+        if self.readline is not None and not interactive:
+            self.readline.add_history(line)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.readline is not None and hasattr(self.readline, "append_history_file"):
+                if not self.path.exists():
+                    self.path.touch()
+                self.readline.append_history_file(1, str(self.path))
+            else:
+                with self.path.open("a", encoding="utf-8") as fh:
+                    fh.write(line + "\n")
+        except OSError:
+            pass
+
+
+def run_repl(settings: Settings, history_path: Path | None = None, *,
+             debug: bool = False) -> int:
+    """Run the prompt until Ctrl-D; return the exit status."""
+    from . import __version__
+    from .errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
+    from .lua.runtime import Output, Runtime
+    from .output import print_error
+
+    interactive = sys.stdin.isatty()
+    history = History(history_path or default_history())
+    rt = Runtime(settings, output=Output(), debug=debug)
+    show = rt.lua.execute(SHOW)
+    check = rt.lua.execute(CHECK)
+    rt.lua.globals()[b"__repl_show"] = show
+    if interactive:
+        sys.stdout.write(f"llmspell {__version__} REPL (LuaJIT). Expressions print their "
+                         "value; Ctrl-D exits.\n")
+        sys.stdout.flush()
+    status = 0
+    buffer: list[str] = []
+    try:
+        while True:
+            try:
+                line = input(CONTINUE if buffer else PROMPT)
+            except EOFError:
+                if interactive:
+                    sys.stdout.write("\n")
+                break
+            except KeyboardInterrupt:
+                sys.stdout.write("\n")
+                buffer = []
+                continue
+            history.add(line, interactive)
+            if not buffer and line.strip() in (".exit", ".quit"):
+                break
+            if not buffer and line.strip() == ".help":
+                sys.stdout.write(__doc__.split("\n\n", 1)[1] + "\n")
+                continue
+            buffer.append(line)
+            source = "\n".join(buffer)
+            if not source.strip():
+                buffer = []
+                continue
+            expr = "return __repl_show(" + source + "\n)"
+            ok = check(expr.encode("utf-8", "surrogateescape"))
+            if ok is True or (isinstance(ok, tuple) and ok[0]):
+                code = expr
+            else:
+                result = check(source.encode("utf-8", "surrogateescape"))
+                good, err = (result, None) if not isinstance(result, tuple) else (
+                    result + (None,))[:2]
+                if not good:
+                    message = err.decode("utf-8", "replace") if isinstance(err, bytes) else ""
+                    if message.endswith("<eof>'") or message.endswith("<eof>"):
+                        continue  # unfinished: read another line
+                code = source
+            buffer = []
+            try:
+                value = rt.run_source(code.encode("utf-8", "surrogateescape"), "repl")
+                rt.output.flush()
+                if code is expr and value is not None:
+                    sys.stdout.write(str(value) + "\n")
+            except ScriptExit as exc:
+                status = exc.code
+                break
+            except ScriptInterrupted:
+                rt.output.flush()
+                print_error("interrupted")
+            except ScriptError as exc:
+                rt.output.flush()
+                print_error(exc.message, exc.traceback)
+            except LLMSpellError as exc:
+                rt.output.flush()
+                print_error(str(exc))
+            except KeyboardInterrupt:
+                print_error("interrupted")
+            sys.stdout.flush()
+    finally:
+        rt.close()
+    return status
