@@ -9,6 +9,8 @@ import pytest
 from llmspell.workflows import Engine, LuaGate, Step, Workflow, WorkflowError
 from llmspell.workflows.model import Branch, ErrorStrategy
 
+pytest_plugins = ["llm_stub_support"]
+
 STEP = 'type = "custom", ["function"] = '
 
 
@@ -420,3 +422,32 @@ def test_step_timeout_on_a_blocking_tool_step():
     first = result["metadata"]["extra"]["step_results"][0]
     assert first["error"] == "step 'stuck' timed out after 50 ms"
     assert result["output"] == "ran"
+
+
+def test_agent_steps_against_the_stub(lua, stub):
+    run = lua(f"""
+      local a = Agent.builder():name("writer"):model("openai/gpt-4o-mini"):build()
+      local b = Agent.builder():name("critic"):model("openai/gpt-4o-mini"):build()
+      local seq = Workflow.sequential({{name = "write", steps = {{
+        {{name = "topic", {STEP} function(i) return "Write about " .. i.topic end}},
+        {{name = "draft", type = "agent", agent = "writer"}},
+        {{name = "review", type = "agent", agent = "critic", input = "Review: {{{{prev}}}}"}}}}}})
+      local r = seq:execute({{topic = "lua"}})
+      local par = Workflow.parallel({{name = "both", steps = {{
+        {{name = "w", type = "agent", agent = "writer", input = "one"}},
+        {{name = "c", type = "agent", agent = "critic", input = "two"}}}}}}):execute({{}})
+      local missing = Workflow.sequential({{name = "m", steps = {{
+        {{name = "x", type = "agent", agent = "nobody"}}}}}})
+      local ok, err = pcall(missing.execute, missing, {{}})
+      return {{draft = r.metadata.extra.outputs.draft.text, review = r.output.text,
+              w = par.output.w.text, c = par.output.c.text, err = tostring(err)}}
+    """)
+    v = run.value
+    assert v["draft"].startswith("[stub gpt-4o-mini ") and v["review"].startswith("[stub ")
+    assert v["w"].startswith("[stub ") and v["c"].startswith("[stub ")
+    assert "Agent 'nobody' not found" in v["err"]
+    users = [e["body"]["messages"][-1]["content"] for e in stub.log()
+             if e["endpoint"] == "chat"]
+    assert "Write about lua" in users
+    assert any(u.startswith("Review: [stub gpt-4o-mini ") for u in users)
+    assert {"one", "two"} <= set(users)
