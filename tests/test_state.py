@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -244,3 +245,43 @@ def test_corrupt_state_file_gives_clear_cli_error(cli, tmp_path: Path) -> None:
     assert "not an llmspell database" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert db.read_text() == "hello, I am a text file\n"
+
+
+TRICKY_VALUES = [
+    "{}", "{1, 2, 3}", "{1, nil, 3}", "{[1] = 'a', [2] = 'b', x = 'dropped'}",
+    "{[2] = 'b', [3] = 'c'}", "{[1] = 'a', [3] = 'c'}", "{[1.5] = 'f', [10] = 'ten'}",
+    "{a = {b = {c = {1, {d = true}}}}}", "{0/0, 1/0, -1/0, 2.5, 3.0}", "{[true] = 1, y = 2}",
+    "{'\\255\\254 bytes', 'é'}", "{[-1] = 'neg', [0] = 'zero'}", "12.75", "'s'", "true",
+    "(function() local t = {} for i = 1, 40 do t[i] = i * 1.5 end t[20] = nil return t end)()",
+]
+
+
+@pytest.mark.parametrize("expr", TRICKY_VALUES)
+def test_fast_converters_agree_with_convert(lua, expr: str) -> None:
+    from llmspell.api.state import value_from_lua, value_to_lua
+    from llmspell.lua import convert
+
+    rt, _ = lua.runtime()
+    value = rt.eval(expr)
+    expected = convert.to_python(value)
+    data, bound = value_from_lua(value, "State.save", "k")
+    assert data == expected or (data != data and expected != expected)
+    assert bound >= len(json.dumps(expected, ensure_ascii=False).encode("utf-8",
+                                                                          "surrogateescape"))
+    assert convert.to_python(value_to_lua(rt, expected)) == convert.to_python(
+        convert.to_lua(rt.lua, expected))
+    rt.close()
+
+
+def test_memory_values_are_private_copies() -> None:
+    svc = StateService(MemoryStore())
+    value = {"a": [1, 2]}
+    svc.set("global:k", value)
+    value["a"].append(3)
+    got = svc.get("global:k")
+    assert got == {"a": [1, 2]}
+    got["a"].append(4)
+    assert svc.get("global:k") == {"a": [1, 2]}
+    svc.set_owned("global:big", "x" * 50, size_bound=10**9)  # bound over: exact check passes
+    with pytest.raises(StateValueError):
+        StateService(MemoryStore(), max_value_bytes=10).set_owned("k", "x" * 50, 52)

@@ -13,10 +13,13 @@ through ``state_service(rt)``.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
 from ..lua import convert
+
+lua_type = convert.lua_type
 
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
@@ -55,13 +58,94 @@ def _text(value: Any, fn: str, position: int, what: str) -> str:
                    f"got {convert.describe(value)}")
 
 
-def _value(value: Any, fn: str, key: str) -> Any:
-    if value is None or type(value) in (bytes, int, bool):
-        return value.decode("utf-8", "surrogateescape") if type(value) is bytes else value
+# -- a fast path for State values ---------------------------------------------------
+# ``State.save``/``State.load`` run in tight script loops, so they convert values with
+# these two functions rather than ``convert.to_python``/``convert.to_lua``: the same
+# rules (tests/test_state.py checks they agree), one ``items()`` call per table instead
+# of ``len`` plus indexing, and an upper bound of the JSON size gathered on the way so
+# the exact size is only computed for values that might pass the size limit.
+
+_bound = 0
+
+
+def _from_lua(value: Any, depth: int = 0) -> Any:
+    global _bound
+    kind = type(value)
+    if kind is bytes:
+        _bound += 6 * len(value) + 2
+        return value.decode("utf-8", "surrogateescape")
+    if kind is int:
+        _bound += 24
+        return value
+    if kind is bool or value is None:
+        _bound += 5
+        return value
+    if kind is float:
+        _bound += 26
+        if value != value or value in (math.inf, -math.inf):
+            return None
+        return int(value) if value.is_integer() and abs(value) < 2**63 else value
+    if lua_type(value) != "table":
+        raise TypeError("Unsupported Lua type for JSON conversion")
+    if depth > convert.MAX_DEPTH:
+        raise TypeError("table nesting too deep (is there a cycle?)")
+    pairs = list(value.items())
+    _bound += 2 + 2 * len(pairs)
+    if not pairs:
+        return {}
+    n = len(value)
+    if n:
+        if len(pairs) == n and [k for k, _ in pairs] == list(range(1, n + 1)):
+            return [_from_lua(v, depth + 1) for _, v in pairs]
+        numbered = {k: v for k, v in pairs if type(k) is int}
+        if all(i in numbered for i in range(1, n + 1)):
+            return [_from_lua(numbered[i], depth + 1) for i in range(1, n + 1)]
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        key_kind = type(k)
+        if key_kind is bytes:
+            _bound += 6 * len(k) + 2
+            out[k.decode("utf-8", "surrogateescape")] = _from_lua(v, depth + 1)
+        elif key_kind is int:
+            _bound += 24
+            out[str(k)] = _from_lua(v, depth + 1)
+        elif key_kind is float:
+            _bound += 30
+            out[str(int(k)) if k.is_integer() else repr(k)] = _from_lua(v, depth + 1)
+    return out
+
+
+def value_from_lua(value: Any, fn: str, key: str) -> tuple[Any, int]:
+    """A Lua value as plain JSON data plus an upper bound of its JSON size in bytes."""
+    global _bound
+    _bound = 0
     try:
-        return convert.to_python(value)
+        data = _from_lua(value)
     except TypeError as exc:
         raise ApiError(f"{fn}: value for key '{key}' cannot be stored: {exc}") from None
+    return data, _bound
+
+
+def _prepare(value: Any) -> Any:
+    kind = type(value)
+    if kind is str:
+        return value.encode("utf-8", "surrogateescape")
+    if kind is dict:
+        return {k.encode("utf-8", "surrogateescape"): _prepare(v)
+                for k, v in value.items() if v is not None}
+    if kind is list:
+        return [_prepare(v) for v in value]
+    return value
+
+
+def value_to_lua(rt: Runtime, value: Any) -> Any:
+    """Plain JSON data as fresh Lua values (JSON null becomes nil)."""
+    kind = type(value)
+    if kind is dict or kind is list:
+        return rt.lua.table_from(_prepare(value), recursive=True)
+    if kind is str:
+        return value.encode("utf-8", "surrogateescape")
+    return value
 
 
 def install(rt: Runtime, table: Any) -> None:
@@ -73,15 +157,19 @@ def install(rt: Runtime, table: Any) -> None:
         return svc_cache[0]
 
     def put(fn: str, full: str, value: Any) -> None:
-        svc().set(full, _value(value, fn, full))
+        data, bound = value_from_lua(value, fn, full)
+        svc().set_owned(full, data, bound)
+
+    def fetch(full: str) -> Any:
+        return value_to_lua(rt, svc().get_shared(full))
 
     def save(scope: Any = None, key: Any = None, value: Any = None) -> None:
         full = _text(scope, "State.save", 1, "scope") + ":" + _text(key, "State.save", 2, "key")
         put("State.save", full, value)
 
     def load(scope: Any = None, key: Any = None) -> Any:
-        return svc().get(_text(scope, "State.load", 1, "scope") + ":"
-                         + _text(key, "State.load", 2, "key"))
+        return fetch(_text(scope, "State.load", 1, "scope") + ":"
+                     + _text(key, "State.load", 2, "key"))
 
     def delete(scope: Any = None, key: Any = None) -> None:
         svc().remove(_text(scope, "State.delete", 1, "scope") + ":"
@@ -91,15 +179,15 @@ def install(rt: Runtime, table: Any) -> None:
         return svc().list_keys(_text(scope, "State.list_keys", 1, "scope"))
 
     def get(key: Any = None) -> Any:
-        return svc().get("global:" + _text(key, "State.get", 1, "key"))
+        return fetch("global:" + _text(key, "State.get", 1, "key"))
 
     def set_(key: Any = None, value: Any = None) -> None:
         put("State.set", "global:" + _text(key, "State.set", 1, "key"), value)
 
     def workflow_get(workflow_id: Any = None, step: Any = None) -> Any:
         fn = "State.workflow_get"
-        return svc().get(f"workflow:{_text(workflow_id, fn, 1, 'workflow id')}:"
-                         f"{_text(step, fn, 2, 'step name')}")
+        return fetch(f"workflow:{_text(workflow_id, fn, 1, 'workflow id')}:"
+                     f"{_text(step, fn, 2, 'step name')}")
 
     def workflow_list(workflow_id: Any = None) -> list[str]:
         return svc().list_keys(
@@ -109,8 +197,8 @@ def install(rt: Runtime, table: Any) -> None:
         fn = f"State.{kind}_get"
 
         def getter(owner: Any = None, key: Any = None) -> Any:
-            return svc().get(f"{kind}:{_text(owner, fn, 1, kind + ' id')}:"
-                             f"{_text(key, fn, 2, 'key')}")
+            return fetch(f"{kind}:{_text(owner, fn, 1, kind + ' id')}:"
+                         f"{_text(key, fn, 2, 'key')}")
         return getter
 
     def scoped_set(kind: str) -> Any:

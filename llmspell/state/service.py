@@ -7,9 +7,9 @@
     svc.set("workflow:abc:step1", {...})      # raw full keys, for other services
     svc.get("workflow:abc:step1")
 
-Values are anything JSON can hold; they are stored as JSON text, so every ``load``
-returns a fresh copy. A value that cannot be stored (a function, a cycle, too large)
-raises ``StateValueError`` naming the key.
+Values are anything JSON can hold: JSON text in SQLite, plain data in memory; every
+``get``/``load`` returns a copy the caller owns. A value that cannot be stored (a
+function, a cycle, too large) raises ``StateValueError`` naming the key.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ class StateService:
     def __init__(self, store: Store, max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> None:
         self.store = store
         self.max_value_bytes = max_value_bytes
+        self._memory = store if isinstance(store, MemoryStore) else None
 
     @property
     def backend(self) -> str:
@@ -74,13 +75,47 @@ class StateService:
         return text
 
     def set(self, key: str, value: Any) -> None:
-        """Store ``value`` under the full key ``key`` (one transaction on SQLite)."""
+        """Store (a copy of) ``value`` under the full key ``key``; ``None`` deletes.
+
+        One transaction on SQLite. Raises ``StateValueError`` (naming the key) for a value
+        JSON cannot hold or one over ``max_value_bytes``.
+        """
         if value is None:
             self.store.delete(key)
             return
-        self.store.put(key, self.encode(key, value))
+        text = self.encode(key, value)
+        if self._memory is not None:
+            self._memory.data[key] = _DECODE(text)  # a private copy
+        else:
+            self.store.put(key, text)
+
+    def set_owned(self, key: str, value: Any, size_bound: int) -> None:
+        """``set`` for a value that is already plain JSON data held by nobody else (fresh
+        from the Lua converter); ``size_bound`` is an upper bound of its JSON size, so the
+        exact size is computed only when the bound passes the limit."""
+        if value is None:
+            self.store.delete(key)
+            return
+        if self._memory is not None:
+            if self.max_value_bytes and size_bound > self.max_value_bytes:
+                self.encode(key, value)
+            self._memory.data[key] = value
+        else:
+            self.store.put(key, self.encode(key, value))
 
     def get(self, key: str) -> Any:
+        """The value under the full key ``key`` (a copy the caller may change), or None."""
+        if self._memory is not None:
+            value = self._memory.data.get(key)
+            return None if value is None else _DECODE(_ENCODE(value))
+        text = self.store.get(key)
+        return None if text is None else _DECODE(text)
+
+    def get_shared(self, key: str) -> Any:
+        """Like ``get`` but possibly the stored object itself: the caller must not change
+        it (the Lua adapter converts it to fresh Lua tables straight away)."""
+        if self._memory is not None:
+            return self._memory.data.get(key)
         text = self.store.get(key)
         return None if text is None else _DECODE(text)
 

@@ -1,6 +1,6 @@
 """Key/value stores behind ``State``: values are JSON texts under full keys (``scope:key``).
 
-- ``MemoryStore``: a dict, for one run (the default backend).
+- ``MemoryStore``: a dict of values, for one run (the default backend).
 - ``SQLiteStore``: a durable file (``backend_type = "sqlite"``); one transaction per
   write, WAL, safe to share between processes (see ``sqlite.py``).
 
@@ -10,15 +10,20 @@ Both answer the same small interface: ``get``, ``put``, ``delete``, ``keys``, ``
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from ..errors import StateError
 from .sqlite import open_database, transaction
 
 STATE_FORMAT_VERSION = 1
+
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+_DECODE = json.JSONDecoder().decode
 
 STATE_SCHEMA = """
 CREATE TABLE state (
@@ -40,19 +45,26 @@ def prefix_bounds(prefix: str) -> tuple[str, str | None]:
 
 
 class MemoryStore:
-    """Keys to JSON texts in a dict; lives for the run."""
+    """Keys to JSON values (plain Python data, owned by the store) in a dict; for one run.
+
+    Holding values rather than JSON texts saves an encode and a decode per operation;
+    ``StateService`` makes sure what goes in is JSON data nobody else holds, and hands
+    copies to Python callers. The text methods (``get``/``put``/``items``/...) speak
+    JSON like the SQLite store, for backups.
+    """
 
     backend = "memory"
     path: Path | None = None
 
     def __init__(self) -> None:
-        self.data: dict[str, str] = {}
+        self.data: dict[str, Any] = {}
 
     def get(self, key: str) -> str | None:
-        return self.data.get(key)
+        value = self.data.get(key)
+        return None if value is None else _ENCODE(value)
 
     def put(self, key: str, text: str) -> None:
-        self.data[key] = text
+        self.data[key] = _DECODE(text)
 
     def delete(self, key: str) -> bool:
         return self.data.pop(key, None) is not None
@@ -61,10 +73,10 @@ class MemoryStore:
         return [k for k in self.data if k.startswith(prefix)]
 
     def items(self) -> list[tuple[str, str]]:
-        return sorted(self.data.items())
+        return sorted((k, _ENCODE(v)) for k, v in self.data.items())
 
     def replace_all(self, items: dict[str, str]) -> None:
-        self.data = dict(items)
+        self.data = {k: _DECODE(v) for k, v in items.items()}
 
     def count(self) -> int:
         return len(self.data)
