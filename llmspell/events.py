@@ -18,6 +18,7 @@ Lifecycle events published by llmspell itself (``emit``; only when ``events.enab
 from __future__ import annotations
 
 import fnmatch
+import itertools
 import re
 import threading
 import time
@@ -97,24 +98,27 @@ class EventBus:
 
     def publish(self, event_type: str, data: Any = None, *, language: str = "lua",
                 correlation_id: str | None = None, ttl_seconds: int | None = None,
-                metadata: dict[str, Any] | None = None) -> bool:
+                metadata: dict[str, Any] | None = None, _only_if_heard: bool = False
+                ) -> bool:
         """Deliver an event to every matching subscription. False if filtered out."""
         if (self._include is not None and not self._include(event_type)) or (
                 self._exclude is not None and self._exclude(event_type)):
             self.filtered += 1
             return False
         with self._lock:
+            subs = [s for s in self._subs.values() if s.matches(event_type)]
+            if _only_if_heard and not subs and self._export is None:
+                return False
             self._sequence += 1
             sequence = self._sequence
-            subs = [s for s in self._subs.values() if s.matches(event_type)]
         self.published += 1
         event = {
-            "id": str(uuid.uuid4()),
+            "id": new_id(),
             "event_type": event_type,
             "data": data,
             "timestamp": time.time(),
             "sequence": sequence,
-            "correlation_id": correlation_id or str(uuid.uuid4()),
+            "correlation_id": correlation_id or new_id(),
             "language": language,
             "ttl": ttl_seconds,
             "metadata": metadata or {},
@@ -135,7 +139,7 @@ class EventBus:
         nobody listens (so the hot paths of tools and agents pay nothing)."""
         if not self.enabled or (not self._subs and self._export is None):
             return
-        self.publish(event_type, data, language="python", **kw)
+        self.publish(event_type, data, language="python", _only_if_heard=True, **kw)
 
     def has_listeners(self) -> bool:
         return self.enabled and (bool(self._subs) or self._export is not None)
@@ -224,8 +228,31 @@ class EventBus:
             self._export.close()
 
 
+_ID_PREFIX = uuid.uuid4().hex[:16]
+_ID_COUNTER = itertools.count(1)
+
+
+def new_id() -> str:
+    """A version-4-shaped UUID string, unique in this process and cheap to make: random
+    per process, then a counter (uuid4() reads the OS random source every time)."""
+    n = next(_ID_COUNTER)
+    p = _ID_PREFIX
+    tail = f"{n:015x}"[-15:]
+    return f"{p[:8]}-{p[8:12]}-4{p[12:15]}-a{tail[:3]}-{tail[3:]}"
+
+
+_second: tuple[int, str] = (-1, "")
+
+
 def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).isoformat().replace("+00:00", "Z")
+    """``2026-01-02T03:04:05.123456Z`` (the seconds part is cached)."""
+    global _second
+    whole = int(ts)
+    cached = _second
+    if cached[0] != whole:
+        cached = _second = (whole, datetime.fromtimestamp(whole, UTC).strftime(
+            "%Y-%m-%dT%H:%M:%S"))
+    return f"{cached[1]}.{int((ts - whole) * 1e6):06d}Z"
 
 
 class _Exporter:

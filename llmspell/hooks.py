@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import ApiError
+from .events import new_id
 
 HOOK_POINTS: tuple[str, ...] = (
     "SystemStartup", "SystemShutdown", "BeforeAgentInit", "AfterAgentInit",
@@ -76,7 +77,7 @@ class HookContext:
     data: Any
     component_type: str = "system"
     component_name: str = "llmspell"
-    correlation_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    correlation_id: str = field(default_factory=new_id)
     language: str = "lua"
     metadata: dict[str, str] = field(default_factory=dict)
     cache: dict[Any, Any] = field(default_factory=dict)  # adapters keep conversions here
@@ -225,7 +226,7 @@ class HookRegistry:
         if not hooks:
             return CONTINUE
         ctx = HookContext(point, data, component[0], component[1],
-                          correlation_id or str(uuid.uuid4()), "lua", metadata or {})
+                          correlation_id or new_id(), "lua", metadata or {})
         modified = False
         for hook in hooks:
             self.dispatched += 1
@@ -288,7 +289,7 @@ def guarded(services: dict[str, Any], kind: str, name: str, value: Any,
     if not use_hooks and not use_events:
         return call(name, value)
     before, after, on_error, name_key, in_key, out_key, prefix = _KINDS[kind]
-    correlation = str(uuid.uuid4())
+    correlation = new_id()
     label = "Tool" if kind == "tool" else "Agent"
     if use_hooks:
         res = hooks.run(before, {name_key: name, in_key: value}, component=(kind, name),

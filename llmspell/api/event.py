@@ -31,10 +31,10 @@ def event_bus(rt: Runtime) -> EventBus:
 
 
 def to_lua_event(event: dict[str, Any]) -> dict[str, Any]:
+    """The received-event table (spec § 10), as plain Python."""
     out = dict(event)
     out["timestamp"] = rfc3339(event["timestamp"])
-    out["language"] = "Lua" if str(event.get("language", "")).lower() == "lua" \
-        else str(event.get("language", "")).capitalize()
+    out["language"] = _language(event.get("language"))
     out["target_language"] = "Lua"
     out["serialization_version"] = "1.0"
     if out.get("ttl") is None:
@@ -42,15 +42,44 @@ def to_lua_event(event: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _language(value: Any) -> str:
+    text = str(value or "")
+    return "Lua" if text.lower() == "lua" else text.capitalize()
+
+
+def _event_table(lua: Any, event: dict[str, Any]) -> Any:
+    """``to_lua_event`` built straight into a Lua table (receive is a hot path)."""
+    fields = {b"id": event["id"].encode(), b"event_type": convert.encode(event["event_type"]),
+              b"timestamp": rfc3339(event["timestamp"]).encode(),
+              b"sequence": event["sequence"],
+              b"correlation_id": event["correlation_id"].encode(),
+              b"language": convert.encode(_language(event["language"])),
+              b"target_language": b"Lua", b"serialization_version": b"1.0"}
+    if event.get("ttl") is not None:
+        fields[b"ttl"] = event["ttl"]
+    table = lua.table_from(fields)
+    data = event["data"]
+    if data is not None:
+        table[b"data"] = convert.to_lua(lua, data)
+    meta = event["metadata"]
+    table[b"metadata"] = convert.to_lua(lua, meta) if meta else lua.table()
+    return table
+
+
 def install(rt: Runtime, table: Any) -> None:
     bus = event_bus(rt)
 
     def publish(event_type: Any = None, data: Any = None, opts: Any = None) -> bool:
-        name = convert.text_arg(event_type, "Event.publish", 1)
+        if type(event_type) is not bytes:
+            convert.text_arg(event_type, "Event.publish", 1)  # raises the usual error
+        name = event_type.decode("utf-8", "surrogateescape")
         try:
             payload = convert.to_python(data)
         except TypeError as exc:
             raise ApiError(f"Event.publish: cannot convert data: {exc}") from None
+        if opts is None:
+            bus.publish(name, payload)
+            return True
         options = convert.to_python(opts) if convert.lua_type(opts) == "table" else {}
         if not isinstance(options, dict):
             options = {}
@@ -77,7 +106,9 @@ def install(rt: Runtime, table: Any) -> None:
         return bus.subscribe(text, language)
 
     def receive(sub_id: Any = None, timeout_ms: Any = None) -> Any:
-        sid = convert.text_arg(sub_id, "Event.receive", 1)
+        if type(sub_id) is not bytes:
+            convert.text_arg(sub_id, "Event.receive", 1)  # raises the usual error
+        sid = sub_id.decode("utf-8", "surrogateescape")
         if not bus.exists(sid):
             raise ApiError(f"Event.receive: unknown subscription id '{sid}'")
         if timeout_ms is None:
@@ -90,7 +121,7 @@ def install(rt: Runtime, table: Any) -> None:
         if left is not None:
             timeout = min(timeout, left)
         event = bus.receive(sid, timeout)
-        return None if event is None else to_lua_event(event)
+        return None if event is None else _event_table(rt.lua, event)
 
     def unsubscribe(sub_id: Any = None) -> bool:
         if not isinstance(sub_id, bytes):

@@ -116,6 +116,7 @@ class Bridge:
                                  convert.encode(f"[workflow] {line}\n")))
         self.instances: dict[str, Workflow] = {}
         self.objects: dict[str, Any] = {}
+        self._ctx_cache: dict[str, list[Any]] = {}
         self._state: Any = None
         self._state_failed = False
 
@@ -141,11 +142,45 @@ class Bridge:
                 raise StepError(f"no global function named '{name}'")
             return target
 
+        bridge = self
+
         def run(value: Any, ctx: dict[str, Any]) -> Any:
             deadline = ctx.pop("deadline", None)
-            return gate.call(lambda: _lua_call(rt, resolve(), (value, ctx), deadline))
+            return gate.call(lambda: _lua_call(rt, resolve(), (value, bridge.lua_ctx(ctx)),
+                                               deadline))
 
         return run
+
+    def lua_ctx(self, ctx: dict[str, Any]) -> Any:
+        """The Lua table a step function gets as ``ctx``. ``ctx.outputs`` and ``ctx.input``
+        are converted once per run and then kept up to date, not rebuilt for every step."""
+        lua = self.rt.lua
+        run = ctx.pop("_run", None)
+        outputs = ctx.pop("outputs", {})
+        given = ctx.pop("input", None)
+        plain = {k: v for k, v in ctx.items() if v is not None}
+        table = convert.to_lua(lua, plain)
+        if run is None:
+            table[b"outputs"] = convert.to_lua(lua, outputs)
+            table[b"input"] = convert.to_lua(lua, given)
+            return table
+        entry = self._ctx_cache.get(run.execution_id)
+        if entry is None:
+            if len(self._ctx_cache) > 64:
+                self._ctx_cache.clear()
+            entry = self._ctx_cache[run.execution_id] = [lua.table(), 0,
+                                                         convert.to_lua(lua, given)]
+        results = run.results
+        seen = len(results)
+        if seen > entry[1]:
+            out_table = entry[0]
+            for r in results[entry[1]:seen]:
+                if r["success"] and not r.get("skipped"):
+                    out_table[convert.encode(r["name"])] = convert.to_lua(lua, r.get("output"))
+            entry[1] = seen
+        table[b"outputs"] = entry[0]
+        table[b"input"] = entry[2]
+        return table
 
     # State -------------------------------------------------------------------------
 

@@ -427,10 +427,13 @@ class Engine:
         deadline = self._step_deadline(run, step)
         if step.type == "custom":
             assert step.fn is not None
+            # outputs/shared are the live dicts (read them, do not change them); "_run"
+            # lets an adapter convert them incrementally instead of once per step
             ctx = {"workflow": run.workflow.name, "workflow_id": run.workflow.id,
                    "execution_id": run.execution_id, "step": step.name,
-                   "input": run.input, "outputs": dict(run.outputs),
-                   "shared": dict(run.workflow.shared), "deadline": deadline, **extra}
+                   "input": run.input, "outputs": run.outputs,
+                   "shared": run.workflow.shared, "deadline": deadline, "_run": run,
+                   **extra}
             if step.input is not None:
                 ctx["parameters"] = run.render(step.input, value, extra)
             return step.fn(value, ctx)
