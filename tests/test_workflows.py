@@ -451,3 +451,19 @@ def test_agent_steps_against_the_stub(lua, stub):
     assert "Write about lua" in users
     assert any(u.startswith("Review: [stub gpt-4o-mini ") for u in users)
     assert {"one", "two"} <= set(users)
+
+
+def test_cookbook_scripts_of_this_area(cli):
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent / "cookbook"
+    proc = cli("run", str(root / "workflows.lua"))
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout.strip().splitlines()[-1]) == {
+        "flaky_attempts": 3, "orders_processed": 3, "parallel_sum": 5050, "runs": 2,
+        "words": 4}
+    proc = cli("run", str(root / "hooks_events.lua"))
+    assert proc.returncode == 0, proc.stderr
+    value = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert value["price"] == "120.00 EUR (incl. VAT)" and value["cancelled"] is True
