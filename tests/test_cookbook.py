@@ -17,6 +17,7 @@ COOKBOOK = ROOT / "cookbook"
 SCRIPT_ARGS: dict[str, list[str]] = {
     "file_io.lua": ["-c", "configs/local-files.toml"],
     "rag_basics.lua": ["-c", "configs/rag-local.toml"],
+    "state_sessions.lua": ["-c", "configs/state-sqlite.toml"],
 }
 
 # Extra environment variables a script needs (e.g. a cassette path), by script name.
