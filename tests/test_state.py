@@ -11,7 +11,8 @@ import pytest
 from llmspell import config as config_mod
 from llmspell.errors import StateError
 from llmspell.state.service import StateService, StateValueError, open_state
-from llmspell.state.store import MemoryStore, SQLiteStore, prefix_bounds
+from llmspell.state.sqlite_store import SQLiteStore
+from llmspell.state.store import MemoryStore, prefix_bounds
 
 
 @pytest.fixture(params=["memory", "sqlite"])

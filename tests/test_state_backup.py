@@ -10,7 +10,7 @@ import pytest
 
 from llmspell.state.backup import BackupError, BackupManager
 from llmspell.state.service import StateService
-from llmspell.state.store import SQLiteStore
+from llmspell.state.sqlite_store import SQLiteStore
 
 
 @pytest.fixture

@@ -129,7 +129,7 @@ def test_sessions_file_that_is_not_ours_is_refused(tmp_path: Path) -> None:
 
 
 def test_state_file_is_not_a_sessions_file(tmp_path: Path) -> None:
-    from llmspell.state.store import SQLiteStore
+    from llmspell.state.sqlite_store import SQLiteStore
 
     db = tmp_path / "shared.db"
     SQLiteStore(db).close()

@@ -20,13 +20,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StateError
-from .store import MemoryStore, SQLiteStore, Store
+from .store import MemoryStore
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from .sqlite_store import SQLiteStore
 
 DURABLE_ALIASES = ("sled", "rocksdb")
-BACKENDS = ("memory", "sqlite", *DURABLE_ALIASES)
 DEFAULT_MAX_VALUE_BYTES = 10_000_000
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False,
@@ -46,7 +46,8 @@ def full_key(scope: str, key: str) -> str:
 class StateService:
     """Scoped get/set over a ``Store``; the store decides memory or durable."""
 
-    def __init__(self, store: Store, max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> None:
+    def __init__(self, store: MemoryStore | SQLiteStore,
+                 max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> None:
         self.store = store
         self.max_value_bytes = max_value_bytes
         self._memory = store if isinstance(store, MemoryStore) else None
@@ -197,4 +198,6 @@ def open_state(settings: Settings) -> StateService:
     max_bytes = settings.get(f"{section}.max_state_size_bytes") or 0
     if not enabled or backend == "memory":
         return StateService(MemoryStore(), max_bytes)
+    from .sqlite_store import SQLiteStore
+
     return StateService(SQLiteStore(state_path(settings)), max_bytes)
