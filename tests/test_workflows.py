@@ -467,3 +467,47 @@ def test_cookbook_scripts_of_this_area(cli):
     assert proc.returncode == 0, proc.stderr
     value = json.loads(proc.stdout.strip().splitlines()[-1])
     assert value["price"] == "120.00 EUR (incl. VAT)" and value["cancelled"] is True
+
+
+def test_lua_hooks_fired_from_branch_threads_run_on_the_script_thread(lua):
+    run = lua(f"""
+      local seen = {{}}
+      Hook.register("BeforeWorkflowStage", function(ctx)
+        seen[#seen + 1] = ctx.data.step_name
+        if ctx.data.step_name == "b" then return {{type = "modified", data = {{input = 7}}}} end
+      end)
+      local inner = Workflow.parallel({{name = "inner", steps = {{
+        {{name = "c", {STEP} function() return "c" end}},
+        {{name = "d", type = "tool", tool = "uuid_generator",
+          input = {{operation = "generate"}}}}}}}})
+      local r = Workflow.parallel({{name = "outer", steps = {{
+        {{name = "a", {STEP} function() return "a" end}},
+        {{name = "b", {STEP} function(x) return x * 6 end}},
+        {{name = "nested", type = "workflow", workflow = inner}}}}}}):execute({{}})
+      table.sort(seen)
+      return {{seen = seen, b = r.output.b, c = r.output.nested.c}}
+    """)
+    assert run.value == {"seen": ["a", "b", "c", "d", "nested"], "b": 42, "c": "c"}
+
+
+def test_script_timeout_inside_a_parallel_branch_stops_the_script(lua):
+    from llmspell.errors import ScriptTimeout
+
+    with pytest.raises(ScriptTimeout):
+        lua(f"""
+          Workflow.parallel({{name = "p", steps = {{
+            {{name = "spin", timeout_ms = 60000, {STEP} function() while true do end end}},
+            {{name = "ok", {STEP} function() return 1 end}}}}}}):execute({{}})
+          return "not reached"
+        """, timeout=0.5)
+
+
+def test_hook_errors_fail_the_hooked_call(lua):
+    run = lua(f"""
+      Hook.register("BeforeWorkflowStage", function(ctx) error("hook bug") end)
+      local wf = Workflow.sequential({{name = "w", steps = {{
+        {{name = "a", {STEP} function() return 1 end}}}}}})
+      local ok, err = pcall(wf.execute, wf, {{}})
+      return tostring(err)
+    """)
+    assert "hook at BeforeWorkflowStage failed" in run.value and "hook bug" in run.value
