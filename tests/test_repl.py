@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import pty
 import select
 import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
 import pytest
+
+
+def _controlling_tty() -> None:
+    """In the child: make the pty its controlling terminal, so Ctrl-C sends SIGINT."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 class Terminal:
@@ -21,7 +28,8 @@ class Terminal:
         env = dict(os.environ, TERM="dumb", NO_COLOR="1")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "llmspell", "repl", "--history", str(history)],
-            stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env, close_fds=True)
+            stdin=slave, stdout=slave, stderr=slave, cwd=cwd, env=env, close_fds=True,
+            start_new_session=True, preexec_fn=_controlling_tty)
         os.close(slave)
         self.seen = ""
 
@@ -117,3 +125,19 @@ def test_repl_through_a_pipe_uses_the_data_dir_history(cli, isolated_home):
     assert "repl:1: bad" in proc.stderr
     history = isolated_home / "xdg_data_home" / "llmspell" / "repl_history"
     assert "x + 1" in history.read_text()
+
+
+def test_ctrl_c_stops_a_running_entry_and_clears_a_half_typed_one(terminal):
+    terminal.read_until("> ")
+    terminal.send("while true do end\n")
+    terminal.read_until("while true do end\n")
+    time.sleep(0.3)  # let the loop start
+    terminal.send("\x03")
+    assert "interrupted" in terminal.read_until("\n> ")
+    terminal.send("function unfinished()\n")
+    terminal.read_until(">> ")
+    terminal.send("\x03")  # abandons the multi-line entry
+    terminal.read_until("> ")
+    assert terminal.entry("6 * 7").strip() == "42"
+    terminal.send("\x04")
+    assert terminal.close() == 0
