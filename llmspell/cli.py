@@ -19,6 +19,7 @@ import typer
 from . import __version__
 from .backup_cli import backup_app
 from .errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
+from .tools.cli import tools_app
 
 if TYPE_CHECKING:
     from .config import Settings
@@ -404,6 +405,7 @@ def repl(
 
 
 app.add_typer(backup_app, name="backup")
+app.add_typer(tools_app, name="tools")
 
 
 def main() -> None:

@@ -150,3 +150,61 @@ def test_output_to_lua_value_rules(text, expected):
     out = output_to_lua_value(text, {"m": 1})
     expected = {k: (text if v is None else v) for k, v in expected.items()}
     assert out == expected
+
+
+CATALOG = {
+    "base64_encoder": "utility", "calculator": "utility", "data_validation": "utility",
+    "date_time_handler": "utility", "diff_calculator": "utility", "hash_calculator": "utility",
+    "template_engine": "utility", "text_manipulator": "utility", "uuid_generator": "utility",
+    "citation-formatter": "utility", "csv_analyzer": "data", "json_processor": "data",
+    "graphql_query": "api", "http_request": "api", "pdf-processor": "data",
+    "graph-builder": "data", "archive_handler": "filesystem", "file_converter": "filesystem",
+    "file_operations": "filesystem", "file_search": "filesystem", "file_watcher": "filesystem",
+    "environment_reader": "system", "process_executor": "system", "service_checker": "system",
+    "system_monitor": "system", "audio_processor": "media", "image_processor": "media",
+    "video_processor": "media", "web_search": "web", "url-analyzer": "data",
+    "web-scraper": "data", "api-tester": "data", "webhook-caller": "data",
+    "webpage-monitor": "data", "sitemap-crawler": "data", "email-sender": "api",
+    "database-connector": "data",
+}
+
+
+def test_catalog_is_exactly_the_37_upstream_tools():
+    reg = builtin_registry()
+    assert {t.name: t.category for t in reg.all()} == CATALOG
+    for tool in reg.all():
+        schema = tool.parameters_schema()
+        assert schema["type"] == "object" and tool.description
+        assert set(schema["required"]) <= set(schema["properties"])
+
+
+def test_kebab_names_resolve_from_lua(lua):
+    run = lua('return {Tool["web-scraper"] ~= nil, Tool.web_scraper == nil, '
+              'Tool.exists("database-connector")}')
+    assert run.value == [True, True, True]
+
+
+def test_catalog_loads_without_heavy_imports():
+    import subprocess
+    import sys
+
+    code = ("import sys; from llmspell.tools.service import ToolService; s = ToolService(); "
+            "s.list(); s.invoke('uuid_generator', {}); "
+            "print([m for m in ('httpx', 'jinja2', 'PIL', 'bs4', 'psutil', 'jq', 'pypdf', "
+            "'yaml', 'dateutil', 'mutagen', 'jsonschema', 'rich') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]"
+
+
+def test_register_is_per_service():
+    from llmspell.tools.registry import ToolOutput, ToolSpec
+
+    svc = ToolService()
+    spec = ToolSpec("echo_tool", "custom", "Echo", [],
+                    lambda ctx, p: ToolOutput('{"success": true, "result": 1}'))
+    svc.register(spec)
+    assert svc.invoke("echo_tool", {})["result"] == 1
+    assert "echo_tool" in {i.name for i in svc.list()}
+    assert not ToolService().exists("echo_tool")
+    assert builtin_registry().get("echo_tool") is None

@@ -96,6 +96,21 @@ class ToolService:
                         "category": t.category, "version": t.version})
         return out
 
+    def register(self, tool: ToolSpec) -> None:
+        """Add a tool for this run only (e.g. an agent wrapped as a tool).
+
+        The built-in catalog is shared by the process, so the first registration gives
+        this service its own copy.
+        """
+        if self.registry is builtin_registry():
+            private = Registry()
+            for existing in self.registry.all():
+                private.register(existing)
+            self.registry = private
+        self.registry.register(tool)
+        self._infos = None
+        self._summaries = None
+
     # -- running --------------------------------------------------------------
 
     def run(self, tool: ToolSpec, params: dict[str, Any]) -> ToolOutput:
