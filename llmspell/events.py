@@ -67,6 +67,9 @@ class EventBus:
     def __init__(self, buffer_size: int = 10000, *, enabled: bool = True,
                  include_types: list[str] | None = None,
                  exclude_types: list[str] | None = None,
+                 include_components: list[str] | None = None,
+                 exclude_components: list[str] | None = None,
+                 max_per_second: int | None = None,
                  export: Any = None) -> None:
         self.buffer_size = buffer_size
         self.enabled = enabled
@@ -79,19 +82,30 @@ class EventBus:
         include = [p for p in (include_types or ["*"])]
         self._include = None if include == ["*"] else _compile(include)
         self._exclude = _compile(exclude_types or [])
+        components = list(include_components or ["*"])
+        self._include_comp = None if components == ["*"] else _compile(components)
+        self._exclude_comp = _compile(exclude_components or [])
+        self._rate = max_per_second if max_per_second and max_per_second > 0 else None
+        self._window = (0, 0)  # (second, events published in it)
+        self.rate_limited = 0
         self._export = export  # callable(event) or None
 
     @classmethod
     def from_settings(cls, settings: Any) -> EventBus:
         export = None
-        if settings.get("events.export.stdout") or settings.get("events.export.file"):
+        if settings.get("events.export.stdout") or settings.get("events.export.file") \
+                or settings.get("events.export.webhook"):
             export = _Exporter(settings.get("events.export.file"),
                                bool(settings.get("events.export.stdout")),
-                               bool(settings.get("events.export.pretty_json")))
+                               bool(settings.get("events.export.pretty_json")),
+                               settings.get("events.export.webhook"))
         return cls(settings.get("events.buffer_size") or 10000,
                    enabled=bool(settings.get("events.enabled")),
                    include_types=settings.get("events.filtering.include_types"),
                    exclude_types=settings.get("events.filtering.exclude_types"),
+                   include_components=settings.get("events.filtering.include_components"),
+                   exclude_components=settings.get("events.filtering.exclude_components"),
+                   max_per_second=settings.get("events.max_events_per_second"),
                    export=export)
 
     # -- publishing -----------------------------------------------------------
@@ -109,6 +123,15 @@ class EventBus:
             subs = [s for s in self._subs.values() if s.matches(event_type)]
             if _only_if_heard and not subs and self._export is None:
                 return False
+            if self._rate is not None:
+                second = int(time.monotonic())
+                start, count = self._window
+                if start != second:
+                    start, count = second, 0
+                if count >= self._rate:
+                    self.rate_limited += 1
+                    return False
+                self._window = (start, count + 1)
             self._sequence += 1
             sequence = self._sequence
         self.published += 1
@@ -134,10 +157,17 @@ class EventBus:
             self._export(event)
         return True
 
-    def emit(self, event_type: str, data: Any = None, **kw: Any) -> None:
+    def emit(self, event_type: str, data: Any = None, component: str | None = None,
+             **kw: Any) -> None:
         """A lifecycle event from llmspell itself: skipped when events are disabled or
-        nobody listens (so the hot paths of tools and agents pay nothing)."""
+        nobody listens (so the hot paths of tools and agents pay nothing), and when
+        ``events.filtering`` excludes its component (a tool, agent or workflow name)."""
         if not self.enabled or (not self._subs and self._export is None):
+            return
+        if component is not None and (
+                (self._include_comp is not None and not self._include_comp(component))
+                or (self._exclude_comp is not None and self._exclude_comp(component))):
+            self.filtered += 1
             return
         self.publish(event_type, data, language="python", _only_if_heard=True, **kw)
 
@@ -211,6 +241,7 @@ class EventBus:
                 "events_delivered": self.delivered,
                 "events_filtered": self.filtered,
                 "events_dropped": sum(s.dropped for s in subs),
+                "events_rate_limited": self.rate_limited,
                 "buffer_size": self.buffer_size,
                 "enabled": self.enabled,
             },
@@ -256,13 +287,29 @@ def rfc3339(ts: float) -> str:
 
 
 class _Exporter:
-    """events.export: every published event as one JSON line to stdout and/or a file."""
+    """events.export: every published event as one JSON line to stdout and/or a file,
+    and/or POSTed as JSON to a webhook (from a background thread, in order; ``close``
+    waits up to WEBHOOK_DRAIN_SECONDS for the queue to empty)."""
 
-    def __init__(self, path: str | None, stdout: bool, pretty: bool) -> None:
+    WEBHOOK_DRAIN_SECONDS = 5.0
+
+    def __init__(self, path: str | None, stdout: bool, pretty: bool,
+                 webhook: str | None = None) -> None:
         self._lock = threading.Lock()
         self._file = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
         self._stdout = stdout
         self._pretty = pretty
+        self._webhook = webhook
+        self._queue: Any = None
+        self.webhook_sent = 0
+        self.webhook_failed = 0
+        self._warned = False
+        if webhook:
+            import queue
+
+            self._queue = queue.Queue()
+            threading.Thread(target=self._post_loop, name="llmspell-event-webhook",
+                             daemon=True).start()
 
     def __call__(self, event: dict[str, Any]) -> None:
         import json
@@ -279,11 +326,44 @@ class _Exporter:
                 sys.stdout.flush()
                 sys.stdout.buffer.write((text + "\n").encode("utf-8"))
                 sys.stdout.buffer.flush()
+        if self._queue is not None:
+            self._queue.put(json.dumps(record, default=str, sort_keys=True).encode("utf-8"))
+
+    def _post_loop(self) -> None:
+        import sys
+        import urllib.request
+
+        while True:
+            body = self._queue.get()
+            try:
+                if body is None:
+                    return
+                request = urllib.request.Request(
+                    self._webhook, data=body, method="POST",
+                    headers={"content-type": "application/json",
+                             "user-agent": "llmspell-events"})
+                with urllib.request.urlopen(request, timeout=10) as resp:
+                    resp.read()
+                self.webhook_sent += 1
+            except Exception as exc:  # report once; keep the run going
+                self.webhook_failed += 1
+                if not self._warned:
+                    self._warned = True
+                    sys.stderr.write(f"warning: events.export.webhook {self._webhook}: "
+                                     f"{exc}\n")
+            finally:
+                self._queue.task_done()
 
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._queue is not None:
+            self._queue.put(None)
+            deadline = time.monotonic() + self.WEBHOOK_DRAIN_SECONDS
+            while self._queue.unfinished_tasks and time.monotonic() < deadline:
+                time.sleep(0.01)
+            self._queue = None
 
 
 def bus_for(services: dict[str, Any], settings: Any = None) -> EventBus:

@@ -307,7 +307,7 @@ def guarded(services: dict[str, Any], kind: str, name: str, value: Any,
     started = time.perf_counter()
     if use_events:
         bus.emit(f"{prefix}.execution.started", {name_key: name, in_key: value},
-                 correlation_id=correlation)
+                 correlation_id=correlation, component=name)
     attempts = 0
     while True:
         attempts += 1
@@ -317,7 +317,7 @@ def guarded(services: dict[str, Any], kind: str, name: str, value: Any,
         except Exception as exc:
             if use_events:
                 bus.emit(f"{prefix}.execution.failed", {name_key: name, "error": str(exc)},
-                         correlation_id=correlation)
+                         correlation_id=correlation, component=name)
             if not use_hooks or not hooks.has(on_error):
                 raise
             res = hooks.run(on_error, {name_key: name, in_key: value, "error": str(exc)},
@@ -344,5 +344,5 @@ def guarded(services: dict[str, Any], kind: str, name: str, value: Any,
     if use_events:
         bus.emit(f"{prefix}.execution.completed",
                  {name_key: name, "duration_ms": (time.perf_counter() - started) * 1000},
-                 correlation_id=correlation)
+                 correlation_id=correlation, component=name)
     return result

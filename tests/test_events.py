@@ -129,3 +129,54 @@ def test_event_stats_count(lua):
     assert stats["bridge_stats"]["active_subscriptions"] == 1
     assert stats["bridge_stats"]["events_received"] == 1
     assert stats["bridge_stats"]["events_pending"] == 1
+
+
+def test_rate_limit_and_component_filters(monkeypatch):
+    import llmspell.events as events_mod
+
+    now = [1000.0]
+    monkeypatch.setattr(events_mod.time, "monotonic", lambda: now[0])
+    bus = EventBus(max_per_second=2)
+    sid = bus.subscribe("*")
+    assert [bus.publish("tick", i) for i in range(4)] == [True, True, False, False]
+    now[0] += 1.0  # the next second has a fresh budget
+    assert bus.publish("tick", 4) is True
+    assert bus.stats()["event_bus_stats"]["events_rate_limited"] == 2
+    assert [bus.receive(sid, 0)["data"] for _ in range(3)] == [0, 1, 4]
+
+    bus2 = EventBus(exclude_components=["secret_*"])
+    sid2 = bus2.subscribe("*")
+    bus2.emit("tool.execution.started", {"n": 1}, component="secret_tool")
+    bus2.emit("tool.execution.started", {"n": 2}, component="calculator")
+    assert bus2.receive(sid2, 0)["data"] == {"n": 2} and bus2.receive(sid2, 0) is None
+
+
+def test_webhook_export_posts_each_event(tmp_path):
+    import http.server
+
+    received = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802
+            length = int(self.headers["content-length"])
+            received.append(json.loads(self.rfile.read(length)))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings = config_mod.from_dict({"events": {"export": {
+            "webhook": f"http://127.0.0.1:{server.server_port}/hook"}}}, environ={})
+        bus = EventBus.from_settings(settings)
+        bus.publish("order.created", {"id": 1})
+        bus.publish("order.paid", {"id": 1})
+        bus.close()  # waits for the queue to drain
+    finally:
+        server.shutdown()
+    assert [e["event_type"] for e in received] == ["order.created", "order.paid"]
+    assert received[0]["data"] == {"id": 1}

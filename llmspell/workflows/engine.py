@@ -169,7 +169,7 @@ class Engine:
     def _emit(self, event_type: str, data: dict[str, Any]) -> None:
         bus = self.services.get("events")
         if bus is not None:
-            bus.emit(event_type, data)
+            bus.emit(event_type, data, component=data.get("workflow_name"))
 
     def _debug(self, text: str) -> None:
         if self.debug and self.log is not None:
