@@ -89,6 +89,7 @@ class EventBus:
         self._window = (0, 0)  # (second, events published in it)
         self.rate_limited = 0
         self._export = export  # callable(event) or None
+        self.timing = True  # events.emit_timing_events: durations in lifecycle events
 
     @classmethod
     def from_settings(cls, settings: Any) -> EventBus:
@@ -106,7 +107,11 @@ class EventBus:
                    include_components=settings.get("events.filtering.include_components"),
                    exclude_components=settings.get("events.filtering.exclude_components"),
                    max_per_second=settings.get("events.max_events_per_second"),
-                   export=export)
+                   export=export)._with_timing(settings.get("events.emit_timing_events"))
+
+    def _with_timing(self, flag: Any) -> EventBus:
+        self.timing = flag is not False
+        return self
 
     # -- publishing -----------------------------------------------------------
 
@@ -169,6 +174,8 @@ class EventBus:
                 or (self._exclude_comp is not None and self._exclude_comp(component))):
             self.filtered += 1
             return
+        if not self.timing and isinstance(data, dict) and "duration_ms" in data:
+            data = {k: v for k, v in data.items() if k != "duration_ms"}
         self.publish(event_type, data, language="python", _only_if_heard=True, **kw)
 
     def has_listeners(self) -> bool:

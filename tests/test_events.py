@@ -180,3 +180,11 @@ def test_webhook_export_posts_each_event(tmp_path):
         server.shutdown()
     assert [e["event_type"] for e in received] == ["order.created", "order.paid"]
     assert received[0]["data"] == {"id": 1}
+
+
+def test_timing_can_be_left_out_of_lifecycle_events():
+    settings = config_mod.from_dict({"events": {"emit_timing_events": False}}, environ={})
+    bus = EventBus.from_settings(settings)
+    sid = bus.subscribe("*")
+    bus.emit("workflow.completed", {"workflow_name": "w", "duration_ms": 3.5})
+    assert bus.receive(sid, 0)["data"] == {"workflow_name": "w"}
