@@ -37,8 +37,11 @@ class Stub:
     def faults(self, **kwargs: Any) -> None:
         self.control("/_stub/faults", kwargs)
 
+    start: int = 0  # log entries before this index belong to earlier tests
+
     def log(self) -> list[dict[str, Any]]:
-        return self.control("/_stub/log")["entries"]
+        """The requests logged since the current test began."""
+        return self.control("/_stub/log")["entries"][self.start:]
 
     def wait_for_log(self, count: int, timeout: float = 5.0) -> None:
         """Wait until ``count`` requests are logged (a delayed reply is logged when sent,
@@ -74,6 +77,8 @@ def stub_server() -> Iterator[Stub]:
 def stub(stub_server: Stub, monkeypatch: pytest.MonkeyPatch) -> Stub:
     """The stub with faults cleared and the provider env vars pointing at it."""
     stub_server.control("/_stub/reset", {})
+    stub_server.start = 0
+    stub_server.start = len(stub_server.log())
     for key in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
                 "ALL_PROXY", "LLMSPELL_PLAYBACK"):
         monkeypatch.delenv(key, raising=False)

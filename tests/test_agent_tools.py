@@ -33,6 +33,10 @@ class FakeModel(BaseHTTPRequestHandler):
                                    "auth": self.headers.get("Authorization")})
         if self.path.startswith("/bad/"):
             return self.reply(200, None, b"<html>this is not json</html>")
+        if self.path.startswith("/nomodel/"):
+            return self.reply(404, {"error": {
+                "message": f"The model '{body['model']}' does not exist",
+                "type": "invalid_request_error", "code": "model_not_found"}})
         if self.path.endswith("/chat/completions"):
             return self.openai(body)
         if self.path.endswith("/messages"):
@@ -188,3 +192,13 @@ def test_openai_compatible_server_without_key(lua, fake: str, monkeypatch) -> No
     assert run.value == "no tools were offered"
     assert FakeModel.requests[0]["auth"] is None
     assert FakeModel.requests[0]["body"]["model"] == "qwen2.5"
+
+
+def test_unknown_model_is_named(lua, fake: str) -> None:
+    run = lua(f"""
+      local a = Agent.builder():name("nm"):model("openai/gpt-9-imaginary")
+        :base_url("{fake}/nomodel/v1"):build()
+      return select(2, pcall(function() return a:invoke({{text = "hi"}}) end))
+    """)
+    assert "openai: unknown model 'gpt-9-imaginary' (HTTP 404)" in run.value
+    assert len(FakeModel.requests) == 1  # not retried

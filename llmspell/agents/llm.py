@@ -185,7 +185,8 @@ class LLMAgent:
         self.total_time_ms += elapsed
         self.history.append({"role": "user", "content": text})
         self.history.append({"role": "assistant", "content": reply.text})
-        cap = self.config.max_conversation_length or DEFAULT_HISTORY
+        cap = self.config.max_conversation_length
+        cap = DEFAULT_HISTORY if cap is None else max(0, cap)
         if len(self.history) > cap:
             del self.history[:len(self.history) - cap]
         metadata: dict[str, Any] = {"model": self.config.model,

@@ -10,12 +10,13 @@ API key, first found wins (never needed until the provider is used):
   2. ``providers.<name>.api_key`` (``OPENAI_API_KEY`` / ``ANTHROPIC_API_KEY`` are merged
      into an existing ``openai`` / ``anthropic`` table by the config loader)
   3. the variable named by ``providers.<name>.api_key_env`` (when set, nothing else)
-  4. ``LLMSPELL_<NAME>_API_KEY``, then ``<TYPE>_API_KEY`` (``OPENAI_API_KEY``, ...)
+  4. ``LLMSPELL_PROVIDER_<NAME>_API_KEY``, ``LLMSPELL_<NAME>_API_KEY``, then
+     ``<TYPE>_API_KEY`` (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ...)
 
 Base URL, first found wins:
   1. the agent's own ``:base_url()``
-  2. ``providers.<name>.base_url`` (``LLMSPELL_PROVIDER_<NAME>_BASE_URL`` merges there)
-  3. ``LLMSPELL_<NAME>_ENDPOINT``
+  2. ``providers.<name>.base_url``
+  3. ``LLMSPELL_PROVIDER_<NAME>_BASE_URL``, then ``LLMSPELL_<NAME>_ENDPOINT``
   4. ``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL`` / ``OLLAMA_HOST`` (for those types)
   5. the public default (``https://api.openai.com/v1``, ``https://api.anthropic.com``,
      ``http://127.0.0.1:11434``, or the hosted OpenAI-compatible service's URL)
@@ -114,11 +115,13 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
     if not key and entry.get("api_key_env"):
         key = env.get(entry["api_key_env"]) or None  # named explicitly: no other fallback
     elif not key:
-        for var in (f"LLMSPELL_{upper}_API_KEY", standard_key_env, f"{upper}_API_KEY"):
+        for var in (f"LLMSPELL_PROVIDER_{upper}_API_KEY", f"LLMSPELL_{upper}_API_KEY",
+                    standard_key_env, f"{upper}_API_KEY"):
             if env.get(var):
                 key = env[var]
                 break
-    url = base_url or entry.get("base_url") or env.get(f"LLMSPELL_{upper}_ENDPOINT")
+    url = base_url or entry.get("base_url") or \
+        env.get(f"LLMSPELL_PROVIDER_{upper}_BASE_URL") or env.get(f"LLMSPELL_{upper}_ENDPOINT")
     if not url and ptype in STANDARD_BASE_ENV:
         url = env.get(STANDARD_BASE_ENV[ptype])
     url = url or public_url
