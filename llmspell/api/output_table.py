@@ -44,7 +44,8 @@ def output_to_lua_value(text: str, metadata: dict[str, Any] | None = None, *,
     """
     value = parse_json(text) if parsed is _UNSET else parsed
     out: dict[str, Any]
-    if isinstance(value, dict) and any(k in value for k in ENVELOPE_KEYS):
+    if type(value) is dict and ("success" in value or "result" in value
+                                or "operation" in value):
         out = dict(value)
         out["_raw_text"] = text
     elif value is not _UNSET:

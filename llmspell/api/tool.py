@@ -25,12 +25,72 @@ def tool_service(rt: Runtime) -> ToolService:
     return service
 
 
+def lua_converter(rt: Runtime) -> Any:
+    """A faster ``convert.to_lua`` for result dicts (type dispatch, tables built bottom-up,
+    scalar values inlined, encoded keys memoised).
+
+    Same rules: str -> UTF-8 bytes, None values dropped from dicts (holes in lists),
+    ints outside int64 -> float; anything unusual goes to ``convert.to_lua``.
+    """
+    table_from = rt.lua.table_from
+    lua = rt.lua
+    keys: dict[Any, Any] = {}
+
+    def conv(v: Any) -> Any:
+        t = type(v)
+        if t is str:
+            return v.encode("utf-8", "surrogateescape")
+        if t is dict:
+            out = {}
+            for k, x in v.items():
+                if x is None:
+                    continue
+                kb = keys.get(k)
+                if kb is None:
+                    kb = k.encode("utf-8", "surrogateescape") if type(k) is str else k
+                    if len(keys) < 4096:
+                        keys[k] = kb
+                tx = type(x)
+                if tx is str:
+                    out[kb] = x.encode("utf-8", "surrogateescape")
+                elif tx is bool or tx is float or (tx is int and -(2**63) <= x < 2**63):
+                    out[kb] = x
+                else:
+                    out[kb] = conv(x)
+            return table_from(out)
+        if t is list:
+            return table_from([conv(x) for x in v])
+        if t is bool or t is float or v is None:
+            return v
+        if t is int:
+            return v if -(2**63) <= v < 2**63 else float(v)
+        return convert.to_lua(lua, v)
+
+    return conv
+
+
 def _params(value: Any, fn: str, position: int) -> dict[str, Any]:
     if convert.lua_type(value) != "table":
         raise ApiError(f"{fn}: argument #{position} (params) must be a table, "
                        f"got {convert.describe(value)}")
     try:
-        data = convert.to_python(value)
+        if len(value) == 0:  # no array part: a flat record, converted here (hot path)
+            data = {}
+            for key, item in value.items():
+                name = (key.decode("utf-8", "surrogateescape") if type(key) is bytes
+                        else convert._key(key))
+                if name is None:
+                    continue
+                kind = type(item)
+                if kind is bytes:
+                    item = item.decode("utf-8", "surrogateescape")
+                elif kind is float:
+                    item = convert._number(item)
+                elif not (kind is bool or kind is int):
+                    item = convert.to_python(item)
+                data[name] = item
+        else:
+            data = convert.to_python(value)
     except TypeError as exc:
         raise ApiError(f"{fn}: cannot convert params: {exc}") from None
     if isinstance(data, list):
@@ -42,10 +102,11 @@ def _params(value: Any, fn: str, position: int) -> dict[str, Any]:
 def install(rt: Runtime, table: Any) -> None:
     service = tool_service(rt)
     setmetatable = rt.eval("setmetatable")
+    to_lua = lua_converter(rt)
 
     def invoke(name: Any = None, params: Any = None) -> Any:
         tool_name = convert.text_arg(name, "Tool.invoke", 1)
-        return service.invoke(tool_name, _params(params, "Tool.invoke", 2))
+        return to_lua(service.invoke(tool_name, _params(params, "Tool.invoke", 2)))
 
     def executor(tool_name: str) -> Any:
         label = f"Tool.{tool_name}:execute"
@@ -53,7 +114,7 @@ def install(rt: Runtime, table: Any) -> None:
         def execute(_self: Any = None, params: Any = None) -> Any:
             args = _params(params, label, 2)
             try:
-                return service.invoke(tool_name, args)
+                return to_lua(service.invoke(tool_name, args))
             except ToolFailed as exc:
                 raise ApiError(f"Tool '{tool_name}' execution failed: {exc.cause}") from None
 

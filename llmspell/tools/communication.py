@@ -27,7 +27,7 @@ _ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[^@\s<>\"',;]+\.[^@\s<>\"',;]+$")
 
 
 def _soft(op: str, message: str) -> ToolOutput:
-    return json_output(envelope(op, success=False, error=message), pretty=False)
+    return json_output(envelope(op, success=False, error=message))
 
 
 def _setting(ctx: ToolContext, section: str, key: str, env: str | None = None) -> Any:
@@ -197,7 +197,7 @@ def _email(ctx: ToolContext, p: Params) -> ToolOutput:
     result = {"provider": provider, "status": "sent", **info,
               "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
     return json_output(envelope("send_email", message=f"Email sent successfully via {provider}",
-                                result=result), pretty=False)
+                                result=result))
 
 
 EMAIL_SENDER = ToolSpec(
@@ -393,7 +393,7 @@ def _database(ctx: ToolContext, p: Params) -> ToolOutput:
             result = {"database_type": kind, "tables": [{"name": k, "columns": v}
                                                         for k, v in tables.items()]}
             return json_output(envelope("schema", message=f"Schema of database '{name}'",
-                                        result=result), pretty=False)
+                                        result=result))
         keyword = _first_keyword(sql)
         if keyword in DDL and not allow_ddl:
             raise ToolError(f"{keyword} statements are not allowed ([tools.database] "
@@ -418,7 +418,7 @@ def _database(ctx: ToolContext, p: Params) -> ToolOutput:
               "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
               "truncated": len(rows) >= max_rows}
     return json_output(envelope("query", message=f"Query executed on '{name}'", result=result),
-                       pretty=False)
+                       )
 
 
 DATABASE_CONNECTOR = ToolSpec(

@@ -24,7 +24,7 @@ def _raw_result(op: str, result: Any, message: str, **extra: Any) -> ToolOutput:
     meta = {"response": env, "operation": op, **extra}
     if isinstance(result, str):
         return ToolOutput(result, meta)
-    return ToolOutput(to_json(result), meta, result)
+    return ToolOutput(to_json(result, pretty=True), meta, result)
 
 
 # -- csv_analyzer ---------------------------------------------------------------------

@@ -28,7 +28,7 @@ FAMILIES = (
 )
 
 
-@dataclass
+@dataclass(slots=True)
 class ToolOutput:
     text: str
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -74,13 +74,21 @@ def envelope(operation: str, *, success: bool = True, message: str | None = None
     return out
 
 
-def to_json(value: Any, pretty: bool = True) -> str:
+_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+
+
+def to_json(value: Any, pretty: bool = False) -> str:
+    """JSON text of a tool result: compact (C encoder, fast) unless ``pretty``.
+
+    Upstream pretty-prints most envelopes; scripts read the parsed fields, and ``_raw_text``
+    differs only in whitespace.
+    """
     if pretty:
         return json.dumps(value, indent=2, ensure_ascii=False, default=str)
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return _COMPACT(value)
 
 
-def json_output(value: Any, pretty: bool = True,
+def json_output(value: Any, pretty: bool = False,
                 metadata: dict[str, Any] | None = None) -> ToolOutput:
     """Output whose text is the JSON of ``value`` (the common case)."""
     return ToolOutput(to_json(value, pretty), metadata or {}, value)
