@@ -203,3 +203,24 @@ def test_scripts_without_llm_need_no_key(cli, monkeypatch) -> None:
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     result = cli("exec", "local b = Agent.builder() return #Agent.list()")
     assert result.returncode == 0 and result.stdout.strip() == "0"
+
+
+def test_get_config_and_set_state(lua, stub: Stub) -> None:
+    key = stub.env()["OPENAI_API_KEY"]
+    run = lua("""
+      local a = Agent.builder():name("cfg"):model("openai/gpt-4o-mini"):api_key("KEY")
+        :system_prompt("Be exact."):temperature(0.1):build()
+      a:set_state({history = {{role = "user", content = "earlier question"},
+                              {role = "assistant", content = "earlier answer"},
+                              {role = "bogus", content = "dropped"}}})
+      a:invoke({text = "now"})
+      return a:get_config()
+    """.replace("KEY", key))
+    cfg = run.value
+    assert cfg["name"] == "cfg" and cfg["model"]["model_id"] == "gpt-4o-mini"
+    assert cfg["model"]["temperature"] == 0.1
+    assert cfg["custom_config"] == {"system_prompt": "Be exact."}
+    assert key not in repr(cfg)
+    messages = stub.log()[-1]["body"]["messages"]
+    assert [m["content"] for m in messages] == ["Be exact.", "earlier question",
+                                                "earlier answer", "now"]

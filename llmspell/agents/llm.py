@@ -96,6 +96,7 @@ class LLMAgent:
         self.requests_active = 0
         self.tool_invocations = 0
         self.total_time_ms = 0.0
+        self.cpu_seconds = 0.0
         self.events: list[dict[str, Any]] = []
         self.alerts: list[dict[str, Any]] = []
         self.alert_config: dict[str, Any] = {}
@@ -167,6 +168,7 @@ class LLMAgent:
             text = "Context:\n" + json.dumps(context, sort_keys=True, ensure_ascii=False) + \
                 "\n\n" + text
         started = time.perf_counter()
+        cpu_started = time.process_time()
         self.requests_total += 1
         self.requests_active += 1
         try:
@@ -181,6 +183,7 @@ class LLMAgent:
             raise
         finally:
             self.requests_active -= 1
+            self.cpu_seconds += time.process_time() - cpu_started
         elapsed = (time.perf_counter() - started) * 1000
         self.total_time_ms += elapsed
         self.history.append({"role": "user", "content": text})
@@ -262,8 +265,10 @@ class LLMAgent:
                 "requests_failed": self.requests_failed,
                 "requests_active": self.requests_active,
                 "tool_invocations": self.tool_invocations,
-                "memory_bytes": sum(len(m.get("content") or "") for m in self.history),
-                "cpu_percent": 0.0}
+                "memory_bytes": sum(len((m.get("content") or "").encode("utf-8"))
+                                    for m in self.history),
+                "cpu_percent": (100.0 * self.cpu_seconds / (self.total_time_ms / 1000)
+                                if self.total_time_ms else 0.0)}
 
     def performance(self) -> dict[str, Any]:
         n = self.requests_total
@@ -308,9 +313,13 @@ class LLMAgent:
                 "requests_total": self.requests_total, "saved_at": time.time()}
 
     def restore(self, data: dict[str, Any]) -> None:
-        history = data.get("history")
+        """Replace the conversation with ``data.history`` (or ``data.messages``): a list of
+        ``{role = "user"|"assistant", content = "..."}``; other entries are skipped."""
+        history = data.get("history", data.get("messages"))
         if isinstance(history, list):
-            self.history = [m for m in history if isinstance(m, dict)]
+            self.history = [{"role": m["role"], "content": m["content"]} for m in history
+                            if isinstance(m, dict) and m.get("role") in ("user", "assistant")
+                            and isinstance(m.get("content"), str)]
 
 
 def _tool_text(result: dict[str, Any]) -> str:

@@ -377,6 +377,15 @@ def install(rt: Runtime, table: Any) -> None:
         store, scope = state_key(agent)
         store.delete(scope, "agent_state")
 
+    def get_config(self: Any = None) -> Any:
+        agent = agent_of(self, "get_config")
+        if isinstance(agent, CompositeAgent):
+            return {"name": agent.name, "agents": agent.members, **agent.config}
+        return agent.config.public()
+
+    def set_state(self: Any = None, value: Any = None) -> None:
+        llm_of(self, "set_state").restore(_dict(value, "Agent:set_state", 1))
+
     def destroy(self: Any = None) -> None:
         agent = agent_of(self, "destroy")
         service.remove(agent.name)
@@ -424,8 +433,8 @@ def install(rt: Runtime, table: Any) -> None:
         "configure_alerts": configure_alerts,
         "get_alerts": lambda self=None: llm_of(self, "get_alerts").alerts,
         "get_bridge_metrics": bridge_metrics,
-        "get_config": lambda self=None: (agent_of(self, "get_config"), {})[1],
-        "set_state": lambda self=None, value=None: (agent_of(self, "set_state"), None)[1],
+        "get_config": get_config,
+        "set_state": set_state,
         "save_state": save_state,
         "load_state": load_state,
         "delete_state": delete_state,

@@ -12,10 +12,31 @@ httpx is imported only when a client is built.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import NeedsKeyError, ProviderError
-from .registry import ProviderInfo, default_provider, resolve, split_model
+
+if TYPE_CHECKING:
+    from .registry import ProviderInfo
+
+
+def __getattr__(name: str) -> Any:  # registry names load on first use (CLI start-up)
+    if name in ("ProviderInfo", "split_model"):
+        from . import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def resolve(*args: Any, **kwargs: Any) -> ProviderInfo:
+    """See ``registry.resolve``: a provider name -> type, URL, key, timeout, retries."""
+    from .registry import resolve as _resolve
+
+    return _resolve(*args, **kwargs)
+
+
+def default_provider(settings: Any) -> str | None:
+    return settings.get("providers.default_provider")
 
 __all__ = ["NeedsKeyError", "ProviderError", "ProviderInfo", "ProviderManager", "chat_client",
            "default_provider", "embedding_client", "make_client", "resolve", "split_model"]

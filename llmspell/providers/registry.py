@@ -76,8 +76,12 @@ class ProviderInfo:
     configured: bool = False
     entry: dict[str, Any] = field(default_factory=dict)
 
+    explicit_key: bool = False
+
     @property
     def key_hint(self) -> str:
+        if self.explicit_key:
+            return "the key given to the agent with :api_key()"
         return f"{self.key_env} or providers.{self.name}.api_key"
 
     def key(self) -> str | None:
@@ -136,7 +140,8 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
         key_env=key_env, needs_key=needs_key,
         default_model=entry.get("default_model") or entry.get("model"),
         timeout=float(timeout) if timeout else None, policy=RetryPolicy.from_config(entry),
-        enabled=bool(entry.get("enabled", True)), configured=bool(entry), entry=entry)
+        enabled=bool(entry.get("enabled", True)), configured=bool(entry), entry=entry,
+        explicit_key=bool(api_key))
 
 
 def default_provider(settings: Any) -> str | None:

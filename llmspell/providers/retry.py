@@ -9,7 +9,6 @@ backoff_multiplier, max_total_ms}``), and by the script's own deadline.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections.abc import Callable
@@ -80,6 +79,8 @@ def parse_retry_after(headers: Any) -> float | None:
         return max(0.0, float(raw))
     except ValueError:
         pass
+    import email.utils  # only for the rare HTTP-date form (the email package is slow to load)
+
     try:
         when = email.utils.parsedate_to_datetime(raw)
     except (TypeError, ValueError):

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 from ..errors import LLMSpellError
-from . import cassette
 from .usage import METER
 
 
@@ -18,6 +17,10 @@ def begin_run(record: Path | None = None, playback: Path | None = None) -> None:
     METER.reset()
     if record is not None and playback is not None:
         raise LLMSpellError("--record and --playback cannot be used together")
+    if record is None and playback is None and "llmspell.providers.cassette" not in sys.modules:
+        return  # nothing to undo; LLMSPELL_PLAYBACK is read when a client is built
+    from . import cassette
+
     if record is not None:
         tape = cassette.Cassette(record, "record")
         tape.save()  # the file exists (empty) even if the script makes no call
