@@ -25,7 +25,9 @@ def test_openai_embeddings_with_configured_dimensions(lua, stub: Stub) -> None:
     assert run.value == {"top": "kubernetes schedules containers", "kind": "remote",
                          "name": run.value["name"]}
     assert run.value["name"].startswith("openai")
-    calls = [e for e in stub.log() if e.get("endpoint") == "embeddings"]
+    ours = ("kubernetes", "bananas")
+    calls = [e for e in stub.log() if e.get("endpoint") == "embeddings"
+             and any(w in str(e.get("body")) for w in ours)]
     assert calls and all(e["auth"] == "ok" and e["status"] == 200 for e in calls)
     assert {e.get("dimensions") for e in calls} == {768}
 
