@@ -511,3 +511,29 @@ def test_hook_errors_fail_the_hooked_call(lua):
       return tostring(err)
     """)
     assert "hook at BeforeWorkflowStage failed" in run.value and "hook bug" in run.value
+
+
+def test_workflow_timeout_stops_a_busy_lua_step(lua):
+    run = lua(f"""
+      local wf = Workflow.sequential({{name = "slow", timeout_ms = 150, steps = {{
+        {{name = "spin", {STEP} function() while true do end end}}}}}})
+      local ok, err = pcall(wf.execute, wf, {{}})
+      return {{ok = ok, err = tostring(err), m = wf:get_metrics().execution.failed_executions}}
+    """, timeout=30)
+    assert run.value["ok"] is False
+    assert "Workflow 'slow' timed out after 150 ms" in run.value["err"]
+    assert run.value["m"] == 1
+
+
+def test_validate_warns_about_unknown_tools(lua):
+    run = lua("""
+      Tool.list()
+      local wf = Workflow.sequential({name = "v", steps = {
+        {name = "t", type = "tool", tool = "no_such_tool"}}})
+      local v = wf:validate()
+      local ok, err = pcall(wf.execute, wf, {})
+      return {valid = v.valid, warning = v.warnings[1], err = tostring(err)}
+    """)
+    v = run.value
+    assert v["valid"] is True and "tool 'no_such_tool' is not registered" in v["warning"]
+    assert "Tool 'no_such_tool' not found" in v["err"]
