@@ -224,3 +224,27 @@ def test_get_config_and_set_state(lua, stub: Stub) -> None:
     messages = stub.log()[-1]["body"]["messages"]
     assert [m["content"] for m in messages] == ["Be exact.", "earlier question",
                                                 "earlier answer", "now"]
+
+
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest",
+                                   "ollama/llama3.1:8b"])
+def test_images_are_sent_to_the_model(lua, stub: Stub, model: str) -> None:
+    run = lua(f"""
+      local a = Agent.builder():name("eyes"):model("{model}"):build()
+      return a:invoke({{text = "What is in this picture?",
+                        media = {{{{base64 = "aGVsbG8=", format = "jpeg"}},
+                                  {{format = "png"}}}}}}).text
+    """)
+    assert run.value.startswith("[stub ")
+    user = stub.log()[-1]["body"]["messages"][-1]
+    provider = model.split("/")[0]
+    if provider == "openai":
+        assert user["content"] == [
+            {"type": "text", "text": "What is in this picture?"},
+            {"type": "image_url", "image_url": {"url": "data:image/jpeg;base64,aGVsbG8="}}]
+    elif provider == "anthropic":
+        assert user["content"][0] == {"type": "image", "source": {
+            "type": "base64", "media_type": "image/jpeg", "data": "aGVsbG8="}}
+        assert user["content"][1] == {"type": "text", "text": "What is in this picture?"}
+    else:
+        assert user["images"] == ["aGVsbG8="]

@@ -175,7 +175,8 @@ class LLMAgent:
             client = self.providers.client(self.config.provider, self.config.base_url,
                                            self.config.api_key)
             with deadline(self.config.resource_limits.get("max_execution_time_secs")):
-                reply, used, prompt, completion = self._converse(client, text, on_chunk)
+                reply, used, prompt, completion = self._converse(client, text, on_chunk,
+                                                                 images(agent_input))
         except Exception as exc:
             self.requests_failed += 1
             self.last_error = str(exc)
@@ -209,10 +210,14 @@ class LLMAgent:
             return self._output(text, metadata)
         return {"text": text, "metadata": metadata}
 
-    def _converse(self, client: Any, text: str, on_chunk: Callable[[str], None] | None
+    def _converse(self, client: Any, text: str, on_chunk: Callable[[str], None] | None,
+                  media: list[dict[str, Any]] | None = None
                   ) -> tuple[ChatResponse, list[dict[str, Any]], int | None, int | None]:
+        question: dict[str, Any] = {"role": "user", "content": text}
+        if media:
+            question["images"] = media
         messages = [{"role": "system", "content": self._system_prompt()}, *self.history,
-                    {"role": "user", "content": text}]
+                    question]
         service, tools = self._tool_defs()
         limit = int(self.config.resource_limits.get("max_tool_calls") or 0)
         used: list[dict[str, Any]] = []
@@ -320,6 +325,26 @@ class LLMAgent:
             self.history = [{"role": m["role"], "content": m["content"]} for m in history
                             if isinstance(m, dict) and m.get("role") in ("user", "assistant")
                             and isinstance(m.get("content"), str)]
+
+
+IMAGE_FORMATS = ("png", "jpeg", "jpg", "webp", "gif", "svg", "tiff")
+
+
+def images(agent_input: dict[str, Any]) -> list[dict[str, Any]]:
+    """The images of an AgentInput (spec §0.6: ``media`` list, else ``image``); entries
+    without ``base64`` or with an unknown format are skipped."""
+    media = agent_input.get("media")
+    if not isinstance(media, list):
+        single = agent_input.get("image")
+        media = [single] if isinstance(single, dict) else []
+    out = []
+    for item in media:
+        if not isinstance(item, dict) or not isinstance(item.get("base64"), str):
+            continue
+        fmt = str(item.get("format") or "png").lower()
+        if fmt in IMAGE_FORMATS:
+            out.append({"format": fmt, "base64": item["base64"]})
+    return out
 
 
 def _tool_text(result: dict[str, Any]) -> str:

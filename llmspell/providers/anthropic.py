@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from ..errors import ProviderError
-from .base import ChatRequest, ChatResponse, OnChunk
+from .base import ChatRequest, ChatResponse, OnChunk, media_type
 from .http import Http
 from .registry import ProviderInfo
 from .usage import METER
@@ -39,6 +39,10 @@ def _to_anthropic(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict
                 push("assistant", {"type": "tool_use", "id": call["id"], "name": call["name"],
                                    "input": call["arguments"]})
         else:
+            for image in m.get("images") or []:
+                push("user", {"type": "image", "source": {"type": "base64",
+                                                          "media_type": media_type(image),
+                                                          "data": image["base64"]}})
             push("user", {"type": "text", "text": m.get("content", "")})
     # plain single-text turns as strings: shorter, and what most servers expect
     for m in out:

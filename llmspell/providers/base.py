@@ -1,6 +1,7 @@
 """Provider-neutral chat types: what agents send and what every client returns.
 
 Messages are plain dicts: ``{"role": "system"|"user"|"assistant"|"tool", "content": str}``;
+a user message may carry ``images`` (``[{"format": "png", "base64": "..."}]``);
 an assistant message may carry ``tool_calls`` (``[{"id", "name", "arguments": dict}]``)
 and a tool message carries ``tool_call_id`` and ``name``. Each client translates them to
 its API (OpenAI chat completions, Anthropic messages, Ollama /api/chat).
@@ -52,3 +53,16 @@ class EmbeddingClient(Protocol):
 
     def embed(self, texts: list[str], model: str | None = None,
               dimensions: int | None = None) -> list[list[float]]: ...
+
+
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "jpg": "image/jpeg",
+               "webp": "image/webp", "gif": "image/gif", "svg": "image/svg+xml",
+               "tiff": "image/tiff"}
+
+
+def media_type(image: dict[str, Any]) -> str:
+    return MEDIA_TYPES.get(str(image.get("format") or "png").lower(), "image/png")
+
+
+def data_url(image: dict[str, Any]) -> str:
+    return f"data:{media_type(image)};base64,{image['base64']}"

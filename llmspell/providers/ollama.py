@@ -23,7 +23,10 @@ def _to_ollama(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                                      "arguments": c["arguments"]}}
                                        for c in m["tool_calls"]]})
         else:
-            out.append({"role": m["role"], "content": m.get("content", "")})
+            item = {"role": m["role"], "content": m.get("content", "")}
+            if m.get("images"):
+                item["images"] = [i["base64"] for i in m["images"]]
+            out.append(item)
     return out
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .base import ChatRequest, ChatResponse, OnChunk
+from .base import ChatRequest, ChatResponse, OnChunk, data_url
 from .http import Http
 from .registry import DEFAULT_EMBEDDING_MODELS, ProviderInfo
 from .usage import METER
@@ -24,6 +24,11 @@ def _to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
                                         "function": {"name": c["name"],
                                                      "arguments": json.dumps(c["arguments"])}}
                                        for c in m["tool_calls"]]})
+        elif m.get("images"):
+            parts: list[dict[str, Any]] = [{"type": "text", "text": m.get("content", "")}]
+            parts += [{"type": "image_url", "image_url": {"url": data_url(i)}}
+                      for i in m["images"]]
+            out.append({"role": role, "content": parts})
         else:
             out.append({"role": role, "content": m.get("content", "")})
     return out
