@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -34,6 +35,18 @@ class FakeModel(BaseHTTPRequestHandler):
                                    "auth": self.headers.get("Authorization")})
         if self.path.startswith("/bad/"):
             return self.reply(200, None, b"<html>this is not json</html>")
+        if self.path.startswith("/stall/"):
+            first = "data: " + json.dumps({"choices": [{"index": 0, "delta": {
+                "content": "Once upon "}}]}) + "\n\n"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(first.encode())
+            self.wfile.flush()
+            time.sleep(1.6)
+            self.close_connection = True
+            return None
         if self.path.startswith("/nomodel/"):
             return self.reply(404, {"error": {
                 "message": f"The model '{body['model']}' does not exist",
@@ -312,3 +325,18 @@ def test_ollama_agent_calls_a_tool(lua, fake: str) -> None:
     assert second[-2]["tool_calls"][0]["function"] == {"name": "calculator",
                                                         "arguments": {"input": "10-3"}}
     assert second[-1]["role"] == "tool" and second[-1]["tool_name"] == "calculator"
+
+
+def test_stream_that_stalls_is_reported(lua, fake: str) -> None:
+    run = lua(f"""
+      local got = {{}}
+      local a = Agent.builder():name("slow"):model("openai/gpt-4o-mini")
+        :base_url("{fake}/stall/v1"):build()
+      local ok, err = pcall(function()
+        return a:invokeStream({{text = "tell a story"}}, function(c) got[#got + 1] = c.text end)
+      end)
+      return {{ok = ok, err = err, got = got}}
+    """, config={"providers": {"openai": {"timeout_seconds": 1}}})
+    v = run.value
+    assert v["ok"] is False and v["got"] == ["Once upon "]
+    assert "openai: the stream from " + fake + "/stall/v1/chat/completions stalled" in v["err"]

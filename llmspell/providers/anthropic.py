@@ -125,7 +125,7 @@ class AnthropicClient:
         finish = None
         model = request.model
         try:
-            for line in response.iter_lines():
+            for line in self.http.lines(response, url):
                 if not line.startswith("data:"):
                     continue
                 try:

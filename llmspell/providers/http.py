@@ -282,5 +282,18 @@ class Http:
                                 f"JSON object, got {type(data).__name__}")
         return data
 
+    def lines(self, response: httpx.Response, url: str) -> Iterator[str]:
+        """The lines of a streamed reply; a timeout or dropped connection mid-stream becomes
+        a ProviderError naming the provider and URL."""
+        try:
+            yield from response.iter_lines()
+        except httpx.TimeoutException:
+            raise ProviderError(f"{self.provider}: the stream from {url} stalled (no data for "
+                                f"{self.timeout:g}s; providers.{self.provider}.timeout_seconds)"
+                                ) from None
+        except httpx.HTTPError as exc:
+            raise ProviderError(f"{self.provider}: the stream from {url} broke off: "
+                                f"{exc or type(exc).__name__}") from None
+
     def malformed(self, url: str, what: str) -> ProviderError:
         return ProviderError(f"{self.provider}: malformed reply from {url}: {what}")

@@ -90,7 +90,7 @@ class OllamaClient:
         calls: list[dict[str, Any]] = []
         final: dict[str, Any] = {}
         try:
-            for line in response.iter_lines():
+            for line in self.http.lines(response, url):
                 if not line.strip():
                     continue
                 try:

@@ -110,7 +110,7 @@ class OpenAIClient:
         finish = None
         model = request.model
         try:
-            for line in response.iter_lines():
+            for line in self.http.lines(response, url):
                 if not line.startswith("data:"):
                     continue
                 payload = line[5:].strip()
