@@ -38,6 +38,11 @@ HOOK_POINTS: tuple[str, ...] = (
     "WorkflowError",
 )
 _POINTS = frozenset(HOOK_POINTS)
+# Accepted (the spec lists them) but nothing in llmspell fires them yet: registering
+# one warns, so a hook that would never run is not a silent no-op.
+NOT_FIRED = frozenset({"SystemStartup", "BeforeAgentInit", "AfterAgentInit",
+                       "BeforeAgentShutdown", "AfterAgentShutdown", "BeforeToolDiscovery",
+                       "AfterToolDiscovery"})
 
 PRIORITIES: dict[str, int] = {
     "highest": -(2**31), "high": -100, "normal": 0, "low": 100, "lowest": 2**31 - 1,
@@ -291,6 +296,13 @@ def guarded(services: dict[str, Any], kind: str, name: str, value: Any,
     before, after, on_error, name_key, in_key, out_key, prefix = _KINDS[kind]
     correlation = new_id()
     label = "Tool" if kind == "tool" else "Agent"
+    if use_hooks and kind == "tool" and hooks.has("ToolValidation"):
+        res = hooks.run("ToolValidation", {name_key: name, in_key: value},
+                        component=(kind, name), correlation_id=correlation)
+        if res.action == "cancel":
+            raise HookCancelled(f"Tool '{name}' parameters rejected by hook: {res.reason}")
+        if res.action == "modified":
+            value = _pick(res.data, in_key, value)
     if use_hooks:
         res = hooks.run(before, {name_key: name, in_key: value}, component=(kind, name),
                         correlation_id=correlation)

@@ -176,3 +176,47 @@ def test_lua_hook_cancels_workflow(lua):
       return tostring(err)
     """)
     assert "Workflow 'w' cancelled by hook: maintenance window" in run.value
+
+
+def test_workflow_transition_checkpoint_and_rollback_hooks(lua):
+    run = lua("""
+      local log = {}
+      Hook.register("WorkflowStageTransition", function(ctx)
+        log[#log + 1] = ctx.data.from_step .. "->" .. ctx.data.to_step
+        if ctx.data.to_step == "skipped" then return "skip" end
+      end)
+      Hook.register("WorkflowCheckpoint", function(ctx)
+        log[#log + 1] = "saved:" .. ctx.data.step_name
+      end)
+      Hook.register("WorkflowRollback", function(ctx)
+        log[#log + 1] = "undo:" .. table.concat(ctx.data.completed_steps, ",")
+      end)
+      local wf = Workflow.sequential({name = "w", steps = {
+        {name = "a", type = "custom", ["function"] = function() return 1 end},
+        {name = "skipped", type = "custom", ["function"] = function() return 2 end},
+        {name = "c", type = "custom", ["function"] = function() error("late failure") end}}})
+      local ok = pcall(wf.execute, wf, {})
+      return {ok = ok, log = log}
+    """)
+    assert run.value["ok"] is False
+    assert run.value["log"] == ["saved:a", "a->skipped", "a->c", "undo:a"]
+
+
+def test_tool_validation_hook_rejects_parameters():
+    services = {"hooks": HookRegistry()}
+    services["hooks"].register("ToolValidation", lambda c: (
+        "path outside the sandbox" if c.data["parameters"].get("path", "").startswith("/etc")
+        else None))
+    assert guarded(services, "tool", "f", {"path": "/tmp/x"}, lambda n, p: p) == {
+        "path": "/tmp/x"}
+    with pytest.raises(HookCancelled, match="parameters rejected by hook: path outside"):
+        guarded(services, "tool", "f", {"path": "/etc/passwd"}, lambda n, p: p)
+
+
+def test_system_shutdown_hooks_run_at_the_end_even_after_os_exit(cli):
+    code = ('Hook.register("SystemShutdown", function(ctx) print("bye " .. ctx.data.reason) '
+            'end) print("hi")')
+    proc = cli("exec", code)
+    assert proc.stdout.splitlines() == ["hi", "bye finished", "null"]
+    proc = cli("exec", code + " os.exit(4)")
+    assert proc.returncode == 4 and proc.stdout.splitlines() == ["hi", "bye exit"]

@@ -18,10 +18,11 @@ keeping the handle works).
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
-from ..hooks import HookContext, HookError, HookRegistry, registry_for
+from ..hooks import NOT_FIRED, HookContext, HookError, HookRegistry, registry_for
 from ..lua import convert
 
 try:
@@ -31,6 +32,9 @@ except ImportError:  # pragma: no cover
 
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
+
+
+SHUTDOWN_SECONDS = 5.0
 
 
 def lua_gate(rt: Runtime) -> Any:
@@ -62,6 +66,7 @@ def hook_registry(rt: Runtime) -> HookRegistry:
 def install(rt: Runtime, table: Any) -> None:
     registry = hook_registry(rt)
     gate = lua_gate(rt)
+    warned: set[str] = set()
     lua = rt.lua
 
     def wrap(fn: Any, point: str) -> Any:
@@ -113,6 +118,11 @@ def install(rt: Runtime, table: Any) -> None:
         if convert.lua_type(callback) != "function":
             raise ApiError("Hook.register: argument #2 (callback) must be a function, "
                            f"got {convert.describe(callback)}")
+        if name in NOT_FIRED and name not in warned:
+            warned.add(name)
+            rt.output.error(convert.encode(
+                f"warning: Hook.register: llmspell never fires {name} hooks (the point is "
+                "accepted for compatibility); this hook will not run\n"))
         level = convert.decode(priority).lower() if isinstance(priority, bytes) else "normal"
         hook_id = registry.register(name, wrap(callback, name), level, language="lua")
         return make_handle(hook_id, name)
@@ -143,6 +153,28 @@ def install(rt: Runtime, table: Any) -> None:
         from ..hooks import HOOK_POINTS
 
         return list(HOOK_POINTS)
+
+    def shutdown() -> None:
+        """SystemShutdown hooks run when the run ends (also after os.exit), on the
+        script's thread, with 5 s to finish. A run stopped by its time limit or Ctrl-C
+        skips them."""
+        if not registry.has("SystemShutdown"):
+            return
+        abort = getattr(rt, "_abort", None)
+        if abort is not None and abort[0] != "exit":
+            return
+        deadline = getattr(rt, "_deadline", None)
+        rt._abort = None
+        rt._deadline = time.monotonic() + SHUTDOWN_SECONDS
+        try:
+            registry.run("SystemShutdown", {"reason": "exit" if abort else "finished"})
+        except Exception as exc:  # the script is over: report, do not raise
+            rt.output.error(convert.encode(f"SystemShutdown hook failed: {exc}\n"))
+        finally:
+            rt._abort = abort
+            rt._deadline = deadline
+
+    rt.on_close(shutdown)
 
     table[b"register"] = rt.function(register, "Hook.register")
     table[b"unregister"] = rt.function(unregister, "Hook.unregister")

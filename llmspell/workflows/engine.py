@@ -256,6 +256,10 @@ class Engine:
         if isinstance(exc, StepFailed):
             message = (f"Workflow '{wf.name}' failed at step '{exc.step}': {exc.message}")
         self._emit("workflow.failed", dict(info, error=message))
+        # WorkflowRollback: hooks get what completed, to undo it (the result is advisory)
+        self._hook("WorkflowRollback", dict(info, error=message,
+                                            completed_steps=list(run.outputs),
+                                            outputs=dict(run.outputs)), wf)
         res = self._hook("WorkflowError", dict(info, error=message), wf)
         if res is not None and res.action in ("replace", "modified") and res.data is not None:
             run.extra["recovered_error"] = message
@@ -321,13 +325,37 @@ class Engine:
 
     def _run_steps(self, run: Run, steps: list[Step], value: Any,
                    extra: dict[str, Any]) -> Any:
-        strategy = run.workflow.error_strategy
+        wf = run.workflow
+        strategy = wf.error_strategy
+        previous: str | None = None
         for step in steps:
             self._check_time(run)
+            if previous is not None:
+                res = self._hook("WorkflowStageTransition", {
+                    "workflow_id": wf.id, "workflow_name": wf.name,
+                    "execution_id": run.execution_id, "from_step": previous,
+                    "to_step": step.name, "input": value}, wf)
+                if res is not None and res.action == "cancel":
+                    raise HookCancelled(f"Workflow '{wf.name}' stopped before step "
+                                        f"'{step.name}' by hook: {res.reason}")
+                if res is not None and res.action == "skipped":
+                    run.record({"name": step.name, "type": step.type, "success": True,
+                                "skipped": True, "reason": res.reason, "duration_ms": 0.0,
+                                "attempts": 0, **{k: extra[k] for k in ("branch", "iteration")
+                                                  if k in extra}})
+                    continue
+            previous = step.name
             result = self._run_step(run, step, value, extra)
             if result["success"]:
                 if not result.get("skipped"):
                     value = result.get("output")
+                    res = self._hook("WorkflowCheckpoint", {
+                        "workflow_id": wf.id, "workflow_name": wf.name,
+                        "execution_id": run.execution_id, "step_name": step.name,
+                        "outputs": dict(run.outputs)}, wf)
+                    if res is not None and res.action == "cancel":
+                        raise HookCancelled(f"Workflow '{wf.name}' stopped after step "
+                                            f"'{step.name}' by hook: {res.reason}")
             elif strategy.kind != "continue":
                 raise StepFailed(step.name, result["error"])
         return value
