@@ -304,3 +304,28 @@ def test_remote_embedder_rejects_wrong_dimensions() -> None:
     with pytest.raises(RagError, match="makes 3-dim vectors"):
         RagService(settings(), embedder=RemoteEmbedder(Client(), "fake", 3, None)).ingest(
             [{"content": "x"}])
+
+
+def test_search_cache_hits_and_invalidation() -> None:
+    svc = RagService(settings())
+    svc.ingest([{"content": "alpha beta"}])
+    first = svc.search("alpha", 5)
+    first["results"][0]["content"] = "mutated by the caller"
+    again = svc.search("alpha", 5)
+    assert svc.search_cache_hits == 1 and again["results"][0]["content"] == "alpha beta"
+    svc.ingest([{"content": "alpha gamma"}])  # a write invalidates
+    assert svc.search("alpha", 5)["total"] == 2 and svc.search_cache_hits == 1
+    svc.configure({"enable_cache": False})
+    svc.search("alpha", 5)
+    svc.search("alpha", 5)
+    assert svc.search_cache_hits == 1
+
+
+def test_max_memory_caps_index_growth() -> None:
+    store = VectorStore(64, max_memory_mb=1, initial_capacity=16)
+    per = store._slot_bytes
+    fits = (2**20) // per
+    store.add("a", [Record(str(i), str(i), "x") for i in range(fits - 10)], unit(fits - 10, 64))
+    with pytest.raises(StoreFull, match="max_memory_mb 1"):
+        store.add("a", [Record("y", "y", "y")] * 20, unit(20, 64, 3))
+    assert store.memory_bytes() <= 2**20

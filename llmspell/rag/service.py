@@ -18,9 +18,11 @@ per tenant and kept with the store; with ``[rag] multi_tenant = true`` the limit
 
 from __future__ import annotations
 
+import copy
 import json
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -85,6 +87,7 @@ class RagService:
             allow_replace_deleted=get("rag.vector_storage.hnsw.allow_replace_deleted"),
             num_threads=get("rag.vector_storage.hnsw.num_threads"),
             path=get("rag.vector_storage.persistence_path"),
+            max_memory_mb=get("rag.vector_storage.max_memory_mb"),
         )
         self.store.db.executescript(EXTRA_SCHEMA)
         self._embedder_arg = embedder
@@ -97,6 +100,13 @@ class RagService:
         self.multi_tenant = bool(get("rag.multi_tenant"))
         self.searches = 0
         self.documents = 0
+        # search results by (namespace, version, query, options); a write bumps the version
+        self._search_cache: OrderedDict[tuple[Any, ...], tuple[float, list[Any]]] = \
+            OrderedDict()
+        self.search_cache_enabled = bool(get("rag.cache.search_cache_enabled"))
+        self.search_cache_size = int(get("rag.cache.search_cache_size") or 0)
+        self.search_cache_ttl = get("rag.cache.search_cache_ttl_seconds")
+        self.search_cache_hits = 0
 
     # -- helpers -----------------------------------------------------------------
 
@@ -189,6 +199,8 @@ class RagService:
         ttl = opts.get("session_ttl")
         if isinstance(ttl, int | float) and not isinstance(ttl, bool):
             self.default_session_ttl = float(ttl) if ttl > 0 else None
+        if isinstance(opts.get("enable_cache"), bool):
+            self.search_cache_enabled = opts["enable_cache"]
         if self._embedder is not None:
             if isinstance(opts.get("enable_cache"), bool):
                 self._embedder.enabled = opts["enable_cache"] and self._embedder.size > 0
@@ -256,6 +268,12 @@ class RagService:
             self._usage(scope_id, searches_performed=1)
         if not query.strip():
             return {"success": True, "total": 0, "results": []}
+        self.store.purge_expired(namespace)  # before the cache: expired vectors never return
+        key = (namespace, self.store.versions.get(namespace, 0), query, k, threshold,
+               json.dumps(filters, sort_keys=True, default=str) if filters else None)
+        cached = self._cache_get(key)
+        if cached is not None:
+            return {"success": True, "total": len(cached), "results": copy.deepcopy(cached)}
         vector = self.embedder.embed([query])[0]
         if not vector.any():  # nothing the embedder could use (e.g. only punctuation)
             return {"success": True, "total": 0, "results": []}
@@ -274,7 +292,28 @@ class RagService:
         results = [{"id": h.id, "doc_id": h.doc_id, "content": h.content, "text": h.content,
                     "score": h.score, "metadata": h.metadata, "chunk_index": h.chunk_index}
                    for h in hits]
-        return {"success": True, "total": len(results), "results": results}
+        self._cache_put(key, results)
+        return {"success": True, "total": len(results), "results": copy.deepcopy(results)}
+
+    def _cache_get(self, key: tuple[Any, ...]) -> list[Any] | None:
+        if not self.search_cache_enabled or self.search_cache_size <= 0:
+            return None
+        hit = self._search_cache.get(key)
+        if hit is None:
+            return None
+        if self.search_cache_ttl and time.monotonic() - hit[0] > self.search_cache_ttl:
+            del self._search_cache[key]
+            return None
+        self._search_cache.move_to_end(key)
+        self.search_cache_hits += 1
+        return hit[1]
+
+    def _cache_put(self, key: tuple[Any, ...], results: list[Any]) -> None:
+        if not self.search_cache_enabled or self.search_cache_size <= 0:
+            return
+        self._search_cache[key] = (time.monotonic(), copy.deepcopy(results))
+        while len(self._search_cache) > self.search_cache_size:
+            self._search_cache.popitem(last=False)
 
     def create_session_collection(self, session_id: str, ttl: float | None = None
                                   ) -> dict[str, Any]:
@@ -347,6 +386,7 @@ class RagService:
         out["scope"] = scope
         out["backend"] = "hnsw"
         embedder = self.embedder
+        out["search_cache_hits"] = self.search_cache_hits
         out["embedder"] = embedder.name
         out["embedder_kind"] = embedder.kind
         out["embedding_cache_hits"] = embedder.hits

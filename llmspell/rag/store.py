@@ -102,7 +102,8 @@ class VectorStore:
                  max_elements: int = 1_000_000, seed: int | None = None,
                  allow_replace_deleted: bool = True, num_threads: int | None = None,
                  path: str | Path | None = None,
-                 initial_capacity: int = INITIAL_CAPACITY) -> None:
+                 initial_capacity: int = INITIAL_CAPACITY,
+                 max_memory_mb: int | None = None) -> None:
         import hnswlib  # noqa: F401  (fail early and clearly if it is missing)
 
         if dimensions < 1:
@@ -124,6 +125,11 @@ class VectorStore:
         self.allow_replace_deleted = allow_replace_deleted
         self.num_threads = num_threads or -1
         self.initial_capacity = max(1, min(initial_capacity, max_elements))
+        # hnswlib's allocation per slot: the vector, level-0 links (2*M), label, list
+        # header, plus upper layers (~1/M of the nodes with M links each)
+        self._slot_bytes = dimensions * 4 + 2 * m * 4 + 8 + 4 + 2 * m + 16
+        self.max_memory_bytes = max_memory_mb * 2**20 if max_memory_mb else None
+        self.versions: dict[str, int] = {}  # bumped on every change (search caches)
         self.path = Path(path).expanduser() if path else None
         self._open: dict[str, _Namespace] = {}
         if self.path is not None:
@@ -246,7 +252,21 @@ class VectorStore:
             raise StoreFull(f"namespace '{ns.name}' is full: {live} + {extra} vectors exceeds "
                             f"max_elements {self.max_elements}")
         new = min(max(needed, capacity * 2), max(self.max_elements, needed))
+        if self.max_memory_bytes:
+            others = sum(self._slot_bytes * o.index.get_max_elements()
+                         for o in self._open.values() if o is not ns)
+            room = (self.max_memory_bytes - others) // self._slot_bytes
+            if room < needed:
+                raise StoreFull(
+                    f"namespace '{ns.name}' cannot grow to {needed} vectors: the indexes "
+                    f"would pass max_memory_mb {self.max_memory_bytes // 2**20} (about "
+                    f"{self._slot_bytes} bytes per vector)")
+            new = min(new, room)
         index.resize_index(new)
+
+    def memory_bytes(self) -> int:
+        """Estimated memory of the open indexes (what hnswlib has allocated)."""
+        return sum(self._slot_bytes * o.index.get_max_elements() for o in self._open.values())
 
     # -- writes -------------------------------------------------------------------
 
@@ -289,6 +309,7 @@ class VectorStore:
             raise
         ns.live += len(records)
         ns.dirty = True
+        self.versions[namespace] = self.versions.get(namespace, 0) + 1
         if any(r.expires_at is not None for r in records):
             self._expiring = True
         return labels
@@ -298,6 +319,7 @@ class VectorStore:
         if ns is None:
             return
         ns.live -= len(labels)
+        self.versions[namespace] = self.versions.get(namespace, 0) + 1
         for label in labels:
             try:
                 ns.index.mark_deleted(int(label))
@@ -327,6 +349,7 @@ class VectorStore:
             self.db.execute("DELETE FROM vectors WHERE namespace = ?", (namespace,))
             self.db.execute("DELETE FROM namespaces WHERE name = ?", (namespace,))
         self._open.pop(namespace, None)
+        self.versions[namespace] = self.versions.get(namespace, 0) + 1
         file = self._file(namespace)
         if file is not None and file.exists():
             file.unlink()
