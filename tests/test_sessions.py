@@ -294,3 +294,15 @@ def test_session_service_is_shared_with_python(lua) -> None:
     sid = session_service(rt).create(name="from python", tags=["py"])
     assert rt.run_source(f"return Session.get('{sid}').name".encode(), "t.lua") == "from python"
     rt.close()
+
+
+def test_newer_sessions_format_is_refused(tmp_path: Path) -> None:
+    from llmspell.errors import StateError
+
+    make("sqlite", tmp_path).close()
+    conn = sqlite3.connect(tmp_path / "sessions.db")
+    conn.execute("PRAGMA user_version = 2")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StateError, match="newer llmspell.*format version 2"):
+        make("sqlite", tmp_path)
