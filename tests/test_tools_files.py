@@ -176,3 +176,15 @@ def test_lua_write_outside_default_sandbox(lua, tmp_path):
     assert run.value[1].startswith("Operation 'write' failed: Security violation")
     assert run.value[2] is False
     assert not Path("/etc/llmspell-should-not-exist").exists()
+
+
+def test_disabled_by_config(tmp_path):
+    with pytest.raises(ApiError, match="file_operations is disabled"):
+        service(tmp_path, enabled=False).invoke("file_operations", {
+            "operation": "exists", "path": str(tmp_path)})
+
+
+def test_allowed_paths_from_environment(tmp_path):
+    settings = from_dict({}, environ={"LLMSPELL_TOOLS_ALLOWED_PATHS": str(tmp_path)})
+    svc = ToolService(settings)
+    assert svc.context.guard.roots == [os.path.realpath(tmp_path)]

@@ -63,6 +63,11 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(503, b"busy", "text/plain")
             else:
                 self._send(200, b"finally", "text/plain")
+        elif path == "/slow":
+            import time
+
+            time.sleep(1.5)
+            self._send(200, b"late", "text/plain")
         elif path == "/redirect":
             self._send(302, b"", headers={"Location": "/json"})
         elif path == "/evil-redirect":
@@ -259,3 +264,9 @@ def test_redirect_hops_are_rechecked(server):
 def test_response_size_cap(server):
     with pytest.raises(ApiError, match="exceeds 100 bytes"):
         make(max_response_bytes=100).invoke("http_request", {"input": server + "/big"})
+
+
+def test_request_timeout(server):
+    with pytest.raises(ApiError, match="Network error: Request to .* timed out"):
+        make().invoke("http_request", {"input": server + "/slow", "timeout": 0.2,
+                                       "retry": {"max_attempts": 1}})

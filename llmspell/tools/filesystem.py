@@ -117,6 +117,9 @@ def _write(ctx: ToolContext, p: Params, op: str) -> ToolOutput:
 
 
 def _file_operations(ctx: ToolContext, p: Params) -> ToolOutput:
+    if ctx.get("tools.file_operations.enabled", True) is False:
+        raise ToolValidationError("file_operations is disabled ([tools.file_operations] "
+                                  "enabled = false)")
     op_name = p.req_str("operation")
     op = _FILE_OPS.get(op_name)
     if op is None:

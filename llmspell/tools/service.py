@@ -125,6 +125,9 @@ class ToolService:
         except (OSError, ValueError, TypeError, KeyError, IndexError, UnicodeError,
                 OverflowError, MemoryError) as exc:
             raise ToolFailed(tool.name, f"Tool execution error: {exc}") from exc
+        except Exception as exc:  # a library's own error type: still one clear line
+            raise ToolFailed(tool.name, f"Tool execution error: {type(exc).__name__}: "
+                                        f"{exc}") from exc
 
     def invoke(self, name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run tool ``name``; return the script-visible result dict (spec §0.5)."""

@@ -556,8 +556,8 @@ def _zone(name: str) -> Any:
         return UTC
     try:
         return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ToolValidationError(f"Invalid timezone: {name}") from None
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ToolValidationError(f"Invalid timezone: {name[:100]}") from None
 
 
 def _human(seconds: float) -> str:
