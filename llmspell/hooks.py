@@ -358,3 +358,60 @@ def guarded(services: dict[str, Any], kind: str, name: str, value: Any,
                  {name_key: name, "duration_ms": (time.perf_counter() - started) * 1000},
                  correlation_id=correlation, component=name)
     return result
+
+
+def guard_tools(service: Any, services: dict[str, Any]) -> Any:
+    """Route ``service.invoke(name, params)`` (the tool choke point) through ``guarded``."""
+    if getattr(service, "_llmspell_guarded", False):
+        return service
+    raw = service.invoke
+
+    def invoke(name: str, params: Any = None, *args: Any, **kw: Any) -> Any:
+        return guarded(services, "tool", name, params,
+                       lambda n, p: raw(n, p, *args, **kw))
+
+    service.invoke = invoke
+    service._llmspell_guarded = True
+    return service
+
+
+class _GuardedAgents(dict):  # type: ignore[type-arg]
+    """An agent registry's ``agents`` dict that routes each stored agent's ``invoke``
+    through ``guarded`` (every way of calling an agent ends in ``agent.invoke``)."""
+
+    def __init__(self, services: dict[str, Any], registry: Any, items: dict[str, Any]):
+        super().__init__()
+        self._services = services
+        self._registry = registry
+        for name, agent in items.items():
+            self[name] = agent
+
+    def __setitem__(self, name: str, agent: Any) -> None:
+        if not getattr(agent, "_llmspell_guarded", False) and hasattr(agent, "invoke"):
+            raw = agent.invoke
+            services, registry = self._services, self._registry
+
+            def call(target: str, value: Any, on_chunk: Any, context: Any) -> Any:
+                if target == name:
+                    return raw(value, on_chunk=on_chunk, context=context)
+                other = registry.get(target)  # a hook redirected the call
+                if other is None:
+                    raise ApiError(f"Agent '{target}' not found")
+                return getattr(other, "_llmspell_raw_invoke", other.invoke)(
+                    value, on_chunk=on_chunk, context=context)
+
+            def invoke(agent_input: Any, on_chunk: Any = None, context: Any = None) -> Any:
+                return guarded(services, "agent", name, agent_input,
+                               lambda n, v: call(n, v, on_chunk, context))
+
+            agent._llmspell_raw_invoke = raw
+            agent.invoke = invoke
+            agent._llmspell_guarded = True
+        super().__setitem__(name, agent)
+
+
+def guard_agents(registry: Any, services: dict[str, Any]) -> Any:
+    """Make every agent of ``registry`` (now and later) run under hooks and events."""
+    if not isinstance(registry.agents, _GuardedAgents):
+        registry.agents = _GuardedAgents(services, registry, dict(registry.agents))
+    return registry

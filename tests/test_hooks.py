@@ -220,3 +220,40 @@ def test_system_shutdown_hooks_run_at_the_end_even_after_os_exit(cli):
     assert proc.stdout.splitlines() == ["hi", "bye finished", "null"]
     proc = cli("exec", code + " os.exit(4)")
     assert proc.returncode == 4 and proc.stdout.splitlines() == ["hi", "bye exit"]
+
+
+def test_guard_tools_and_agents_wrap_every_call():
+    from llmspell.hooks import guard_agents, guard_tools
+
+    class Tools:
+        def invoke(self, name, params=None):
+            return {"tool": name, "params": params}
+
+    class Agent:
+        def __init__(self, name):
+            self.name = name
+
+        def invoke(self, agent_input, on_chunk=None, context=None):
+            return {"text": f"{self.name}:{agent_input['text']}"}
+
+    class Registry:
+        def __init__(self):
+            self.agents = {}
+
+        def get(self, name):
+            return self.agents.get(name)
+
+    services = {"hooks": HookRegistry()}
+    tools = guard_tools(Tools(), services)
+    registry = guard_agents(Registry(), services)
+    registry.agents["a"] = Agent("a")
+    registry.agents["b"] = Agent("b")
+    services["hooks"].register("BeforeToolExecution", lambda c: {
+        "type": "modified", "data": {"parameters": {"x": 2}}})
+    services["hooks"].register("BeforeAgentExecution", lambda c: (
+        {"type": "redirect", "target": "b"} if c.data["agent_name"] == "a" else None))
+    services["hooks"].register("AfterAgentExecution", lambda c: {
+        "type": "modified", "data": {"output": {"text": c.data["output"]["text"] + "!"}}})
+    assert tools.invoke("calc", {"x": 1}) == {"tool": "calc", "params": {"x": 2}}
+    assert registry.get("a").invoke({"text": "hi"}) == {"text": "b:hi!"}
+    assert guard_tools(tools, services) is tools  # idempotent
