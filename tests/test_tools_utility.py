@@ -76,7 +76,7 @@ def test_hash_and_verify(svc, tmp_path):
     ("trim", "  a  ", None, "a"),
     ("replace", "a-b-c", {"from": "-", "to": "+"}, "a+b+c"),
     ("substring", "hello", {"start": 1, "end": 3}, "el"),
-    ("split", "a b c", None, '["a", "b", "c"]'),
+    ("split", "a b c", None, '["a","b","c"]'),
     ("join", '["a", "b"]', {"delimiter": ","}, "a,b"),
     ("snake_case", "Hello WorldFoo", None, "hello_world_foo"),
     ("camel_case", "hello world", None, "helloWorld"),

@@ -307,7 +307,8 @@ def _text(ctx: ToolContext, p: Params) -> ToolOutput:
         start, end = _opt_int(options, "start"), _opt_int(options, "end")
         out = text[start:end]
     elif op == "split":
-        out = json.dumps(text.split(str(options.get("delimiter", " "))), ensure_ascii=False)
+        out = json.dumps(text.split(str(options.get("delimiter", " "))), ensure_ascii=False,
+                         separators=(",", ":"))
     elif op == "join":
         try:
             items = json.loads(text)
