@@ -329,3 +329,23 @@ def test_max_memory_caps_index_growth() -> None:
     with pytest.raises(StoreFull, match="max_memory_mb 1"):
         store.add("a", [Record("y", "y", "y")] * 20, unit(20, 64, 3))
     assert store.memory_bytes() <= 2**20
+
+
+def test_persisted_store_refuses_another_embedder(tmp_path: Path) -> None:
+    s = settings(vector_storage={"persistence_path": str(tmp_path / "p")})
+    one = RagService(s)
+    one.ingest([{"content": "hashed"}])
+    one.close()
+
+    class Other(HashingEmbedder):
+        pass
+
+    other = Other(384)
+    other.name = "another-embedder"
+    two = RagService(s, embedder=other)
+    with pytest.raises(RagError, match="holds vectors from the embedder 'hashing-384'"):
+        two.search("hashed", 3)
+    two.close()
+    three = RagService(s)
+    assert three.search("hashed", 3)["total"] == 1
+    three.close()

@@ -123,11 +123,29 @@ class RagService:
             if inner.dimensions != self.dimensions:
                 raise RagError(f"embedder {inner.name} makes {inner.dimensions}-dim vectors; "
                                f"rag.vector_storage.dimensions is {self.dimensions}")
+            self._check_embedder(inner.name)
             get = self.settings.get
             self._embedder = CachedEmbedder(inner, size=get("rag.embedding.cache_size") or 0,
                                             ttl_seconds=get("rag.embedding.cache_ttl_seconds"),
                                             enabled=bool(get("rag.embedding.cache_enabled")))
         return self._embedder
+
+    def _check_embedder(self, name: str) -> None:
+        """A persisted store keeps the name of the embedder its vectors came from:
+        vectors of two embedders are not comparable, so mixing them is refused."""
+        if self.store.path is None:
+            return
+        db = self.store.db
+        row = db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
+        if row is None:
+            with db:
+                db.execute("INSERT INTO meta VALUES ('embedder', ?)", (name,))
+        elif row[0] != name:
+            raise RagError(f"the vector store at {self.store.path} holds vectors from the "
+                           f"embedder '{row[0]}', but this run embeds with '{name}'; their "
+                           "vectors cannot be compared. Configure the same embedder "
+                           "([rag.embedding] default_provider/model, the API key) or use "
+                           "another persistence_path")
 
     def _chunk_config(self, overrides: dict[str, Any] | None) -> ChunkConfig:
         cfg = self.chunking
