@@ -286,3 +286,25 @@ def test_memory_values_are_private_copies() -> None:
     svc.set_owned("global:big", "x" * 50, size_bound=10**9)  # bound over: exact check passes
     with pytest.raises(StateValueError):
         StateService(MemoryStore(), max_value_bytes=10).set_owned("k", "x" * 50, 52)
+
+
+def test_state_events_when_enabled(lua) -> None:
+    code = """
+        local sub = Event.subscribe("state.*")
+        State.set("a", 1)
+        State.save("user:1", "b", {x = 1})
+        State.delete("user:1", "b")
+        State.delete("user:1", "never-there")
+        State.save("global", "a", nil)
+        local seen = {}
+        while true do
+            local e = Event.receive(sub, 10)
+            if not e then break end
+            seen[#seen + 1] = e.data.operation .. " " .. e.data.key
+        end
+        return seen
+    """
+    on = {"events": {"emit_state_events": True}}
+    assert lua(code, config=on).value == [
+        "save global:a", "save user:1:b", "delete user:1:b", "delete global:a"]
+    assert lua(code).value == {}  # off by default

@@ -156,9 +156,20 @@ def install(rt: Runtime, table: Any) -> None:
             svc_cache.append(state_service(rt))
         return svc_cache[0]
 
+    # [events] emit_state_events: every change is published as a `state.changed` event
+    emit_events = bool(rt.settings.get("events.emit_state_events"))
+
+    def changed(full: str, operation: str) -> None:
+        from ..events import bus_for
+
+        bus_for(rt.services, rt.settings).emit(
+            "state.changed", {"key": full, "operation": operation}, component="state")
+
     def put(fn: str, full: str, value: Any) -> None:
         data, bound = value_from_lua(value, fn, full)
         svc().set_owned(full, data, bound)
+        if emit_events:
+            changed(full, "delete" if data is None else "save")
 
     def fetch(full: str) -> Any:
         return value_to_lua(rt, svc().get_shared(full))
@@ -172,8 +183,10 @@ def install(rt: Runtime, table: Any) -> None:
                      + _text(key, "State.load", 2, "key"))
 
     def delete(scope: Any = None, key: Any = None) -> None:
-        svc().remove(_text(scope, "State.delete", 1, "scope") + ":"
-                     + _text(key, "State.delete", 2, "key"))
+        full = _text(scope, "State.delete", 1, "scope") + ":" + _text(key, "State.delete", 2,
+                                                                       "key")
+        if svc().remove(full) and emit_events:
+            changed(full, "delete")
 
     def list_keys(scope: Any = None) -> list[str]:
         return svc().list_keys(_text(scope, "State.list_keys", 1, "scope"))
@@ -223,9 +236,12 @@ def install(rt: Runtime, table: Any) -> None:
         from ..state.backup import BackupError
 
         try:
-            return backup_manager(rt).restore(bid, bool(dry_run))
+            result = backup_manager(rt).restore(bid, bool(dry_run))
         except BackupError as exc:
             return {"success": False, "backup_id": bid, "error": str(exc)}
+        if emit_events and not dry_run:
+            changed("*", "restore")
+        return result
 
     def validate_backup(backup_id: Any = None) -> dict[str, Any]:
         return backup_manager(rt).validate(
