@@ -1,7 +1,8 @@
 """`llmspell repl`: an interactive Lua prompt with every llmspell global.
 
 - line editing and history through readline; the history file lives in the user's data
-  dir (``<data_dir>/repl_history``) unless ``--history FILE`` says otherwise;
+  dir (``<data_dir>/repl_history``) unless ``--history FILE`` says otherwise; Tab
+  completes globals, their fields and object methods;
 - an entry that is an expression prints its value(s) (``1 + 1`` -> ``2``; strings and
   tables as JSON); statements run silently (``print`` output shows as usual);
 - unfinished input (an open ``function``, ``do``, string, table ...) continues on the
@@ -15,6 +16,7 @@ values between entries.
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,6 +57,78 @@ return function(src)
   return false, err
 end
 """
+
+
+NAMES = rb"""
+local pairs, type, getmetatable, next, rawget, sort = pairs, type, getmetatable, next, rawget,
+  table.sort
+local G = _G
+return function(path)
+  local t = G
+  if path ~= "" then
+    for part in path:gmatch("[^.]+") do
+      if type(t) ~= "table" then return {} end
+      t = t[part]
+    end
+  end
+  if type(t) ~= "table" then return {} end
+  if next(t) == nil and getmetatable(t) ~= nil then local _ = t[""] end  -- a lazy global
+  local out, seen = {}, {}
+  local function add(tbl)
+    for k in pairs(tbl) do
+      if type(k) == "string" and not seen[k] and k:match("^[%a_][%w_]*$")
+         and k:sub(1, 2) ~= "__" then
+        seen[k] = true
+        out[#out + 1] = k
+      end
+    end
+  end
+  add(t)
+  local mt = getmetatable(t)
+  if type(mt) == "table" and type(rawget(mt, "__index")) == "table" then add(mt.__index) end
+  sort(out)
+  return out
+end
+"""
+
+KEYWORDS = ("and", "break", "do", "else", "elseif", "end", "false", "for", "function",
+            "goto", "if", "in", "local", "nil", "not", "or", "repeat", "return", "then",
+            "true", "until", "while")
+_PATH = re.compile(r"^[A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*$")
+
+
+class Completer:
+    """Tab completion of globals, their fields (``Workflow.seq``) and methods (``wf:exe``)."""
+
+    def __init__(self, names: Any) -> None:
+        self._names = names
+        self._matches: list[str] = []
+
+    def candidates(self, text: str) -> list[str]:
+        cut = max(text.rfind("."), text.rfind(":"))
+        if cut < 0:
+            base, sep, prefix = "", "", text
+        else:
+            base, sep, prefix = text[:cut], text[cut], text[cut + 1:]
+            if not _PATH.match(base):
+                return []
+        try:
+            found = self._names(base.encode())
+            names = [convert_name(found[i]) for i in range(1, len(found) + 1)]
+        except Exception:
+            return []
+        if not base:
+            names = sorted(set(names) | set(KEYWORDS))
+        return [f"{base}{sep}{n}" for n in names if n.startswith(prefix)]
+
+    def __call__(self, text: str, state: int) -> str | None:
+        if state == 0:
+            self._matches = self.candidates(text)
+        return self._matches[state] if state < len(self._matches) else None
+
+
+def convert_name(value: Any) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def default_history() -> Path:
@@ -117,6 +191,9 @@ def run_repl(settings: Settings, history_path: Path | None = None, *,
     show = rt.lua.execute(SHOW)
     check = rt.lua.execute(CHECK)
     rt.lua.globals()[b"__repl_show"] = show
+    if history.readline is not None:
+        history.readline.set_completer(Completer(rt.lua.execute(NAMES)))
+        history.readline.set_completer_delims(" \t\n()[]{},;=+-*/%^<>~'\"#")
     if interactive:
         sys.stdout.write(f"llmspell {__version__} REPL (LuaJIT). Expressions print their "
                          "value; Ctrl-D exits.\n")

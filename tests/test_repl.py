@@ -141,3 +141,16 @@ def test_ctrl_c_stops_a_running_entry_and_clears_a_half_typed_one(terminal):
     assert terminal.entry("6 * 7").strip() == "42"
     terminal.send("\x04")
     assert terminal.close() == 0
+
+
+def test_tab_completes_globals_fields_and_methods(terminal):
+    terminal.read_until("> ")
+    terminal.send("string.up\t('abc')\n")
+    assert terminal.read_until("\n> ").strip().endswith('"ABC"')
+    terminal.send("#Workflow.ty\t()\n")  # a lazy global is installed to complete it
+    assert terminal.read_until("\n> ").strip().endswith("4")
+    terminal.entry("s = Streaming.create(function() Streaming.yield(5) end)")
+    terminal.send("s:ne\t()\n")
+    assert terminal.read_until("\n> ").strip().endswith("5")
+    terminal.send("\x04")
+    assert terminal.close() == 0
