@@ -537,3 +537,29 @@ def test_validate_warns_about_unknown_tools(lua):
     v = run.value
     assert v["valid"] is True and "tool 'no_such_tool' is not registered" in v["warning"]
     assert "Tool 'no_such_tool' not found" in v["err"]
+
+
+def test_builder_branches_collections_and_while(lua):
+    run = lua(f"""
+      local par = Workflow.builder():name("p"):parallel():max_concurrency(1)
+        :add_branch({{name = "x", steps = {{{{name = "s", {STEP} function() return "X" end}}}}}})
+        :add_branch({{name = "y", required = false,
+                     steps = {{{{name = "s", {STEP} function() error("no") end}}}}}})
+        :build():execute({{}})
+      local cond = Workflow.builder():name("c"):conditional()
+        :add_branch({{type = "input_contains", value = "urgent"}},
+                    {{{{name = "u", {STEP} function() return "urgent path" end}}}})
+        :add_else_step({{name = "n", {STEP} function() return "normal path" end}})
+        :build()
+      local col = Workflow.builder():name("l"):loop():with_collection({{"a", "b"}})
+        :add_step({{name = "up", {STEP} function(x) return x:upper() end}}):build():execute({{}})
+      local wh = Workflow.builder():name("w"):loop():with_while("iteration < 4")
+        :max_iterations(10)
+        :add_step({{name = "n", {STEP} function(x, ctx) return ctx.iteration end}})
+        :build():execute({{}})
+      return {{par = par.output, ok = par.success,
+              u = cond:execute({{input = "urgent: fix"}}).output,
+              n = cond:execute({{input = "later"}}).output, col = col.output, wh = wh.output}}
+    """)
+    assert run.value == {"par": {"x": "X"}, "ok": True, "u": "urgent path", "n": "normal path",
+                         "col": ["A", "B"], "wh": [1, 2, 3]}
