@@ -23,9 +23,11 @@ if TYPE_CHECKING:
 
 
 def event_bus(rt: Runtime) -> EventBus:
-    bus = rt.services.get("events")
-    if bus is None:
-        bus = bus_for(rt.services, rt.settings)
+    """The run's bus (other services may have made it first with ``bus_for``); it is
+    closed when the run ends, which flushes the file and webhook exports."""
+    bus = bus_for(rt.services, rt.settings)
+    if not rt.services.get("events_closing"):
+        rt.services["events_closing"] = True
         rt.on_close(bus.close)
     return bus
 
