@@ -188,3 +188,14 @@ def test_timing_can_be_left_out_of_lifecycle_events():
     sid = bus.subscribe("*")
     bus.emit("workflow.completed", {"workflow_name": "w", "duration_ms": 3.5})
     assert bus.receive(sid, 0)["data"] == {"workflow_name": "w"}
+
+
+def test_exported_events_include_workflow_lifecycle(lua, tmp_path):
+    out = tmp_path / "events.jsonl"
+    lua("""
+      Workflow.sequential({name = "w", steps = {
+        {name = "a", type = "custom", ["function"] = function() return 1 end}}}):execute({})
+    """, config={"events": {"export": {"file": str(out)}}})
+    kinds = [json.loads(line)["event_type"] for line in out.read_text().splitlines()]
+    assert kinds == ["workflow.started", "workflow.step.started", "workflow.step.completed",
+                     "workflow.completed"]

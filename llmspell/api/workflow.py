@@ -116,6 +116,10 @@ class Bridge:
                                  convert.encode(f"[workflow] {line}\n")))
         self.instances: dict[str, Workflow] = {}
         self.objects: dict[str, Any] = {}
+        if _exporting(rt):  # exported events include workflow lifecycle events
+            from .event import event_bus
+
+            event_bus(rt)
         self._ctx_cache: dict[str, list[Any]] = {}
         self._state: Any = None
         self._state_failed = False
@@ -639,6 +643,10 @@ class Bridge:
                 and wf.max_iterations is None:
             out.append("while loop without max_iterations (capped at 1000)")
         return out
+
+
+def _exporting(rt: Runtime) -> bool:
+    return any(rt.settings.get(f"events.export.{k}") for k in ("stdout", "file", "webhook"))
 
 
 def _plain(value: Any, fn: str) -> Any:
