@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-from .errors import SecurityViolation, ToolNetworkError, ToolValidationError
+from .errors import SecurityViolation, ToolError, ToolNetworkError, ToolValidationError
 
 if TYPE_CHECKING:
     from .context import ToolContext
@@ -158,8 +158,8 @@ class NetPolicy:
                         body = bytearray()
                         for chunk in resp.iter_bytes():
                             body += chunk
-                            if len(body) > limit:
-                                raise ToolNetworkError(
+                            if len(body) > limit:  # not a network failure: no retry
+                                raise ToolError(
                                     f"Response from {current} exceeds {limit} bytes "
                                     "([tools.network] max_response_bytes)")
                     finally:
