@@ -135,3 +135,56 @@ def test_state_file_is_not_a_sessions_file(tmp_path: Path) -> None:
     cfg = {"runtime": {"sessions": {"storage_backend": "sqlite", "path": str(db)}}}
     with pytest.raises(StateError, match="holds llmspell state, not sessions"):
         open_sessions(config_mod.from_dict(cfg, environ={}))
+
+
+def test_two_processes_store_artifacts_in_one_session(tmp_path: Path) -> None:
+    from llmspell.sessions.service import SessionService
+    from llmspell.sessions.store import SessionStore
+
+    sessions_db = tmp_path / "sessions.db"
+    setup = SessionService(SessionStore(sessions_db))
+    sid = setup.create(name="shared")
+    setup.close()
+    cfg = write_config(tmp_path, tmp_path / "state.db")
+    cfg.write_text(cfg.read_text() + "[runtime.sessions]\nenabled = true\n"
+                   f'storage_backend = "sqlite"\npath = "{sessions_db}"\n')
+    procs = []
+    for name, other in (("a", "b"), ("b", "a")):
+        script = tmp_path / f"{name}.lua"
+        script.write_text(
+            f"State.save('ready', '{name}', true)\n"
+            "local give_up = os.time() + 60\n"
+            f"while State.load('ready', '{other}') == nil do\n"
+            "  if os.time() > give_up then error('the other writer never started') end\n"
+            "end\n"
+            "for i = 1, 150 do\n"
+            f"  Artifact.store(ARGS[1], 'tool_result', '{name}-' .. i, '{name} ' .. i)\n"
+            "end\n")
+        procs.append(subprocess.Popen(
+            llmspell("-c", str(cfg), "run", str(script), "--", sid, cwd=tmp_path),
+            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    results = [(proc, *proc.communicate(timeout=120)) for proc in procs]
+    for proc, _, _ in results:
+        assert proc.returncode == 0, "\n".join(e for _, _, e in results)
+    check = SessionService(SessionStore(sessions_db))
+    listed = check.list_artifacts(sid)
+    assert sorted(m["artifact_id"]["sequence"] for m in listed) == list(range(1, 301))
+    assert check.get(sid)["artifact_count"] == 300
+    for m in listed:
+        owner, number = m["name"].split("-")
+        assert check.get_artifact(sid, m["artifact_id"])["content"] == f"{owner} {number}".encode()
+    assert check.store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    check.close()
+
+
+def test_many_processes_opening_a_fresh_file_at_once(tmp_path: Path) -> None:
+    db = tmp_path / "fresh.db"
+    code = ("import sys; from llmspell.state.sqlite_store import SQLiteStore; "
+            "s = SQLiteStore(sys.argv[1]); s.put('k:' + sys.argv[2], '1'); s.close()")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(db), str(i)],
+                              stderr=subprocess.PIPE, text=True) for i in range(8)]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert all(p.returncode == 0 for p in procs), "\n".join(errors)
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT count(*) FROM state").fetchone()[0] == 8
+    conn.close()

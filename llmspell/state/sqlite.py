@@ -82,25 +82,20 @@ def open_database(path: Path | str, kind: str, format_version: int, schema: str
 
 def _identify_and_init(conn: sqlite3.Connection, path: Path, kind: str, format_version: int,
                        schema: str) -> None:
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    tables = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table'")]
-    if app_id == APPLICATION_ID:
-        _check_existing(conn, path, kind, format_version)
-        return
-    if tables:
-        raise _refuse(path, "is a SQLite database of another application (tables: "
-                      + ", ".join(sorted(tables)[:5]) + ")")
-    # A fresh file: initialise it under a write lock (another process may race us).
+    # Look and initialise under one write lock: another process may be initialising the
+    # same fresh file at this very moment, and it must never look "foreign" half-way.
     conn.execute("BEGIN IMMEDIATE")
     try:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        tables = [r[0] for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")]
         if app_id == APPLICATION_ID:
             conn.execute("ROLLBACK")
             _check_existing(conn, path, kind, format_version)
             return
-        if conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
-            raise _refuse(path, "is a SQLite database of another application")
+        if tables:
+            raise _refuse(path, "is a SQLite database of another application (tables: "
+                          + ", ".join(sorted(tables)[:5]) + ")")
         conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
         conn.execute("INSERT INTO meta (key, value) VALUES ('kind', ?)", (kind,))
         conn.execute("INSERT INTO meta (key, value) VALUES ('format_version', ?)",
