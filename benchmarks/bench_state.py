@@ -96,8 +96,12 @@ def artifact_us(config: dict) -> float:
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        floor = floor_state_us()
-        memory = state_us({})
+        # alternate floor and ours and keep the best of each, so a busy moment on the
+        # machine does not land on only one side of the ratio
+        floor = memory = float("inf")
+        for _ in range(4):
+            floor = min(floor, floor_state_us())
+            memory = min(memory, state_us({}))
         print(f"State.save+State.load (memory), {N_STATE} ops from Lua: {memory:.2f} us per op; "
               f"floor (Python dict + json.dumps/json.loads): {floor:.2f} us; "
               f"ratio {memory / floor:.2f}x (target <= 1.5x)")
