@@ -14,6 +14,7 @@ through ``state_service(rt)``.
 from __future__ import annotations
 
 import math
+import threading
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
@@ -27,15 +28,20 @@ if TYPE_CHECKING:
     from ..state.service import StateService
 
 
+_OPEN_LOCK = threading.Lock()
+
 def state_service(rt: Runtime) -> StateService:
     """The run's state service (opened on first use, closed when the run ends)."""
     svc = rt.services.get("state")
     if svc is None:
-        from ..state.service import open_state
+        with _OPEN_LOCK:  # workflow worker threads may ask at the same moment
+            svc = rt.services.get("state")
+            if svc is None:
+                from ..state.service import open_state
 
-        svc = open_state(rt.settings)
-        rt.services["state"] = svc
-        rt.on_close(svc.close)
+                svc = open_state(rt.settings)
+                rt.services["state"] = svc
+                rt.on_close(svc.close)
     return svc
 
 
