@@ -49,6 +49,7 @@ def lua_us(code: str, n: int) -> float:
     rt = runtime()
     try:
         rt.run_source(b"local _ = Tool.list()", "warmup.lua")
+        rt.run_source(code.replace("N", "1000").encode(), "warmup.lua")  # steady state
         src = code.replace("N", str(n)).encode()
         start = time.perf_counter()
         rt.run_source(src, "bench.lua")

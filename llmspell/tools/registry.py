@@ -74,7 +74,18 @@ def envelope(operation: str, *, success: bool = True, message: str | None = None
     return out
 
 
-_COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+def _compact_encoder() -> Callable[[Any], str]:
+    """Compact JSON through the C scanner, built once (``json.dumps`` rebuilds it per call)."""
+    from json import encoder
+
+    make = getattr(encoder, "c_make_encoder", None)
+    if make is None:  # a Python without the C accelerator
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+    chunks = make(None, str, encoder.encode_basestring, None, ":", ",", False, False, True)
+    return lambda value: "".join(chunks(value, 0))
+
+
+_COMPACT = _compact_encoder()
 
 
 def to_json(value: Any, pretty: bool = False) -> str:
