@@ -108,9 +108,14 @@ class Handler(BaseHTTPRequestHandler):
     do_PUT = do_POST
 
 
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):  # clients that hang up early are fine
+        pass
+
+
 @pytest.fixture(scope="module")
 def server():
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv = QuietServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=srv.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{srv.server_port}"
