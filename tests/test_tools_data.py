@@ -76,6 +76,20 @@ def test_csv_validate(svc):
     r = svc.invoke("csv_analyzer", {"operation": "validate", "input": CSV, "options": {
         "rules": {"age": {"required": True, "type": "integer", "min": 30}}}})
     assert r["data"]["valid"] is False and r["data"]["error_count"] == 2
+    people = "name,email,age\nann,ann@x.io,31\nbob,bob-at-x,130\n"
+    u = svc.invoke("csv_analyzer", {"operation": "validate", "input": people, "options": {
+        "rules": {"email": "email", "age": "range:0-120"}}})
+    assert u["data"]["errors"] == [
+        {"row": 2, "column": "email", "value": "bob-at-x", "error": "Invalid email format"},
+        {"row": 2, "column": "age", "value": "130", "error": "Value 130 is outside range 0-120"}]
+
+
+def test_csv_transform_expressions(svc):
+    t = svc.invoke("csv_analyzer", {"operation": "transform",
+                                    "input": "item,price,qty\na,2.5,4\nb,1,3\n",
+                                    "options": {"add_columns": {"total": "price * qty",
+                                                                "source": "shop"}}})
+    assert t["text"] == "item,price,qty,total,source\na,2.5,4,10.00,shop\nb,1,3,3.00,shop\n"
 
 
 def test_json_processor(svc):

@@ -131,6 +131,67 @@ def _compare(left: str, op: str, right: str) -> bool:
             "<=": a <= b}[op]
 
 
+def _column_value(expr: str, rec: dict[str, str]) -> str:
+    """add_columns: an arithmetic expression over numeric columns, else a literal."""
+    from .calc import CalcError, evaluate
+
+    names = set(re.findall(r"[A-Za-z_][A-Za-z_0-9]*", expr))
+    if not names & set(rec):
+        return expr
+    variables = {}
+    for key, value in rec.items():
+        try:
+            variables[key] = float(value)
+        except ValueError:
+            continue
+    try:
+        result = evaluate(expr, variables)
+    except CalcError:
+        return expr
+    return f"{result:.2f}"
+
+
+def _check_field(value: str, rule: Any) -> str | None:
+    """One CSV validation rule: "email", "range:MIN-MAX", "required", "integer", "number",
+    "pattern:REGEX", or an object {required, type, pattern, min, max}."""
+    if isinstance(rule, str):
+        if rule == "email":
+            return None if re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value) else \
+                "Invalid email format"
+        if rule.startswith("range:"):
+            m = re.fullmatch(r"range:(-?[\d.]+)-(-?[\d.]+)", rule)
+            if not m:
+                raise ToolValidationError(f"Invalid range rule: {rule}")
+            try:
+                num = float(value)
+            except ValueError:
+                return "Value is not a valid number"
+            lo, hi = float(m.group(1)), float(m.group(2))
+            return None if lo <= num <= hi else \
+                f"Value {_num(num)} is outside range {_num(lo)}-{_num(hi)}"
+        if rule.startswith("pattern:"):
+            return None if re.search(rule[8:], value) else f"Value does not match {rule[8:]}"
+        rule = {"required": True} if rule == "required" else {"type": rule}
+    if not isinstance(rule, dict):
+        raise ToolValidationError(f"Invalid validation rule: {rule!r}")
+    typed = _typed(value)
+    if typed is None:
+        return "Required value missing" if rule.get("required") else None
+    want = rule.get("type")
+    if want in ("integer", "number", "float") and (
+            isinstance(typed, bool) or not isinstance(typed, int | float) or
+            (want == "integer" and not isinstance(typed, int))):
+        return f"Expected {want}"
+    if rule.get("pattern") and not re.search(rule["pattern"], value):
+        return f"Value does not match {rule['pattern']}"
+    if isinstance(typed, int | float) and not isinstance(typed, bool):
+        if rule.get("min") is not None and typed < rule["min"]:
+            return f"Value {typed} is less than {rule['min']}"
+        if rule.get("max") is not None and typed > rule["max"]:
+            return f"Value {typed} is greater than {rule['max']}"
+    return None
+
+
 def _csv(ctx: ToolContext, p: Params) -> ToolOutput:
     op = p.str("operation", "analyze")
     text = p.req_str("input")
@@ -182,9 +243,12 @@ def _csv(ctx: ToolContext, p: Params) -> ToolOutput:
         renames = options.get("rename_columns") or {}
         adds = options.get("add_columns") or {}
         drops = set(options.get("remove_columns") or [])
+        if not isinstance(renames, dict) or not isinstance(adds, dict):
+            raise ToolValidationError("rename_columns and add_columns must be objects")
         keep = [h for h in header if h not in drops]
-        new_header = [renames.get(h, h) for h in keep] + list(adds)
-        out_rows = [[rec[h] for h in keep] + [str(v) for v in adds.values()] for rec in records]
+        new_header = [str(renames.get(h, h)) for h in keep] + list(adds)
+        out_rows = [[rec[h] for h in keep] + [_column_value(str(expr), rec) for expr in
+                                               adds.values()] for rec in records]
         return _raw_result(op, _write_csv(new_header, out_rows, delimiter),
                            "CSV transform completed")
     if op == "sample":
@@ -192,32 +256,18 @@ def _csv(ctx: ToolContext, p: Params) -> ToolOutput:
         return _raw_result(op, _write_csv(header, rows[:size], delimiter),
                            "CSV sample completed")
     if op == "validate":
-        rules = options.get("rules") or {}
-        errors = []
-        for n, rec in enumerate(records, start=2):
+        rules = options.get("rules")
+        if not isinstance(rules, dict):
+            raise ToolValidationError("Validate operation requires 'rules' in options")
+        errors: list[dict[str, Any]] = []
+        for n, rec in enumerate(records, start=1):
             for col, rule in rules.items():
-                value = rec.get(col, "")
-                typed = _typed(value)
-                def bad(msg: str, col: str = col, value: str = value, n: int = n) -> None:
-                    errors.append({"row": n, "column": col, "value": value, "message": msg})
-                if rule.get("required") and typed is None:
-                    bad("required value missing")
+                if col not in rec:
                     continue
-                if typed is None:
-                    continue
-                want = rule.get("type")
-                if want in ("integer", "number", "float") and (
-                        isinstance(typed, bool) or not isinstance(typed, int | float) or
-                        (want == "integer" and not isinstance(typed, int))):
-                    bad(f"expected {want}")
-                    continue
-                if rule.get("pattern") and not re.search(rule["pattern"], value):
-                    bad(f"does not match pattern {rule['pattern']}")
-                if isinstance(typed, int | float) and not isinstance(typed, bool):
-                    if rule.get("min") is not None and typed < rule["min"]:
-                        bad(f"less than {rule['min']}")
-                    if rule.get("max") is not None and typed > rule["max"]:
-                        bad(f"greater than {rule['max']}")
+                message = _check_field(rec[col], rule)
+                if message:
+                    errors.append({"row": n, "column": col, "value": rec[col],
+                                   "error": message})
         result = {"valid": not errors, "errors": errors, "total_rows": len(records),
                   "error_count": len(errors)}
         return _raw_result(op, result, "CSV validate completed", validation_result=result)
