@@ -308,3 +308,28 @@ def test_state_events_when_enabled(lua) -> None:
     assert lua(code, config=on).value == [
         "save global:a", "save user:1:b", "delete user:1:b", "delete global:a"]
     assert lua(code).value == {}  # off by default
+
+
+def test_memory_store_under_threads() -> None:
+    import threading
+
+    svc = StateService(MemoryStore())
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(2000):
+                svc.set(f"t{n}:k{i}", {"i": i})
+        except BaseException as exc:  # pragma: no cover - the assertion below reports it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        svc.keys("t1:")
+        svc.snapshot()
+    for t in threads:
+        t.join()
+    assert not errors
+    assert len(svc.keys("")) == 8000 and svc.get("t3:k1999") == {"i": 1999}

@@ -54,10 +54,10 @@ class MemoryStore:
         return self.data.pop(key, None) is not None
 
     def keys(self, prefix: str = "") -> list[str]:
-        return [k for k in self.data if k.startswith(prefix)]
+        return [k for k in list(self.data) if k.startswith(prefix)]  # list(): a snapshot
 
     def items(self) -> list[tuple[str, str]]:
-        return sorted((k, _ENCODE(v)) for k, v in self.data.items())
+        return sorted((k, _ENCODE(v)) for k, v in list(self.data.items()))
 
     def replace_all(self, items: dict[str, str]) -> None:
         self.data = {k: _DECODE(v) for k, v in items.items()}
