@@ -349,3 +349,21 @@ def test_persisted_store_refuses_another_embedder(tmp_path: Path) -> None:
     three = RagService(s)
     assert three.search("hashed", 3)["total"] == 1
     three.close()
+
+
+def test_semantic_chunking_cuts_at_the_topic_shift() -> None:
+    cats = [f"The cat number {i} sleeps on the warm cat bed and purrs." for i in range(6)]
+    rockets = [f"The rocket stage {i} burns liquid rocket fuel near orbit." for i in range(6)]
+    text = " ".join(cats + rockets)
+    emb = HashingEmbedder(256)
+    chunks = chunk_text(text, ChunkConfig(strategy="semantic", chunk_size=500,
+                                          min_chunk_size=0), TOK, embed=emb.embed)
+    assert len(chunks) >= 2
+    assert all(text[c.start:c.end] == c.text for c in chunks)
+    assert any(c.text.endswith(cats[-1]) for c in chunks)  # a cut between the topics
+    assert not any("cat" in c.text and "rocket" in c.text for c in chunks)
+    with pytest.raises(ValueError, match="needs an embedder"):
+        chunk_text(text, ChunkConfig(strategy="semantic"), TOK)
+    # through the service (the embedder is the store's)
+    svc = RagService(settings(chunking={"strategy": "semantic", "min_chunk_size": 0}))
+    assert svc.ingest([{"content": text}])["vectors_created"] >= 2

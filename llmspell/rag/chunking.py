@@ -12,6 +12,10 @@ Strategies (``[rag.chunking] strategy``):
   ``overlap`` tokens earlier, moved forward to a sentence start when one is close;
 - ``sentence``: whole sentences packed into chunks of at most ``chunk_size`` tokens,
   no overlap (a sentence longer than a chunk is cut into windows);
+- ``semantic``: each sentence is embedded; the document is cut at the gaps between
+  adjacent sentences whose similarity is among the lowest 20 % (topic shifts), then
+  each part is packed like ``sentence``; parts under ``min_chunk_size`` join a
+  neighbour when the two fit in ``chunk_size``. Costs one embedding per sentence;
 - ``none``: the whole document is one chunk.
 A trailing chunk smaller than ``min_chunk_size`` tokens is merged into the previous
 one when the two fit in ``max_chunk_size``. Chunks are exact substrings of the text.
@@ -20,11 +24,15 @@ one when the two fit in ``max_chunk_size``. Chunks are exact substrings of the t
 from __future__ import annotations
 
 import bisect
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
-STRATEGIES = ("sliding_window", "sentence", "none")
+STRATEGIES = ("sliding_window", "sentence", "semantic", "none")
+# semantic: cut at the sentence gaps whose similarity is in the lowest 20 %
+SEMANTIC_BREAK_SHARE = 0.2
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af"
 _TOKEN_RX = re.compile(rf"[{_CJK}]|[^\W{_CJK}]+|[^\w\s]")
@@ -124,9 +132,86 @@ def _sentence_starts(text: str, spans: list[tuple[int, int]]) -> list[bool]:
     return flags
 
 
+def _windows(lo: int, hi: int, flags: list[bool], size: int, overlap: int,
+             any_boundary: bool) -> list[tuple[int, int]]:
+    """Token windows over [lo, hi): at most ``size`` tokens, ending at a sentence start
+    (in the window's second half, or anywhere when ``any_boundary``) when one exists."""
+    bounds: list[tuple[int, int]] = []
+    start = lo
+    while start < hi:
+        end = min(start + size, hi)
+        if end < hi:
+            floor = start if any_boundary else start + max(1, size // 2)
+            for b in range(end, floor, -1):
+                if flags[b]:
+                    end = b
+                    break
+        bounds.append((start, end))
+        if end >= hi:
+            break
+        nxt = end - overlap if overlap else end
+        if overlap:
+            # begin the overlap at a sentence start when one lies inside it
+            for b in range(nxt, end):
+                if flags[b]:
+                    nxt = b
+                    break
+        start = max(nxt, start + 1)
+    return bounds
+
+
+def _merge_small(bounds: list[tuple[int, int]], cfg: ChunkConfig,
+                 last_only: bool) -> list[tuple[int, int]]:
+    """Join chunks under min_chunk_size tokens to a neighbour when both fit."""
+    if last_only:
+        if len(bounds) > 1:
+            a, b = bounds[-1]
+            pa, _ = bounds[-2]
+            if b - a < cfg.min_chunk_size and b - pa <= cfg.max_chunk_size:
+                bounds[-2:] = [(pa, b)]
+        return bounds
+    out: list[tuple[int, int]] = []
+    for a, b in bounds:
+        if out and (b - a < cfg.min_chunk_size or out[-1][1] - out[-1][0] < cfg.min_chunk_size) \
+                and b - out[-1][0] <= cfg.chunk_size:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+    return out
+
+
+def _semantic_groups(text: str, spans: list[tuple[int, int]], flags: list[bool],
+                     embed: Callable[[list[str]], Any]) -> list[tuple[int, int]]:
+    """Runs of sentences between the largest topic shifts (token ranges)."""
+    starts = [i for i, f in enumerate(flags) if f] + [len(spans)]
+    sentences = list(zip(starts, starts[1:], strict=False))
+    if len(sentences) < 3:
+        return [(0, len(spans))]
+    import numpy as np
+
+    vectors = np.asarray(embed([text[spans[a][0]:spans[b - 1][1]] for a, b in sentences]),
+                         dtype=np.float32)
+    sims = (vectors[:-1] * vectors[1:]).sum(axis=1).tolist()
+    ranked = sorted(sims)
+    cut = ranked[max(0, math.ceil(len(ranked) * SEMANTIC_BREAK_SHARE) - 1)]
+    top = ranked[-1]
+    groups: list[tuple[int, int]] = []
+    begin = 0
+    for i, sim in enumerate(sims):
+        if sim <= cut and sim < top:
+            groups.append((sentences[begin][0], sentences[i][1]))
+            begin = i + 1
+    groups.append((sentences[begin][0], sentences[-1][1]))
+    return groups
+
+
 def chunk_text(text: str, config: ChunkConfig | None = None,
-               tokenizer: Tokenizer | None = None) -> list[Chunk]:
-    """Chunks of ``text`` (an empty list for text without a single token)."""
+               tokenizer: Tokenizer | None = None,
+               embed: Callable[[list[str]], Any] | None = None) -> list[Chunk]:
+    """Chunks of ``text`` (an empty list for text without a single token).
+
+    ``embed`` (texts -> unit vectors) is needed by the ``semantic`` strategy only.
+    """
     cfg = (config or ChunkConfig()).checked()
     spans = (tokenizer or default_tokenizer()).spans(text)
     n = len(spans)
@@ -140,37 +225,18 @@ def chunk_text(text: str, config: ChunkConfig | None = None,
     if cfg.strategy == "none":
         return [make(0, n)]
     flags = _sentence_starts(text, spans)
-    size, overlap = cfg.chunk_size, cfg.overlap
+    if cfg.strategy == "sliding_window":
+        bounds = _windows(0, n, flags, cfg.chunk_size, cfg.overlap, any_boundary=False)
+        return [make(a, b) for a, b in _merge_small(bounds, cfg, last_only=True)]
     if cfg.strategy == "sentence":
-        overlap = 0
-    bounds: list[tuple[int, int]] = []
-    start = 0
-    while start < n:
-        end = min(start + size, n)
-        if end < n:
-            # prefer the last sentence start in the window's second half
-            floor = start + max(1, size // 2)
-            for b in range(end, floor, -1):
-                if flags[b]:
-                    end = b
-                    break
-        bounds.append((start, end))
-        if end >= n:
-            break
-        nxt = end - overlap if overlap else end
-        if overlap:
-            # begin the overlap at a sentence start when one lies inside it
-            for b in range(nxt, end):
-                if flags[b]:
-                    nxt = b
-                    break
-        start = max(nxt, start + 1)
-    if len(bounds) > 1:
-        a, b = bounds[-1]
-        pa, _pb = bounds[-2]
-        if b - a < cfg.min_chunk_size and b - pa <= cfg.max_chunk_size:
-            bounds[-2:] = [(pa, b)]
-    return [make(a, b) for a, b in bounds]
+        bounds = _windows(0, n, flags, cfg.chunk_size, 0, any_boundary=True)
+        return [make(a, b) for a, b in _merge_small(bounds, cfg, last_only=True)]
+    if embed is None:
+        raise ValueError("the semantic chunking strategy needs an embedder")
+    bounds = []
+    for lo, hi in _semantic_groups(text, spans, flags, embed):
+        bounds.extend(_windows(lo, hi, flags, cfg.chunk_size, 0, any_boundary=True))
+    return [make(a, b) for a, b in _merge_small(bounds, cfg, last_only=False)]
 
 
 def count_tokens(text: str, tokenizer: Tokenizer | None = None) -> int:

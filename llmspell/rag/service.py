@@ -248,7 +248,7 @@ class RagService:
         total_tokens = 0
         nbytes = 0
         for doc_id, content, metadata in prepared:
-            chunks = chunk_text(content, cfg, tokenizer)
+            chunks = chunk_text(content, cfg, tokenizer, embed=self.embedder.embed)
             for i, chunk in enumerate(chunks):
                 meta = dict(metadata)
                 meta["text"] = chunk.text
