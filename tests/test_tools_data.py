@@ -108,6 +108,8 @@ def test_json_processor(svc):
     assert s["data"] == [1, 2]
     with pytest.raises(ApiError, match="jq error"):
         svc.invoke("json_processor", {"input": {}, "query": ".[[["})
+    with pytest.raises(ApiError, match="more than 100000 outputs"):
+        svc.invoke("json_processor", {"input": 1, "query": "repeat(1)"})
     with pytest.raises(ApiError, match="Unknown JSON operation"):
         svc.invoke("json_processor", {"operation": "zip", "input": {}})
 

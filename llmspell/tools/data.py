@@ -294,11 +294,20 @@ CSV_ANALYZER = ToolSpec(
 JSON_LIMIT = 100 * 1024 * 1024
 
 
+MAX_JQ_OUTPUTS = 100_000
+
+
 def _jq_all(program: str, value: Any) -> list[Any]:
+    """All outputs of a jq program, at most MAX_JQ_OUTPUTS (``repeat`` never ends)."""
     import jq
 
     try:
-        return jq.compile(program).input_value(value).all()
+        out: list[Any] = []
+        for item in jq.compile(program).input_value(value):
+            if len(out) >= MAX_JQ_OUTPUTS:
+                raise ToolError(f"jq program produced more than {MAX_JQ_OUTPUTS} outputs")
+            out.append(item)
+        return out
     except ValueError as exc:
         raise ToolError(f"jq error: {exc}") from None
 
