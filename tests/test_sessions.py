@@ -306,3 +306,17 @@ def test_newer_sessions_format_is_refused(tmp_path: Path) -> None:
     conn.close()
     with pytest.raises(StateError, match="newer llmspell.*format version 2"):
         make("sqlite", tmp_path)
+
+
+def test_stale_temp_files_are_swept_on_open(tmp_path: Path) -> None:
+    import os
+
+    make("sqlite", tmp_path).close()
+    blobs = tmp_path / "sessions-artifacts"
+    blobs.mkdir(exist_ok=True)
+    stale, fresh = blobs / ".tmp-stale", blobs / ".tmp-fresh"
+    stale.write_bytes(b"half")
+    fresh.write_bytes(b"in progress")
+    os.utime(stale, (1, 1))
+    make("sqlite", tmp_path).close()
+    assert not stale.exists() and fresh.exists()

@@ -16,6 +16,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,6 +97,20 @@ class SessionStore:
         self.conn: sqlite3.Connection | None = open_database(
             ":memory:" if self.path is None else self.path, "sessions",
             SESSIONS_FORMAT_VERSION, SESSIONS_SCHEMA)
+        self._sweep_temp_files()
+
+    def _sweep_temp_files(self, older_than: float = 3600.0) -> None:
+        """Remove content files a crashed writer left half-way (never recent ones: another
+        process may be writing them right now)."""
+        if self.blob_dir is None or not self.blob_dir.is_dir():
+            return
+        cutoff = time.time() - older_than
+        for leftover in self.blob_dir.glob(".tmp-*"):
+            try:
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+            except OSError:
+                pass
 
     @property
     def backend(self) -> str:
