@@ -459,12 +459,15 @@ class VectorStore:
     def _knn(self, ns: _Namespace, query: Any, k: int,
              flt: Callable[[int], bool] | None) -> list[tuple[int, float]]:
         ns.index.set_ef(max(self.ef_search, k))
-        try:
-            labels, distances = ns.index.knn_query(query, k=k, num_threads=1, filter=flt)
-        except RuntimeError:
-            # fewer reachable than k (many deleted): ask for fewer
-            labels, distances = ns.index.knn_query(query, k=max(1, k // 2), num_threads=1,
-                                                   filter=flt)
+        while True:
+            try:
+                labels, distances = ns.index.knn_query(query, k=k, num_threads=1, filter=flt)
+                break
+            except RuntimeError:
+                # fewer than k reachable (many deleted or filtered out): ask for fewer
+                if k == 1:
+                    return []
+                k = max(1, k // 2)
         return [(int(a), float(d)) for a, d in zip(labels[0], distances[0], strict=True)]
 
     def _exact(self, ns: _Namespace, query: Any, labels: list[int],
