@@ -248,3 +248,11 @@ def test_images_are_sent_to_the_model(lua, stub: Stub, model: str) -> None:
         assert user["content"][1] == {"type": "text", "text": "What is in this picture?"}
     else:
         assert user["images"] == ["aGVsbG8="]
+
+
+def test_instance_carries_its_name(lua, stub: Stub) -> None:
+    run = lua("""
+      local a = Agent.builder():name("named"):model("openai/gpt-4o-mini"):build()
+      return {a.name, Agent.get("named").name}
+    """)
+    assert run.value == ["named", "named"]

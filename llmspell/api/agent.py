@@ -258,7 +258,7 @@ def install(rt: Runtime, table: Any) -> None:
             handle = next_handle()
             handles[name] = handle
         objects[handle] = name
-        return setmetatable(rt.table({"_agent": handle}), agent_mt)
+        return setmetatable(rt.table({"_agent": handle, "name": name}), agent_mt)
 
     def agent_of(self: Any, method: str) -> Any:
         handle = self[b"_agent"] if convert.lua_type(self) == "table" else None
