@@ -367,3 +367,18 @@ def test_semantic_chunking_cuts_at_the_topic_shift() -> None:
     # through the service (the embedder is the store's)
     svc = RagService(settings(chunking={"strategy": "semantic", "min_chunk_size": 0}))
     assert svc.ingest([{"content": text}])["vectors_created"] >= 2
+
+
+def test_filtered_search_exact_and_graph_paths_agree(monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmspell.rag import store as store_mod
+
+    store = VectorStore(16)
+    vecs = unit(400, 16, 9)
+    store.add("n", [Record(str(i), str(i), str(i), {"even": i % 2 == 0}) for i in range(400)],
+              vecs)
+    exact = store.search("n", vecs[10], 5, where=lambda m: m["even"])
+    monkeypatch.setattr(store_mod, "EXACT_FILTER_LIMIT", 10)
+    graph = store.search("n", vecs[10], 5, where=lambda m: m["even"])
+    assert exact[0].id == graph[0].id == "10"
+    assert all(int(h.id) % 2 == 0 for h in exact + graph)
+    assert len({h.id for h in exact} & {h.id for h in graph}) >= 4
