@@ -256,3 +256,24 @@ def test_instance_carries_its_name(lua, stub: Stub) -> None:
       return {a.name, Agent.get("named").name}
     """)
     assert run.value == ["named", "named"]
+
+
+def test_agents_by_name_from_worker_threads(lua, stub: Stub) -> None:
+    """What workflow steps do: agent_service(rt).get(name).invoke(dict), in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from llmspell.api.agent import agent_service
+
+    rt, _ = lua.runtime()
+    try:
+        service = agent_service(rt)
+        for i in range(3):
+            service.create_from_dict({"name": f"w{i}", "model": "openai/gpt-4o-mini"})
+        with ThreadPoolExecutor(4) as pool:
+            outs = list(pool.map(lambda i: service.get(f"w{i % 3}").invoke(
+                {"text": f"task {i}"}), range(9)))
+    finally:
+        rt.close()
+    assert all(o["text"].startswith("[stub gpt-4o-mini ") for o in outs)
+    assert all(o["metadata"]["model"] == "gpt-4o-mini" for o in outs)
+    assert sum(len(service.get(f"w{i}").history) for i in range(3)) == 18
