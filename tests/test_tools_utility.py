@@ -216,6 +216,17 @@ def test_template_security(svc):
         call(svc, "template_engine", input="{{ x.__init__ }}", context={"x": "s"})
 
 
+def test_template_output_is_capped(svc):
+    bomb = "{% for i in range(100000) %}{% for j in range(100000) %}xxxxxxxxxx{% endfor %}" \
+           "{% endfor %}"
+    with pytest.raises(ApiError, match="exceeds"):
+        call(svc, "template_engine", input=bomb, engine="tera")
+    hbs = "{{#each a}}{{#each ../a}}{{#each ../../a}}{{#each ../../../a}}xxxxxxxxxx" \
+          "{{/each}}{{/each}}{{/each}}{{/each}}"
+    with pytest.raises(ApiError, match="exceeds"):
+        call(svc, "template_engine", input=hbs, context={"a": list(range(100))})
+
+
 def test_citation_formatter(svc):
     bib = ("@article{doe2020, author={Doe, John and Roe, Jane}, title={On Things},"
            " journal={J. Stuff}, year=2020, volume={3}, pages={1--10}}")

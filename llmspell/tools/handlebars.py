@@ -154,7 +154,22 @@ def _render(nodes: list[Any], frames: list[dict[str, Any]], out: list[str]) -> N
                 _render(block, [*frames, {"this": item, "data": data}], out)
 
 
-def render(template: str, context: dict[str, Any]) -> str:
-    out: list[str] = []
+class _Output(list):  # type: ignore[type-arg]
+    """The rendered pieces, refusing to grow past ``limit`` characters."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+        self.size = 0
+
+    def append(self, text: str) -> None:  # type: ignore[override]
+        self.size += len(text)
+        if self.size > self.limit:
+            raise HandlebarsError(f"rendered output exceeds {self.limit} characters")
+        super().append(text)
+
+
+def render(template: str, context: dict[str, Any], limit: int = 10 * 1024 * 1024) -> str:
+    out = _Output(limit)
     _render(_parse(template), [{"this": context, "data": {}}], out)
     return "".join(out)

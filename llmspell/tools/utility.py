@@ -952,6 +952,8 @@ DATA_VALIDATION = ToolSpec(
 _DANGEROUS = ("system(", "exec(", "eval(", "__import__", "subprocess", "os.system",
               "__class__", "__globals__", "__builtins__", "__subclasses__", "__mro__")
 TEMPLATE_LIMIT = 1024 * 1024
+RENDER_LIMIT = 10 * 1024 * 1024
+RENDER_SECONDS = 5.0
 
 
 def _template(ctx: ToolContext, p: Params) -> ToolOutput:
@@ -973,7 +975,7 @@ def _template(ctx: ToolContext, p: Params) -> ToolOutput:
         from .handlebars import HandlebarsError, render
 
         try:
-            rendered = render(template, context)
+            rendered = render(template, context, limit=RENDER_LIMIT)
         except HandlebarsError as exc:
             raise ToolError(f"Template render error: {exc}") from None
         engine = "handlebars"
@@ -982,10 +984,20 @@ def _template(ctx: ToolContext, p: Params) -> ToolOutput:
         from jinja2.sandbox import SandboxedEnvironment
 
         env = SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
+        deadline = time.monotonic() + ctx.timeout(RENDER_SECONDS)
+        parts: list[str] = []
+        size = 0
         try:
-            rendered = env.from_string(template).render(**context)
+            for chunk in env.from_string(template).generate(**context):
+                size += len(chunk)
+                if size > RENDER_LIMIT:
+                    raise ToolError(f"Rendered output exceeds {RENDER_LIMIT} characters")
+                if time.monotonic() > deadline:
+                    raise ToolError(f"Template rendering took longer than {RENDER_SECONDS} s")
+                parts.append(chunk)
         except jinja2.TemplateError as exc:
             raise ToolError(f"Template render error: {exc}") from None
+        rendered = "".join(parts)
         engine = "tera"
     else:
         raise ToolValidationError(f"Unknown template engine: {engine} (tera or handlebars)")
