@@ -340,3 +340,15 @@ def test_stream_that_stalls_is_reported(lua, fake: str) -> None:
     v = run.value
     assert v["ok"] is False and v["got"] == ["Once upon "]
     assert "openai: the stream from " + fake + "/stall/v1/chat/completions stalled" in v["err"]
+
+
+def test_agent_wrapped_as_tool_answers_tool_calls(lua, fake: str) -> None:
+    run = lua(f"""
+      Agent.builder():name("expert"):model("openai/gpt-4o-mini"):base_url("{fake}/v1"):build()
+      local name = Agent.wrap_as_tool("expert", {{}})
+      local r = Tool.invoke(name, {{text = "explain closures"}})
+      return {{name = name, ok = r.success, text = r.result.text, agent = r.result.agent}}
+    """)
+    assert run.value == {"name": "expert_tool", "ok": True, "text": "no tools were offered",
+                         "agent": "expert"}
+    assert FakeModel.requests[0]["body"]["messages"][-1]["content"] == "explain closures"

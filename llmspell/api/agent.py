@@ -588,15 +588,5 @@ def _wrap(tools: Any, agent: Any, cfg: dict[str, Any]) -> str:
     spec = ToolSpec(name=name, category="agent", description=description,
                     params=[Param("text", "string", "What to ask the agent", required=True)],
                     execute=execute)
-    from ..tools.registry import Registry, builtin_registry
-
-    if tools.registry is builtin_registry():  # the process-wide catalog: add to a run copy
-        private = Registry()
-        for tool in tools.registry.all():
-            private.register(tool)
-        tools.registry = private
-    tools.registry.register(spec)
-    for cache in ("_infos", "_summaries"):
-        if hasattr(tools, cache):
-            setattr(tools, cache, None)
+    tools.register(spec)  # for this run only
     return name
