@@ -8,8 +8,6 @@ names the config keys (``[tools.email]``, ``[tools.database]``) or environment v
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import re
 import time
@@ -118,6 +116,8 @@ def _send_sendgrid(ctx: ToolContext, sender: str, to: str, subject: str, body: s
 def _sigv4(method: str, url: str, body: bytes, region: str, key_id: str, secret: str,
            service: str = "ses", now: datetime | None = None) -> dict[str, str]:
     """AWS Signature Version 4 headers for one request."""
+    import hashlib
+    import hmac
     from urllib.parse import urlsplit
 
     now = now or datetime.now(UTC)

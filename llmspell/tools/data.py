@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import math
 import re
-import statistics
 from typing import TYPE_CHECKING, Any
 
 from .errors import ToolError, ToolValidationError
@@ -34,6 +32,8 @@ ANALYSIS_ROWS = 10_000
 
 
 def _read_csv(text: str) -> tuple[list[str], list[list[str]], str]:
+    import csv
+
     sample = text[:8192]
     counts = {d: sample.splitlines()[0].count(d) if sample else 0 for d in ",;\t|"}
     delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
@@ -80,6 +80,8 @@ def _kind(values: list[Any]) -> str:
 
 def _analyze(header: list[str], rows: list[list[str]], delimiter: str, size: int
              ) -> dict[str, Any]:
+    import statistics
+
     cols = []
     sample_rows = rows[:ANALYSIS_ROWS]
     for i, name in enumerate(header):
@@ -112,6 +114,8 @@ def _num(x: float) -> int | float:
 
 
 def _write_csv(header: list[str], rows: list[list[Any]], delimiter: str = ",") -> str:
+    import csv
+
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(header)
@@ -193,6 +197,8 @@ def _check_field(value: str, rule: Any) -> str | None:
 
 
 def _csv(ctx: ToolContext, p: Params) -> ToolOutput:
+    import csv
+
     op = p.str("operation", "analyze")
     text = p.req_str("input")
     options = p.obj("options", {})

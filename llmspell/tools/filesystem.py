@@ -11,7 +11,6 @@ import os
 import re
 import shutil
 import stat
-import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +41,8 @@ def _kind(st: os.stat_result) -> str:
 
 
 def atomic_write(path: Path, data: bytes, append: bool = False) -> None:
+    import tempfile
+
     path.parent.mkdir(parents=True, exist_ok=True)
     if append:
         with path.open("ab") as fh:

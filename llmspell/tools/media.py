@@ -10,7 +10,6 @@ All paths go through the path guard.
 from __future__ import annotations
 
 import shutil
-import struct
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -325,6 +324,8 @@ def _video_format(path: Path) -> str:
 
 
 def _mp4_boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]]:
+    import struct
+
     out = []
     i = start
     while i + 8 <= end:
@@ -343,6 +344,8 @@ def _mp4_boxes(data: bytes, start: int, end: int) -> list[tuple[bytes, int, int]
 
 
 def _mp4_meta(path: Path) -> dict[str, Any]:
+    import struct
+
     data = path.read_bytes() if path.stat().st_size <= 64 * 1024 * 1024 else _head(path, 1 << 26)
     meta: dict[str, Any] = {}
     for kind, s, e in _mp4_boxes(data, 0, len(data)):
@@ -367,6 +370,8 @@ def _mp4_meta(path: Path) -> dict[str, Any]:
 
 
 def _avi_meta(path: Path) -> dict[str, Any]:
+    import struct
+
     h = _head(path, 128)
     i = h.find(b"avih")
     if i < 0 or len(h) < i + 48:

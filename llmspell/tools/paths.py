@@ -10,7 +10,6 @@ inside a resolved root. So ``/tmp/../etc/passwd`` and a link in ``/tmp`` pointin
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 from .errors import SecurityViolation, ToolStorageError, ToolValidationError
@@ -24,6 +23,8 @@ class PathGuard:
         configured = list(roots if roots is not None else DEFAULT_ROOTS)
         self.any_path = "*" in configured
         if configured == DEFAULT_ROOTS:
+            import tempfile
+
             configured.append(tempfile.gettempdir())
         resolved: list[str] = []
         for root in configured:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import fnmatch
 import os
 import shutil
-import socket
 import subprocess
 import time
 from typing import TYPE_CHECKING, Any
@@ -176,6 +175,7 @@ BLOCKED_PORTS = {7, 9, 13, 17, 19, 21, 135, 139, 445, 1900, 5353, 6881, 6969}
 
 
 def _service_checker(ctx: ToolContext, p: Params) -> ToolOutput:
+    import socket
     from urllib.parse import urlsplit
 
     target = p.req_str("target")

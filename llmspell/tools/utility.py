@@ -4,15 +4,10 @@ citation-formatter."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
 import json
 import math
 import re
 import time
-import unicodedata
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -142,6 +137,9 @@ UUID_GENERATOR = ToolSpec(
 # -- base64_encoder -------------------------------------------------------------------
 
 def _base64(ctx: ToolContext, p: Params) -> ToolOutput:
+    import base64
+    import binascii
+
     op = p.req_str("operation")
     if op not in ("encode", "decode"):
         raise ToolValidationError(f"Invalid operation: {op}. Use 'encode' or 'decode'")
@@ -218,6 +216,11 @@ HASH_FILE_LIMIT = 100 * 1024 * 1024
 
 
 def _hash(ctx: ToolContext, p: Params) -> ToolOutput:
+    import base64
+    import binascii
+    import hashlib
+    import hmac
+
     op = p.req_str("operation")
     if op not in ("hash", "verify"):
         raise ToolValidationError(f"Invalid operation: {op}")
@@ -287,6 +290,7 @@ def _opt_int(options: dict[str, Any], name: str, default: int | None = None) -> 
 
 def _text(ctx: ToolContext, p: Params) -> ToolOutput:
     import textwrap
+    import unicodedata
 
     text = p.req_str("input")
     op = p.req_str("operation")
