@@ -177,7 +177,8 @@ class FakeModel(BaseHTTPRequestHandler):
 def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     FakeModel.requests = []
     server = ThreadingHTTPServer(("127.0.0.1", 0), FakeModel)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02},
+                              daemon=True)
     thread.start()
     monkeypatch.setenv("OPENAI_API_KEY", "fake-key")
     monkeypatch.setenv("ANTHROPIC_API_KEY", "fake-key")
