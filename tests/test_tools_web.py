@@ -177,16 +177,24 @@ def test_graphql(svc, server):
 
 
 def test_web_scraper(svc, server):
-    r = svc.invoke("web-scraper", {"input": server + "/page", "selector": "p.item",
-                                   "extract_links": True, "extract_meta": True,
-                                   "extract_images": True})
+    r = svc.invoke("web-scraper", {"input": server + "/page", "extract_links": True,
+                                   "extract_meta": True, "extract_images": True})
     c = r["result"]["content"]
     assert c["title"] == "Test Page" and "Welcome" in c["text"] and "hidden" not in c["text"]
-    assert c["selected_content"] == ["First item", "Second item"]
-    assert c["links"] == [{"text": "Next page", "href": server + "/next"}]
-    assert c["meta"]["og:title"] == "OG" and c["images"][0]["alt"] == "Logo"
+    assert c["links"] == ["/next"] and c["images"] == ["/logo.png"]
+    assert c["metadata"] == {"description": "A page for tests", "meta_tags": {
+        "description": "A page for tests", "og:title": "OG"}}
+    sel = svc.invoke("web-scraper", {"input": server + "/page", "selector": "p.item"})
+    assert sel["result"]["content"] == {"selected_content": ["First item", "Second item"]}
+    named = svc.invoke("web-scraper", {"input": server + "/page",
+                                       "selectors": {"heading": "h1", "items": "p.item",
+                                                     "none": "table"}})
+    assert named["result"]["content"] == {"heading": "Welcome",
+                                          "items": ["First item", "Second item"]}
     with pytest.raises(ApiError, match="HTTP 404"):
         svc.invoke("web-scraper", {"input": server + "/missing"})
+    with pytest.raises(ApiError, match="Invalid CSS selector"):
+        svc.invoke("web-scraper", {"input": server + "/page", "selector": "p[["})
 
 
 def test_webpage_monitor(svc, server):

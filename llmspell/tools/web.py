@@ -412,11 +412,14 @@ def _clean(text: str) -> str:
     return " ".join(text.split())
 
 
-def _select(soup: Any, selector: str) -> list[str]:
+def _select(soup: Any, selector: str, param: str = "selector") -> list[str]:
+    """Texts of the elements matching ``selector`` (an element without text gives its
+    HTML), as upstream's scraper does."""
     try:
-        return [_clean(el.get_text(" ")) for el in soup.select(selector)]
+        found = soup.select(selector)
     except Exception as exc:  # soupsieve raises its own SelectorSyntaxError
         raise ToolValidationError(f"Invalid CSS selector '{selector}': {exc}") from None
+    return [_clean(el.get_text(" ")) or str(el) for el in found]
 
 
 def _fetch_page(ctx: ToolContext, url: str, timeout: float) -> Response:
@@ -427,34 +430,44 @@ def _fetch_page(ctx: ToolContext, url: str, timeout: float) -> Response:
 
 
 def _web_scraper(ctx: ToolContext, p: Params) -> ToolOutput:
-    from urllib.parse import urljoin
-
     url = p.req_str("input")
     resp = _fetch_page(ctx, url, float(p.number("timeout", 30)))
     soup = _soup(resp.text)
-    content: dict[str, Any] = {
-        "title": soup.title.get_text(strip=True) if soup.title else None,
-        "text": _clean((soup.body or soup).get_text(" "))}
-    if p.bool("extract_links", False):
-        content["links"] = [{"text": _clean(a.get_text(" ")), "href": urljoin(resp.url,
-                                                                              a["href"])}
-                            for a in soup.find_all("a", href=True)]
-    if p.bool("extract_images", False):
-        content["images"] = [{"src": urljoin(resp.url, i["src"]), "alt": i.get("alt")}
-                             for i in soup.find_all("img", src=True)]
-    if p.bool("extract_meta", False):
-        meta = {}
-        for m in soup.find_all("meta"):
-            key = m.get("name") or m.get("property")
-            if key and m.get("content") is not None:
-                meta[key] = m["content"]
-        content["meta"] = meta
+    content: dict[str, Any] = {}
     if "selector" in p:
         content["selected_content"] = _select(soup, p.req_str("selector"))
     elif "selectors" in p:
-        content["selected_content"] = {name: _select(soup, str(css))
-                                       for name, css in p.obj("selectors").items()}
-    return ok("scrape", {"url": url, "status_code": resp.status_code, "content": content})
+        for name, css in p.obj("selectors").items():
+            found = _select(soup, str(css), "selectors")
+            if len(found) == 1:
+                content[name] = found[0]
+            elif found:
+                content[name] = found
+    else:
+        if soup.title is not None:
+            content["title"] = soup.title.get_text()
+        if soup.body is not None:
+            content["text"] = _clean(soup.body.get_text(" "))
+    if p.bool("extract_links", False):
+        content["links"] = [a["href"] for a in soup.find_all("a", href=True)]
+    if p.bool("extract_images", False):
+        content["images"] = [i["src"] for i in soup.find_all("img", src=True)]
+    if p.bool("extract_meta", False):
+        meta: dict[str, Any] = {}
+        desc = soup.find("meta", attrs={"name": "description"})
+        if desc is not None and desc.get("content") is not None:
+            meta["description"] = desc["content"]
+        tags = {}
+        for m in soup.find_all("meta"):
+            for attr in ("name", "property"):
+                if m.get(attr) and m.get("content") is not None:
+                    tags[m[attr]] = m["content"]
+        if tags:
+            meta["meta_tags"] = tags
+        if meta:
+            content["metadata"] = meta
+    return json_output(envelope("scrape", result={"url": url, "content": content},
+                                metadata={"timestamp": _now(), "status_code": resp.status_code}))
 
 
 WEB_SCRAPER = ToolSpec(
