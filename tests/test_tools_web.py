@@ -205,8 +205,13 @@ def test_webpage_monitor(svc, server):
     changed = svc.invoke("webpage-monitor", {"input": server + "/page", "selector": "p.item",
                                              "previous_content": "First item\nOld item"})
     assert changed["result"]["has_changes"] is True
-    assert changed["result"]["changes"] == [{"type": "modified", "line": 2, "old": "Old item",
-                                             "new": "Second item"}]
+    assert changed["result"]["changes"] == [{"type": "modification", "old_line": 2,
+                                             "new_line": 2, "old_content": "Old item",
+                                             "new_content": "Second item", "group": 0}]
+    grown = svc.invoke("webpage-monitor", {"input": server + "/page", "selector": "p.item",
+                                           "previous_content": "First item"})
+    assert grown["result"]["changes"] == [{"type": "addition", "new_line": 2,
+                                           "content": "Second item", "group": 0}]
 
 
 def test_api_tester_and_webhook(svc, server):
@@ -234,13 +239,25 @@ def test_sitemap_crawler(svc, server):
 def test_url_analyzer(svc, server):
     r = svc.invoke("url-analyzer", {"input": "HTTPS://Example.com:443/a%20b?x=1&y=%C3%A9#top"})
     res = r["result"]
-    assert res["host"] == {"type": "domain", "value": "example.com", "is_ip": False}
-    assert res["query_params"] == {"x": "1", "y": "é"} and res["path"] == "/a b"
+    assert res["host_details"] == {"type": "domain", "value": "example.com", "is_ip": False}
+    assert res["host"] == "example.com" and res["port"] is None and res["scheme"] == "https"
+    assert res["query_params"] == {"x": "1", "y": "é"} and res["path"] == "/a%20b"
     assert res["normalized"] == "https://example.com/a%20b?x=1&y=%C3%A9#top"
+    assert res["fragment"] == "top"
+    ip = svc.invoke("url-analyzer", {"input": "http://user:pw@10.0.0.1:8080"})["result"]
+    assert ip["host_details"]["type"] == "ipv4" and ip["port"] == 8080
+    assert ip["username"] == "user" and ip["has_password"] is True and ip["path"] == "/"
     m = svc.invoke("url-analyzer", {"input": server + "/page", "fetch_metadata": True})
-    assert m["result"]["metadata"]["title"] == "Test Page"
+    meta = m["result"]["metadata"]
+    assert meta["status_code"] == 200 and meta["is_success"] is True
+    assert meta["content_type"].startswith("text/html") and meta["title"] == "Test Page"
+    blocked = ToolService().invoke("url-analyzer", {"input": server + "/page",
+                                                    "fetch_metadata": True})
+    assert "Security violation" in blocked["result"]["metadata_error"]
     with pytest.raises(ApiError, match="Invalid URL"):
         svc.invoke("url-analyzer", {"input": "not a url"})
+    with pytest.raises(ApiError, match="Unsupported URL scheme 'ftp'"):
+        svc.invoke("url-analyzer", {"input": "ftp://example.com/x"})
 
 
 def test_web_search_duckduckgo(svc):

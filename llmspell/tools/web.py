@@ -14,7 +14,7 @@ import re
 import time
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, unquote, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from .errors import SecurityViolation, ToolError, ToolNetworkError, ToolValidationError
 from .registry import ToolOutput, ToolSpec, envelope, json_output, ok
@@ -337,8 +337,33 @@ WEB_SEARCH = ToolSpec(
 
 # -- url-analyzer ---------------------------------------------------------------------
 
+def _url_metadata(ctx: ToolContext, url: str) -> dict[str, Any]:
+    resp = ctx.net.request("GET", url, timeout=10, follow_redirects=False)
+    meta: dict[str, Any] = {"status_code": resp.status_code, "status_text": resp.reason,
+                            "is_success": resp.ok,
+                            "is_redirect": 300 <= resp.status_code < 400}
+    h = resp.headers
+    if "content-type" in h:
+        meta["content_type"] = h["content-type"]
+    if h.get("content-length", "").isdigit():
+        meta["content_length"] = int(h["content-length"])
+    for key in ("server", "last-modified", "etag"):
+        if key in h:
+            meta[key.replace("-", "_")] = h[key]
+    if meta["is_redirect"] and "location" in h:
+        meta["redirect_location"] = h["location"]
+    if "html" in resp.content_type:
+        from bs4 import BeautifulSoup
+
+        soup = BeautifulSoup(resp.text, "html.parser")
+        if soup.title is not None:
+            meta["title"] = soup.title.get_text(strip=True)
+    return meta
+
+
 def _url_analyzer(ctx: ToolContext, p: Params) -> ToolOutput:
     import ipaddress
+    from urllib.parse import quote
 
     url = p.req_str("input").strip()
     parts = urlsplit(url)
@@ -348,38 +373,46 @@ def _url_analyzer(ctx: ToolContext, p: Params) -> ToolOutput:
         raise ToolValidationError(f"Invalid URL: {url}") from None
     if not parts.scheme or not parts.netloc:
         raise ToolValidationError(f"Invalid URL: {url}")
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ToolValidationError(f"Unsupported URL scheme '{parts.scheme}'. Only http:// and "
+                                  "https:// are supported.")
     host = parts.hostname or ""
+    default_port = {"http": 80, "https": 443}[parts.scheme.lower()]
+    explicit = port if port is not None and port != default_port else None
     try:
         ip = ipaddress.ip_address(host)
-        host_info = {"type": f"ipv{ip.version}", "value": host, "is_ip": True}
+        host_info = {"type": f"ipv{ip.version}", "value": str(ip), "is_ip": True}
     except ValueError:
         host_info = {"type": "domain", "value": host, "is_ip": False}
-    decode = p.bool("decode_params", True)
-    query_params = dict(parse_qsl(parts.query, keep_blank_values=True)) if decode else \
-        dict(pair.split("=", 1) if "=" in pair else (pair, "")
-             for pair in parts.query.split("&") if pair)
-    default_port = {"http": 80, "https": 443}.get(parts.scheme)
-    netloc = host.lower() + (f":{port}" if port and port != default_port else "")
-    normalized = urlunsplit((parts.scheme.lower(), netloc, parts.path or "/", parts.query,
-                             parts.fragment))
+    shown_host = f"[{host}]" if ":" in host else host
+    path = quote(parts.path or "/", safe="/%:@!$&'()*+,;=-._~")
+    netloc = shown_host + (f":{explicit}" if explicit else "")
+    if parts.username:
+        netloc = parts.username + (f":{parts.password}" if parts.password is not None
+                                   else "") + "@" + netloc
+    normalized = urlunsplit((parts.scheme.lower(), netloc, path, parts.query, parts.fragment))
     result: dict[str, Any] = {
-        "valid": True, "original": url, "normalized": normalized, "scheme": parts.scheme,
-        "host": host_info, "port": port or default_port, "path": unquote(parts.path) or "/",
-        "query": parts.query or None, "fragment": parts.fragment or None,
-        "query_params": query_params}
+        "valid": True, "original": url, "normalized": normalized,
+        "scheme": parts.scheme.lower(), "host": shown_host, "port": explicit, "path": path,
+        "query": parts.query if parts.query or "?" in url else None,
+        "fragment": parts.fragment if parts.fragment or "#" in url else None,
+        "query_params": {}, "host_details": host_info}
+    if parts.username:
+        result["username"] = parts.username
+        result["has_auth"] = True
+        if parts.password is not None:
+            result["has_password"] = True
+    if parts.query:
+        if p.bool("decode_params", True):
+            result["query_params"] = dict(parse_qsl(parts.query, keep_blank_values=True))
+        else:
+            result["query_params"] = dict(pair.split("=", 1) if "=" in pair else (pair, "")
+                                          for pair in parts.query.split("&") if pair)
     if p.bool("fetch_metadata", False):
-        resp = ctx.net.request("GET", url, timeout=10)
-        meta: dict[str, Any] = {"status_code": resp.status_code,
-                                "content_type": resp.content_type,
-                                "content_length": len(resp.content)}
-        if "html" in resp.content_type:
-            from bs4 import BeautifulSoup
-
-            soup = BeautifulSoup(resp.text, "html.parser")
-            meta["title"] = soup.title.get_text(strip=True) if soup.title else None
-            desc = soup.find("meta", attrs={"name": "description"})
-            meta["description"] = desc.get("content") if desc else None
-        result["metadata"] = meta
+        try:
+            result["metadata"] = _url_metadata(ctx, url)
+        except ToolError as exc:
+            result["metadata_error"] = str(exc)
     return ok("analyze", result)
 
 
@@ -502,27 +535,30 @@ def _webpage_monitor(ctx: ToolContext, p: Params) -> ToolOutput:
     previous = p.str("previous_content")
     if previous is None:
         return ok("monitor", {"url": url, "current_content": current, "has_changes": False,
-                              "message": "No previous content provided for comparison"})
+                              "message": "No previous content provided - returning current "
+                                         "state for future comparison"})
     ignore_ws = p.bool("ignore_whitespace", True)
 
     def lines(text: str) -> list[str]:
-        return [" ".join(x.split()) if ignore_ws else x for x in text.splitlines()
-                if (x.strip() or not ignore_ws)]
+        if not ignore_ws:
+            return text.splitlines()
+        return [" ".join(x.split()) for x in text.splitlines() if x.strip()]
 
     old, new = lines(previous), lines(current)
     changes: list[dict[str, Any]] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new).get_opcodes():
-        if tag == "replace":
-            for k in range(max(i2 - i1, j2 - j1)):
-                changes.append({"type": "modified", "line": j1 + k + 1,
-                                "old": old[i1 + k] if i1 + k < i2 else None,
-                                "new": new[j1 + k] if j1 + k < j2 else None})
-        elif tag == "delete":
-            changes.extend({"type": "removed", "line": i + 1, "old": old[i]}
-                           for i in range(i1, i2))
-        elif tag == "insert":
-            changes.extend({"type": "added", "line": j + 1, "new": new[j]}
-                           for j in range(j1, j2))
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for group, ops in enumerate(matcher.get_grouped_opcodes(3)):
+        for tag, i1, i2, j1, j2 in ops:
+            if tag == "replace":
+                changes.append({"type": "modification", "old_line": i1 + 1,
+                                "new_line": j1 + 1, "old_content": "\n".join(old[i1:i2]),
+                                "new_content": "\n".join(new[j1:j2]), "group": group})
+            elif tag == "delete":
+                changes.append({"type": "deletion", "old_line": i1 + 1,
+                                "content": "\n".join(old[i1:i2]), "group": group})
+            elif tag == "insert":
+                changes.append({"type": "addition", "new_line": j1 + 1,
+                                "content": "\n".join(new[j1:j2]), "group": group})
     return ok("monitor", {"url": url, "current_content": current, "previous_content": previous,
                           "has_changes": bool(changes), "changes": changes,
                           "change_count": len(changes), "selector_used": selector,
