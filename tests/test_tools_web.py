@@ -231,8 +231,9 @@ def test_api_tester_and_webhook(svc, server):
 def test_sitemap_crawler(svc, server):
     r = svc.invoke("sitemap-crawler", {"input": server + "/sitemap.xml"})
     res = r["result"]
-    assert [u["loc"] for u in res["urls"]] == ["https://example.com/a", "https://example.com/b"]
+    assert [u["url"] for u in res["urls"]] == ["https://example.com/a", "https://example.com/b"]
     assert res["urls"][0]["priority"] == 0.8 and res["stats"]["index_files_found"] == 1
+    assert [u["has_metadata"] for u in res["urls"]] == [True, False]
     assert res["stats"]["urls_with_metadata"] == 1
 
 

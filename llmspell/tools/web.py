@@ -596,7 +596,7 @@ def _api_tester(ctx: ToolContext, p: Params) -> ToolOutput:
         "response": {"status_code": resp.status_code, "status_text": resp.reason,
                      "is_success": resp.ok, "headers": resp.headers, "body": body,
                      "body_is_json": is_json},
-        "timing": {"duration_ms": round(elapsed * 1000, 3), "duration_secs": elapsed}})
+        "timing": {"duration_ms": int(elapsed * 1000), "duration_secs": elapsed}})
 
 
 API_TESTER = ToolSpec(
@@ -710,7 +710,7 @@ def _sitemap(ctx: ToolContext, p: Params) -> ToolOutput:
                 continue
             stats["total_urls_discovered"] += 1
             if len(urls) < max_urls:
-                rec: dict[str, Any] = {"loc": item["loc"]}
+                rec: dict[str, Any] = {"url": item["loc"], "has_metadata": False}
                 for key in ("lastmod", "changefreq"):
                     if item.get(key):
                         rec[key] = item[key]
@@ -719,7 +719,8 @@ def _sitemap(ctx: ToolContext, p: Params) -> ToolOutput:
                         rec["priority"] = float(item["priority"])
                     except ValueError:
                         pass
-                if len(rec) > 1:
+                rec["has_metadata"] = len(rec) > 2
+                if rec["has_metadata"]:
                     stats["urls_with_metadata"] += 1
                 urls.append(rec)
     return ok("crawl", {"sitemap_url": root_url, "urls_found": len(urls), "max_urls": max_urls,
