@@ -60,6 +60,9 @@ def agent_service(rt: Runtime) -> AgentRegistry:
 
         service = AgentRegistry(provider_manager(rt), tools, output,
                                 default_provider(rt.settings))
+        from ..hooks import guard_agents
+
+        guard_agents(service, rt.services)  # every invoke runs under hooks and events
         rt.services["agents"] = service
     return service
 
