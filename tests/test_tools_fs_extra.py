@@ -39,12 +39,29 @@ def test_archive_roundtrip(tmp_path, ext):
     assert c["text"].startswith("Created archive with 3 files")
     listed = resp(svc.invoke("archive_handler", {"operation": "list",
                                                  "path": str(archive)}))["result"]
-    assert {f["path"] for f in listed["files"]} >= {"src/a.txt", "src/sub/b.txt", "single.txt"}
+    assert {f["name"] for f in listed["files"]} >= {"src/a.txt", "src/sub/b.txt", "single.txt"}
+    assert listed["format"] == {"zip": "ZIP", "tar": "TAR", "tar.gz": "TAR.GZ"}[ext]
     out = tmp_path / "x"
     e = svc.invoke("archive_handler", {"operation": "extract", "path": str(archive),
                                        "target_path": str(out)})
     assert (out / "src" / "sub" / "b.txt").read_text() == "beta"
     assert resp(e)["result"]["total_size"] == 12
+
+
+def test_single_file_gz(tmp_path):
+    svc = service(tmp_path)
+    src = tmp_path / "log.txt"
+    src.write_text("line\n" * 100)
+    c = svc.invoke("archive_handler", {"operation": "create", "path": str(tmp_path / "log.txt.gz"),
+                                       "input": [str(src)]})
+    assert resp(c)["result"]["archived_files"] == [str(src)]
+    listed = resp(svc.invoke("archive_handler", {"operation": "list",
+                                                 "path": str(tmp_path / "log.txt.gz")}))
+    assert listed["result"]["files"][0]["name"] == "<compressed file>"
+    assert listed["message"] == "Listed 1 files in GZ archive"
+    svc.invoke("archive_handler", {"operation": "extract", "path": str(tmp_path / "log.txt.gz"),
+                                   "target_path": str(tmp_path / "out")})
+    assert (tmp_path / "out" / "log.txt").read_text() == "line\n" * 100
 
 
 def test_zip_slip_refused(tmp_path):

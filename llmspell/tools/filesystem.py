@@ -242,13 +242,15 @@ MAX_RATIO = 100
 def _archive_format(path: str) -> str:
     low = path.lower()
     if low.endswith(".zip"):
-        return "zip"
-    if low.endswith((".tar.gz", ".tgz", ".gz")):
-        return "tar.gz"
+        return "ZIP"
+    if low.endswith((".tar.gz", ".tgz")):
+        return "TAR.GZ"
     if low.endswith(".tar"):
-        return "tar"
+        return "TAR"
+    if low.endswith(".gz"):
+        return "GZ"  # one gzip-compressed file
     raise ToolValidationError(f"Unsupported archive format: {path} (.zip, .tar, .tar.gz, "
-                              ".tgz)")
+                              ".tgz, .gz)")
 
 
 def _safe_member(name: str) -> str:
@@ -264,40 +266,61 @@ def _members(path: Path, fmt: str) -> list[dict[str, Any]]:
     import zipfile
 
     out = []
-    if fmt == "zip":
+    if fmt == "ZIP":
         with zipfile.ZipFile(path) as zf:
             for info in zf.infolist():
-                out.append({"path": info.filename, "size": info.file_size,
+                out.append({"name": info.filename, "size": info.file_size,
                             "compressed_size": info.compress_size, "is_dir": info.is_dir(),
                             "kind": "dir" if info.is_dir() else "file"})
+    elif fmt == "GZ":
+        out.append({"name": "<compressed file>", "compressed_size": path.stat().st_size,
+                    "kind": "gz"})
     else:
         with tarfile.open(path, "r:*") as tf:
             for m in tf.getmembers():
                 kind = ("dir" if m.isdir() else "file" if m.isfile() else
                         "symlink" if m.issym() or m.islnk() else "special")
-                out.append({"path": m.name, "size": m.size, "compressed_size": None,
-                            "is_dir": m.isdir(), "kind": kind})
+                out.append({"name": m.name, "size": m.size, "is_dir": m.isdir(), "kind": kind})
     return out
+
+
+def _gunzip(ctx: ToolContext, archive: Path, target: Path) -> tuple[list[str], int]:
+    import gzip
+
+    name = archive.name[:-3] if archive.name.lower().endswith(".gz") else archive.stem
+    out = ctx.guard.check(str(target / _safe_member(name)), "target_path")
+    target.mkdir(parents=True, exist_ok=True)
+    size = 0
+    with gzip.open(archive, "rb") as src, out.open("wb") as dst:
+        while chunk := src.read(1 << 16):
+            size += len(chunk)
+            if size > MAX_MEMBER:
+                raise SecurityViolation(f"Decompressed size exceeds {MAX_MEMBER} bytes "
+                                        "(possible gzip bomb)")
+            dst.write(chunk)
+    return [str(out)], size
 
 
 def _extract(ctx: ToolContext, archive: Path, fmt: str, target: Path) -> tuple[list[str], int]:
     import tarfile
     import zipfile
 
+    if fmt == "GZ":
+        return _gunzip(ctx, archive, target)
     members = _members(archive, fmt)
     if len(members) > MAX_MEMBERS:
         raise SecurityViolation(f"Archive has too many entries ({len(members)} > "
                                 f"{MAX_MEMBERS})")
     total = 0
     for m in members:
-        _safe_member(m["path"])
+        _safe_member(m["name"])
         if m["kind"] in ("symlink", "special"):
-            raise SecurityViolation(f"Archive entry is a link or special file: {m['path']}")
+            raise SecurityViolation(f"Archive entry is a link or special file: {m['name']}")
         if m["size"] > MAX_MEMBER:
-            raise SecurityViolation(f"Archive entry too large: {m['path']} ({m['size']} bytes)")
-        if m["compressed_size"] and m["size"] > 1024 * 1024 and \
+            raise SecurityViolation(f"Archive entry too large: {m['name']} ({m['size']} bytes)")
+        if m.get("compressed_size") and m["size"] > 1024 * 1024 and \
                 m["size"] / max(1, m["compressed_size"]) > MAX_RATIO:
-            raise SecurityViolation(f"Suspicious compression ratio for {m['path']} "
+            raise SecurityViolation(f"Suspicious compression ratio for {m['name']} "
                                     "(possible zip bomb)")
         total += m["size"]
     if total > MAX_TOTAL:
@@ -323,7 +346,7 @@ def _extract(ctx: ToolContext, archive: Path, fmt: str, target: Path) -> tuple[l
                 fh.write(chunk)
         return n
 
-    if fmt == "zip":
+    if fmt == "ZIP":
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
                 out = dest(info.filename)
@@ -364,7 +387,7 @@ def _archive(ctx: ToolContext, p: Params) -> ToolOutput:
             files = [{k: v for k, v in m.items() if k != "kind"} for m in _members(path, fmt)]
         except (zipfile.BadZipFile, tarfile.TarError) as exc:
             raise ToolError(f"Cannot read archive {path_text}: {exc}") from None
-        return _done("list", f"Archive contains {len(files)} entries",
+        return _done("list", f"Listed {len(files)} files in {fmt} archive",
                      {"format": fmt, "files": files, "file_count": len(files)})
     if op == "extract":
         target_text = p.req_str("target_path")
@@ -373,7 +396,9 @@ def _archive(ctx: ToolContext, p: Params) -> ToolOutput:
             raise ToolStorageError(f"Archive not found: {path_text}")
         try:
             files, size = _extract(ctx, path, fmt, target)
-        except (zipfile.BadZipFile, tarfile.TarError) as exc:
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+            if isinstance(exc, ToolError):
+                raise
             raise ToolError(f"Cannot read archive {path_text}: {exc}") from None
         return _done("extract", f"Extracted {len(files)} files ({size} bytes) to {target_text}",
                      {"extracted_files": files, "total_size": size, "output_dir": target_text})
@@ -381,35 +406,44 @@ def _archive(ctx: ToolContext, p: Params) -> ToolOutput:
         inputs = p.str_list("input", required=True)
         if not inputs:
             raise ToolValidationError("Create operation requires a non-empty 'input' list")
-        entries: list[tuple[Path, str]] = []
+        entries: list[tuple[Path, str, str]] = []  # (real path, name in archive, shown)
         for item in inputs:
             src = ctx.guard.check(item, "input")
             if src.is_dir():
                 for f in sorted(src.rglob("*")):
                     real = ctx.guard.check(str(f), "input")
                     if real.is_file():
-                        entries.append((real, f"{src.name}/{f.relative_to(src).as_posix()}"))
+                        entries.append((real, f"{src.name}/{f.relative_to(src).as_posix()}",
+                                        str(f)))
             elif src.is_file():
-                entries.append((src, src.name))
+                entries.append((src, src.name, item))
             else:
                 raise ToolStorageError(f"File not found: {item}")
         if len(entries) > MAX_MEMBERS:
             raise ToolValidationError(f"Too many files ({len(entries)} > {MAX_MEMBERS})")
         path.parent.mkdir(parents=True, exist_ok=True)
         level = p.int("compression_level", 6)
-        if fmt == "zip":
+        if fmt == "ZIP":
             with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
-                for src, name in entries:
+                for src, name, _ in entries:
                     zf.write(src, name)
+        elif fmt == "GZ":
+            import gzip
+
+            if len(entries) != 1 or len(inputs) != 1:
+                raise ToolValidationError("GZ format can only compress a single file")
+            with entries[0][0].open("rb") as fin, gzip.open(path, "wb", compresslevel=level) \
+                    as fout:
+                shutil.copyfileobj(fin, fout)
         else:
-            mode = "w:gz" if fmt == "tar.gz" else "w"
-            kwargs = {"compresslevel": level} if fmt == "tar.gz" else {}
+            mode = "w:gz" if fmt == "TAR.GZ" else "w"
+            kwargs = {"compresslevel": level} if fmt == "TAR.GZ" else {}
             with tarfile.open(path, mode, **kwargs) as tf:  # type: ignore[call-overload]
-                for src, name in entries:
+                for src, name, _ in entries:
                     tf.add(src, name, recursive=False)
-        total = sum(src.stat().st_size for src, _ in entries)
+        total = sum(src.stat().st_size for src, _, _ in entries)
         return _done("create", f"Created archive with {len(entries)} files ({total} bytes)",
-                     {"archive_path": path_text, "archived_files": [n for _, n in entries],
+                     {"archive_path": path_text, "archived_files": [s for _, _, s in entries],
                       "total_size": total, "compression_level": level})
     raise ToolValidationError(f"Invalid operation: {op} (extract, create, list)")
 
