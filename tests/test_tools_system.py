@@ -146,5 +146,7 @@ def test_system_monitor():
     assert r["operation"] == "all" and res["cpu_count"] >= 1
     assert res["total_memory_bytes"] > res["available_memory_bytes"] > 0
     assert res["process_count"] > 0 and res["disk_usage"]
+    assert res["formatted"]["total_memory"].endswith("B")
+    assert r["message"].startswith("System stats: CPU ")
     mem = svc.invoke("system_monitor", {"operation": "memory"})["result"]
     assert "cpu_count" not in mem and mem["total_memory_formatted"].endswith("B")

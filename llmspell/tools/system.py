@@ -284,10 +284,13 @@ def _system_monitor(ctx: ToolContext, p: Params) -> ToolOutput:
     if op in ("memory", "all"):
         vm = psutil.virtual_memory()
         result.update(total_memory_bytes=vm.total, used_memory_bytes=vm.used,
-                      available_memory_bytes=vm.available, memory_usage_percent=vm.percent,
-                      total_memory_formatted=_fmt_bytes(vm.total),
-                      used_memory_formatted=_fmt_bytes(vm.used),
-                      available_memory_formatted=_fmt_bytes(vm.available))
+                      available_memory_bytes=vm.available, memory_usage_percent=vm.percent)
+        formatted = {"total_memory": _fmt_bytes(vm.total), "used_memory": _fmt_bytes(vm.used),
+                     "available_memory": _fmt_bytes(vm.available)}
+        if op == "memory":
+            result.update({f"{k}_formatted": v for k, v in formatted.items()})
+        else:
+            result["formatted"] = formatted
     if op in ("disk", "all"):
         disks: dict[str, Any] = {}
         for part in psutil.disk_partitions(all=False):
@@ -302,12 +305,26 @@ def _system_monitor(ctx: ToolContext, p: Params) -> ToolOutput:
             u = psutil.disk_usage("/")
             disks["/"] = {"total_bytes": u.total, "available_bytes": u.free,
                           "used_bytes": u.used, "usage_percent": u.percent,
-                          "filesystem": "unknown"}
+                          "filesystem": None}
         result["disk_usage"] = disks
     if op == "all":
         result.update(process_count=len(psutil.pids()),
                       uptime_seconds=int(time.time() - psutil.boot_time()))
-    return ok(op, result)
+    if op == "cpu":
+        message = f"CPU usage: {result['cpu_usage_percent']:.1f}% ({result['cpu_count']} cores)"
+    elif op == "memory":
+        message = (f"Memory usage: {result['memory_usage_percent']:.1f}% "
+                   f"({_fmt_bytes(result['used_memory_bytes'])} / "
+                   f"{_fmt_bytes(result['total_memory_bytes'])} used)")
+    elif op == "disk":
+        message = f"Disk usage for {len(result['disk_usage'])} mount points collected"
+    else:
+        message = (f"System stats: CPU {result['cpu_usage_percent']:.1f}%, Memory "
+                   f"{result['memory_usage_percent']:.1f}% "
+                   f"({_fmt_bytes(result['used_memory_bytes'])}/"
+                   f"{_fmt_bytes(result['total_memory_bytes'])}), "
+                   f"{len(result['disk_usage'])} disks, {result['process_count']} processes")
+    return ok(op, result, message)
 
 
 SYSTEM_MONITOR = ToolSpec(
