@@ -75,6 +75,10 @@ def test_image_metadata_and_transforms(svc, tmp_path):
                                        "target_path": str(tmp_path / "small.png"),
                                        "width": 50, "height": 50})
     assert r["result"]["dimensions"] == {"width": 50, "height": 25}
+    assert r["result"]["maintain_aspect_ratio"] is True and r["result"]["width"] == 50
+    up = svc.invoke("image_processor", {"operation": "resize", "source_path": str(src),
+                                        "target_path": str(tmp_path / "big.png"), "height": 300})
+    assert up["result"]["dimensions"] == {"width": 600, "height": 300}
     svc.invoke("image_processor", {"operation": "convert", "source_path": str(src),
                                    "target_path": str(tmp_path / "pic.jpg")})
     with Image.open(tmp_path / "pic.jpg") as j:
@@ -86,6 +90,7 @@ def test_image_metadata_and_transforms(svc, tmp_path):
                                           "target_path": str(tmp_path / "c.png"), "x": 10,
                                           "y": 10, "width": 20, "height": 30})
     assert crop["result"]["dimensions"] == {"width": 20, "height": 30}
+    assert (crop["result"]["x"], crop["result"]["y"]) == (10, 10)
     th = svc.invoke("image_processor", {"operation": "thumbnail", "source_path": str(src),
                                         "target_path": str(tmp_path / "t.webp"),
                                         "max_width": 64, "max_height": 64})

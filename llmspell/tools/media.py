@@ -257,32 +257,47 @@ def _image(ctx: ToolContext, p: Params) -> ToolOutput:
     src = _existing(ctx, p, src_name, IMAGE_LIMIT)
     dst = ctx.guard.check(p.req_str("target_path"), "target_path")
     img = _open_image(src)
+    info: dict[str, Any] = {"source_path": p.str(src_name), "target_path": p.str("target_path")}
     if op == "resize":
-        width, height = p.int("width", required=True), p.int("height", required=True)
-        if not (0 < width <= 20000 and 0 < height <= 20000):
+        width, height = p.int("width"), p.int("height")
+        if width is None and height is None:
+            raise ToolValidationError("resize needs 'width' and/or 'height'")
+        keep = p.bool("maintain_aspect_ratio", True)
+        w = width or (round(img.width * height / img.height) if keep else img.width)
+        h = height or (round(img.height * width / img.width) if keep else img.height)
+        if not (0 < w <= 20000 and 0 < h <= 20000):
             raise ToolValidationError("width and height must be between 1 and 20000")
-        if p.bool("maintain_aspect_ratio", True):
-            img.thumbnail((width, height))
-            out = img
+        if keep:  # fit inside w x h, up or down
+            scale = min(w / img.width, h / img.height)
+            out = img.resize((max(1, round(img.width * scale)),
+                              max(1, round(img.height * scale))))
         else:
-            out = img.resize((width, height))
+            out = img.resize((w, h))
+        info.update(width=width, height=height, maintain_aspect_ratio=keep)
     elif op == "thumbnail":
         out = img.copy()
-        out.thumbnail((p.int("max_width", 128), p.int("max_height", 128)))
+        max_w, max_h = p.int("max_width", 200), p.int("max_height", 200)
+        out.thumbnail((max_w, max_h))
+        info.update(max_width=max_w, max_height=max_h)
     elif op == "crop":
-        box = (p.int("x", 0), p.int("y", 0))
+        x, y = p.int("x", 0), p.int("y", 0)
         w, h = p.int("width", required=True), p.int("height", required=True)
-        if box[0] < 0 or box[1] < 0 or box[0] + w > img.width or box[1] + h > img.height:
+        if x < 0 or y < 0 or w <= 0 or h <= 0 or x + w > img.width or y + h > img.height:
             raise ToolValidationError("Crop box is outside the image")
-        out = img.crop((box[0], box[1], box[0] + w, box[1] + h))
+        out = img.crop((x, y, x + w, y + h))
+        info.update(x=x, y=y, width=w, height=h)
     elif op == "rotate":
-        out = img.rotate(-float(p.number("degrees", required=True)), expand=True)
+        degrees = float(p.number("degrees", required=True))
+        out = img.rotate(-degrees, expand=True)
+        info.update(degrees=degrees)
     else:
         out = img
     fmt = _save(out, dst, p.str("target_format"))
-    return ok(op, {"source_path": p.str(src_name), "target_path": p.str("target_path"),
-                   "format": fmt, "dimensions": {"width": out.width, "height": out.height},
-                   "success": True})
+    if op == "convert":
+        info["target_format"] = fmt
+    info.update(format=fmt, dimensions={"width": out.width, "height": out.height},
+                success=True)
+    return ok(op, info)
 
 
 IMAGE_PROCESSOR = ToolSpec(
@@ -302,8 +317,8 @@ IMAGE_PROCESSOR = ToolSpec(
         Param("x", "integer", "crop left", default=0), Param("y", "integer", "crop top",
                                                              default=0),
         Param("degrees", "number", "rotate: clockwise degrees"),
-        Param("max_width", "integer", "thumbnail", default=128),
-        Param("max_height", "integer", "thumbnail", default=128),
+        Param("max_width", "integer", "thumbnail", default=200),
+        Param("max_height", "integer", "thumbnail", default=200),
     ],
     execute=_image,
 )
@@ -415,7 +430,7 @@ def _video(ctx: ToolContext, p: Params) -> ToolOutput:
             raise ToolError("ffmpeg timed out") from None
         if proc.returncode != 0:
             raise ToolError(f"ffmpeg failed: {proc.stderr.decode('utf-8', 'replace')[:500]}")
-        return ok(op, {"file_path": p.str("file_path"), "target_path": p.str("target_path"),
+        return ok(op, {"video_path": p.str("file_path"), "target_path": p.str("target_path"),
                        "timestamp_seconds": at, "success": True})
     raise ToolValidationError(f"Operation '{op}' is not supported (detect, metadata, "
                               "thumbnail, extract_frame)")
