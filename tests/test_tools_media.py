@@ -67,10 +67,10 @@ def test_image_metadata_and_transforms(svc, tmp_path):
     src = tmp_path / "pic.png"
     Image.new("RGBA", (200, 100), (255, 0, 0, 255)).save(src)
     meta = svc.invoke("image_processor", {"file_path": str(src)})["result"]["metadata"]
-    assert meta["format"] == "PNG" and meta["dimensions"] == {"width": 200, "height": 100}
+    assert meta["format"] == "Png" and meta["dimensions"] == {"width": 200, "height": 100}
     assert meta["color_mode"] == "RGBA"
     det = svc.invoke("image_processor", {"operation": "detect", "file_path": str(src)})
-    assert det["result"]["mime_type"] == "image/png"
+    assert det["result"]["mime_type"] == "image/png" and det["result"]["format"] == "Png"
     r = svc.invoke("image_processor", {"operation": "resize", "source_path": str(src),
                                        "target_path": str(tmp_path / "small.png"),
                                        "width": 50, "height": 50})

@@ -61,7 +61,7 @@ def _audio_format(path: Path) -> str:
 def _audio_metadata(path: Path, fmt: str) -> dict[str, Any]:
     meta: dict[str, Any] = {"format": fmt, "duration_seconds": None, "sample_rate": None,
                             "channels": None, "bit_rate": None, "bits_per_sample": None,
-                            "title": None, "artist": None, "album": None,
+                            "title": None, "artist": None, "album": None, "year": None,
                             "file_size": path.stat().st_size}
     if fmt == "Wav":
         import wave
@@ -95,6 +95,8 @@ def _audio_metadata(path: Path, fmt: str) -> dict[str, Any]:
         value = tags.get(key) if hasattr(tags, "get") else None
         if value:
             meta[key] = value[0] if isinstance(value, list) else str(value)
+    if meta.get("date") and str(meta["date"])[:4].isdigit():
+        meta["year"] = int(str(meta["date"])[:4])
     return meta
 
 
@@ -194,6 +196,8 @@ AUDIO_PROCESSOR = ToolSpec(
 
 _MIME = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp",
          "BMP": "image/bmp", "TIFF": "image/tiff", "ICO": "image/x-icon"}
+_FORMAT_NAMES = {"PNG": "Png", "JPEG": "Jpeg", "GIF": "Gif", "WEBP": "Webp", "BMP": "Bmp",
+                 "TIFF": "Tiff", "ICO": "Ico"}  # upstream's enum names
 _SAVE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "gif": "GIF", "webp": "WEBP",
                  "bmp": "BMP", "tiff": "TIFF"}
 
@@ -233,24 +237,28 @@ def _image(ctx: ToolContext, p: Params) -> ToolOutput:
                     fmt = img.format or "Unknown"
             except (UnidentifiedImageError, OSError):
                 fmt = "Unknown"
-            return ok("detect", {"file_path": p.str("file_path"), "format": fmt,
+            return ok("detect", {"file_path": p.str("file_path"),
+                                 "format": _FORMAT_NAMES.get(fmt, "Unknown"),
                                  "mime_type": _MIME.get(fmt, "application/octet-stream"),
-                                 "supported": fmt != "Unknown"})
+                                 "supported": fmt in _FORMAT_NAMES})
         img = _open_image(path)
         exif = {}
         try:
             from PIL import ExifTags
 
             for k, v in (img.getexif() or {}).items():
-                exif[ExifTags.TAGS.get(k, str(k))] = v if isinstance(v, int | float | str) \
-                    else str(v)
+                exif[ExifTags.TAGS.get(k, str(k))] = str(v)
         except (AttributeError, ValueError):
             pass
         bits = {"1": 1, "L": 8, "P": 8, "RGB": 8, "RGBA": 8, "I;16": 16, "I": 32, "F": 32}
+        dpi = img.info.get("dpi")
         return ok("metadata", {"file_path": p.str("file_path"), "metadata": {
-            "format": img.format, "dimensions": {"width": img.width, "height": img.height},
+            "format": _FORMAT_NAMES.get(img.format or "", "Unknown"),
+            "dimensions": {"width": img.width, "height": img.height},
             "color_mode": img.mode, "bit_depth": bits.get(img.mode),
-            "file_size": path.stat().st_size, "dpi": img.info.get("dpi"), "exif": exif}})
+            "file_size": path.stat().st_size,
+            "dpi": [round(dpi[0]), round(dpi[1])] if dpi else None,
+            "exif": exif or None}})
     if op not in ("resize", "convert", "crop", "rotate", "thumbnail"):
         raise ToolValidationError(f"Operation '{op}' is not supported")
     src_name = "source_path" if "source_path" in p else "file_path"
@@ -408,7 +416,8 @@ def _video(ctx: ToolContext, p: Params) -> ToolOutput:
                                  "supported": fmt != "Unknown"})
         meta: dict[str, Any] = {"format": fmt, "duration_seconds": None, "resolution": None,
                                 "fps": None, "video_bitrate": None, "audio_bitrate": None,
-                                "audio_channels": None, "file_size": path.stat().st_size}
+                                "audio_channels": None, "file_size": path.stat().st_size,
+                                "video_codec": None, "audio_codec": None}
         if fmt in ("Mp4", "Mov"):
             meta.update(_mp4_meta(path))
         elif fmt == "Avi":
