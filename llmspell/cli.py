@@ -170,7 +170,7 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
         args = (parse_script_args(script.name, script_args or [])
                 if script is not None else None)
         rt = Runtime(settings, script_path=script, script_args=args, output=output,
-                     timeout_seconds=timeout, debug=opts.debug)
+                     timeout_seconds=timeout, debug=opts.debug, watchdog=True)
         try:
             if script is not None:
                 value = rt.run_file(script, str(script))
