@@ -147,7 +147,7 @@ def test_file_search(tmp_path):
     m = next(m for m in res["matches"] if m["file_path"].endswith("a.py"))
     assert m["line_number"] == 2 and m["context_before"] == ["import os"]
     assert m["context_after"] == ["print(1)"] and m["matched_text"] == "TODO"
-    assert r["text"] == "Found 2 matches in 2 files"
+    assert r["text"] == "Found 2 matches across 2 files. Search pattern: 'todo'"  # bin skipped
     only_py = svc.invoke("file_search", {"path": str(tmp_path), "pattern": r"TODO\s+\w+",
                                          "use_regex": True, "case_sensitive": True,
                                          "include_extensions": ["py"]})
@@ -185,7 +185,7 @@ def test_file_watcher_sees_changes(tmp_path):
                                     "timeout_ms": 600, "debounce_ms": 50})
     t.join()
     kinds = {(e["event_type"], e["path"].rsplit("/", 1)[1]) for e in r["result"]["events"]}
-    assert {("create", "new.txt"), ("modify", "keep.txt"), ("delete", "gone.txt")} <= kinds
+    assert {("Create", "new.txt"), ("Modify", "keep.txt"), ("Delete", "gone.txt")} <= kinds
     assert r["message"] == f"Captured {r['result']['event_count']} file events"
     assert svc.invoke("file_watcher", {"operation": "config"})["result"]["max_paths"] == 100
     with pytest.raises(ApiError, match="Security violation"):

@@ -627,9 +627,9 @@ def _search(ctx: ToolContext, p: Params) -> ToolOutput:
             found += 1
             if found >= per_file or len(matches) >= MAX_RESULTS:
                 break
-    files_with = len({m["file_path"] for m in matches})
-    message = (f"Found {len(matches)} matches in {files_with} files" if matches
-               else f"No matches found for '{pattern}' in {searched} files")
+    message = (f"Found {len(matches)} matches across {searched} files. Search pattern: "
+               f"'{pattern}'" if matches else
+               f"No matches found in {searched} files searched. Search pattern: '{pattern}'")
     return _done("search", message, {
         "matches": matches, "summary": {"total_matches": len(matches),
                                         "files_searched": searched,
@@ -691,7 +691,8 @@ def _watcher(ctx: ToolContext, p: Params) -> ToolOutput:
     op = p.req_str("operation")
     if op == "config":
         return ok("config", {"max_events": 1000, "default_timeout": 300,
-                             "default_debounce_ms": 100, "max_paths": 100})
+                             "default_debounce_ms": 100, "max_paths": 100},
+                  "File watcher configuration")
     if op != "watch":
         raise ToolValidationError(f"Invalid operation: {op} (watch, config)")
     raw = p.str_list("input", required=True)
@@ -720,15 +721,15 @@ def _watcher(ctx: ToolContext, p: Params) -> ToolOutput:
             renamed = next((k for k, v in new.items() if v[2] == sig[2] and v[1] == sig[1]),
                            None)
             if renamed:
-                events.append({"event_type": "rename", "path": renamed, "old_path": old_path,
+                events.append({"event_type": "Rename", "path": renamed, "old_path": old_path,
                                "timestamp": stamp})
                 new.pop(renamed)
             else:
-                events.append({"event_type": "delete", "path": old_path, "old_path": None,
+                events.append({"event_type": "Delete", "path": old_path, "old_path": None,
                                "timestamp": stamp})
-        events.extend({"event_type": "create", "path": k, "old_path": None,
+        events.extend({"event_type": "Create", "path": k, "old_path": None,
                        "timestamp": stamp} for k in new)
-        events.extend({"event_type": "modify", "path": k, "old_path": None,
+        events.extend({"event_type": "Modify", "path": k, "old_path": None,
                        "timestamp": stamp}
                       for k, v in after.items() if k in before and before[k] != v)
         before = after
