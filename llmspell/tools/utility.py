@@ -60,7 +60,8 @@ def _uuid_generate(p: Params) -> ToolOutput:
     else:
         raise ToolValidationError(f"Unsupported UUID version: {version}")
     text, fmt_label = _format_uuid(u, fmt)
-    return ok("generate", {"uuid": text, "version": label, "format": fmt_label})
+    return ok("generate", {"uuid": text, "version": label, "format": fmt_label},
+              "UUID generated successfully")
 
 
 def _uuid_execute(ctx: Any, p: Params) -> ToolOutput:
@@ -72,14 +73,16 @@ def _uuid_execute(ctx: Any, p: Params) -> ToolOutput:
         short = p.bool("short", False)
         u = str(uuid.uuid4())
         return ok("component_id", {"id": f"{prefix}_{u[:8] if short else u}",
-                                   "prefix": prefix, "short": short})
+                                   "prefix": prefix, "short": short},
+                  "Component ID generated successfully")
     if op == "deterministic":
         ns_name = p.str("namespace", "agent")
         name = p.str("name", required=True)
         if ns_name not in _LLMSPELL_NAMESPACES:
             ns_name = "agent"
         u = uuid.uuid5(_LLMSPELL_NAMESPACES[ns_name], name)
-        return ok("deterministic", {"id": str(u), "namespace": ns_name, "name": name})
+        return ok("deterministic", {"id": str(u), "namespace": ns_name, "name": name},
+                  "Deterministic ID generated successfully")
     if op == "custom":
         parts: list[str] = []
         if p.str("prefix"):
@@ -92,7 +95,8 @@ def _uuid_execute(ctx: Any, p: Params) -> ToolOutput:
         parts.append(u[:8] if short else u)
         if p.str("suffix"):
             parts.append(p.str("suffix"))
-        return ok("custom", {"id": "_".join(parts), "timestamp": stamp, "short": short})
+        return ok("custom", {"id": "_".join(parts), "timestamp": stamp, "short": short},
+                  "Custom ID generated successfully")
     if op == "validate":
         text = p.str("uuid", required=True)
         try:
@@ -238,7 +242,8 @@ def _hash(ctx: ToolContext, p: Params) -> ToolOutput:
         if fmt not in ("hex", "base64"):
             raise ToolValidationError(f"Invalid format: {fmt}")
         text = digest.hex() if fmt == "hex" else base64.b64encode(digest).decode()
-        return ok("hash", {"algorithm": label, "hash": text, "format": fmt})
+        return ok("hash", {"algorithm": label, "hash": text, "format": fmt},
+                  f"Calculated {label.upper()} hash")
     expected_text = p.req_str("expected_hash")
     expected_fmt = p.str("expected_format", "hex")
     try:
@@ -386,7 +391,8 @@ def _calculator(ctx: ToolContext, p: Params) -> ToolOutput:
         return json_output(envelope("evaluate", success=False, error=message))
 
     if op == "functions":
-        return ok("functions", FUNCTION_GROUPS, resource_usage=usage())
+        return ok("functions", FUNCTION_GROUPS, "Available functions and operators",
+                  resource_usage=usage())
     if op not in ("evaluate", "validate"):
         return fail(f"Unknown operation: {op}")
     expr = p.data.get("input")
@@ -401,14 +407,15 @@ def _calculator(ctx: ToolContext, p: Params) -> ToolOutput:
     except CalcError as exc:
         if op == "validate":
             return ok("validate", {"input": expr, "valid": False, "error": str(exc)},
-                      resource_usage=usage())
+                      "Expression validation failed", resource_usage=usage())
         return fail(f"Invalid expression: {exc}")
     if op == "validate":
-        return ok("validate", {"input": expr, "valid": True}, resource_usage=usage())
+        return ok("validate", {"input": expr, "valid": True}, "Expression is valid",
+                  resource_usage=usage())
     result, kind = _number_out(value)
     return ok("evaluate", {"input": expr, "result": result, "result_type": kind,
                            "variables": raw_vars if isinstance(raw_vars, dict) else {}},
-              resource_usage=usage())
+              "Expression evaluated successfully", resource_usage=usage())
 
 
 CALCULATOR = ToolSpec(
@@ -585,9 +592,9 @@ def _datetime(ctx: ToolContext, p: Params) -> ToolOutput:
     if op == "now":
         tz = p.str("timezone")
         now = datetime.now(_zone(tz)) if tz else datetime.now().astimezone()
-        fmt = p.str("format", "%Y-%m-%dT%H:%M:%S%.f%:z" if tz else default_fmt)
-        text = now.isoformat() if "%:z" in fmt else _render(now, fmt)
-        return ok("now", {"timezone": tz or "local", "datetime": text, "format": fmt})
+        fmt = p.str("format", default_fmt)
+        return ok("now", {"timezone": tz or "local", "datetime": _render(now, fmt),
+                          "format": fmt}, "Current time retrieved")
     if op == "formats":
         return ok("formats", {
             "available_formats": ["ISO 8601 / RFC 3339", "RFC 2822", "Unix timestamp",
@@ -598,7 +605,8 @@ def _datetime(ctx: ToolContext, p: Params) -> ToolOutput:
                                 "RFC2822": "Mon, 15 Jan 2024 10:30:00 +0000",
                                 "Unix timestamp": "1705314600",
                                 "Human readable": "January 15, 2024 10:30 AM",
-                                "Date only": "2024-01-15", "Time only": "10:30:00"}})
+                                "Date only": "2024-01-15", "Time only": "10:30:00"}},
+                  "Available date formats")
     if op == "difference":
         start, _ = _parse_date(p.require("start"))
         end, _ = _parse_date(p.require("end"))
@@ -609,7 +617,8 @@ def _datetime(ctx: ToolContext, p: Params) -> ToolOutput:
                                                 else -int(-secs // 86400),
                                                 "hours": int(secs / 3600),
                                                 "minutes": int(secs / 60),
-                                                "human_readable": _human(secs)}})
+                                                "human_readable": _human(secs)}},
+                  "Date difference calculated")
     raw = p.require("input")
     dt, used = _parse_date(raw)
     if op == "parse":
@@ -617,14 +626,15 @@ def _datetime(ctx: ToolContext, p: Params) -> ToolOutput:
             "utc": dt.isoformat().replace("+00:00", "Z"), "timestamp": int(dt.timestamp()),
             "year": dt.year, "month": dt.month, "day": dt.day, "hour": dt.hour,
             "minute": dt.minute, "second": dt.second, "weekday": dt.strftime("%A")},
-            "format_used": used})
+            "format_used": used}, "Date parsed successfully")
     if op == "convert_timezone":
         target = p.req_str("target_timezone")
         converted = dt.astimezone(_zone(target))
         fmt = p.str("format", "%Y-%m-%d %H:%M:%S %Z")
         return ok("convert_timezone", {"input": raw, "target_timezone": target,
                                        "original": dt.isoformat(),
-                                       "converted": _render(converted, fmt)})
+                                       "converted": _render(converted, fmt)},
+                  "Timezone converted successfully")
     if op in ("add", "subtract"):
         amount = p.int("amount", required=True)
         unit = p.str("unit", "days")
@@ -635,7 +645,8 @@ def _datetime(ctx: ToolContext, p: Params) -> ToolOutput:
         result = dt + delta if op == "add" else dt - delta
         fmt = p.str("format", default_fmt)
         return ok(op, {"input": raw, "amount": amount, "unit": unit,
-                       "original": _render(dt, fmt), "result": _render(result, fmt)})
+                       "original": _render(dt, fmt), "result": _render(result, fmt)},
+                  f"{op} operation completed")
     if op == "info":
         days_in_month = calendar.monthrange(dt.year, dt.month)[1]
         start = dt.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -646,7 +657,8 @@ def _datetime(ctx: ToolContext, p: Params) -> ToolOutput:
             "is_leap_year": calendar.isleap(dt.year), "days_in_month": days_in_month,
             "start_of_day": start.isoformat().replace("+00:00", "Z"),
             "end_of_day": (start + timedelta(days=1, microseconds=-1))
-            .astimezone(UTC).isoformat().replace("+00:00", "Z")}})
+            .astimezone(UTC).isoformat().replace("+00:00", "Z")}},
+                  "Date information retrieved")
     raise ToolValidationError(f"Invalid operation: {op}")
 
 
@@ -716,7 +728,7 @@ def _diff(ctx: ToolContext, p: Params) -> ToolOutput:
         acc: dict[str, Any] = {"added": {}, "removed": {}, "modified": {}, "unchanged": []}
         _json_diff(load("old"), load("new"), "", acc)
         return ok("json_diff", {"type": "json", "diff": acc, "summary": {
-            k: len(v) for k, v in acc.items()}})
+            k: len(v) for k, v in acc.items()}}, "JSON diff calculated successfully")
     if kind != "text":
         raise ToolValidationError(f"Invalid diff type: {kind} (text or json)")
 
@@ -739,7 +751,8 @@ def _diff(ctx: ToolContext, p: Params) -> ToolOutput:
     else:
         raise ToolValidationError(f"Invalid format: {fmt}")
     return ok("text_diff", {"type": "text", "format": fmt, "diff": diff,
-                            "stats": {"old_lines": len(a), "new_lines": len(b)}})
+                            "stats": {"old_lines": len(a), "new_lines": len(b)}},
+              "Text diff calculated successfully")
 
 
 DIFF_CALCULATOR = ToolSpec(
