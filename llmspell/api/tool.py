@@ -105,7 +105,8 @@ def install(rt: Runtime, table: Any) -> None:
     to_lua = lua_converter(rt)
 
     def invoke(name: Any = None, params: Any = None) -> Any:
-        tool_name = convert.text_arg(name, "Tool.invoke", 1)
+        tool_name = (name.decode("utf-8", "surrogateescape") if type(name) is bytes
+                     else convert.text_arg(name, "Tool.invoke", 1))
         return to_lua(service.invoke(tool_name, _params(params, "Tool.invoke", 2)))
 
     def executor(tool_name: str) -> Any:

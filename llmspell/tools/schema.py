@@ -86,6 +86,8 @@ class Params:
 
     def _typed(self, name: str, kind: type, default: Any, required: bool) -> Any:
         value = self.data.get(name)
+        if type(value) is kind:  # the common case, checked first
+            return value
         if value is None:
             if required:
                 raise ToolValidationError(f"Missing required parameter '{name}'")
