@@ -301,3 +301,24 @@ def test_request_timeout(server):
     with pytest.raises(ApiError, match="Network error: Request to .* timed out"):
         make().invoke("http_request", {"input": server + "/slow", "timeout": 0.2,
                                        "retry": {"max_attempts": 1}})
+
+
+def test_connection_is_checked_again_at_connect_time(server, monkeypatch):
+    """DNS rebinding: a name that passed the URL check but resolves to loopback when the
+    connection is opened is still refused."""
+    from llmspell.tools import net
+
+    real_check = net.NetPolicy._check_host
+    calls = []
+
+    def check_passes_first_time(self, host, port):
+        calls.append(host)
+        if len(calls) == 1:
+            return "93.184.216.34"  # the URL check saw a public address
+        return real_check(self, host, port)
+
+    monkeypatch.setattr(net.NetPolicy, "_check_host", check_passes_first_time)
+    with pytest.raises(ApiError, match="Security violation: Access to private or local"):
+        ToolService().invoke("http_request", {"input": server + "/json",
+                                              "retry": {"max_attempts": 1}})
+    assert len(calls) == 2

@@ -103,17 +103,19 @@ class NetPolicy:
             self._check_host(host, parts.port or (443 if parts.scheme == "https" else 80))
         return url.strip()
 
-    def _check_host(self, host: str, port: int) -> None:
+    def _check_host(self, host: str, port: int) -> str:
+        """Refuse a private/local host; return the address to connect to."""
         hint = ("; set [tools.network] allow_private_addresses = true to allow it")
+        bare = host.strip("[]")
         try:
-            literal = ipaddress.ip_address(host)
+            literal = ipaddress.ip_address(bare.split("%")[0])
         except ValueError:
             literal = None
         if literal is not None:
             if _bad_address(literal):
                 raise SecurityViolation(f"Access to private or local address {host} is "
                                         f"blocked{hint}")
-            return
+            return bare
         if host.lower() in ("localhost", "localhost.localdomain") or \
                 host.lower().endswith(".localhost"):
             raise SecurityViolation(f"Access to {host} is blocked{hint}")
@@ -126,6 +128,35 @@ class NetPolicy:
             if _bad_address(addr):
                 raise SecurityViolation(f"Host {host} resolves to a private or local address "
                                         f"({addr}){hint}")
+        return str(infos[0][4][0])
+
+    def transport(self) -> Any:
+        """An httpx transport whose connections go to the address that was checked.
+
+        The URL check resolves the host name; connecting by name would resolve it again,
+        and a DNS answer that changed in between (DNS rebinding) could reach a private
+        address. So the TCP connection is opened to a freshly checked address, while TLS
+        still verifies the certificate against the host name.
+        """
+        import httpcore
+        import httpx
+
+        policy = self
+
+        class GuardedBackend(httpcore.SyncBackend):  # type: ignore[misc]
+            def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                            local_address: str | None = None,
+                            socket_options: Any = None) -> Any:
+                if not policy.allow_private:
+                    host = policy._check_host(host, port)
+                return super().connect_tcp(host, port, timeout, local_address,
+                                           socket_options)
+
+        transport = httpx.HTTPTransport(verify=self.verify, trust_env=False)
+        transport._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(verify=self.verify),
+            network_backend=GuardedBackend())
+        return transport
 
     def request(self, method: str, url: str, *, headers: dict[str, str] | None = None,
                 json_body: Any = None, content: bytes | None = None,
@@ -141,7 +172,7 @@ class NetPolicy:
         started = time.perf_counter()
         current = self.check_url(url)
         with httpx.Client(timeout=seconds, verify=self.verify, follow_redirects=False,
-                          trust_env=False) as client:
+                          trust_env=False, transport=self.transport()) as client:
             for _hop in range(self.max_redirects + 1):
                 try:
                     req = client.build_request(method, current, headers=hdrs, json=json_body,
