@@ -156,6 +156,21 @@ def test_file_search(tmp_path):
         svc.invoke("file_search", {"path": str(tmp_path), "pattern": "(", "use_regex": True})
 
 
+def test_file_search_regex_is_time_limited(tmp_path, monkeypatch):
+    from llmspell.tools import patterns
+
+    monkeypatch.setattr(patterns, "DEFAULT_SECONDS", 0.2)
+    (tmp_path / "a.txt").write_text("a" * 60 + "b\n")
+    svc = service(tmp_path)
+    with pytest.raises(ApiError, match="took longer than"):
+        svc.invoke("file_search", {"path": str(tmp_path), "pattern": "(a|aa)+$",
+                                   "use_regex": True})
+    with pytest.raises(ApiError, match="took longer than"):
+        svc.invoke("data_validation", {"input": "a" * 60 + "b",
+                                       "rules": {"rules": [{"type": "pattern",
+                                                            "regex": "(a|aa)+$"}]}})
+
+
 def test_file_search_skips_symlinks_leaving_root(tmp_path):
     inside, outside = tmp_path / "in", tmp_path / "out"
     inside.mkdir()

@@ -174,7 +174,10 @@ def _check_field(value: str, rule: Any) -> str | None:
             return None if lo <= num <= hi else \
                 f"Value {_num(num)} is outside range {_num(lo)}-{_num(hi)}"
         if rule.startswith("pattern:"):
-            return None if re.search(rule[8:], value) else f"Value does not match {rule[8:]}"
+            from .patterns import compile_pattern, search
+
+            return None if search(compile_pattern(rule[8:]), value) else \
+                f"Value does not match {rule[8:]}"
         rule = {"required": True} if rule == "required" else {"type": rule}
     if not isinstance(rule, dict):
         raise ToolValidationError(f"Invalid validation rule: {rule!r}")
@@ -186,8 +189,11 @@ def _check_field(value: str, rule: Any) -> str | None:
             isinstance(typed, bool) or not isinstance(typed, int | float) or
             (want == "integer" and not isinstance(typed, int))):
         return f"Expected {want}"
-    if rule.get("pattern") and not re.search(rule["pattern"], value):
-        return f"Value does not match {rule['pattern']}"
+    if rule.get("pattern"):
+        from .patterns import compile_pattern, search
+
+        if not search(compile_pattern(str(rule["pattern"])), value):
+            return f"Value does not match {rule['pattern']}"
     if isinstance(typed, int | float) and not isinstance(typed, bool):
         if rule.get("min") is not None and typed < rule["min"]:
             return f"Value {typed} is less than {rule['min']}"

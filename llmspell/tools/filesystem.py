@@ -565,11 +565,11 @@ def _search(ctx: ToolContext, p: Params) -> ToolOutput:
     root = ctx.guard.check(path_text)
     if not root.exists():
         raise ToolStorageError(f"Path not found: {path_text}")
-    flags = 0 if p.bool("case_sensitive", False) else re.IGNORECASE
-    try:
-        rx = re.compile(pattern if p.bool("use_regex", False) else re.escape(pattern), flags)
-    except re.error as exc:
-        raise ToolValidationError(f"Invalid regex: {exc}") from None
+    from .patterns import compile_pattern, search
+
+    rx = compile_pattern(pattern if p.bool("use_regex", False) else re.escape(pattern),
+                         ignore_case=not p.bool("case_sensitive", False))
+    deadline = time.monotonic() + ctx.timeout(30.0)
     context = min(10, max(0, p.int("context_lines", 2)))
     max_depth = min(20, max(0, p.int("max_depth", 20)))
     max_size = p.int("max_file_size", 10 * 1024 * 1024)
@@ -616,7 +616,7 @@ def _search(ctx: ToolContext, p: Params) -> ToolOutput:
         lines = data.decode("utf-8", "replace").splitlines()
         found = 0
         for i, line in enumerate(lines):
-            m = rx.search(line)
+            m = search(rx, line, deadline - time.monotonic())
             if not m:
                 continue
             matches.append({"file_path": str(f), "line_number": i + 1,

@@ -848,11 +848,10 @@ def _check_rules(value: Any, rules: Any, field: str, errors: list[dict[str, Any]
             else:
                 err(kind, "Value is not a number")
         elif kind == "pattern":
-            try:
-                rx = re.compile(str(rule.get("regex", "")))
-            except re.error as exc:
-                raise ToolValidationError(f"Invalid regex in pattern rule: {exc}") from None
-            if not isinstance(value, str) or not rx.search(value):
+            from .patterns import compile_pattern, search
+
+            rx = compile_pattern(str(rule.get("regex", "")))
+            if not isinstance(value, str) or not search(rx, value):
                 err(kind, f"Value does not match pattern {rule.get('regex')}")
         elif kind == "enum":
             if value not in (rule.get("values") or []):
