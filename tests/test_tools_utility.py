@@ -206,6 +206,9 @@ def test_template_engines(svc):
     assert h["result"]["rendered"] == "1;2;" and h["result"]["engine"] == "handlebars"
     with pytest.raises(ApiError, match="Template render error"):
         call(svc, "template_engine", input="{{ missing }}", engine="tera")
+    tables = call(svc, "template_engine", input="{{ t }} {{ ok }} {{ n }}",
+                  context={"t": {"a": [1, 2]}, "ok": True, "n": 3.0})
+    assert tables["result"]["rendered"] == "{&#34;a&#34;: [1, 2]} true 3"
 
 
 def test_template_security(svc):

@@ -972,6 +972,20 @@ RENDER_LIMIT = 10 * 1024 * 1024
 RENDER_SECONDS = 5.0
 
 
+def _tera_value(value: Any) -> Any:
+    """How a value prints in a template: JSON for tables and booleans, like Tera (not
+    Python's repr)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return ""
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _template(ctx: ToolContext, p: Params) -> ToolOutput:
     template = p.req_str("input")
     context = p.obj("context", {})
@@ -999,7 +1013,8 @@ def _template(ctx: ToolContext, p: Params) -> ToolOutput:
         import jinja2
         from jinja2.sandbox import SandboxedEnvironment
 
-        env = SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined)
+        env = SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined,
+                                   finalize=_tera_value)
         deadline = time.monotonic() + ctx.timeout(RENDER_SECONDS)
         parts: list[str] = []
         size = 0
