@@ -20,7 +20,10 @@ def tool_service(rt: Runtime) -> ToolService:
     """The run's ToolService, created on first use and kept in ``rt.services["tools"]``."""
     service = rt.services.get("tools")
     if service is None:
+        from ..hooks import guard_tools
+
         service = ToolService(rt.settings, rt.remaining_seconds)
+        guard_tools(service, rt.services)  # every invoke runs under hooks and events
         rt.services["tools"] = service
     return service
 
