@@ -19,7 +19,8 @@ from __future__ import annotations
 import fnmatch
 import uuid
 import zlib
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,8 +50,19 @@ class SessionError(StateError):
     """A session or artifact operation was refused (not found, invalid, over a limit)."""
 
 
+def rfc3339(moment: datetime) -> str:
+    """A fixed-width UTC stamp (microseconds, ``Z``): such stamps sort as text."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
 def now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return rfc3339(datetime.now(UTC))
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def parse_time(text: str, what: str) -> datetime:
@@ -92,8 +104,13 @@ class SessionService:
 
     def __init__(self, store: SessionStore, *, max_sessions: int = 100,
                  max_artifacts_per_session: int = 1000, compression_threshold: int = 10240,
-                 max_artifact_size: int = DEFAULT_MAX_ARTIFACT_SIZE) -> None:
+                 max_artifact_size: int = DEFAULT_MAX_ARTIFACT_SIZE,
+                 session_timeout: float | None = None,
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self.store = store
+        # an active session idle for longer than this many seconds expires (0/None: never)
+        self.session_timeout = session_timeout or 0
+        self.clock = clock  # what "now" is (tests move it forward)
         self.max_sessions = max_sessions
         self.max_artifacts_per_session = max_artifacts_per_session
         self.compression_threshold = compression_threshold
@@ -116,11 +133,64 @@ class SessionService:
                 out[key] = row[key]
         return out
 
+    # -- idle timeout ---------------------------------------------------------------
+    # Activity is any change to a session: create, save, suspend/resume, storing an
+    # artifact (each moves ``updated_at``). An *active* session whose ``updated_at`` is
+    # older than ``session_timeout`` seconds becomes ``expired`` the next time anything
+    # looks at it (lazily; nothing runs in the background). Expired is final: its
+    # artifacts stay readable, storing into it raises, it can be deleted.
+
+    def _stamp(self) -> str:
+        return rfc3339(self.clock())
+
+    def _cutoff(self) -> str | None:
+        if not self.session_timeout:
+            return None
+        return rfc3339(self.clock() - timedelta(seconds=self.session_timeout))
+
+    @staticmethod
+    def _idle(row: dict[str, Any], cutoff: str | None) -> bool:
+        return cutoff is not None and row["status"] == "active" and row["updated_at"] < cutoff
+
+    def _expire(self, rows: list[dict[str, Any]], conn: Any = None) -> None:
+        """Mark the idle ones among ``rows`` expired (in the rows and in the store)."""
+        cutoff = self._cutoff()
+        idle = [r for r in rows if self._idle(r, cutoff)]
+        if not idle:
+            return
+        if conn is None:
+            with self.store.write() as own:
+                for r in idle:
+                    # only if nothing touched it since we read it (another process may)
+                    own.execute("UPDATE sessions SET status = 'expired' WHERE id = ? AND "
+                                "status = 'active' AND updated_at = ?", (r["id"], r["updated_at"]))
+        else:
+            for r in idle:
+                self.store.update_session(conn, r["id"], status="expired")
+        for r in idle:
+            r["status"] = "expired"
+
+    def expire_idle(self) -> int:
+        """Expire every idle active session now; returns how many."""
+        cutoff = self._cutoff()
+        if cutoff is None:
+            return 0
+        with self.store.write() as conn:
+            return int(conn.execute(
+                "UPDATE sessions SET status = 'expired' WHERE status = 'active' "
+                "AND updated_at < ?", (cutoff,)).rowcount)
+
+    def _expired_message(self, sid: str) -> str:
+        return (f"Session {sid} has expired (no activity for more than "
+                f"{self.session_timeout:g} s, runtime.sessions.session_timeout_seconds); its "
+                "artifacts can still be read: create a new session to store more")
+
     def _row(self, session_id: Any) -> dict[str, Any]:
         sid = check_id(session_id)
         row = self.store.get_session(sid)
         if row is None:
             raise SessionError(f"Session not found: {sid}")
+        self._expire([row])
         return row
 
     def create(self, name: str | None = None, description: str | None = None,
@@ -137,8 +207,12 @@ class SessionService:
             raise SessionError("session metadata must be a table of string keys")
         parent = check_id(parent_session_id) if parent_session_id is not None else None
         sid = str(uuid.uuid4())
-        stamp = now_rfc3339()
+        stamp = self._stamp()
+        cutoff = self._cutoff()
         with self.store.write() as conn:
+            if cutoff is not None:  # idle sessions no longer count as active
+                conn.execute("UPDATE sessions SET status = 'expired' WHERE status = 'active' "
+                             "AND updated_at < ?", (cutoff,))
             if parent is not None and self.store.get_session(parent, conn) is None:
                 raise SessionError(f"Parent session not found: {parent}")
             active = self.store.count_sessions(conn, "active")
@@ -159,7 +233,10 @@ class SessionService:
 
     def list(self, status: str | None = None, tags: list[str] | None = None,
              limit: int | None = None) -> list[dict[str, Any]]:
-        rows = self.store.list_sessions(status)
+        rows = self.store.list_sessions()
+        self._expire(rows)
+        if status:
+            rows = [r for r in rows if r["status"] == status]
         if tags:
             wanted = set(tags)
             rows = [r for r in rows if wanted.issubset(r["tags"])]
@@ -172,7 +249,7 @@ class SessionService:
         exists and records the save time)."""
         row = self._row(session_id)
         with self.store.write() as conn:
-            self.store.update_session(conn, row["id"], updated_at=now_rfc3339())
+            self.store.update_session(conn, row["id"], updated_at=self._stamp())
 
     def load(self, session_id: Any) -> str:
         return self._row(session_id)["id"]
@@ -180,17 +257,22 @@ class SessionService:
     def _transition(self, session_id: Any, action: str) -> None:
         allowed, target = TRANSITIONS[action]
         sid = check_id(session_id)
+        refused = None
         with self.store.write() as conn:
             row = self.store.get_session(sid, conn)
             if row is None:
                 raise SessionError(f"Session not found: {sid}")
+            self._expire([row], conn)  # committed even when the transition is refused
             if row["status"] not in allowed:
-                raise SessionError(f"Invalid session state transition: cannot {action} a "
-                                   f"{row['status']} session ({sid})")
-            if target == "active" and self.max_sessions and \
+                refused = (f"Invalid session state transition: cannot {action} a "
+                           f"{row['status']} session ({sid})")
+            elif target == "active" and self.max_sessions and \
                     self.store.count_sessions(conn, "active") >= self.max_sessions:
-                raise SessionError(f"Maximum active sessions reached ({self.max_sessions})")
-            self.store.update_session(conn, sid, status=target, updated_at=now_rfc3339())
+                refused = f"Maximum active sessions reached ({self.max_sessions})"
+            else:
+                self.store.update_session(conn, sid, status=target, updated_at=self._stamp())
+        if refused:
+            raise SessionError(refused)
 
     def suspend(self, session_id: Any) -> None:
         self._transition(session_id, "suspend")
@@ -252,33 +334,42 @@ class SessionService:
             if len(packed) < len(content):
                 stored, compressed = packed, True
         prepared = self.store.prepare_blob(stored)
+        expired = False
         try:
             with self.store.write() as conn:
                 row = self.store.get_session(sid, conn)
                 if row is None:
                     raise SessionError(f"Session not found: {sid}")
-                if row["status"] != "active":
+                self._expire([row], conn)
+                if row["status"] == "expired":
+                    expired = True  # commit the expiry, then refuse (below)
+                elif row["status"] != "active":
                     raise SessionError(f"Session {sid} is not active (status: {row['status']})")
-                if self.max_artifacts_per_session and \
+                elif self.max_artifacts_per_session and \
                         row["artifact_count"] >= self.max_artifacts_per_session:
                     raise SessionError(
                         f"Session {sid} has reached its artifact limit "
                         f"({self.max_artifacts_per_session}; "
                         "runtime.sessions.max_artifacts_per_session)")
-                sequence = row["next_sequence"] + 1
-                stamp = now_rfc3339()
-                self.store.put_blob(conn, digest, len(content), stored, compressed, prepared)
-                prepared = None
-                self.store.insert_artifact(conn, {
-                    "session_id": sid, "sequence": sequence, "hash": digest, "name": name,
-                    "artifact_type": stored_type, "size": len(content),
-                    "version": self.store.next_version(conn, sid, name),
-                    "created_at": stamp, "metadata": info})
-                self.store.update_session(conn, sid, next_sequence=sequence, updated_at=stamp,
-                                          artifact_count=row["artifact_count"] + 1)
+                else:
+                    sequence = row["next_sequence"] + 1
+                    stamp = self._stamp()
+                    self.store.put_blob(conn, digest, len(content), stored, compressed,
+                                        prepared)
+                    prepared = None
+                    self.store.insert_artifact(conn, {
+                        "session_id": sid, "sequence": sequence, "hash": digest, "name": name,
+                        "artifact_type": stored_type, "size": len(content),
+                        "version": self.store.next_version(conn, sid, name),
+                        "created_at": stamp, "metadata": info})
+                    self.store.update_session(conn, sid, next_sequence=sequence,
+                                              updated_at=stamp,
+                                              artifact_count=row["artifact_count"] + 1)
         finally:
             if prepared is not None:
                 prepared.unlink(missing_ok=True)
+        if expired:
+            raise SessionError(self._expired_message(sid))
         return {"content_hash": digest, "session_id": sid, "sequence": sequence}
 
     def store_file(self, session_id: Any, path: Path, artifact_type: str,
@@ -423,4 +514,5 @@ def open_sessions(settings: Settings) -> SessionService:
             settings.get("runtime.sessions.max_artifacts_per_session") or 0),
         compression_threshold=int(
             settings.get("runtime.sessions.artifact_compression_threshold") or 0),
-        max_artifact_size=int(max_size) if max_size is not None else DEFAULT_MAX_ARTIFACT_SIZE)
+        max_artifact_size=int(max_size) if max_size is not None else DEFAULT_MAX_ARTIFACT_SIZE,
+        session_timeout=float(settings.get("runtime.sessions.session_timeout_seconds") or 0))
