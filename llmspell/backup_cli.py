@@ -12,7 +12,6 @@ backend_type = "sqlite"``); backups go to ``[runtime.state_persistence.backup]
 backup_dir``. ``--output json`` prints the result as JSON.
 """
 
-from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -26,7 +25,7 @@ backup_app = typer.Typer(help="Create, list, validate and restore state backups.
                          no_args_is_help=True, rich_markup_mode=None)
 
 
-def _run(ctx: typer.Context, action: Callable[[BackupManager], Any],
+def _run(ctx: typer.Context, action: Callable[["BackupManager"], Any],
          show: Callable[[Any], None]) -> Any:
     from .cli import _fail, _load_settings, _opts
     from .errors import LLMSpellError, StateError

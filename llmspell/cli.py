@@ -4,7 +4,6 @@ Kept light: only typer is imported at start-up; the Lua runtime, rich and every 
 load when a command needs them.
 """
 
-from __future__ import annotations
 
 import os
 import sys
@@ -99,7 +98,7 @@ def _fail(exc: BaseException, opts: Options) -> typer.Exit:
     return typer.Exit(getattr(exc, "exit_code", 1))
 
 
-def _load_settings(opts: Options, rag: RagFlags | None = None) -> Settings:
+def _load_settings(opts: Options, rag: "RagFlags | None" = None) -> "Settings":
     from . import config as config_mod
     from .output import print_warning
 
@@ -123,7 +122,7 @@ class RagFlags:
     dims: int | None
     backend: str | None
 
-    def apply(self, settings: Settings) -> None:
+    def apply(self, settings: "Settings") -> None:
         from . import config as config_mod
 
         if self.config is not None:

@@ -4,7 +4,6 @@ Rich tables on a terminal; plain text in pipes; JSON with the global ``--output 
 Only typer is imported here; rich and the catalog load when a command runs.
 """
 
-from __future__ import annotations
 
 import json
 import sys
