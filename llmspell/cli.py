@@ -1,7 +1,8 @@
 """The `llmspell` command line (spec § 21). Each command parses flags and calls one function.
 
 Kept light: only typer is imported at start-up; the Lua runtime, rich and every service
-load when a command needs them.
+load when a command needs them. No `from __future__ import annotations` in modules that
+define typer commands: typer would eval every annotation string at each start.
 """
 
 
