@@ -11,7 +11,7 @@ import pytest
 from llmspell import config as config_mod
 from llmspell.errors import StateError
 from llmspell.state.service import StateService, StateValueError, open_state
-from llmspell.state.sqlite_store import SQLiteStore
+from llmspell.state.sqlite_store import STATE_FORMAT_VERSION, SQLiteStore
 from llmspell.state.store import MemoryStore, prefix_bounds
 
 
@@ -79,7 +79,7 @@ def test_sqlite_persists_between_opens(tmp_path: Path) -> None:
     assert second.load("global", "n") == 1
     conn = sqlite3.connect(path)
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == STATE_FORMAT_VERSION
     conn.close()
     second.close()
 

@@ -5,6 +5,8 @@
     State.workflow_get/workflow_list, State.agent_get/agent_set, State.tool_get/tool_set
     State.create_backup/list_backups/restore_backup/validate_backup/get_storage_usage/
     cleanup_backups  (real backups, see llmspell/state/backup.py)
+    State.migrate/get_migration_status/get_schema_versions  (format migrations of the
+    SQLite file, see llmspell/state/migrations.py)
 
 Keys are ``scope:key`` for both save and load (upstream's persistent-mode load quirk is
 not reproduced). Saving ``nil`` deletes the key. Other services reach the same store
@@ -259,6 +261,39 @@ def install(rt: Runtime, table: Any) -> None:
     def cleanup_backups(dry_run: Any = None) -> dict[str, Any]:
         return backup_manager(rt).cleanup(bool(dry_run))
 
+    # -- format migrations ---------------------------------------------------------------
+
+    def migrate(target: Any = None) -> dict[str, Any]:
+        from ..state import migrations
+
+        if isinstance(target, bytes):
+            target = convert.decode(target)
+        elif target is None or not isinstance(target, int | float):
+            raise ApiError("State.migrate: target version (argument #1) must be a string or "
+                           f"number, got {convert.describe(target)}")
+        section = "runtime.state_persistence"
+        backup = None
+        if rt.settings.get(f"{section}.backup_on_migration", True):
+            def backup(description: str) -> dict[str, Any]:
+                return backup_manager(rt).create(False, description)
+        try:
+            return migrations.migrate(
+                svc(), target, enabled=bool(rt.settings.get(f"{section}.migration_enabled")),
+                backup=backup)
+        except migrations.VersionError as exc:
+            raise ApiError(f"State.migrate: {exc}") from None
+
+    def get_migration_status() -> dict[str, Any]:
+        from ..state import migrations
+
+        return migrations.migration_status(
+            svc(), bool(rt.settings.get("runtime.state_persistence.migration_enabled")))
+
+    def get_schema_versions() -> list[str]:
+        from ..state import migrations
+
+        return migrations.schema_versions()
+
     functions = {
         "save": save, "load": load, "delete": delete, "list_keys": list_keys,
         "get": get, "set": set_,
@@ -268,6 +303,8 @@ def install(rt: Runtime, table: Any) -> None:
         "create_backup": create_backup, "list_backups": list_backups,
         "restore_backup": restore_backup, "validate_backup": validate_backup,
         "get_storage_usage": get_storage_usage, "cleanup_backups": cleanup_backups,
+        "migrate": migrate, "get_migration_status": get_migration_status,
+        "get_schema_versions": get_schema_versions,
     }
     for name, fn in functions.items():
         table[name.encode()] = rt.function(fn, f"State.{name}")

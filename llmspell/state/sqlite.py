@@ -114,11 +114,6 @@ def _identify_and_init(conn: sqlite3.Connection, path: Path, kind: str, format_v
 
 def _check_existing(conn: sqlite3.Connection, path: Path, kind: str, format_version: int
                     ) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if version > format_version:
-        raise StateError(
-            f"{path}: written by a newer llmspell (format version {version}; this version "
-            f"understands up to {format_version}); upgrade llmspell to use it")
     try:
         row = conn.execute("SELECT value FROM meta WHERE key = 'kind'").fetchone()
     except sqlite3.OperationalError:
@@ -127,6 +122,11 @@ def _check_existing(conn: sqlite3.Connection, path: Path, kind: str, format_vers
         raise _refuse(path, "is an llmspell database without its 'meta' table (damaged)")
     if row[0] != kind:
         raise _refuse(path, f"holds llmspell {row[0]}, not {kind}")
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version > format_version:
+        raise StateError(
+            f"{path}: written by a newer llmspell (format version {version}; this version "
+            f"understands up to {format_version}); upgrade llmspell to use it")
 
 
 @contextmanager
