@@ -136,6 +136,7 @@ def test_ctrl_c_stops_a_running_entry_and_clears_a_half_typed_one(terminal):
     assert "interrupted" in terminal.read_until("\n> ")
     terminal.send("function unfinished()\n")
     terminal.read_until(">> ")
+    time.sleep(0.3)  # let readline reach its wait (a signal just before it waits for a key)
     terminal.send("\x03")  # abandons the multi-line entry
     terminal.read_until("> ")
     assert terminal.entry("6 * 7").strip() == "42"
