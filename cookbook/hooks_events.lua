@@ -82,7 +82,37 @@ gate:unregister()
 print("after unregister: " .. wf:execute({ amount = 1, currency = "USD" }).output)
 
 ---------------------------------------------------------------------------
--- 4. What is registered.
+-- 4. Hooks on tools: every tool call (Tool.invoke, agents, workflow steps) runs them.
+---------------------------------------------------------------------------
+header("hooks on tools")
+local tool_events = Event.subscribe("tool.execution.*")
+local guard = Hook.register("BeforeToolExecution", function(ctx)
+  local p = ctx.data.parameters
+  if ctx.data.tool_name == "file_operations" and p.operation ~= "read" then
+    return "file writes are disabled in this demo"
+  end
+  if ctx.data.tool_name == "text_manipulator" and p.operation == "uppercase" then
+    -- normalise the input before the tool sees it
+    return { type = "modified", data = { parameters = { operation = "uppercase",
+                                                        input = p.input:gsub("^%s+", "") } } }
+  end
+end)
+local shout = Tool.invoke("text_manipulator", { operation = "uppercase", input = "   quiet" })
+print("uppercase of '   quiet': " .. shout.result.result)
+local wrote, why = pcall(Tool.invoke, "file_operations",
+  { operation = "write", path = "/tmp/llmspell_hooks_demo.txt", input = "x" })
+print("write allowed: " .. tostring(wrote) .. " -- " .. tostring(why):match("hook: (.*)$"))
+local tool_kinds = {}
+while true do
+  local e = Event.receive(tool_events, 0)
+  if not e then break end
+  tool_kinds[#tool_kinds + 1] = e.event_type:match("[^.]+$") .. ":" .. e.data.tool_name
+end
+print("tool events: " .. table.concat(tool_kinds, ", "))
+guard:unregister()
+
+---------------------------------------------------------------------------
+-- 5. What is registered.
 ---------------------------------------------------------------------------
 header("registered hooks")
 for _, h in ipairs(Hook.list()) do
@@ -93,4 +123,4 @@ after:unregister()
 print("left after cleanup: " .. #Hook.list())
 
 return { events_seen = seen, price = result.output, lifecycle_events = #kinds,
-         cancelled = not ok }
+         cancelled = not ok, shout = shout.result.result, write_blocked = not wrote }

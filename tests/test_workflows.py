@@ -467,6 +467,7 @@ def test_cookbook_scripts_of_this_area(cli):
     assert proc.returncode == 0, proc.stderr
     value = json.loads(proc.stdout.strip().splitlines()[-1])
     assert value["price"] == "120.00 EUR (incl. VAT)" and value["cancelled"] is True
+    assert value["shout"] == "QUIET" and value["write_blocked"] is True
 
 
 def test_lua_hooks_fired_from_branch_threads_run_on_the_script_thread(lua):
