@@ -564,3 +564,22 @@ def test_builder_branches_collections_and_while(lua):
     """)
     assert run.value == {"par": {"x": "X"}, "ok": True, "u": "urgent path", "n": "normal path",
                          "col": ["A", "B"], "wh": [1, 2, 3]}
+
+
+def test_gate_refuses_lua_work_when_the_script_thread_never_waits(monkeypatch):
+    import llmspell.workflows.gate as gate_mod
+
+    monkeypatch.setattr(gate_mod, "STALL_SECONDS", 0.5)
+    gate = LuaGate()
+    errors = []
+
+    def background():
+        try:
+            gate.call(lambda: "never runs")
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    t = threading.Thread(target=background)
+    t.start()
+    t.join(10)
+    assert errors and "Lua can only run on the script's thread" in errors[0]

@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 _local = threading.local()
+STALL_SECONDS = 5.0  # a worker's Lua call gives up after the owner ignored it this long
 
 
 class Cancelled(Exception):
@@ -45,7 +46,7 @@ def current_scope() -> Scope | None:
 
 
 class _Task:
-    __slots__ = ("fn", "args", "scope", "done", "result", "error")
+    __slots__ = ("fn", "args", "scope", "done", "result", "error", "abandoned")
 
     def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...], scope: Scope | None):
         self.fn = fn
@@ -54,6 +55,7 @@ class _Task:
         self.done = threading.Event()
         self.result: Any = None
         self.error: BaseException | None = None
+        self.abandoned = False
 
 
 class Worker:
@@ -91,6 +93,7 @@ class LuaGate:
         self.owner = threading.get_ident()
         self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._check = check  # True = the script must stop (timeout, Ctrl-C)
+        self.pumping = 0  # > 0 while the owner waits in wait() (and runs queued work)
 
     def on_owner(self) -> bool:
         return threading.get_ident() == self.owner
@@ -103,9 +106,17 @@ class LuaGate:
             raise Cancelled("the workflow run this step belonged to has ended")
         task = _Task(fn, args, scope)
         self._queue.put(task)
+        idle = 0.0
         while not task.done.wait(0.5):
             if scope is not None and scope.is_cancelled():
                 raise Cancelled("the workflow run this step belonged to has ended")
+            idle = idle + 0.5 if self.pumping == 0 else 0.0
+            if idle >= STALL_SECONDS:
+                task.abandoned = True
+                raise RuntimeError(
+                    "a Lua callback (hook, step or condition) was requested from a "
+                    "background thread while the script's thread was busy elsewhere; "
+                    "Lua can only run on the script's thread")
         if task.error is not None:
             raise task.error
         return task.result
@@ -115,7 +126,7 @@ class LuaGate:
 
     def _run_task(self, task: _Task) -> None:
         try:
-            if task.scope is not None and task.scope.is_cancelled():
+            if task.abandoned or (task.scope is not None and task.scope.is_cancelled()):
                 raise Cancelled("the workflow run this step belonged to has ended")
             task.result = task.fn(*task.args)
         except BaseException as exc:
@@ -136,6 +147,16 @@ class LuaGate:
         """
         workers = list(workers)
         on_owner = threading.get_ident() == self.owner
+        if on_owner:
+            self.pumping += 1
+            try:
+                return self._wait(workers, deadline, until, True)
+            finally:
+                self.pumping -= 1
+        return self._wait(workers, deadline, until, False)
+
+    def _wait(self, workers: list[Worker], deadline: float | None,
+              until: Callable[[], bool] | None, on_owner: bool) -> bool:
         while True:
             if all(w.done for w in workers):
                 return True
