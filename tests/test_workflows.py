@@ -435,7 +435,7 @@ def test_agent_steps_against_the_stub(lua, stub):
       local r = seq:execute({{topic = "lua"}})
       local par = Workflow.parallel({{name = "both", steps = {{
         {{name = "w", type = "agent", agent = "writer", input = "one"}},
-        {{name = "c", type = "agent", agent = "critic", input = "two"}}}}}}):execute({{}})
+        {{name = "c", type = "agent", agent = b, input = "two"}}}}}}):execute({{}})
       local missing = Workflow.sequential({{name = "m", steps = {{
         {{name = "x", type = "agent", agent = "nobody"}}}}}})
       local ok, err = pcall(missing.execute, missing, {{}})

@@ -300,10 +300,11 @@ class Bridge:
                 b"parameters")
         elif kind == "agent":
             agent = value[b"agent"]
-            if convert.lua_type(agent) == "table" and isinstance(agent[b"name"], bytes):
-                agent = agent[b"name"]
+            if convert.lua_type(agent) == "table":
+                agent = self.agent_name(agent)
             if not isinstance(agent, bytes):
-                raise ApiError(f"{fn}: agent step '{step_name}' needs 'agent' (an agent name)")
+                raise ApiError(f"{fn}: agent step '{step_name}' needs 'agent' (an agent "
+                               "name or instance)")
             step.agent = convert.decode(agent)
             step.input = data(b"input")
         elif kind == "workflow":
@@ -326,6 +327,21 @@ class Bridge:
             step.input = data(b"parameters") if value[b"parameters"] is not None else data(
                 b"input")
         return step
+
+    def agent_name(self, agent: Any) -> Any:
+        """The name of an agent instance table (``agent:get_config().name``), or None."""
+        if isinstance(agent[b"name"], bytes):
+            return agent[b"name"]
+        getter = agent[b"get_config"]
+        if convert.lua_type(getter) != "function":
+            return None
+        try:
+            config = getter(agent)
+        except LuaError:
+            return None
+        if convert.lua_type(config) == "table" and isinstance(config[b"name"], bytes):
+            return config[b"name"]
+        return None
 
     def parse_steps(self, value: Any, fn: str) -> list[Step]:
         if convert.lua_type(value) != "table":
