@@ -8,6 +8,8 @@
 Floors: one Python->Lua call of the same function (what a step cannot avoid), two
 Lua->Python calls of a no-op adapter function (what publish+receive cannot avoid), one
 Python->Lua call (what a Lua hook cannot avoid). Ratio = figure / floor.
+Also shown: the same 4 agent steps (stub replies held back 200 ms) run sequentially and
+in parallel, to show parallel branches overlapping on I/O.
 Run: .venv/bin/python benchmarks/bench_workflows.py [ROUNDS]
 """
 
@@ -122,6 +124,8 @@ def main() -> int:
     py_hook_us = (best(dispatch_none, rounds) / calls - t_none) * 1e6
     rt.close()
 
+    overlap = parallel_overlap()
+
     rows = [("workflow step overhead (empty Lua step)", step_us, step_floor, "step"),
             ("event publish -> receive (from Lua)", event_us, event_floor, "event"),
             ("hook dispatch per registered Lua hook", hook_us, hook_floor, "hook")]
@@ -133,7 +137,62 @@ def main() -> int:
               f"{value / floor if floor else float('inf'):5.1f}x   target <= {TARGETS[key]:.0f} us"
               f"  {'ok' if ok else 'MISSED'}")
     print(f"{'hook dispatch per Python hook':42s} {py_hook_us:8.2f} us")
+    if overlap is not None:
+        seq_s, par_s, n, delay = overlap
+        label = f"I/O overlap: {n} agent steps, {delay * 1000:.0f} ms each"
+        print(f"{label:42s} "
+              f"sequential {seq_s * 1000:7.1f} ms   parallel {par_s * 1000:7.1f} ms   "
+              f"speed-up {seq_s / par_s:4.1f}x (ideal {n}x)")
     return 1 if failed else 0
+
+
+def parallel_overlap() -> tuple[float, float, int, float] | None:
+    """The same agent steps against the loopback stub (each reply held back ``delay``),
+    run by a sequential and by a parallel workflow: parallel branches overlap on I/O."""
+    import subprocess
+    from pathlib import Path
+
+    stub = Path(__file__).resolve().parent.parent.parent / "shared" / "conformance" / \
+        "llm_stub.py"
+    if not stub.exists():
+        return None
+    n, delay, key = 4, 0.2, "bench-key"
+    proc = subprocess.Popen([sys.executable, str(stub), "--port", "0", "--key", key,
+                             "--delay", str(delay), "--max-seconds", "120"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline())
+        for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
+            os.environ.pop(var, None)
+        os.environ.update(OPENAI_API_KEY=key, OPENAI_BASE_URL=f"http://127.0.0.1:{port}/v1",
+                          NO_PROXY="127.0.0.1")
+        from llmspell import config
+        from llmspell.lua.runtime import Output, Runtime
+
+        rt = Runtime(config.from_dict({}, environ={}),
+                     output=Output(stream=open(os.devnull, "wb")))
+        seq, par = rt.lua.execute(f"""
+          local steps = {{}}
+          for i = 1, {n} do
+            Agent.builder():name("a" .. i):model("openai/gpt-4o-mini"):build()
+            steps[i] = {{name = "s" .. i, type = "agent", agent = "a" .. i, input = "q" .. i}}
+          end
+          local s = Workflow.sequential({{name = "seq", steps = steps}})
+          local p = Workflow.parallel({{name = "par", steps = steps}})
+          return function() return s:execute({{}}) end, function() return p:execute({{}}) end
+        """.encode())
+        seq()  # warm-up: connections, imports
+        t0 = time.perf_counter()
+        seq()
+        t1 = time.perf_counter()
+        par()
+        t2 = time.perf_counter()
+        rt.close()
+        return t1 - t0, t2 - t1, n, delay
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 if __name__ == "__main__":
