@@ -252,6 +252,10 @@ class Engine:
         wf = run.workflow
         if isinstance(exc, KeyboardInterrupt | SystemExit) or not isinstance(exc, Exception):
             raise exc
+        if isinstance(exc, Cancelled):  # the script is stopping: no hooks or callbacks
+            wf.metrics.total_executions += 1
+            wf.metrics.failed_executions += 1
+            raise exc
         message = str(exc)
         if isinstance(exc, StepFailed):
             message = (f"Workflow '{wf.name}' failed at step '{exc.step}': {exc.message}")
