@@ -40,9 +40,7 @@ HOOK_POINTS: tuple[str, ...] = (
 _POINTS = frozenset(HOOK_POINTS)
 # Accepted (the spec lists them) but nothing in llmspell fires them yet: registering
 # one warns, so a hook that would never run is not a silent no-op.
-NOT_FIRED = frozenset({"SystemStartup", "BeforeAgentInit", "AfterAgentInit",
-                       "BeforeAgentShutdown", "AfterAgentShutdown", "BeforeToolDiscovery",
-                       "AfterToolDiscovery"})
+NOT_FIRED = frozenset({"SystemStartup", "BeforeToolDiscovery", "AfterToolDiscovery"})
 
 PRIORITIES: dict[str, int] = {
     "highest": -(2**31), "high": -100, "normal": 0, "low": 100, "lowest": 2**31 - 1,
@@ -384,9 +382,33 @@ class _GuardedAgents(dict):  # type: ignore[type-arg]
         self._services = services
         self._registry = registry
         for name, agent in items.items():
-            self[name] = agent
+            self._guard(name, agent)
+            super().__setitem__(name, agent)
+
+    def _lifecycle(self, point: str, name: str, agent: Any, verb: str) -> None:
+        hooks: HookRegistry | None = self._services.get("hooks")
+        if hooks is None or not hooks.has(point):
+            return
+        res = hooks.run(point, {"agent_name": name,
+                                "agent_type": type(agent).__name__},
+                        component=("agent", name))
+        if res.action == "cancel":
+            raise HookCancelled(f"Agent '{name}' {verb} cancelled by hook: {res.reason}")
 
     def __setitem__(self, name: str, agent: Any) -> None:
+        # an agent is stored right after it is made: BeforeAgentInit may refuse it
+        self._lifecycle("BeforeAgentInit", name, agent, "creation")
+        self._guard(name, agent)
+        super().__setitem__(name, agent)
+        self._lifecycle("AfterAgentInit", name, agent, "creation")
+
+    def __delitem__(self, name: str) -> None:
+        agent = self[name]
+        self._lifecycle("BeforeAgentShutdown", name, agent, "shutdown")
+        super().__delitem__(name)
+        self._lifecycle("AfterAgentShutdown", name, agent, "shutdown")
+
+    def _guard(self, name: str, agent: Any) -> None:
         if not getattr(agent, "_llmspell_guarded", False) and hasattr(agent, "invoke"):
             raw = agent.invoke
             services, registry = self._services, self._registry
@@ -407,7 +429,6 @@ class _GuardedAgents(dict):  # type: ignore[type-arg]
             agent._llmspell_raw_invoke = raw
             agent.invoke = invoke
             agent._llmspell_guarded = True
-        super().__setitem__(name, agent)
 
 
 def guard_agents(registry: Any, services: dict[str, Any]) -> Any:

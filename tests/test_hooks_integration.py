@@ -109,3 +109,32 @@ def test_agent_hooks_modify_input_and_output_and_cancel(lua, stub):
     sent = [e["body"]["messages"][-1]["content"] for e in stub.log() if e["endpoint"] == "chat"]
     assert sent[-1] == "[prefixed] hello"
     assert "forbidden" not in sent
+
+
+def test_agent_init_and_shutdown_hooks(lua, stub):
+    run = lua("""
+      local log = {}
+      Hook.register("BeforeAgentInit", function(ctx)
+        log[#log + 1] = "init?" .. ctx.data.agent_name
+        if ctx.data.agent_name == "rogue" then return "no rogue agents" end
+      end)
+      Hook.register("AfterAgentInit", function(ctx)
+        log[#log + 1] = "init:" .. ctx.data.agent_name end)
+      Hook.register("BeforeAgentShutdown", function(ctx)
+        if ctx.data.agent_name == "keeper" then return "keep it" end
+      end)
+      Hook.register("AfterAgentShutdown", function(ctx)
+        log[#log + 1] = "gone:" .. ctx.data.agent_name end)
+      local a = Agent.builder():name("helper"):model("openai/gpt-4o-mini"):build()
+      local ok, err = pcall(function()
+        return Agent.builder():name("rogue"):model("openai/gpt-4o-mini"):build() end)
+      local k = Agent.builder():name("keeper"):model("openai/gpt-4o-mini"):build()
+      a:destroy()
+      local ok2, err2 = pcall(k.destroy, k)
+      return {log = log, err = tostring(err), err2 = tostring(err2), ok2 = ok2}
+    """)
+    v = run.value
+    assert v["log"] == ["init?helper", "init:helper", "init?rogue", "init?keeper", "init:keeper",
+                        "gone:helper"]
+    assert "Agent 'rogue' creation cancelled by hook: no rogue agents" in v["err"]
+    assert v["ok2"] is False and "Agent 'keeper' shutdown cancelled by hook: keep it" in v["err2"]
