@@ -15,11 +15,12 @@ through ``state_service(rt)``.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ApiError
+from ..errors import ApiError, StateError
 from ..lua import convert
 
 lua_type = convert.lua_type
@@ -193,7 +194,11 @@ def install(rt: Runtime, table: Any) -> None:
     def delete(scope: Any = None, key: Any = None) -> None:
         full = _text(scope, "State.delete", 1, "scope") + ":" + _text(key, "State.delete", 2,
                                                                        "key")
-        if svc().remove(full) and emit_events:
+        removed = svc().remove(full)
+        drop = rt.services.get("state_lua_copies")
+        if drop is not None:
+            drop(full)
+        if removed and emit_events:
             changed(full, "delete")
 
     def list_keys(scope: Any = None) -> list[str]:
@@ -247,6 +252,9 @@ def install(rt: Runtime, table: Any) -> None:
             result = backup_manager(rt).restore(bid, bool(dry_run))
         except BackupError as exc:
             return {"success": False, "backup_id": bid, "error": str(exc)}
+        drop = rt.services.get("state_lua_copies")
+        if drop is not None and not dry_run:
+            drop(None)
         if emit_events and not dry_run:
             changed("*", "restore")
         return result
@@ -308,3 +316,104 @@ def install(rt: Runtime, table: Any) -> None:
     }
     for name, fn in functions.items():
         table[name.encode()] = rt.function(fn, f"State.{name}")
+    _install_fast_paths(rt, table, svc(), emit_events, changed)
+
+
+# -- fast paths ------------------------------------------------------------------------
+
+_OK = (True,)
+_VALID = (True, True)
+_MISSING = (True, False, None)
+
+# State.save/load/set/get run in tight script loops. Walking a Lua table from Python
+# through lupa costs several microseconds per table, so the Lua code in ``state_fast.py``
+# turns the value into JSON text on the Lua side (one walk, which also builds the copy a
+# JSON round trip would give) and hands Python two strings; the memory store keeps that text
+# (``JsonText``) and Python decodes it only when Python reads the key. On the memory
+# backend Lua also keeps that copy: ``load`` asks Python whether the key still holds the
+# very object saved with it (identity: any other write replaces the object) and, if so,
+# returns a deep copy made in Lua instead of converting the value back. Unusual values
+# take the Python path above (same results, same errors).
+
+def _install_fast_paths(rt: Runtime, table: Any, service: StateService, emit_events: bool,
+                        changed: Any) -> None:
+    from ..lua.runtime import INTERNAL_CHUNK
+    from ..state.store import JsonText
+
+    _DECODE = json.JSONDecoder().decode
+
+    memory = service._memory
+    known: dict[str, Any] = {}  # full key -> the object its Lua copy came from
+
+    def save_json(full: bytes, text: bytes, fn: str) -> None:
+        key = full.decode("utf-8", "surrogateescape")
+        try:
+            stored = service.set_json(key, text.decode("utf-8", "surrogateescape"))
+        except StateError as exc:
+            raise ApiError(f"{fn}: {exc}") from None
+        if memory is not None:
+            known[key] = stored
+        if emit_events:
+            changed(key, "save")
+
+    def load_full(full: bytes, has_copy: bool) -> Any:
+        key = full.decode("utf-8", "surrogateescape")
+        if memory is not None:
+            stored = memory.data.get(key)
+            if has_copy and stored is not None and known.get(key) is stored:
+                return True
+            known.pop(key, None)
+        return convert.LuaMulti((False, value_to_lua(rt, service.get_shared(key))))
+
+    # The runtime's call protocol answers (true, ...) or (false, message); these answer
+    # the common case directly and leave every failure to it (same messages, aborts).
+    careful_save = rt._protocol(lambda f, t: save_json(f, t, "State.save"), "State.save")
+    careful_set = rt._protocol(lambda f, t: save_json(f, t, "State.set"), "State.set")
+    careful_load = rt._protocol(load_full, "State.load")
+    lua_value = value_to_lua
+
+    def quick_save(full: bytes, text: bytes) -> Any:
+        if memory is None or emit_events:
+            return careful_save(full, text)
+        try:
+            key = full.decode("utf-8", "surrogateescape")
+            known[key] = service.set_json(key, text.decode("utf-8", "surrogateescape"))
+        except Exception:
+            return careful_save(full, text)
+        return _OK
+
+    def quick_load(full: bytes, has_copy: bool) -> Any:
+        if memory is None:
+            return careful_load(full, has_copy)
+        try:
+            key = full.decode("utf-8", "surrogateescape")
+            stored = memory.data.get(key)
+            if stored is None:
+                return _MISSING
+            if has_copy and known.get(key) is stored:
+                return _VALID
+            known[key] = stored  # Lua keeps the converted value as the copy of it
+            return (True, False, lua_value(
+                rt, _DECODE(stored) if type(stored) is JsonText else stored))
+        except Exception:
+            return careful_load(full, has_copy)
+
+    from .state_fast import SOURCE
+
+    source = SOURCE.encode()
+    chunk = rt.lua.execute(b"return function(src, ...) return load(src, '"
+                           + INTERNAL_CHUNK.encode() + b"', 't')(...) end")
+    save, load, set_, get, forget = chunk(
+        source, quick_save, careful_set, quick_load,
+        rt.abort_token, memory is not None, convert.MAX_DEPTH,
+        table[b"save"], table[b"load"], table[b"set"], table[b"get"])
+    table[b"save"], table[b"load"], table[b"set"], table[b"get"] = save, load, set_, get
+    if memory is not None:
+        def drop(key: str | None) -> None:
+            """Forget the Lua copies of ``key`` (None: of every key)."""
+            if key is None:
+                known.clear()
+                forget(None)
+            elif known.pop(key, None) is not None:
+                forget(key.encode("utf-8", "surrogateescape"))
+        rt.services["state_lua_copies"] = drop

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StateError
-from .store import MemoryStore
+from .store import JsonText, MemoryStore
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -104,10 +104,25 @@ class StateService:
         else:
             self.store.put(key, self.encode(key, value))
 
+    def set_json(self, key: str, text: str) -> Any:
+        """Store a value given as JSON text (from the Lua fast path; not ``null``). In
+        memory the text itself is kept, and the object stored is returned so the caller
+        can later tell (by identity) whether the key still holds it."""
+        if self._memory is not None:
+            if self.max_value_bytes and 3 * len(text) > self.max_value_bytes:
+                self.encode(key, _DECODE(text))  # exact check; raises when too large
+            stored = JsonText(text)
+            self._memory.data[key] = stored
+            return stored
+        self.store.put(key, self.encode(key, _DECODE(text)))
+        return None
+
     def get(self, key: str) -> Any:
         """The value under the full key ``key`` (a copy the caller may change), or None."""
         if self._memory is not None:
             value = self._memory.data.get(key)
+            if type(value) is JsonText:
+                return _DECODE(value)
             return None if value is None else _DECODE(_ENCODE(value))
         text = self.store.get(key)
         return None if text is None else _DECODE(text)
@@ -116,7 +131,8 @@ class StateService:
         """Like ``get`` but possibly the stored object itself: the caller must not change
         it (the Lua adapter converts it to fresh Lua tables straight away)."""
         if self._memory is not None:
-            return self._memory.data.get(key)
+            value = self._memory.data.get(key)
+            return _DECODE(value) if type(value) is JsonText else value
         text = self.store.get(key)
         return None if text is None else _DECODE(text)
 

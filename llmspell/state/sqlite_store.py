@@ -51,7 +51,20 @@ def encode_cell(text: str, version: int) -> str | bytes:
         packed = zlib.compress(text.encode("utf-8", "surrogatepass"), 6)
         if len(packed) < len(text) * 0.9:
             return packed
+    if not text.isascii():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return _ascii(text)
     return text
+
+
+def _ascii(text: str) -> str:
+    """JSON text that SQLite can hold: lone surrogates (bytes of a Lua string that were not
+    UTF-8) escaped as ``\\udcXX``, which decode back to the same characters."""
+    import json
+
+    return json.dumps(json.loads(text), ensure_ascii=True, separators=(",", ":"))
 
 
 def decode_cell(cell: str | bytes) -> str:

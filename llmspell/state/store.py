@@ -18,6 +18,24 @@ from typing import Any
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 _DECODE = json.JSONDecoder().decode
 
+def _items(data: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A snapshot of ``data``'s items while other threads may write to it (copying can
+    be interrupted by a thread switch, e.g. from a finalizer the garbage collector runs;
+    then it is simply tried again)."""
+    while True:
+        try:
+            return list(data.items())
+        except RuntimeError:  # dictionary changed size during iteration
+            continue
+
+
+class JsonText(str):
+    """A value the memory store holds as its JSON text (as written by the Lua fast path,
+    see ``api/state.py``); decoded when read. Not necessarily canonical JSON."""
+
+    __slots__ = ()
+
+
 def prefix_bounds(prefix: str) -> tuple[str, str | None]:
     """[low, high) covering every string that starts with ``prefix`` (binary order)."""
     if not prefix:
@@ -31,7 +49,8 @@ def prefix_bounds(prefix: str) -> tuple[str, str | None]:
 class MemoryStore:
     """Keys to JSON values (plain Python data, owned by the store) in a dict; for one run.
 
-    Holding values rather than JSON texts saves an encode and a decode per operation;
+    Holding values rather than JSON texts saves an encode and a decode per operation
+    (values saved from Lua are held as ``JsonText``, decoded when Python reads them);
     ``StateService`` makes sure what goes in is JSON data nobody else holds, and hands
     copies to Python callers. The text methods (``get``/``put``/``items``/...) speak
     JSON like the SQLite store, for backups.
@@ -45,6 +64,8 @@ class MemoryStore:
 
     def get(self, key: str) -> str | None:
         value = self.data.get(key)
+        if type(value) is JsonText:
+            value = _DECODE(value)
         return None if value is None else _ENCODE(value)
 
     def put(self, key: str, text: str) -> None:
@@ -54,10 +75,11 @@ class MemoryStore:
         return self.data.pop(key, None) is not None
 
     def keys(self, prefix: str = "") -> list[str]:
-        return [k for k in list(self.data) if k.startswith(prefix)]  # list(): a snapshot
+        return [k for k, _ in _items(self.data) if k.startswith(prefix)]
 
     def items(self) -> list[tuple[str, str]]:
-        return sorted((k, _ENCODE(v)) for k, v in list(self.data.items()))
+        return sorted((k, _ENCODE(_DECODE(v) if type(v) is JsonText else v))
+                      for k, v in _items(self.data))
 
     def replace_all(self, items: dict[str, str]) -> None:
         self.data = {k: _DECODE(v) for k, v in items.items()}
