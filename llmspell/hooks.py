@@ -40,7 +40,7 @@ HOOK_POINTS: tuple[str, ...] = (
 _POINTS = frozenset(HOOK_POINTS)
 # Accepted (the spec lists them) but nothing in llmspell fires them yet: registering
 # one warns, so a hook that would never run is not a silent no-op.
-NOT_FIRED = frozenset({"SystemStartup", "BeforeToolDiscovery", "AfterToolDiscovery"})
+NOT_FIRED = frozenset({"SystemStartup"})
 
 PRIORITIES: dict[str, int] = {
     "highest": -(2**31), "high": -100, "normal": 0, "low": 100, "lowest": 2**31 - 1,
@@ -369,8 +369,39 @@ def guard_tools(service: Any, services: dict[str, Any]) -> Any:
                        lambda n, p: raw(n, p, *args, **kw))
 
     service.invoke = invoke
+    for method in ("summaries", "discover"):  # Tool.list / Tool.discover
+        if hasattr(service, method):
+            setattr(service, method, _discovery(getattr(service, method), method, services))
     service._llmspell_guarded = True
     return service
+
+
+def _discovery(raw: Callable[..., Any], operation: str, services: dict[str, Any]
+               ) -> Callable[..., Any]:
+    """Tool listing under BeforeToolDiscovery (cancel, replace) / AfterToolDiscovery
+    (modify or replace the list)."""
+
+    def listing(*args: Any) -> Any:
+        hooks: HookRegistry | None = services.get("hooks")
+        if hooks is None or not (hooks.has("BeforeToolDiscovery")
+                                 or hooks.has("AfterToolDiscovery")):
+            return raw(*args)
+        data = {"operation": operation, "arguments": [a for a in args if a is not None]}
+        res = hooks.run("BeforeToolDiscovery", data, component=("tool", "discovery"))
+        if res.action == "cancel":
+            raise HookCancelled(f"Tool discovery cancelled by hook: {res.reason}")
+        if res.action == "replace" and res.data is not None:
+            return res.data
+        tools = list(raw(*args))
+        res = hooks.run("AfterToolDiscovery", dict(data, tools=tools),
+                        component=("tool", "discovery"))
+        if res.action == "replace" and res.data is not None:
+            return res.data
+        if res.action == "modified" and res.data is not None:
+            return _pick(res.data, "tools", tools)
+        return tools
+
+    return listing
 
 
 class _GuardedAgents(dict):  # type: ignore[type-arg]

@@ -138,3 +138,26 @@ def test_agent_init_and_shutdown_hooks(lua, stub):
                         "gone:helper"]
     assert "Agent 'rogue' creation cancelled by hook: no rogue agents" in v["err"]
     assert v["ok2"] is False and "Agent 'keeper' shutdown cancelled by hook: keep it" in v["err2"]
+
+
+def test_tool_discovery_hooks_filter_the_listing(lua):
+    run = lua("""
+      local before = #Tool.list()
+      Hook.register("AfterToolDiscovery", function(ctx)
+        local kept = {}
+        for _, t in ipairs(ctx.data.tools) do
+          if t.name:match("^text") or t.name:match("^calc") then kept[#kept + 1] = t end
+        end
+        return {type = "modified", data = {tools = kept}}
+      end)
+      local names = {}
+      for _, t in ipairs(Tool.list()) do names[#names + 1] = t.name end
+      local found = #Tool.discover({category = "utility"})
+      Hook.register("BeforeToolDiscovery", function(ctx) return "catalog is private" end)
+      local ok, err = pcall(Tool.list)
+      return {before = before, names = names, err = tostring(err), found = found}
+    """)
+    v = run.value
+    assert v["before"] > 2 and v["names"] == ["calculator", "text_manipulator"]
+    assert "Tool discovery cancelled by hook: catalog is private" in v["err"]
+    assert v["found"] <= 2
