@@ -163,6 +163,13 @@ def test_failed_backup_stops_the_migration(tmp_path: Path) -> None:
     assert result["success"] is False and "backup before migrating failed: disk full" in \
         result["error"]
     assert raw(db, "PRAGMA user_version") == [(1,)]
+
+    def unwritable(_: str) -> dict[str, Any]:
+        raise PermissionError(13, "Permission denied")
+
+    result = migrations.migrate(svc, 2, enabled=True, backup=unwritable)
+    assert result["success"] is False and "Permission denied" in result["error"]
+    assert raw(db, "PRAGMA user_version") == [(1,)]
     svc.close()
 
 

@@ -154,7 +154,7 @@ def migrate(svc: StateService, target_version: Any, *, enabled: bool,
     if backup is not None:
         try:
             made = backup(f"before state migration {current} -> {target}")
-        except StateError as exc:
+        except (StateError, OSError) as exc:
             return _failed(f"the backup before migrating failed: {exc}", current, target)
         result["backup_id"] = made.get("backup_id")
     store = svc.store
