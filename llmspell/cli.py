@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -201,7 +201,22 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
                     opts) from None
 
 
-_RAG_OPTIONS: dict[str, Any] = {}
+# Options shared by `run` and `exec`.
+TimeoutOpt = Annotated[float | None, typer.Option(
+    "--timeout", help="Stop the script after this many seconds.")]
+StreamOpt = Annotated[bool, typer.Option("--stream", help="Accepted for compatibility.")]
+RagOpt = Annotated[bool, typer.Option("--rag", help="Enable RAG for this run.")]
+NoRagOpt = Annotated[bool, typer.Option("--no-rag", help="Disable RAG for this run.")]
+RagConfigOpt = Annotated[Path | None, typer.Option("--rag-config",
+                                                   help="Take [rag] from FILE.")]
+RagDimsOpt = Annotated[int | None, typer.Option("--rag-dims", help="Vector dimensions.")]
+RagBackendOpt = Annotated[str | None, typer.Option("--rag-backend", help="Only 'hnsw'.")]
+RecordOpt = Annotated[Path | None, typer.Option(
+    "--record", help="Record every LLM provider exchange to FILE (no keys written).")]
+PlaybackOpt = Annotated[Path | None, typer.Option(
+    "--playback", envvar="LLMSPELL_PLAYBACK",
+    help="Answer LLM calls from a cassette FILE recorded with --record (no network).")]
+UsageOpt = Annotated[bool, typer.Option("--usage", help="Print token usage to stderr.")]
 
 
 @app.command(context_settings={"allow_interspersed_args": False})
@@ -209,20 +224,16 @@ def run(
     ctx: typer.Context,
     script: Path = typer.Argument(..., help="The Lua script to run."),
     args: list[str] | None = typer.Argument(None, help="Script arguments (after --)."),
-    timeout: float | None = typer.Option(None, "--timeout",
-                                         help="Stop the script after this many seconds."),
-    stream: bool = typer.Option(False, "--stream", help="Accepted for compatibility."),
-    rag: bool = typer.Option(False, "--rag", help="Enable RAG for this run."),
-    no_rag: bool = typer.Option(False, "--no-rag", help="Disable RAG for this run."),
-    rag_config: Path | None = typer.Option(None, "--rag-config", help="Take [rag] from FILE."),
-    rag_dims: int | None = typer.Option(None, "--rag-dims", help="Vector dimensions."),
-    rag_backend: str | None = typer.Option(None, "--rag-backend", help="Only 'hnsw'."),
-    record: Path | None = typer.Option(
-        None, "--record", help="Record every LLM provider exchange to FILE (no keys written)."),
-    playback: Path | None = typer.Option(
-        None, "--playback", envvar="LLMSPELL_PLAYBACK",
-        help="Answer LLM calls from a cassette FILE recorded with --record (no network)."),
-    usage: bool = typer.Option(False, "--usage", help="Print token usage to stderr."),
+    timeout: TimeoutOpt = None,
+    stream: StreamOpt = False,
+    rag: RagOpt = False,
+    no_rag: NoRagOpt = False,
+    rag_config: RagConfigOpt = None,
+    rag_dims: RagDimsOpt = None,
+    rag_backend: RagBackendOpt = None,
+    record: RecordOpt = None,
+    playback: PlaybackOpt = None,
+    usage: UsageOpt = False,
 ) -> None:
     """Run a Lua script: llmspell run script.lua -- pos1 --name value."""
     if args and args[0] == "--":
@@ -236,20 +247,16 @@ def run(
 def exec_(
     ctx: typer.Context,
     code: str = typer.Argument(..., help="Lua code to run."),
-    timeout: float | None = typer.Option(None, "--timeout",
-                                         help="Stop the code after this many seconds."),
-    stream: bool = typer.Option(False, "--stream", help="Accepted for compatibility."),
-    rag: bool = typer.Option(False, "--rag", help="Enable RAG for this run."),
-    no_rag: bool = typer.Option(False, "--no-rag", help="Disable RAG for this run."),
-    rag_config: Path | None = typer.Option(None, "--rag-config", help="Take [rag] from FILE."),
-    rag_dims: int | None = typer.Option(None, "--rag-dims", help="Vector dimensions."),
-    rag_backend: str | None = typer.Option(None, "--rag-backend", help="Only 'hnsw'."),
-    record: Path | None = typer.Option(
-        None, "--record", help="Record every LLM provider exchange to FILE (no keys written)."),
-    playback: Path | None = typer.Option(
-        None, "--playback", envvar="LLMSPELL_PLAYBACK",
-        help="Answer LLM calls from a cassette FILE recorded with --record (no network)."),
-    usage: bool = typer.Option(False, "--usage", help="Print token usage to stderr."),
+    timeout: TimeoutOpt = None,
+    stream: StreamOpt = False,
+    rag: RagOpt = False,
+    no_rag: NoRagOpt = False,
+    rag_config: RagConfigOpt = None,
+    rag_dims: RagDimsOpt = None,
+    rag_backend: RagBackendOpt = None,
+    record: RecordOpt = None,
+    playback: PlaybackOpt = None,
+    usage: UsageOpt = False,
 ) -> None:
     """Run inline Lua code: llmspell exec 'print(1 + 1)'."""
     _execute(_opts(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),

@@ -22,3 +22,18 @@ def dumps_pretty(value: Any) -> str:
 
 def loads(text: str) -> Any:
     return json.loads(text)
+
+
+def json_type(value: Any) -> str:
+    """The JSON type name of a decoded value: null, boolean, number, string, array, object."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list):
+        return "array"
+    return "object"

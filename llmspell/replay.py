@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from .jsonutil import json_type
+
 MODES = ("exact", "modified", "simulate", "debug")
 
 
@@ -228,25 +230,12 @@ def _walk(a: Any, b: Any, path: str, diffs: list[dict[str, str]], counts: list[i
     if type(a) is not type(b) and not (isinstance(a, int | float) and isinstance(b, int | float)
                                        and not isinstance(a, bool) and not isinstance(b, bool)):
         diffs.append({"path": path or "$", "description":
-                      f"type changed from {_kind(a)} to {_kind(b)}"})
+                      f"type changed from {json_type(a)} to {json_type(b)}"})
     elif a != b:
         diffs.append({"path": path or "$", "description": f"value changed from {a!r} to {b!r}"})
     else:
         counts[0] += 1
 
-
-def _kind(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, int | float):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    return "object"
 
 
 def compare_json(original: Any, replayed: Any) -> dict[str, Any]:

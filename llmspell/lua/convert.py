@@ -61,14 +61,25 @@ def _key(key: Any) -> str | None:
     return None
 
 
-def to_python(value: Any, functions: bool = False, _depth: int = 0) -> Any:
-    """Convert a Lua value to plain Python data (see module docstring)."""
+_NOT_SCALAR = object()
+
+
+def _scalar(value: Any) -> Any:
+    """A Lua string, number, boolean or nil as Python; ``_NOT_SCALAR`` for anything else."""
     if isinstance(value, bytes):
         return decode(value)
     if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return _number(value)
+    return _NOT_SCALAR
+
+
+def to_python(value: Any, functions: bool = False, _depth: int = 0) -> Any:
+    """Convert a Lua value to plain Python data (see module docstring)."""
+    scalar = _scalar(value)
+    if scalar is not _NOT_SCALAR:
+        return scalar
     kind = lua_type(value)
     if kind == "table":
         if _depth > MAX_DEPTH:
@@ -91,12 +102,9 @@ def to_python(value: Any, functions: bool = False, _depth: int = 0) -> Any:
 
 def result_to_python(value: Any, _depth: int = 0) -> Any:
     """Convert a script's return value as upstream's engine does (never raises)."""
-    if isinstance(value, bytes):
-        return decode(value)
-    if value is None or isinstance(value, bool | int):
-        return value
-    if isinstance(value, float):
-        return _number(value)
+    scalar = _scalar(value)
+    if scalar is not _NOT_SCALAR:
+        return scalar
     kind = lua_type(value)
     if kind == "table" and _depth <= MAX_DEPTH:
         keys = list(value.keys())

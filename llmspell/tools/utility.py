@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from ..jsonutil import json_type
 from .errors import SecurityViolation, ToolError, ToolValidationError
 from .registry import ToolOutput, ToolSpec, envelope, json_output, ok
 from .schema import Param, Params
@@ -791,19 +792,6 @@ def _luhn(number: str) -> bool:
     return total % 10 == 0
 
 
-def _json_type(v: Any) -> str:
-    if v is None:
-        return "null"
-    if isinstance(v, bool):
-        return "boolean"
-    if isinstance(v, int | float):
-        return "number"
-    if isinstance(v, str):
-        return "string"
-    if isinstance(v, list):
-        return "array"
-    return "object"
-
 
 def _check_rules(value: Any, rules: Any, field: str, errors: list[dict[str, Any]]) -> None:
     from datetime import datetime
@@ -830,8 +818,8 @@ def _check_rules(value: Any, rules: Any, field: str, errors: list[dict[str, Any]
             continue
         if kind == "type":
             expected = rule.get("expected")
-            if _json_type(value) != expected:
-                err(kind, f"Expected type {expected}, got {_json_type(value)}")
+            if json_type(value) != expected:
+                err(kind, f"Expected type {expected}, got {json_type(value)}")
         elif kind == "length":
             if isinstance(value, str | list):
                 n = len(value)
