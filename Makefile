@@ -23,7 +23,7 @@ run: install
 test: unit conformance
 
 unit: install
-	$(BIN)/python -m pytest -q tests
+	$(BIN)/python -m pytest tests
 
 conformance: install
 	@if [ -x "$(CONFORMANCE)" ]; then \
