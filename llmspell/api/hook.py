@@ -18,7 +18,6 @@ keeping the handle works).
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
@@ -45,7 +44,7 @@ def lua_gate(rt: Runtime) -> Any:
 
         def must_stop() -> bool:
             left = rt.remaining_seconds()
-            return getattr(rt, "_abort", None) is not None or (left is not None and left <= 0)
+            return rt.stop_reason is not None or (left is not None and left <= 0)
 
         gate = rt.services["lua_gate"] = LuaGate(must_stop)
     return gate
@@ -160,19 +159,14 @@ def install(rt: Runtime, table: Any) -> None:
         skips them."""
         if not registry.has("SystemShutdown"):
             return
-        abort = getattr(rt, "_abort", None)
-        if abort is not None and abort[0] != "exit":
+        reason = rt.stop_reason
+        if reason is not None and reason != "exit":
             return
-        deadline = getattr(rt, "_deadline", None)
-        rt._abort = None
-        rt._deadline = time.monotonic() + SHUTDOWN_SECONDS
-        try:
-            registry.run("SystemShutdown", {"reason": "exit" if abort else "finished"})
-        except Exception as exc:  # the script is over: report, do not raise
-            rt.output.error(convert.encode(f"SystemShutdown hook failed: {exc}\n"))
-        finally:
-            rt._abort = abort
-            rt._deadline = deadline
+        with rt.grace_period(SHUTDOWN_SECONDS):
+            try:
+                registry.run("SystemShutdown", {"reason": reason or "finished"})
+            except Exception as exc:  # the script is over: report, do not raise
+                rt.output.error(convert.encode(f"SystemShutdown hook failed: {exc}\n"))
 
     rt.on_close(shutdown)
 

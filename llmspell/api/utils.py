@@ -147,7 +147,7 @@ def install(rt: Runtime, table: Any) -> None:
         remaining = rt.remaining_seconds()
         if remaining is not None and seconds > remaining:
             time.sleep(remaining)
-            rt._check()
+            rt.check()
             return
         time.sleep(seconds)
 

@@ -79,24 +79,18 @@ def _lua_call(rt: Runtime, fn: Any, args: tuple[Any, ...], deadline: float | Non
     that fired, turn the abort back into an ordinary step timeout.
     """
     lua = rt.lua
-    old = getattr(rt, "_deadline", None)
-    tightened = deadline is not None and (old is None or deadline < old) \
-        and hasattr(rt, "_deadline")
-    if tightened:
-        rt._deadline = deadline
-    try:
-        result = fn(*(convert.to_lua(lua, a) for a in args))
-    except LuaError as exc:
-        abort = getattr(rt, "_abort", None)
-        if abort is not None:
-            if tightened and abort[0] == "timeout" and (old is None or time.monotonic() < old):
-                rt._abort = None
-                raise TimeoutError("step timed out") from None
+    failure: LuaError | None = None
+    with rt.step_deadline(deadline) as limit:
+        try:
+            result = fn(*(convert.to_lua(lua, a) for a in args))
+        except LuaError as exc:
+            failure = exc
+    if failure is not None:
+        if limit.fired:
+            raise TimeoutError("step timed out") from None
+        if rt.stop_reason is not None:
             raise Cancelled("script stopped") from None
-        raise StepError(lua_error_text(exc)) from None
-    finally:
-        if tightened:
-            rt._deadline = old
+        raise StepError(lua_error_text(failure)) from None
     if isinstance(result, tuple):
         result = result[0] if result else None
     try:

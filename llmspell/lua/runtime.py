@@ -13,7 +13,9 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +73,13 @@ class Output:
             self._out.flush()
         except (BrokenPipeError, ValueError):
             pass
+
+
+@dataclass
+class StepLimit:
+    """Set by ``Runtime.step_deadline``: whether its own deadline stopped the call."""
+
+    fired: bool = False
 
 
 class Runtime:
@@ -255,6 +264,49 @@ class Runtime:
         except KeyboardInterrupt:
             self._abort = ("interrupt", 130)
             return True
+
+    def check(self) -> bool:
+        """True when the run must stop now (time limit, Ctrl-C or os.exit)."""
+        return self._check()
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why the run is stopping ("timeout", "interrupt", "exit"), or None."""
+        return self._abort[0] if self._abort is not None else None
+
+    @contextmanager
+    def step_deadline(self, deadline: float | None) -> Iterator[StepLimit]:
+        """Tighten the script's deadline (a monotonic time) for the calls inside the block.
+
+        When it was this tighter deadline, not the script's own, that stopped a Lua call,
+        the stop is cleared on the way out and ``limit.fired`` is true: the caller turns
+        it into an ordinary step timeout and the script carries on.
+        """
+        limit = StepLimit()
+        old = self._deadline
+        tightened = deadline is not None and (old is None or deadline < old)
+        if tightened:
+            self._deadline = deadline
+        try:
+            yield limit
+        finally:
+            if tightened:
+                self._deadline = old
+                if (self._abort is not None and self._abort[0] == "timeout"
+                        and (old is None or time.monotonic() < old)):
+                    self._abort = None
+                    limit.fired = True
+
+    @contextmanager
+    def grace_period(self, seconds: float) -> Iterator[None]:
+        """Let Lua run for ``seconds`` more after the script ended (shutdown hooks)."""
+        abort, deadline = self._abort, self._deadline
+        self._abort = None
+        self._deadline = time.monotonic() + seconds
+        try:
+            yield
+        finally:
+            self._abort, self._deadline = abort, deadline
 
     def remaining_seconds(self) -> float | None:
         """Time left before the script's deadline (services bound blocking calls by it)."""
