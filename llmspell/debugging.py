@@ -12,6 +12,7 @@ import sys
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TextIO
@@ -76,6 +77,8 @@ class DebugService:
         self.timers: dict[str, Timer] = {}
         self.finished: list[Timer] = []
         self._stream = stream
+        # Called with each entry that passes level and filters ([events] emit_debug_events).
+        self.on_log: Callable[[dict[str, Any]], None] | None = None
 
     # -- levels and filters ---------------------------------------------------
 
@@ -148,6 +151,8 @@ class DebugService:
         if data is not None:
             entry["metadata"] = data
         self.captured.append(entry)
+        if self.on_log is not None:
+            self.on_log(entry)
         stream = self._stream or sys.stderr
         where = f" [{module}]" if module else ""
         extra = ""

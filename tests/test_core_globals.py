@@ -191,3 +191,18 @@ def test_config_is_read_only_and_redacts_secrets(lua):
     assert run.value[5] == "***"
     assert run.value[6] is False and "read-only" in run.value[7]
     assert run.value[8] is True and run.value[9] is False
+
+
+def test_debug_messages_become_events_when_configured(lua):
+    script = """
+        local sub = Event.subscribe("debug.*")
+        Debug.info("one", "mod")
+        Logger.warn("two")
+        local a = Event.receive(sub, 100)
+        local b = Event.receive(sub, 100)
+        return {a and a.data.message, b and b.data.message, b and b.data.level}
+    """
+    on = lua(script, config={"events": {"emit_debug_events": True}})
+    assert on.value == ["one", "two", "warn"]
+    off = lua(script)
+    assert off.value == {}

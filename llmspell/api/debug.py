@@ -140,6 +140,14 @@ def debug_service(rt: Runtime) -> DebugService:
         level = "debug" if rt.debug else (
             rt.settings.get("debug.level") or rt.settings.get("runtime.log_level") or "info")
         service = DebugService(level=level)
+        if rt.settings.get("events.emit_debug_events"):
+            # [events] emit_debug_events: every Debug/Logger message is a `debug.log` event.
+            from ..events import bus_for
+
+            def publish(entry: dict[str, Any]) -> None:
+                bus_for(rt.services, rt.settings).emit("debug.log", entry, component="debug")
+
+            service.on_log = publish
         rt.services["debug"] = service
     return service
 
