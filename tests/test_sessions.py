@@ -320,3 +320,22 @@ def test_stale_temp_files_are_swept_on_open(tmp_path: Path) -> None:
     os.utime(stale, (1, 1))
     make("sqlite", tmp_path).close()
     assert not stale.exists() and fresh.exists()
+
+
+def test_deleting_a_session_drops_its_rag_collection(lua):
+    run = lua("""
+        local sid = Session.create({name = "chat"})
+        RAG.create_session_collection(sid, 3600)
+        RAG.ingest({content = "transfer learning reuses a trained model"},
+                   {scope = "session", scope_id = sid})
+        RAG.ingest({content = "global note about models"})
+        local before = RAG.get_stats("session", sid).total_vectors
+        Session.delete(sid)
+        local after = RAG.get_stats("session", sid).total_vectors
+        local global = RAG.get_stats("global").total_vectors
+        return {before, after, global}
+    """, config={"rag": {"enabled": True}})
+    before, after, kept = run.value
+    assert before >= 1
+    assert after == 0
+    assert kept >= 1

@@ -36,9 +36,17 @@ def session_service(rt: Runtime) -> SessionService:
                 from ..sessions.service import open_sessions
 
                 svc = open_sessions(rt.settings)
+                svc.on_delete.append(lambda sid: _drop_rag_collection(rt, sid))
                 rt.services["sessions"] = svc
                 rt.on_close(svc.close)
     return svc
+
+
+def _drop_rag_collection(rt: Runtime, session_id: str) -> None:
+    """Deleting a session deletes its RAG session collection (if RAG is in use)."""
+    rag = rt.services.get("rag")
+    if rag is not None:
+        rag.cleanup_scope("session", session_id)
 
 
 def text(value: Any, fn: str, position: int, what: str = "session id") -> str:

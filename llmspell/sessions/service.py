@@ -115,6 +115,8 @@ class SessionService:
         self.max_artifacts_per_session = max_artifacts_per_session
         self.compression_threshold = compression_threshold
         self.max_artifact_size = max_artifact_size
+        # Called with the id of each deleted session (RAG drops its session collection).
+        self.on_delete: list[Callable[[str], None]] = []
         self.current: str | None = None
 
     @property
@@ -289,6 +291,8 @@ class SessionService:
             raise SessionError(f"Session not found: {sid}")
         if self.current == sid:
             self.current = None
+        for listener in self.on_delete:
+            listener(sid)
 
     def set_current(self, session_id: Any) -> None:
         self.current = None if session_id is None else check_id(session_id)
