@@ -32,20 +32,21 @@ DEPRECATED = ("Agent.create() is deprecated. Use Agent.builder() instead:\n"
 
 def provider_manager(rt: Runtime) -> ProviderManager:
     """The run's providers (clients are reused across agents; closed at the end)."""
-    manager = rt.services.get("providers")
-    if manager is None:
+    def make() -> ProviderManager:
         from ..providers import ProviderManager
 
-        manager = ProviderManager(rt.settings, budget=rt.remaining_seconds, debug=rt.debug)
-        rt.services["providers"] = manager
-        rt.on_close(manager.close)
-    return manager
+        return ProviderManager(rt.settings, budget=rt.remaining_seconds, debug=rt.debug)
+
+    return rt.service("providers", make, closes=True)
 
 
 def agent_service(rt: Runtime) -> AgentRegistry:
     """The run's agents, created on first use and kept in ``rt.services["agents"]``."""
     service = rt.services.get("agents")
-    if service is None:
+    if service is not None:
+        return service
+
+    def make() -> AgentRegistry:
         from ..providers.registry import default_provider
 
         def tools() -> Any:
@@ -58,13 +59,14 @@ def agent_service(rt: Runtime) -> AgentRegistry:
 
             return output_to_lua_value(text, metadata)
 
-        service = AgentRegistry(provider_manager(rt), tools, output,
-                                default_provider(rt.settings))
+        made = AgentRegistry(provider_manager(rt), tools, output,
+                             default_provider(rt.settings))
         from ..hooks import guard_agents
 
-        guard_agents(service, rt.services)  # every invoke runs under hooks and events
-        rt.services["agents"] = service
-    return service
+        guard_agents(made, rt.services)  # every invoke runs under hooks and events
+        return made
+
+    return rt.service("agents", make)
 
 
 # -- argument helpers ---------------------------------------------------------

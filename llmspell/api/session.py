@@ -12,7 +12,6 @@ empty and ``replay`` raises saying there is nothing recorded.
 
 from __future__ import annotations
 
-import threading
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
@@ -24,22 +23,17 @@ if TYPE_CHECKING:
     from ..sessions.service import SessionService
 
 
-_OPEN_LOCK = threading.Lock()
-
 def session_service(rt: Runtime) -> SessionService:
     """The run's session service (opened on first use, closed when the run ends)."""
-    svc = rt.services.get("sessions")
-    if svc is None:
-        with _OPEN_LOCK:  # workflow worker threads may ask at the same moment
-            svc = rt.services.get("sessions")
-            if svc is None:
-                from ..sessions.service import open_sessions
 
-                svc = open_sessions(rt.settings)
-                svc.on_delete.append(lambda sid: _drop_rag_collection(rt, sid))
-                rt.services["sessions"] = svc
-                rt.on_close(svc.close)
-    return svc
+    def open_service() -> SessionService:
+        from ..sessions.service import open_sessions
+
+        svc = open_sessions(rt.settings)
+        svc.on_delete.append(lambda sid: _drop_rag_collection(rt, sid))
+        return svc
+
+    return rt.service("sessions", open_service, closes=True)
 
 
 def _drop_rag_collection(rt: Runtime, session_id: str) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import threading
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError, StateError
@@ -31,31 +30,23 @@ if TYPE_CHECKING:
     from ..state.service import StateService
 
 
-_OPEN_LOCK = threading.Lock()
-
 def state_service(rt: Runtime) -> StateService:
     """The run's state service (opened on first use, closed when the run ends)."""
-    svc = rt.services.get("state")
-    if svc is None:
-        with _OPEN_LOCK:  # workflow worker threads may ask at the same moment
-            svc = rt.services.get("state")
-            if svc is None:
-                from ..state.service import open_state
+    def make() -> StateService:
+        from ..state.service import open_state
 
-                svc = open_state(rt.settings)
-                rt.services["state"] = svc
-                rt.on_close(svc.close)
-    return svc
+        return open_state(rt.settings)
+
+    return rt.service("state", make, closes=True)
 
 
 def backup_manager(rt: Runtime) -> BackupManager:
-    mgr = rt.services.get("state_backups")
-    if mgr is None:
-        from ..state.backup import backup_manager as make
+    def make() -> BackupManager:
+        from ..state.backup import backup_manager as build
 
-        mgr = make(state_service(rt), rt.settings)
-        rt.services["state_backups"] = mgr
-    return mgr
+        return build(state_service(rt), rt.settings)
+
+    return rt.service("state_backups", make)
 
 
 def _text(value: Any, fn: str, position: int, what: str) -> str:

@@ -18,14 +18,18 @@ if TYPE_CHECKING:
 
 def tool_service(rt: Runtime) -> ToolService:
     """The run's ToolService, created on first use and kept in ``rt.services["tools"]``."""
-    service = rt.services.get("tools")
-    if service is None:
+    service = rt.services.get("tools")  # the hot path: no lock, no closure
+    if service is not None:
+        return service
+
+    def make() -> ToolService:
         from ..hooks import guard_tools
 
-        service = ToolService(rt.settings, rt.remaining_seconds)
-        guard_tools(service, rt.services)  # every invoke runs under hooks and events
-        rt.services["tools"] = service
-    return service
+        made = ToolService(rt.settings, rt.remaining_seconds)
+        guard_tools(made, rt.services)  # every invoke runs under hooks and events
+        return made
+
+    return rt.service("tools", make)
 
 
 def lua_converter(rt: Runtime) -> Any:

@@ -12,12 +12,13 @@ import os
 import random
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lupa import luajit21 as lupa
 
@@ -31,6 +32,8 @@ from ..errors import (
     ScriptTimeout,
 )
 from . import convert
+
+T = TypeVar("T")
 
 HOOK_COUNT = 100_000
 # A single C call (a pathological string pattern, say) never reaches the hook; the CLI's
@@ -107,6 +110,7 @@ class Runtime:
         self._timeout_ms = self._effective_timeout_ms(timeout_seconds)
         self._closers: list[Callable[[], None]] = []
         self.services: dict[str, Any] = {}
+        self._services_lock = threading.RLock()
 
         memory = settings.get("runtime.security.max_memory_bytes") or 0
         self.lua = lupa.LuaRuntime(
@@ -234,6 +238,23 @@ class Runtime:
 
     def set_global(self, name: str, value: Any) -> None:
         self.lua.globals()[convert.encode(name)] = convert.to_lua(self.lua, value)
+
+    def service(self, name: str, factory: Callable[[], T], closes: bool = False) -> T:
+        """The run's shared service ``name``, made by ``factory`` on first use.
+
+        Made once even when workflow worker threads ask at the same moment (a factory
+        may ask for other services). With ``closes``, its ``close()`` runs at the end.
+        """
+        svc = self.services.get(name)
+        if svc is None:
+            with self._services_lock:
+                svc = self.services.get(name)
+                if svc is None:
+                    svc = factory()
+                    self.services[name] = svc
+                    if closes:
+                        self.on_close(svc.close)
+        return svc
 
     def on_close(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` when the run ends, however it ends (flush state, indexes, ...)."""
@@ -467,8 +488,6 @@ class Runtime:
         """End the process if the script overruns its deadline inside one C call."""
         if not self.watchdog or self._timeout_ms is None:
             return lambda: None
-        import threading
-
         done = threading.Event()
         limit = self._timeout_ms / 1000 + WATCHDOG_GRACE_SECONDS
 
@@ -528,8 +547,6 @@ def _clean_traceback(tb: str) -> str:
 
 def _install_sigint(rt: Runtime) -> Any:
     """Ctrl-C: the first press stops the script at the next hook; a second one exits now."""
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         return None
     presses = {"n": 0}
