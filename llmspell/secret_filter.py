@@ -1,0 +1,131 @@
+"""The one secret filter: what counts as a secret, and how it is hidden.
+
+Every place where data leaves its owner for a script (``os.getenv``, ``Config``,
+Debug dumps, error messages, tool results, jq ``$ENV``, template contexts) runs it
+through this module, so the rules live once:
+
+- **Secret names.** A name is secret when one of its words (split on ``_ - . /``,
+  spaces and camelCase) is a credential word: ``key``, ``apikey``, ``token``,
+  ``secret``, ``password``, ``passwd``, ``pwd``, ``passphrase``, ``credential(s)``,
+  ``auth``, ``authorization``, ``cookie``, ``private``, ``signature``. Plurals of
+  counters stay visible (``max_tokens`` is a number of tokens, not a token), and so
+  do names that only *name* a variable (``api_key_env = "OPENAI_API_KEY"``).
+- **Credentials inside URLs.** ``scheme://user:password@host`` keeps the user and
+  hides the password; query parameters with secret names are hidden.
+- **Known secret values.** The values of secret-named environment variables and any
+  value registered with :func:`register` (keys read from the config) are replaced
+  wherever they appear in text handed to a script. Values shorter than
+  ``MIN_VALUE_LENGTH`` are not searched for (they would corrupt ordinary text).
+
+Nothing here imports lupa: services use it as plain Python.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+MASK = "***"
+MIN_VALUE_LENGTH = 8
+
+SECRET_WORDS = frozenset({
+    "key", "keys", "apikey", "token", "secret", "secrets", "password", "passwords", "passwd",
+    "pwd", "passphrase", "credential", "credentials", "auth", "authorization", "cookie",
+    "private", "signature", "bearer", "sessionid",
+})
+# A name ending in one of these holds the *name* of a secret (an env var), not the secret.
+NAME_SUFFIXES = ("_env", "_env_var", "_var", "_file", "_path", "_header", "_name")
+
+_WORD_SPLIT = re.compile(r"[_\-./\s:]+|(?<=[a-z0-9])(?=[A-Z])")
+_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^\s:/@]*):"
+                           r"(?P<password>[^\s/@]+)@")
+_QUERY_PARAM = re.compile(r"(?P<sep>[?&;])(?P<name>[^=&#\s]+)=(?P<value>[^&#\s]*)")
+
+_registered: set[str] = set()
+_lock = threading.Lock()
+
+
+def words(name: str) -> list[str]:
+    """The lower-case words of a name: ``OPENAI_API_KEY`` -> ``["openai", "api", "key"]``."""
+    return [w.lower() for w in _WORD_SPLIT.split(name) if w]
+
+
+def is_secret_name(name: str) -> bool:
+    """True when ``name`` (an env var, config key, header or parameter) names a secret."""
+    if not isinstance(name, str) or not name:
+        return False
+    lowered = name.lower()
+    if lowered.endswith(NAME_SUFFIXES):
+        return False
+    return any(w in SECRET_WORDS for w in words(name))
+
+
+def redact_urls(text: str) -> str:
+    """Hide passwords in ``scheme://user:pass@host`` and secret-named query parameters."""
+    if "://" not in text and "=" not in text:
+        return text
+    text = _URL_USERINFO.sub(lambda m: f"{m['scheme']}{m['user']}:{MASK}@", text)
+
+    def param(m: re.Match[str]) -> str:
+        if m["value"] and is_secret_name(m["name"]):
+            return f"{m['sep']}{m['name']}={MASK}"
+        return m.group(0)
+
+    return _QUERY_PARAM.sub(param, text) if "=" in text else text
+
+
+def register(value: str | None) -> None:
+    """Treat ``value`` (a key read from the config, say) as a secret from now on."""
+    if isinstance(value, str) and len(value) >= MIN_VALUE_LENGTH:
+        with _lock:
+            _registered.add(value)
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> set[str]:
+    """Every value to hide: secret-named env vars and registered values."""
+    env = os.environ if environ is None else environ
+    found = {v for k, v in env.items() if len(v) >= MIN_VALUE_LENGTH and is_secret_name(k)}
+    with _lock:
+        found |= _registered
+    return found
+
+
+def redact_text(text: str, values: Iterable[str] | None = None) -> str:
+    """``text`` with URL credentials and every known secret value replaced by ``***``."""
+    if not isinstance(text, str) or not text:
+        return text
+    text = redact_urls(text)
+    for value in sorted(secret_values() if values is None else values, key=len, reverse=True):
+        if value in text:
+            text = text.replace(value, MASK)
+    return text
+
+
+def scrub(value: Any, values: Iterable[str] | None = None, _depth: int = 0) -> Any:
+    """A copy of plain data with secrets hidden: secret-named keys masked, text redacted."""
+    if values is None:
+        values = secret_values()
+    if isinstance(value, str):
+        return redact_text(value, values)
+    if _depth > 200:
+        return value
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if isinstance(k, str) and is_secret_name(k) and v not in (None, "", False):
+                out[k] = MASK if not isinstance(v, dict | list) else scrub(v, values, _depth + 1)
+            else:
+                out[k] = scrub(v, values, _depth + 1)
+        return out
+    if isinstance(value, list | tuple):
+        return [scrub(v, values, _depth + 1) for v in value]
+    return value
+
+
+def public_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment without secret-named variables."""
+    env = os.environ if environ is None else environ
+    return {k: v for k, v in env.items() if not is_secret_name(k)}
