@@ -206,6 +206,7 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
         _replay(stream)
         raise _fail(exc, opts) from None
     except Exception as exc:  # a bug: one line unless --debug
+        _replay(stream)
         if opts.debug:
             raise
         raise _fail(LLMSpellError(f"internal error: {type(exc).__name__}: {exc}"),

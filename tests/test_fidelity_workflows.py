@@ -66,11 +66,17 @@ def test_templates_never_break_a_tool_step_that_works_upstream(lua) -> None:
         {{name = "doc", {STEP} function() return {{text = "agent style reply"}} end}},
         {{name = "data", {STEP} function() return {{n = 1, tags = {{"a"}}}} end}},
         {{name = "nothing", {STEP} function() return nil end}},
+        {{name = "flag", {STEP} function() return true end}},
+        {{name = "num", {STEP} function() return 42 end}},
         -- a whole-string template that resolves to a table: its text / its JSON
         {{name = "up_text", type = "tool", tool = "text_manipulator",
           input = {{operation = "uppercase", input = "{{{{step.doc}}}}"}}}},
         {{name = "up_json", type = "tool", tool = "text_manipulator",
           input = {{operation = "uppercase", input = "{{{{step.data}}}}"}}}},
+        {{name = "up_flag", type = "tool", tool = "text_manipulator",
+          input = {{operation = "uppercase", input = "{{{{step.flag}}}}"}}}},
+        {{name = "up_num", type = "tool", tool = "text_manipulator",
+          input = {{operation = "uppercase", input = "{{{{step.num}}}}"}}}},
         -- templates that resolve to nothing stay as written
         {{name = "nil_prev", type = "tool", tool = "text_manipulator",
           input = {{operation = "uppercase", input = "{{{{step.nothing}}}}"}}}},
@@ -83,12 +89,14 @@ def test_templates_never_break_a_tool_step_that_works_upstream(lua) -> None:
       local o = r.metadata.extra.outputs
       return {{ok = r.success, text = o.up_text.result.result, json = o.up_json.result.result,
               nil_prev = o.nil_prev.result.result, unknown = o.unknown.result.result,
-              in_text = o.in_text.result.result}}
+              in_text = o.in_text.result.result, flag = o.up_flag.result.result,
+              num = o.up_num.result.result}}
     """)
     v = run.value
     assert v["ok"] is True
     assert v["text"] == "AGENT STYLE REPLY"
     assert v["json"] == '{"N":1,"TAGS":["A"]}'
+    assert v["flag"] == "TRUE" and v["num"] == "42"
     assert v["nil_prev"] == "{{STEP.NOTHING}}"
     assert v["unknown"] == "{{STEP.NOPE.FIELD}}"
     assert v["in_text"] == "X {{SHARED.MISSING}} {{NAME}}"

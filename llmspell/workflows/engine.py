@@ -195,8 +195,9 @@ class Run:
         Upstream hands ``{{...}}`` to tools untouched, so resolving must never break a
         step that works there: a template naming nothing (or nil) stays as written, and
         with ``tables_as_text`` (tool parameters) a whole-string template whose value is a
-        table becomes text (its ``text`` field, else JSON) so a string parameter stays a
-        string. Custom Lua steps and nested workflows get tables as tables.
+        table becomes text (its ``text`` field, else JSON) and a boolean ``"true"`` or
+        ``"false"``, so a string parameter stays a string. Custom Lua steps and nested
+        workflows get tables as tables.
         """
         if isinstance(value, str) and "{{" in value:
             whole = _TEMPLATE.fullmatch(value.strip())
@@ -204,7 +205,9 @@ class Run:
                 found, got = self.lookup(whole.group(1), prev, extra)
                 if not found or got is None:
                     return value
-                return text_of(got) if tables_as_text and isinstance(got, dict | list) \
+                # tools coerce numbers to strings and "true"/"false" to booleans, not
+                # the other way: tables and booleans reach them as text
+                return text_of(got) if tables_as_text and isinstance(got, dict | list | bool) \
                     else got
 
             def sub(m: re.Match[str]) -> str:
