@@ -468,7 +468,10 @@ class Runtime:
             self._deadline = None
         if self._abort is not None:
             self._raise_abort()
-        ok, payload = returned if isinstance(returned, tuple) else (returned, None)
+        # (ok, first value, more values...): a script's extra return values are dropped,
+        # as upstream prints only the first
+        ok, payload = (returned[0], returned[1] if len(returned) > 1 else None) \
+            if isinstance(returned, tuple) else (returned, None)
         if ok:
             return convert.result_to_python(payload)
         if payload == self.abort_token:

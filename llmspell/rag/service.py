@@ -335,7 +335,12 @@ class RagService:
 
     def create_session_collection(self, session_id: str, ttl: float | None = None
                                   ) -> dict[str, Any]:
-        sid = parse_session_id(session_id)
+        # any string id, as upstream (a UUID in its canonical form); ingest and search
+        # in the session scope still need a UUID, as upstream's do
+        try:
+            sid = parse_session_id(session_id)
+        except RagError:
+            sid = session_id
         namespace = f"session:{sid}"
         ttl = float(ttl) if ttl and ttl > 0 else None
         with self.store.db:
