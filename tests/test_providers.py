@@ -14,10 +14,7 @@ from llmspell.providers.base import ChatRequest
 from llmspell.providers.usage import METER
 
 if TYPE_CHECKING:
-    from llm_stub_support import Stub
-
-pytest_plugins = ["llm_stub_support"]
-
+    from fakellm import FakeLLM as Stub
 
 def settings(providers: dict | None = None, **extra):
     raw = dict(extra)
