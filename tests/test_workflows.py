@@ -9,8 +9,6 @@ import pytest
 from llmspell.workflows import Engine, LuaGate, Step, Workflow, WorkflowError
 from llmspell.workflows.model import Branch, ErrorStrategy
 
-pytest_plugins = ["llm_stub_support"]
-
 STEP = 'type = "custom", ["function"] = '
 
 
