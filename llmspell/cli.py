@@ -95,7 +95,9 @@ def _fail(exc: BaseException, opts: Options) -> typer.Exit:
         import traceback
 
         detail = (detail + "\n" + "".join(traceback.format_exception(exc.__cause__))).strip()
-    print_error(str(exc), detail)
+    from .secret_filter import redact_text
+
+    print_error(redact_text(str(exc)), redact_text(detail))
     return typer.Exit(getattr(exc, "exit_code", 1))
 
 

@@ -449,7 +449,23 @@ def from_dict(raw: dict[str, Any], source: Path | None = None,
             f"providers.default_provider '{default_provider}' has no [providers.{default_provider}]"
             " table; it will be resolved when first used"
         )
+    register_secrets(data)
     return Settings(data=data, source=source, warnings=warnings)
+
+
+def register_secrets(node: Any, hidden: bool = False) -> None:
+    """Tell the secret filter every value stored under a secret-named key (``api_key``,
+    ``sendgrid_api_key``, ``[...credentials]``...), so error texts never echo them."""
+    from . import secret_filter
+
+    if isinstance(node, dict):
+        for key, value in node.items():
+            register_secrets(value, hidden or secret_filter.is_secret_name(str(key)))
+    elif isinstance(node, list):
+        for value in node:
+            register_secrets(value, hidden)
+    elif hidden and isinstance(node, str):
+        secret_filter.register(node)
 
 
 def read_file(path: Path) -> dict[str, Any]:
