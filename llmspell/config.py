@@ -414,6 +414,10 @@ class Settings:
     data: dict[str, Any]
     source: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    # False for a config discovered in the current folder: a script could have written
+    # it, so it granted no rights (see ``restrict_untrusted``) and its provider URLs do
+    # not receive the user's keys.
+    grants_rights: bool = True
 
     def get(self, path: str, default: Any = None) -> Any:
         node: Any = self.data
@@ -484,27 +488,202 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
 
 
+def _home(env: dict[str, str] | os._Environ[str]) -> Path:
+    return Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
+
+
+def user_config_paths(environ: dict[str, str] | os._Environ[str] | None = None
+                      ) -> list[Path]:
+    """The user's own config files, in discovery order (they may grant rights)."""
+    env = os.environ if environ is None else environ
+    home = _home(env)
+    xdg = env.get("XDG_CONFIG_HOME")
+    return [home / ".llmspell" / "config.toml", home / ".llmspell.toml",
+            home / ".config" / "llmspell.toml",
+            (Path(xdg) if xdg else home / ".config") / "llmspell" / "config.toml"]
+
+
 def discover(cwd: Path | None = None, environ: dict[str, str] | os._Environ[str] | None = None
              ) -> Path | None:
     """The config file used when no -c/--config is given (upstream's order)."""
     env = os.environ if environ is None else environ
     cwd = cwd or Path.cwd()
-    home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
-    candidates = [home / ".llmspell" / "config.toml"]
-    candidates += [cwd / name for name in (
-        "llmspell.toml", ".llmspell.toml", "config/llmspell.toml", ".config/llmspell.toml")]
-    candidates += [home / ".llmspell.toml", home / ".config" / "llmspell.toml"]
-    xdg = env.get("XDG_CONFIG_HOME")
-    candidates.append((Path(xdg) if xdg else home / ".config") / "llmspell" / "config.toml")
+    first, *rest = user_config_paths(env)
+    candidates = [first]
+    candidates += [cwd / name for name in CWD_CONFIG_NAMES]
+    candidates += rest
     for path in candidates:
         if path.is_file():
             return path
     return None
 
 
+CWD_CONFIG_NAMES = ("llmspell.toml", ".llmspell.toml", "config/llmspell.toml",
+                    ".config/llmspell.toml")
+
+
+def is_user_config(path: Path, environ: dict[str, str] | os._Environ[str] | None = None
+                   ) -> bool:
+    real = os.path.realpath(path)
+    return any(real == os.path.realpath(p) for p in user_config_paths(environ))
+
+
+def protected_paths(environ: dict[str, str] | os._Environ[str] | None = None) -> list[str]:
+    """Where the files that grant rights live: scripts may neither read nor write them
+    (nor anything under ``~/.llmspell`` or ``$XDG_CONFIG_HOME/llmspell``), whatever the
+    allowed paths say — else a run could raise the rights of the next one.
+    ``LLMSPELL_CONFIG`` names one more."""
+    env = os.environ if environ is None else environ
+    files = user_config_paths(env)
+    out = [files[0].parent, files[1], files[2], files[3].parent,
+           _home(env) / ".config" / "llmspell"]
+    if env.get("LLMSPELL_CONFIG"):
+        out.append(Path(env["LLMSPELL_CONFIG"]))
+    real: list[str] = []
+    for path in out:
+        r = os.path.realpath(os.path.expanduser(path))
+        if r not in real:
+            real.append(r)
+    return real
+
+
+def is_protected(real: str, writing: bool = False,
+                 extra: list[str] | None = None) -> bool:
+    """True when the resolved path ``real`` is a rights-granting config file or lies in a
+    config folder; when ``writing``, also when it is a folder above one (a rename there
+    would create it)."""
+    sep = os.sep
+    for p in protected_paths() + [os.path.realpath(e) for e in extra or []]:
+        if real == p or real.startswith(p.rstrip(sep) + sep):
+            return True
+        if writing and p.startswith(real.rstrip(sep) + sep):
+            return True
+    return False
+
+
+# -- what a config a script could have written may not do --------------------------------
+# Keys that grant a right when their value is looser than the built-in default. ``flag``:
+# true grants; ``limit``: more than the default, or 0/negative (= no limit), grants;
+# ``list``/``text``: anything but the default grants; ``subset``: a comma list grants
+# when it names something the default does not.
+RIGHTS_KEYS: dict[str, str] = {
+    "runtime.module_paths": "list",
+    "runtime.script_timeout_seconds": "limit",
+    "runtime.security.allow_file_access": "flag",
+    "runtime.security.allow_network_access": "flag",
+    "runtime.security.allow_process_spawn": "flag",
+    "runtime.security.allowed_paths": "list",
+    "runtime.security.max_memory_bytes": "limit",
+    "runtime.security.max_execution_time_ms": "limit",
+    "runtime.state_persistence.max_state_size_bytes": "limit",
+    "runtime.sessions.max_artifact_size": "limit",
+    "tools.file_operations.allowed_paths": "list",
+    "tools.file_operations.max_file_size": "limit",
+    "tools.system.allow_process_execution": "flag",
+    "tools.system.allowed_commands": "subset",
+    "tools.system.max_output_size": "limit",
+    "tools.system.command_timeout_seconds": "limit",
+    "tools.network.allow_private_addresses": "flag",
+    "tools.network.service_checker_hosts": "any",
+    "tools.network.service_checker_ports": "any",
+    "tools.network.max_response_bytes": "any",
+    "tools.web_search.base_urls": "any",
+    # whole sections: servers and files that receive the user's credentials or data
+    "tools.database": "any",
+    "tools.email": "any",
+    "events.export.file": "any",
+    "events.export.webhook": "any",
+}
+# Where data is written: accepted only inside the current folder, not in a hidden folder.
+PATH_KEYS = ("runtime.state_persistence.path", "runtime.state_persistence.schema_directory",
+             "runtime.state_persistence.backup.backup_dir", "runtime.sessions.path",
+             "rag.vector_storage.persistence_path")
+
+
+def _pop_path(raw: dict[str, Any], path: str) -> tuple[bool, Any]:
+    *parents, last = path.split(".")
+    node: Any = raw
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or last not in node:
+        return False, None
+    return True, node[last]
+
+
+def _delete(raw: dict[str, Any], path: str) -> None:
+    *parents, last = path.split(".")
+    node: Any = raw
+    for part in parents:
+        node = node[part]
+    del node[last]
+
+
+def _grants(rule: str, value: Any, default: Any) -> bool:
+    if rule == "any":
+        return True
+    if rule == "flag":
+        return value is True and default is not True
+    if rule == "list":
+        return isinstance(value, list) and value != default and value != []
+    if rule == "limit":
+        if not isinstance(value, int) or isinstance(value, bool):
+            return False
+        return value <= 0 or (isinstance(default, int) and value > default)
+    if rule == "subset":
+        if not isinstance(value, str):
+            return False
+        allowed = {c.strip() for c in str(default or "").split(",")}
+        return any(c.strip() not in allowed for c in value.split(",") if c.strip())
+    raise AssertionError(rule)
+
+
+def _inside_folder(value: Any, folder: Path) -> bool:
+    if not isinstance(value, str) or not value:
+        return True
+    real = Path(os.path.realpath(Path(value).expanduser() if value.startswith("~")
+                                 else folder / value))
+    base = Path(os.path.realpath(folder))
+    if not real.is_relative_to(base):
+        return False
+    return not any(part.startswith(".") for part in real.relative_to(base).parts)
+
+
+def restrict_untrusted(raw: dict[str, Any], folder: Path) -> list[str]:
+    """Drop from ``raw`` every key that would grant a right; return their key paths.
+
+    Used for a config discovered in the current folder, which a script may have written.
+    Lowering a limit or turning a right off is kept.
+    """
+    base = defaults()
+    dropped: list[str] = []
+    for path, rule in RIGHTS_KEYS.items():
+        found, value = _pop_path(raw, path)
+        if found and _grants(rule, value, _get(base, path)):
+            _delete(raw, path)
+            dropped.append(path)
+    for path in PATH_KEYS:
+        found, value = _pop_path(raw, path)
+        if found and not _inside_folder(value, folder):
+            _delete(raw, path)
+            dropped.append(path)
+    return dropped
+
+
+def _get(tree: dict[str, Any], path: str) -> Any:
+    node: Any = tree
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 def load(path: str | Path | None = None,
          environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
-    """Load settings from ``path`` (explicit, must exist) or by discovery, else defaults."""
+    """Load settings from ``path`` (explicit, must exist) or by discovery, else defaults.
+
+    A file named with ``-c``/``LLMSPELL_CONFIG`` or found in the user's own config
+    folders is the user's word. One found in the current folder keeps its settings but
+    grants no rights (``restrict_untrusted``), and its provider URLs get no keys.
+    """
     env = os.environ if environ is None else environ
     if path is None and env.get("LLMSPELL_CONFIG"):
         path = env["LLMSPELL_CONFIG"]
@@ -516,7 +695,18 @@ def load(path: str | Path | None = None,
     found = discover(environ=env)
     if found is None:
         return from_dict({}, None, env)
-    return from_dict(read_file(found), found, env)
+    raw = read_file(found)
+    if is_user_config(found, env):
+        return from_dict(raw, found, env)
+    dropped = restrict_untrusted(raw, Path.cwd())
+    settings = from_dict(raw, found, env)
+    settings.grants_rights = False
+    if dropped:
+        settings.warnings.append(
+            f"{found} was found in the current folder, so it grants no rights; ignored: "
+            f"{', '.join(dropped)} (to grant them, pass the file with -c or LLMSPELL_CONFIG, "
+            "or put them in ~/.config/llmspell/config.toml)")
+    return settings
 
 
 def default_toml() -> str:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from lupa import luajit21 as lupa
 
+from .. import config as config_mod
 from .. import secret_filter
 from ..config import Settings
 from ..errors import (
@@ -382,6 +383,10 @@ class Runtime:
         text = convert.decode(path)
         roots = self.allowed_roots()
         real = os.path.realpath(text)
+        writing = not (isinstance(mode, bytes) and mode.startswith(b"r") and b"+" not in mode)
+        if config_mod.is_protected(real, writing, self._own_config()):
+            raise ApiError(f"{fn}: '{text}' is a llmspell config location; scripts may not "
+                           "touch it (rights come from the user)")
         if "*" not in roots:
             resolved = [os.path.realpath(r) for r in roots]
             if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep)
@@ -389,6 +394,10 @@ class Runtime:
                 raise ApiError(f"{fn}: '{text}' is outside the allowed paths "
                                f"({', '.join(resolved)}; runtime.security.allowed_paths)")
         return convert.encode(real)
+
+    def _own_config(self) -> list[str]:
+        source = self.settings.source
+        return [str(source)] if source is not None and self.settings.grants_rights else []
 
     def _spawn_check(self, fname: Any) -> None:
         if not self.settings.get("runtime.security.allow_process_spawn"):

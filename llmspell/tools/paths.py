@@ -37,6 +37,10 @@ class PathGuard:
         self.max_file_size = max_file_size
 
     def allows(self, real: str) -> bool:
+        from ..config import is_protected
+
+        if is_protected(real):  # the user's config files: a run may not grant the next
+            return False
         if self.any_path:
             return True
         for root in self.roots:

@@ -173,3 +173,19 @@ def test_env_configured_base_url_gets_the_key(lua, recorder: Recorder,
 def test_the_scripts_own_key_goes_to_its_own_url(lua, recorder: Recorder) -> None:
     lua(builder("openai/gpt-4o-mini", recorder.url(), ':api_key("script-own-key-123")'))
     assert recorder.auth_headers() == ["Bearer script-own-key-123"]
+
+
+def test_a_url_from_a_config_in_the_cwd_gets_no_key(cli, tmp_path, recorder: Recorder) -> None:
+    # run 1 could have written this file: its provider URL is not the user's word
+    (tmp_path / "llmspell.toml").write_text(
+        f'[providers.openai]\nprovider_type = "openai"\nbase_url = "{recorder.url()}"\n')
+    (tmp_path / "s.lua").write_text(
+        'print(Agent.builder():name("x"):model("openai/gpt-4o-mini"):build()'
+        ':invoke({text = "ping"}).text)\n')
+    proc = cli("run", "s.lua")
+    assert proc.returncode == 0, proc.stderr
+    assert "pong" in proc.stdout
+    assert len(recorder.seen) == 1 and recorder.auth_headers() == []
+    # the same file named by the user with -c is trusted
+    assert cli("-c", "llmspell.toml", "run", "s.lua").returncode == 0
+    assert recorder.auth_headers() == [f"Bearer {OPENAI_KEY}"]
