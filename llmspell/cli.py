@@ -95,9 +95,7 @@ def _fail(exc: BaseException, opts: Options) -> typer.Exit:
         import traceback
 
         detail = (detail + "\n" + "".join(traceback.format_exception(exc.__cause__))).strip()
-    from .secret_filter import redact_text
-
-    print_error(redact_text(str(exc)), redact_text(detail))
+    print_error(str(exc), detail)
     return typer.Exit(getattr(exc, "exit_code", 1))
 
 
