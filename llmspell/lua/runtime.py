@@ -397,7 +397,8 @@ class Runtime:
 
     def _own_config(self) -> list[str]:
         source = self.settings.source
-        return [str(source)] if source is not None and self.settings.grants_rights else []
+        trusted = getattr(self.settings, "grants_rights", True)
+        return [str(source)] if source is not None and trusted else []
 
     def _spawn_check(self, fname: Any) -> None:
         if not self.settings.get("runtime.security.allow_process_spawn"):

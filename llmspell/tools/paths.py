@@ -19,7 +19,9 @@ DEFAULT_ROOTS = ["/tmp"]
 
 class PathGuard:
     def __init__(self, roots: list[str] | None = None,
-                 max_file_size: int = 50 * 1024 * 1024) -> None:
+                 max_file_size: int = 50 * 1024 * 1024,
+                 protected: list[str] | None = None) -> None:
+        self.protected = list(protected or [])  # e.g. the -c config file in use
         configured = list(roots if roots is not None else DEFAULT_ROOTS)
         self.any_path = "*" in configured
         if configured == DEFAULT_ROOTS:
@@ -39,7 +41,7 @@ class PathGuard:
     def allows(self, real: str) -> bool:
         from ..config import is_protected
 
-        if is_protected(real):  # the user's config files: a run may not grant the next
+        if is_protected(real, extra=self.protected):  # config files: a run may not grant the next
             return False
         if self.any_path:
             return True
@@ -56,6 +58,11 @@ class PathGuard:
             raise SecurityViolation(f"Path contains a NUL byte: {path!r}")
         real = os.path.realpath(os.path.expanduser(path))
         if not self.allows(real):
+            from ..config import is_protected
+
+            if is_protected(real, extra=self.protected):
+                raise SecurityViolation(f"Path '{path}' is a llmspell config location; "
+                                        "scripts may not touch it (rights come from the user)")
             roots = ", ".join(self.roots) or "none"
             raise SecurityViolation(
                 f"Path '{path}' is outside the allowed paths ({roots}); "

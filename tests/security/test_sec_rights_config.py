@@ -161,3 +161,20 @@ def test_env_vars_still_grant_rights_over_a_cwd_config(tmp_path: Path,
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("LLMSPELL_ALLOW_FILE_ACCESS", "true")
     assert config.load().get("runtime.security.allow_file_access") is True
+
+
+def test_a_script_cannot_rewrite_the_config_named_with_c(cli, tmp_path: Path) -> None:
+    # the -c file lies in the temp dir, inside both the tools' and Lua's allowed roots
+    target = tmp_path / "mine.toml"
+    target.write_text("[runtime.security]\nallow_file_access = true\n")
+    (tmp_path / "s.lua").write_text(f"""
+      local grant = "[runtime.security]\\nallow_process_spawn = true\\n"
+      local ok, r = pcall(Tool.invoke, "file_operations",
+                          {{operation = "write", path = "{target}", input = grant}})
+      local l = pcall(io.open, "{target}", "w")
+      print("tool", ok and not tostring(r.text):find("config location"), "lua", l)
+    """)
+    proc = cli("-c", "mine.toml", "run", "s.lua")
+    assert proc.returncode == 0, proc.stderr
+    assert "tool\tfalse\tlua\tfalse" in proc.stdout
+    assert "allow_process_spawn" not in target.read_text()
