@@ -13,6 +13,7 @@ Rules (see README "Configuration"):
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -534,6 +535,15 @@ def protected_paths(environ: dict[str, str] | os._Environ[str] | None = None) ->
     allowed paths say — else a run could raise the rights of the next one.
     ``LLMSPELL_CONFIG`` names one more."""
     env = os.environ if environ is None else environ
+    names = ("HOME", "USERPROFILE", "XDG_CONFIG_HOME", "LLMSPELL_CONFIG")
+    return list(_protected_paths(tuple(env.get(n) for n in names)))
+
+
+@functools.lru_cache(maxsize=8)
+def _protected_paths(key: tuple[str | None, ...]) -> tuple[str, ...]:
+    """Resolved once per (HOME, USERPROFILE, XDG_CONFIG_HOME, LLMSPELL_CONFIG)."""
+    env = {n: v for n, v in zip(("HOME", "USERPROFILE", "XDG_CONFIG_HOME", "LLMSPELL_CONFIG"),
+                                key, strict=True) if v}
     files = user_config_paths(env)
     out = [files[0].parent, files[1], files[2], files[3].parent,
            _home(env) / ".config" / "llmspell"]
@@ -544,16 +554,16 @@ def protected_paths(environ: dict[str, str] | os._Environ[str] | None = None) ->
         r = os.path.realpath(os.path.expanduser(path))
         if r not in real:
             real.append(r)
-    return real
+    return tuple(real)
 
 
 def is_protected(real: str, writing: bool = False,
                  extra: list[str] | None = None) -> bool:
     """True when the resolved path ``real`` is a rights-granting config file or lies in a
     config folder; when ``writing``, also when it is a folder above one (a rename there
-    would create it)."""
+    would create it). ``extra``: more protected paths, already resolved."""
     sep = os.sep
-    for p in protected_paths() + [os.path.realpath(e) for e in extra or []]:
+    for p in protected_paths() + list(extra or []):
         if real == p or real.startswith(p.rstrip(sep) + sep):
             return True
         if writing and p.startswith(real.rstrip(sep) + sep):

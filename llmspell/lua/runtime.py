@@ -398,7 +398,7 @@ class Runtime:
     def _own_config(self) -> list[str]:
         source = self.settings.source
         trusted = getattr(self.settings, "grants_rights", True)
-        return [str(source)] if source is not None and trusted else []
+        return [os.path.realpath(source)] if source is not None and trusted else []
 
     def _spawn_check(self, fname: Any) -> None:
         if not self.settings.get("runtime.security.allow_process_spawn"):

@@ -21,7 +21,8 @@ class PathGuard:
     def __init__(self, roots: list[str] | None = None,
                  max_file_size: int = 50 * 1024 * 1024,
                  protected: list[str] | None = None) -> None:
-        self.protected = list(protected or [])  # e.g. the -c config file in use
+        # e.g. the -c config file in use
+        self.protected = [os.path.realpath(p) for p in protected or []]
         configured = list(roots if roots is not None else DEFAULT_ROOTS)
         self.any_path = "*" in configured
         if configured == DEFAULT_ROOTS:
