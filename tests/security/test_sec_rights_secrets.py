@@ -145,3 +145,13 @@ def test_an_error_with_a_secret_reaches_the_terminal_redacted(cli, tmp_path: Pat
     assert proc.returncode == 1
     assert "Incorrect API key provided" in proc.stderr
     assert KEY not in proc.stderr and KEY not in proc.stdout
+
+
+def test_provider_errors_never_carry_a_known_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    # workflow results and events carry provider error texts as data, not as Lua errors
+    from llmspell.errors import NeedsKeyError, ProviderError
+
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    for cls in (ProviderError, NeedsKeyError):
+        exc = cls(f"openai: authentication failed (HTTP 401): Incorrect API key: {KEY}")
+        assert KEY not in str(exc) and "Incorrect API key: ***" in str(exc)
