@@ -31,7 +31,8 @@ CONFIG = {
 # -- os.getenv ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GITHUB_TOKEN",
-                                  "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "MY_CREDENTIALS"])
+                                  "AWS_SECRET_ACCESS_KEY", "DB_PASSWORD", "MY_CREDENTIALS",
+                                  "PGPASSWORD", "DJANGO_SECRETKEY", "GHTOKEN"])
 def test_getenv_of_a_secret_name_is_nil(lua, monkeypatch: pytest.MonkeyPatch, name: str) -> None:
     monkeypatch.setenv(name, KEY)
     assert lua(f"return os.getenv('{name}') == nil").value is True
