@@ -24,6 +24,7 @@ Nothing here imports lupa: services use it as plain Python.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -63,6 +64,11 @@ def is_secret_name(name: str) -> bool:
     """True when ``name`` (an env var, config key, header or parameter) names a secret."""
     if not isinstance(name, str) or not name:
         return False
+    return _is_secret_name(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_name(name: str) -> bool:
     lowered = name.lower()
     if lowered.endswith(NAME_SUFFIXES):
         return False
