@@ -17,6 +17,14 @@ from .errors import SecurityViolation, ToolStorageError, ToolValidationError
 DEFAULT_ROOTS = ["/tmp"]
 
 
+def _full_dir(real: str) -> bool:
+    try:
+        with os.scandir(real) as it:
+            return any(True for _ in it)
+    except OSError:
+        return False
+
+
 class PathGuard:
     def __init__(self, roots: list[str] | None = None,
                  max_file_size: int = 50 * 1024 * 1024,
@@ -44,6 +52,8 @@ class PathGuard:
 
         if is_protected(real, extra=self.protected):  # config files: a run may not grant the next
             return False
+        if is_protected(real, writing=True, extra=self.protected) and not _full_dir(real):
+            return False  # a folder above one that a copy/move could create or replace
         if self.any_path:
             return True
         for root in self.roots:

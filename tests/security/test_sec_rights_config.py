@@ -178,3 +178,24 @@ def test_a_script_cannot_rewrite_the_config_named_with_c(cli, tmp_path: Path) ->
     assert proc.returncode == 0, proc.stderr
     assert "tool\tfalse\tlua\tfalse" in proc.stdout
     assert "allow_process_spawn" not in target.read_text()
+
+
+def test_a_folder_moved_over_the_users_config_dir_is_refused(lua, tmp_path: Path,
+                                                            isolated_home: Path) -> None:
+    xdg = isolated_home / "xdg_config_home"  # not created yet, and under the temp dir
+    assert not xdg.exists()
+    evil = tmp_path / "evil"
+    run = lua(f"""
+      local grant = "[runtime.security]\\nallow_process_spawn = true\\n"
+      Tool.invoke("file_operations", {{operation = "write",
+        path = "{evil}/llmspell/config.toml", input = grant}})
+      local out = {{}}
+      for _, op in ipairs({{"copy", "move"}}) do
+        local ok, r = pcall(Tool.invoke, "file_operations", {{operation = op,
+          source_path = "{evil}", target_path = "{xdg}"}})
+        out[#out + 1] = tostring(ok and r.text)
+      end
+      return out
+    """)
+    assert not (xdg / "llmspell" / "config.toml").exists(), run.value
+    assert config.load().get("runtime.security.allow_process_spawn") is False
