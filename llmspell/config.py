@@ -574,8 +574,8 @@ def is_protected(real: str, writing: bool = False,
 # -- what a config a script could have written may not do --------------------------------
 # Keys that grant a right when their value is looser than the built-in default. ``flag``:
 # true grants; ``limit``: more than the default, or 0/negative (= no limit), grants;
-# ``list``/``text``: anything but the default grants; ``subset``: a comma list grants
-# when it names something the default does not.
+# ``list``: a non-empty list other than the default grants; ``subset``: a comma list
+# grants when it names something the default does not; ``any``: always dropped.
 RIGHTS_KEYS: dict[str, str] = {
     "runtime.module_paths": "list",
     "runtime.script_timeout_seconds": "limit",
