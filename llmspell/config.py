@@ -459,18 +459,32 @@ def from_dict(raw: dict[str, Any], source: Path | None = None,
 
 
 def register_secrets(node: Any, hidden: bool = False) -> None:
-    """Tell the secret filter every value stored under a secret-named key (``api_key``,
-    ``sendgrid_api_key``, ``[...credentials]``...), so error texts never echo them."""
+    """Tell the secret filter every value stored as a credential (``api_key``,
+    ``sendgrid_api_key``, anything in a ``[...credentials]`` table), so error texts never
+    echo them. Only a key whose *last* word is a credential word counts here
+    (``key_prefix`` does not): these values are replaced in every error text."""
     from . import secret_filter
 
     if isinstance(node, dict):
         for key, value in node.items():
-            register_secrets(value, hidden or secret_filter.is_secret_name(str(key)))
+            name = str(key)
+            if isinstance(value, dict | list):
+                register_secrets(value, hidden or secret_filter.is_secret_name(name))
+            elif hidden or _credential_leaf(name):
+                register_secrets(value, True)
     elif isinstance(node, list):
         for value in node:
             register_secrets(value, hidden)
-    elif hidden and isinstance(node, str):
+    elif hidden and isinstance(node, str) and not any(c.isspace() for c in node):
         secret_filter.register(node)
+
+
+def _credential_leaf(name: str) -> bool:
+    from . import secret_filter
+
+    parts = secret_filter.words(name)
+    return (secret_filter.is_secret_name(name) and bool(parts)
+            and secret_filter.is_secret_name(parts[-1]))
 
 
 def read_file(path: Path) -> dict[str, Any]:

@@ -156,3 +156,12 @@ def test_provider_errors_never_carry_a_known_key(monkeypatch: pytest.MonkeyPatch
     for cls in (ProviderError, NeedsKeyError):
         exc = cls(f"openai: authentication failed (HTTP 401): Incorrect API key: {KEY}")
         assert KEY not in str(exc) and "Incorrect API key: ***" in str(exc)
+
+
+def test_config_credentials_are_redacted_from_error_texts_but_not_prefixes() -> None:
+    from llmspell import config, secret_filter
+
+    config.from_dict({"tools": {"email": {"sendgrid_api_key": "SG.literal-config-key-1"},
+                                "web_search": {"key_prefix": "ordinary-prefix:"}}}, environ={})
+    text = secret_filter.redact_text("failed with SG.literal-config-key-1 at ordinary-prefix:x")
+    assert "SG.literal" not in text and "ordinary-prefix:x" in text
