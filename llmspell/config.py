@@ -13,6 +13,7 @@ Rules (see README "Configuration"):
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -414,6 +415,10 @@ class Settings:
     data: dict[str, Any]
     source: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    # False for a config discovered in the current folder: a script could have written
+    # it, so it granted no rights (see ``restrict_untrusted``) and its provider URLs do
+    # not receive the user's keys.
+    grants_rights: bool = True
 
     def get(self, path: str, default: Any = None) -> Any:
         node: Any = self.data
@@ -449,7 +454,37 @@ def from_dict(raw: dict[str, Any], source: Path | None = None,
             f"providers.default_provider '{default_provider}' has no [providers.{default_provider}]"
             " table; it will be resolved when first used"
         )
+    register_secrets(data)
     return Settings(data=data, source=source, warnings=warnings)
+
+
+def register_secrets(node: Any, hidden: bool = False) -> None:
+    """Tell the secret filter every value stored as a credential (``api_key``,
+    ``sendgrid_api_key``, anything in a ``[...credentials]`` table), so error texts never
+    echo them. Only a key whose *last* word is a credential word counts here
+    (``key_prefix`` does not): these values are replaced in every error text."""
+    from . import secret_filter
+
+    if isinstance(node, dict):
+        for key, value in node.items():
+            name = str(key)
+            if isinstance(value, dict | list):
+                register_secrets(value, hidden or secret_filter.is_secret_name(name))
+            elif hidden or _credential_leaf(name):
+                register_secrets(value, True)
+    elif isinstance(node, list):
+        for value in node:
+            register_secrets(value, hidden)
+    elif hidden and isinstance(node, str) and not any(c.isspace() for c in node):
+        secret_filter.register(node)
+
+
+def _credential_leaf(name: str) -> bool:
+    from . import secret_filter
+
+    parts = secret_filter.words(name)
+    return (secret_filter.is_secret_name(name) and bool(parts)
+            and secret_filter.is_secret_name(parts[-1]))
 
 
 def read_file(path: Path) -> dict[str, Any]:
@@ -468,27 +503,218 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
 
 
+def _home(env: dict[str, str] | os._Environ[str]) -> Path:
+    return Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
+
+
+def user_config_paths(environ: dict[str, str] | os._Environ[str] | None = None
+                      ) -> list[Path]:
+    """The user's own config files, in discovery order (they may grant rights)."""
+    env = os.environ if environ is None else environ
+    home = _home(env)
+    xdg = env.get("XDG_CONFIG_HOME")
+    return [home / ".llmspell" / "config.toml", home / ".llmspell.toml",
+            home / ".config" / "llmspell.toml",
+            (Path(xdg) if xdg else home / ".config") / "llmspell" / "config.toml"]
+
+
 def discover(cwd: Path | None = None, environ: dict[str, str] | os._Environ[str] | None = None
              ) -> Path | None:
     """The config file used when no -c/--config is given (upstream's order)."""
     env = os.environ if environ is None else environ
     cwd = cwd or Path.cwd()
-    home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
-    candidates = [home / ".llmspell" / "config.toml"]
-    candidates += [cwd / name for name in (
-        "llmspell.toml", ".llmspell.toml", "config/llmspell.toml", ".config/llmspell.toml")]
-    candidates += [home / ".llmspell.toml", home / ".config" / "llmspell.toml"]
-    xdg = env.get("XDG_CONFIG_HOME")
-    candidates.append((Path(xdg) if xdg else home / ".config") / "llmspell" / "config.toml")
+    first, *rest = user_config_paths(env)
+    candidates = [first]
+    candidates += [cwd / name for name in CWD_CONFIG_NAMES]
+    candidates += rest
     for path in candidates:
         if path.is_file():
             return path
     return None
 
 
+CWD_CONFIG_NAMES = ("llmspell.toml", ".llmspell.toml", "config/llmspell.toml",
+                    ".config/llmspell.toml")
+
+
+def is_user_config(path: Path, environ: dict[str, str] | os._Environ[str] | None = None
+                   ) -> bool:
+    real = os.path.realpath(path)
+    return any(real == os.path.realpath(p) for p in user_config_paths(environ))
+
+
+def protected_paths(environ: dict[str, str] | os._Environ[str] | None = None) -> list[str]:
+    """Where the files that grant rights live: scripts may neither read nor write them
+    (nor anything under ``~/.llmspell`` or ``$XDG_CONFIG_HOME/llmspell``), whatever the
+    allowed paths say — else a run could raise the rights of the next one.
+    ``LLMSPELL_CONFIG`` names one more."""
+    env = os.environ if environ is None else environ
+    names = ("HOME", "USERPROFILE", "XDG_CONFIG_HOME", "LLMSPELL_CONFIG")
+    return list(_protected_paths(tuple(env.get(n) for n in names)))
+
+
+@functools.lru_cache(maxsize=8)
+def _protected_paths(key: tuple[str | None, ...]) -> tuple[str, ...]:
+    """Resolved once per (HOME, USERPROFILE, XDG_CONFIG_HOME, LLMSPELL_CONFIG)."""
+    env = {n: v for n, v in zip(("HOME", "USERPROFILE", "XDG_CONFIG_HOME", "LLMSPELL_CONFIG"),
+                                key, strict=True) if v}
+    files = user_config_paths(env)
+    out = [files[0].parent, files[1], files[2], files[3].parent,
+           _home(env) / ".config" / "llmspell"]
+    if env.get("LLMSPELL_CONFIG"):
+        out.append(Path(env["LLMSPELL_CONFIG"]))
+    real: list[str] = []
+    for path in out:
+        r = os.path.realpath(os.path.expanduser(path))
+        if r not in real:
+            real.append(r)
+    return tuple(real)
+
+
+def is_protected(real: str, writing: bool = False,
+                 extra: list[str] | None = None) -> bool:
+    """True when the resolved path ``real`` is a rights-granting config file or lies in a
+    config folder; when ``writing``, also when it is a folder above one (a rename there
+    would create it). ``extra``: more protected paths, already resolved."""
+    sep = os.sep
+    for p in protected_paths() + list(extra or []):
+        if real == p or real.startswith(p.rstrip(sep) + sep):
+            return True
+        if writing and p.startswith(real.rstrip(sep) + sep):
+            return True
+    return False
+
+
+# -- what a config a script could have written may not do --------------------------------
+# Keys that grant a right when their value is looser than the built-in default. ``flag``:
+# true grants; ``limit``: more than the default, or 0/negative (= no limit), grants;
+# ``list``: a non-empty list other than the default grants; ``subset``: a comma list
+# grants when it names something the default does not; ``any``: always dropped.
+RIGHTS_KEYS: dict[str, str] = {
+    "runtime.module_paths": "list",
+    "runtime.script_timeout_seconds": "limit",
+    "runtime.security.allow_file_access": "flag",
+    "runtime.security.allow_network_access": "flag",
+    "runtime.security.allow_process_spawn": "flag",
+    "runtime.security.allowed_paths": "list",
+    "runtime.security.max_memory_bytes": "limit",
+    "runtime.security.max_execution_time_ms": "limit",
+    "runtime.state_persistence.max_state_size_bytes": "limit",
+    "runtime.sessions.max_artifact_size": "limit",
+    "runtime.sessions.max_sessions": "limit",
+    "runtime.sessions.max_artifacts_per_session": "limit",
+    "rag.vector_storage.max_memory_mb": "limit",
+    "rag.vector_storage.hnsw.max_elements": "limit",
+    "events.buffer_size": "limit",
+    "tools.rate_limit_per_minute": "limit",
+    "hooks.rate_limit_per_minute": "limit",
+    "tools.file_operations.allowed_paths": "list",
+    "tools.file_operations.max_file_size": "limit",
+    "tools.system.allow_process_execution": "flag",
+    "tools.system.allowed_commands": "subset",
+    "tools.system.max_output_size": "limit",
+    "tools.system.command_timeout_seconds": "limit",
+    "tools.network.allow_private_addresses": "flag",
+    "tools.network.service_checker_hosts": "any",
+    "tools.network.service_checker_ports": "any",
+    "tools.network.max_response_bytes": "any",
+    "tools.web_search.base_urls": "any",
+    # whole sections: servers and files that receive the user's credentials or data
+    "tools.database": "any",
+    "tools.email": "any",
+    "events.export.file": "any",
+    "events.export.webhook": "any",
+}
+# Where data is written: accepted only inside the current folder, not in a hidden folder.
+PATH_KEYS = ("runtime.state_persistence.path", "runtime.state_persistence.schema_directory",
+             "runtime.state_persistence.backup.backup_dir", "runtime.sessions.path",
+             "rag.vector_storage.persistence_path")
+
+
+def _pop_path(raw: dict[str, Any], path: str) -> tuple[bool, Any]:
+    *parents, last = path.split(".")
+    node: Any = raw
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or last not in node:
+        return False, None
+    return True, node[last]
+
+
+def _delete(raw: dict[str, Any], path: str) -> None:
+    *parents, last = path.split(".")
+    node: Any = raw
+    for part in parents:
+        node = node[part]
+    del node[last]
+
+
+def _grants(rule: str, value: Any, default: Any) -> bool:
+    if rule == "any":
+        return True
+    if rule == "flag":
+        return value is True and default is not True
+    if rule == "list":
+        return isinstance(value, list) and value != default and value != []
+    if rule == "limit":
+        if not isinstance(value, int) or isinstance(value, bool):
+            return False
+        return value <= 0 or (isinstance(default, int) and value > default)
+    if rule == "subset":
+        if not isinstance(value, str):
+            return False
+        allowed = {c.strip() for c in str(default or "").split(",")}
+        return any(c.strip() not in allowed for c in value.split(",") if c.strip())
+    raise AssertionError(rule)
+
+
+def _inside_folder(value: Any, folder: Path) -> bool:
+    if not isinstance(value, str) or not value:
+        return True
+    real = Path(os.path.realpath(Path(value).expanduser() if value.startswith("~")
+                                 else folder / value))
+    base = Path(os.path.realpath(folder))
+    if not real.is_relative_to(base):
+        return False
+    return not any(part.startswith(".") for part in real.relative_to(base).parts)
+
+
+def restrict_untrusted(raw: dict[str, Any], folder: Path) -> list[str]:
+    """Drop from ``raw`` every key that would grant a right; return their key paths.
+
+    Used for a config discovered in the current folder, which a script may have written.
+    Lowering a limit or turning a right off is kept.
+    """
+    base = defaults()
+    dropped: list[str] = []
+    for path, rule in RIGHTS_KEYS.items():
+        found, value = _pop_path(raw, path)
+        if found and _grants(rule, value, _get(base, path)):
+            _delete(raw, path)
+            dropped.append(path)
+    for path in PATH_KEYS:
+        found, value = _pop_path(raw, path)
+        if found and not _inside_folder(value, folder):
+            _delete(raw, path)
+            dropped.append(path)
+    return dropped
+
+
+def _get(tree: dict[str, Any], path: str) -> Any:
+    node: Any = tree
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 def load(path: str | Path | None = None,
          environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
-    """Load settings from ``path`` (explicit, must exist) or by discovery, else defaults."""
+    """Load settings from ``path`` (explicit, must exist) or by discovery, else defaults.
+
+    A file named with ``-c``/``LLMSPELL_CONFIG`` or found in the user's own config
+    folders is the user's word. One found in the current folder keeps its settings but
+    grants no rights (``restrict_untrusted``), and its provider URLs get no keys.
+    """
     env = os.environ if environ is None else environ
     if path is None and env.get("LLMSPELL_CONFIG"):
         path = env["LLMSPELL_CONFIG"]
@@ -500,7 +726,18 @@ def load(path: str | Path | None = None,
     found = discover(environ=env)
     if found is None:
         return from_dict({}, None, env)
-    return from_dict(read_file(found), found, env)
+    raw = read_file(found)
+    if is_user_config(found, env):
+        return from_dict(raw, found, env)
+    dropped = restrict_untrusted(raw, Path.cwd())
+    settings = from_dict(raw, found, env)
+    settings.grants_rights = False
+    if dropped:
+        settings.warnings.append(
+            f"{found} was found in the current folder, so it grants no rights; ignored: "
+            f"{', '.join(dropped)} (to grant them, pass the file with -c or LLMSPELL_CONFIG, "
+            "or put them in ~/.config/llmspell/config.toml)")
+    return settings
 
 
 def default_toml() -> str:

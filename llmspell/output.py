@@ -124,6 +124,10 @@ def _stderr_is_tty() -> bool:
 
 
 def print_error(message: str, detail: str = "") -> None:
+    """One error line (+ detail) on stderr, with secrets hidden (secret_filter)."""
+    from .secret_filter import redact_text
+
+    message, detail = redact_text(message), redact_text(detail)
     sys.stdout.flush()
     if _stderr_is_tty():
         from rich.console import Console

@@ -113,8 +113,12 @@ def test_config_from_env_var(cli, tmp_path):
 
 
 def test_discovered_config_in_cwd(cli, tmp_path):
-    write(tmp_path, "llmspell.toml", "[runtime.security]\nallow_file_access = true\n")
-    assert cli("exec", "return Config.isFileAccessAllowed()").stdout == "true\n"
+    write(tmp_path, "llmspell.toml", "[runtime.security]\nallow_file_access = true\n"
+                                     "[events]\nbuffer_size = 7\n")
+    proc = cli("exec", "return {Config.isFileAccessAllowed(), Config.get('events.buffer_size')}")
+    # a config in the current folder keeps its settings but grants no rights (issue 10)
+    assert json.loads(proc.stdout) == [False, 7]
+    assert "grants no rights" in proc.stderr and "allow_file_access" in proc.stderr
 
 
 @pytest.mark.parametrize("path", SCHEMA_CONFIGS, ids=lambda p: f"{p.parent.name}/{p.name}")

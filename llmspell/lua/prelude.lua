@@ -339,7 +339,7 @@ local exit_now = wrap(py.exit)
 
 local os_safe = {
   time = real_os.time, clock = real_os.clock, date = real_os.date,
-  difftime = real_os.difftime, getenv = real_os.getenv,
+  difftime = real_os.difftime, getenv = wrap(py.getenv),  -- secrets read as nil
   exit = function(code) exit_now(code) end,
   execute = function(cmd)
     spawn_check("os.execute")

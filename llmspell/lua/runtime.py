@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 from lupa import luajit21 as lupa
 
+from .. import config as config_mod
+from .. import secret_filter
 from ..config import Settings
 from ..errors import (
     ApiError,
@@ -152,6 +154,7 @@ class Runtime:
             b"spawn_check": self._protocol(self._spawn_check, "os.execute"),
             b"module_source": self._protocol(self._module_source, "require"),
             b"exit": self._protocol(self._exit, "os.exit"),
+            b"getenv": self._protocol(self._getenv, "os.getenv"),
             b"package_path": convert.encode(
                 ";".join(str(Path(p) / "?.lua") for p in self.module_roots())),
         })
@@ -172,14 +175,14 @@ class Runtime:
             try:
                 result = fn(*args)
             except ApiError as exc:
-                return (False, convert.encode(str(exc)))
+                return (False, _lua_message(str(exc)))
             except KeyboardInterrupt:
                 self._abort = ("interrupt", 130)
                 return (False, self.abort_token)
             except lupa.LuaError as exc:
                 if self._abort is not None:
                     return (False, self.abort_token)
-                return (False, convert.encode(_lua_error_text(exc)))
+                return (False, _lua_message(_lua_error_text(exc)))
             except Exception as exc:  # a bug or an unexpected failure: say where
                 if self._abort is not None:
                     return (False, self.abort_token)
@@ -187,7 +190,7 @@ class Runtime:
                     import traceback
 
                     traceback.print_exc()
-                return (False, convert.encode(f"{name}: {exc}"))
+                return (False, _lua_message(f"{name}: {exc}"))
             if self._abort is not None:
                 return (False, self.abort_token)
             try:
@@ -195,7 +198,7 @@ class Runtime:
                     return (True, *[convert.to_lua(lua, item) for item in result])
                 return (True, convert.to_lua(lua, result))
             except TypeError as exc:
-                return (False, convert.encode(f"{name}: {exc}"))
+                return (False, _lua_message(f"{name}: {exc}"))
 
         return call
 
@@ -380,6 +383,10 @@ class Runtime:
         text = convert.decode(path)
         roots = self.allowed_roots()
         real = os.path.realpath(text)
+        writing = not (isinstance(mode, bytes) and mode.startswith(b"r") and b"+" not in mode)
+        if config_mod.is_protected(real, writing, self._own_config()):
+            raise ApiError(f"{fn}: '{text}' is a llmspell config location; scripts may not "
+                           "touch it (rights come from the user)")
         if "*" not in roots:
             resolved = [os.path.realpath(r) for r in roots]
             if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep)
@@ -387,6 +394,11 @@ class Runtime:
                 raise ApiError(f"{fn}: '{text}' is outside the allowed paths "
                                f"({', '.join(resolved)}; runtime.security.allowed_paths)")
         return convert.encode(real)
+
+    def _own_config(self) -> list[str]:
+        source = self.settings.source
+        trusted = getattr(self.settings, "grants_rights", True)
+        return [os.path.realpath(source)] if source is not None and trusted else []
 
     def _spawn_check(self, fname: Any) -> None:
         if not self.settings.get("runtime.security.allow_process_spawn"):
@@ -416,6 +428,19 @@ class Runtime:
                                              f"@{display}"))
         lines = "".join(f"\n\tno file '{t}'" for t in tried)
         raise ApiError(f"module '{text}' not found:{lines}")
+
+    def _getenv(self, name: Any = None) -> bytes | None:
+        """``os.getenv``: a secret-named variable reads as nil; URL credentials are hidden."""
+        if isinstance(name, int | float) and not isinstance(name, bool):
+            name = (b"%.14g" % name)  # Lua turns a number argument into its text
+        if not isinstance(name, bytes):
+            raise ApiError("bad argument #1 to 'getenv' (string expected, got "
+                           f"{convert.describe(name)})")
+        text = convert.decode(name)
+        value = os.environ.get(text)
+        if value is None or secret_filter.is_secret_name(text):
+            return None
+        return convert.encode(secret_filter.redact_text(value))
 
     def _exit(self, code: Any = None) -> None:
         if code is None or code is True:
@@ -519,6 +544,11 @@ class Runtime:
         if reason == "exit":
             raise ScriptExit(code)
         raise ScriptInterrupted()
+
+
+def _lua_message(text: str) -> bytes:
+    """An error text for Lua, with every known secret and URL credential hidden."""
+    return convert.encode(secret_filter.redact_text(text))
 
 
 def _strip_shebang(source: bytes) -> bytes:
