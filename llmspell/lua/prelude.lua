@@ -569,21 +569,32 @@ local function run(src, chunkname)
   return xpcall(fn, error_handler)
 end
 
--- Lazy globals: a table that fills itself on first access.
+-- Lazy globals: a table that fills itself on first access. An installer that fails
+-- (a store that cannot be opened) leaves the table lazy and raises at the script's line
+-- (level 3: fill <- the metamethod <- the script), not at this file's.
 local function lazy(name, install)
   local proxy = {}
-  setmetatable(proxy, {
+  local mt
+  local function fill(t)
+    setmetatable(t, nil)
+    local ok, err = pcall(install, t)
+    if ok then return end
+    setmetatable(t, mt)
+    if err == ABORT then error(ABORT, 0) end
+    if type(err) == "string" then err = err:gsub("^llmspell:%d+: ", "") end
+    error(err, 3)
+  end
+  mt = {
     __index = function(t, k)
-      setmetatable(t, nil)
-      install(t)
+      fill(t)
       return t[k]  -- not rawget: an installer may give the table a metatable
     end,
     __newindex = function(t, k, v)
-      setmetatable(t, nil)
-      install(t)
+      fill(t)
       rawset(t, k, v)
     end,
-  })
+  }
+  setmetatable(proxy, mt)
   rawset(_G, name, proxy)
   return proxy
 end

@@ -88,6 +88,7 @@ class RagService:
             num_threads=get("rag.vector_storage.hnsw.num_threads"),
             path=get("rag.vector_storage.persistence_path"),
             max_memory_mb=get("rag.vector_storage.max_memory_mb"),
+            warn=self.notify,
         )
         self.store.db.executescript(EXTRA_SCHEMA)
         self._embedder_arg = embedder
