@@ -167,6 +167,7 @@ end
 
 local write_out = wrap_up(py.write_out)
 local write_err = wrap_up(py.write_err)
+local flush_out = wrap_up(py.flush_out)
 
 local function lua_print(...)
   local n = select("#", ...)
@@ -273,7 +274,7 @@ end
 
 stdout_proxy = setmetatable({ __name = "file (stdout)" }, proxy_mt)
 stdout_proxy.write = function(self, ...) return write_values(write_out, stdout_proxy, ...) end
-stdout_proxy.flush = function() return stdout_proxy end
+stdout_proxy.flush = function() flush_out() return stdout_proxy end
 stdout_proxy.setvbuf = function() return true end
 stdout_proxy.close = function() return true end
 
@@ -301,6 +302,7 @@ stdin_proxy.close = function() return true end
 local io_safe = {
   stdout = stdout_proxy, stderr = stderr_proxy, stdin = stdin_proxy,
   write = function(...) return write_values(write_out, stdout_proxy, ...) end,
+  flush = function() flush_out() return stdout_proxy end,
   read = stdin_read,
   open = function(path, mode)
     mode = mode or "r"
