@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from faults_support import fill, remount_read_only, tmpfs
 
 from llmspell.rag.store import Record, StoreError, VectorStore, check_index_file
 
@@ -121,30 +121,8 @@ def test_a_graph_saved_before_checksums_is_still_checked(tmp_path: Path) -> None
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 1 MiB tmpfs (needs root; skipped otherwise)."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root")
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
-
-
-def _fill(disk: Path) -> Path:
-    filler = disk / "filler"
-    with open(filler, "wb", buffering=0) as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 4096)
-        except OSError:
-            pass
-    return filler
+    with tmpfs(tmp_path / "disk") as disk:
+        yield disk
 
 
 def test_save_on_a_full_disk_raises_and_keeps_the_old_graph(small_disk: Path) -> None:
@@ -154,7 +132,7 @@ def test_save_on_a_full_disk_raises_and_keeps_the_old_graph(small_disk: Path) ->
     file = _index_file(small_disk / "rag")
     before = file.read_bytes()
     store.add("ns", _records(300, 300), _vectors(300, 32, 3))  # rows reach SQLite
-    filler = _fill(small_disk)
+    filler = fill(small_disk)
     with pytest.raises(StoreError, match="previous index file is kept"):
         store.save()
     assert file.read_bytes() == before
@@ -213,7 +191,7 @@ def test_a_store_on_a_read_only_mount_names_its_path(small_disk: Path, tmp_path:
     cfg = _config(tmp_path, store)
     made = _run(cfg, "RAG.ingest({content = 'hello'})", tmp_path=tmp_path)
     assert made.returncode == 0, made.stderr
-    subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
+    remount_read_only(small_disk)
     script = "local a = 1\nlocal r = RAG.search('hello')\n"
     done = _run(cfg, script, tmp_path=tmp_path)
     assert done.returncode == 1

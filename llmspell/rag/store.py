@@ -45,6 +45,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..state.sqlite import fsync_dir, read_only_fs
+
 INITIAL_CAPACITY = 1024
 EXACT_FILTER_LIMIT = 5000  # filtered searches over at most this many vectors are exact
 SPACES = {"cosine": "cosine", "euclidean": "l2", "l2": "l2", "inner_product": "ip",
@@ -70,28 +72,6 @@ BUSY_TIMEOUT_SECONDS = 30.0
 # size_data_per_element, label_offset, offsetData (size_t), maxlevel (int),
 # enterpoint_node (uint32), maxM, maxM0, M (size_t), mult (double), ef_construction
 HNSW_HEADER = struct.Struct("<6QiI3QdQ")
-
-
-def _read_only(path: Path | None) -> bool:
-    while path is not None and not path.exists() and path != path.parent:
-        path = path.parent
-    try:
-        return path is not None and bool(os.statvfs(path).f_flag & os.ST_RDONLY)
-    except OSError:
-        return False
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 class StoreError(Exception):
@@ -285,7 +265,7 @@ class VectorStore:
     def _open_failure(self, where: Path, exc: Exception) -> str:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         message = f"cannot open the vector store {where}: {why}"
-        if _read_only(self.path) or (isinstance(exc, OSError) and exc.errno == errno.EROFS):
+        if read_only_fs(self.path) or (isinstance(exc, OSError) and exc.errno == errno.EROFS):
             message += (f" ({self.path} is on a read-only file system; the store needs to "
                         "write there: point rag.vector_storage.persistence_path at a "
                         "writable folder)")
@@ -751,7 +731,7 @@ class VectorStore:
                         "size = excluded.size, saved_at = excluded.saved_at",
                         (ns.name, digest, size, time.time()))
                 os.replace(tmp, file)
-                _fsync_dir(file.parent)
+                fsync_dir(file.parent)
         except sqlite3.Error as exc:
             raise StoreError(f"cannot save the index of namespace '{ns.name}': {exc}"
                              ) from None
