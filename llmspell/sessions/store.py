@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import StateError
 from ..faultpoint import fault_point
-from ..state.sqlite import fsync_dir, open_database
+from ..state.sqlite import fsync_dir, open_database, storage_hint
 
 SESSIONS_FORMAT_VERSION = 1
 FREED_PREFIX = ".freed-"
@@ -209,15 +209,21 @@ class SessionStore:
         """For large content on a file store: a fsynced temp file to rename into place."""
         if self.blob_dir is None or len(stored) <= self.inline_max:
             return None
-        self.blob_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.blob_dir, prefix=".tmp-")
+        tmp = None
         try:
+            self.blob_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.blob_dir, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
                 fh.write(stored)
                 fh.flush()
                 os.fsync(fh.fileno())
-        except BaseException:
-            os.unlink(tmp)
+        except BaseException as exc:
+            if tmp is not None:
+                os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise StateError(f"cannot store artifact content in {self.blob_dir}: "
+                                 f"{exc.strerror or exc}"
+                                 + storage_hint(self.blob_dir, exc)) from None
             raise
         return Path(tmp)
 

@@ -43,18 +43,29 @@ def read_only_fs(path: Path) -> bool:
         return False
 
 
-def _hint(path: Path, exc: BaseException) -> str:
+def disk_full(path: Path) -> bool:
+    """Whether the file system holding ``path`` has (almost) no room left."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        stat = os.statvfs(path)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < 64 * 1024
+
+
+def storage_hint(path: Path, exc: BaseException) -> str:
     """Why a healthy file may fail to open: say which, so nobody moves a good file away."""
     code = getattr(exc, "sqlite_errorcode", None)
     err = getattr(exc, "errno", None)
     if read_only_fs(path) or code == sqlite3.SQLITE_READONLY or err == errno.EROFS:
         return (f" ({path.parent} is on a read-only file system; llmspell needs to write "
                 "there, even to read: point the config at a writable path)")
+    if code == sqlite3.SQLITE_FULL or err == errno.ENOSPC or disk_full(path):
+        return f" (the disk holding {path.parent} is full)"
     if code in (sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH) or err in (errno.EACCES,
                                                                       errno.EPERM):
         return " (permission denied)"
-    if code == sqlite3.SQLITE_FULL or err == errno.ENOSPC:
-        return f" (the disk holding {path.parent} is full)"
     if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
         return " (another process holds it locked)"
     if code == sqlite3.SQLITE_CANTOPEN:
@@ -93,13 +104,14 @@ def open_database(path: Path | str, kind: str, format_version: int, schema: str
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StateError(f"{path}: cannot create its folder: {exc.strerror}"
-                             + _hint(path, exc)) from None
+                             + storage_hint(path, exc)) from None
     where = Path(str(path))
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
                                timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as exc:
-        raise StateError(f"{path}: cannot open database: {exc}" + _hint(where, exc)) from None
+        raise StateError(f"{path}: cannot open database: {exc}"
+                         + storage_hint(where, exc)) from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         _identify_and_init(conn, where, kind, format_version, schema)
@@ -112,7 +124,7 @@ def open_database(path: Path | str, kind: str, format_version: int, schema: str
         conn.close()
         if getattr(exc, "sqlite_errorcode", None) in CORRUPT_CODES:
             raise _refuse(where, f"is corrupt or not an llmspell database ({exc})") from None
-        raise StateError(f"{where}: cannot open database: {exc}" + _hint(where, exc)
+        raise StateError(f"{where}: cannot open database: {exc}" + storage_hint(where, exc)
                          ) from None
     except BaseException:
         conn.close()
