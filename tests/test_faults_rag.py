@@ -198,3 +198,25 @@ def test_a_store_on_a_read_only_mount_names_its_path(small_disk: Path, tmp_path:
     assert str(store / "rag.sqlite3") in done.stderr
     assert "read-only" in done.stderr
     assert ":2:" in done.stderr and "llmspell:" not in done.stderr.split("\n")[0]
+
+
+def test_a_full_disk_at_exit_is_reported_and_loses_nothing(small_disk: Path,
+                                                           tmp_path: Path) -> None:
+    store = small_disk / "rag"
+    cfg = _config(tmp_path, store)
+    script = tmp_path / "ingest.lua"
+    script.write_text(INGEST.replace("RAG.save()", "print('ingested')\nio.read()"))
+    proc = subprocess.Popen([sys.executable, "-m", "llmspell", "-c", str(cfg), "run",
+                             str(script)], cwd=tmp_path, stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "ingested"
+    filler = fill(small_disk)
+    out, err = proc.communicate("\n", timeout=60)
+    assert proc.returncode == 0, err
+    assert "cannot save the index" in err and "rebuilt" in err, err
+    assert "Traceback" not in err
+    filler.unlink()
+    found = _run(cfg, FIND_ALL, tmp_path=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert f"found {DOCS}" in found.stdout
