@@ -385,12 +385,55 @@ def check_ranges(data: dict[str, Any], source: Path | None,
             MIN_LUA_MEMORY <= memory <= MAX_LUA_MEMORY):
         raise _range_error(key, memory, MIN_LUA_MEMORY, MAX_LUA_MEMORY, "or 0 = no limit",
                            _origin(key, source, environ))
+    _check_choices(settings, source)
+    _check_backup_section(settings.get("runtime.state_persistence.backup") or {}, source)
     for name, entry in data["providers"]["providers"].items():
         for field_name, (low, high, note) in PROVIDER_RANGES.items():
             value = entry.get(field_name)
             if isinstance(value, int) and not low <= value <= high:
                 raise _range_error(f"providers.{name}.{field_name}", value, low, high, note,
                                    str(source) if source else "config")
+
+
+def _check_choices(settings: Settings, source: Path | None) -> None:
+    from .rag.chunking import STRATEGIES
+    from .rag.store import SPACES
+
+    origin = str(source) if source else "config"
+    for key, allowed in (("rag.vector_storage.hnsw.metric", tuple(SPACES)),
+                         ("rag.chunking.strategy", STRATEGIES)):
+        value = settings.get(key)
+        if isinstance(value, str) and value.lower() not in allowed:
+            raise ConfigError(f"{origin}: {key} = {value!r} is not one of "
+                              + ", ".join(allowed))
+
+
+BACKUP_KEYS: dict[str, tuple[str, float, float]] = {
+    "backup_dir": ("str", 0, 0),
+    "compression_enabled": ("bool", 0, 0),
+    "compression_level": ("int", 1, 9),
+    "max_backups": ("int", 1, 1_000_000),
+    "max_backup_age_days": ("float", 0, 100 * 365),
+    "incremental_enabled": ("bool", 0, 0),
+}
+
+
+def _check_backup_section(section: Any, source: Path | None) -> None:
+    """``[runtime.state_persistence.backup]`` is free-form upstream; what we read of it
+    must still have the right type and range."""
+    origin = str(source) if source else "config"
+    if not isinstance(section, dict):
+        raise ConfigError(f"{origin}: runtime.state_persistence.backup: expected a table")
+    for key, (kind, low, high) in BACKUP_KEYS.items():
+        value = section.get(key)
+        if value is None:
+            continue
+        where = f"runtime.state_persistence.backup.{key}"
+        if not _check(value, kind):
+            raise ConfigError(f"{origin}: {where}: expected {_KIND_NAMES[kind]}")
+        if kind in ("int", "float") and not low <= value <= high:
+            raise ConfigError(f"{origin}: {where} = {value} is out of range (allowed: "
+                              f"{int(low):_} to {int(high):_})")
 
 
 def defaults(schema: dict[str, Any] = SCHEMA) -> dict[str, Any]:

@@ -24,6 +24,10 @@ CASES = [
     ("[runtime]\nmax_concurrent_scripts = -5\n", "runtime.max_concurrent_scripts"),
     ("[providers.local]\nprovider_type = \"ollama\"\ntimeout_seconds = -1\n",
      "providers.local.timeout_seconds"),
+    ("[runtime.state_persistence.backup]\ncompression_level = 42\n",
+     "runtime.state_persistence.backup.compression_level"),
+    ("[runtime.state_persistence.backup]\nmax_backups = -1\n",
+     "runtime.state_persistence.backup.max_backups"),
 ]
 
 SCRIPT = """
@@ -71,6 +75,19 @@ def test_a_byte_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
     cfg = tmp_path / "binary.toml"
     cfg.write_bytes(b'[runtime]\nlog_level = "info\xff"\n')
     _clean_error(_llmspell("validate", "-c", str(cfg), cwd=tmp_path), str(cfg), "UTF-8")
+
+
+@pytest.mark.parametrize(("text", "key"), [
+    ("[rag.vector_storage.hnsw]\nmetric = \"manhattan\"\n", "rag.vector_storage.hnsw.metric"),
+    ("[rag.chunking]\nstrategy = \"paragraphs\"\n", "rag.chunking.strategy"),
+    ("[runtime.state_persistence.backup]\ncompression_level = \"max\"\n",
+     "runtime.state_persistence.backup.compression_level"),
+])
+def test_unknown_choices_and_backup_types_are_refused(tmp_path: Path, text: str,
+                                                      key: str) -> None:
+    cfg = tmp_path / "choice.toml"
+    cfg.write_text(text)
+    _clean_error(_llmspell("validate", "-c", str(cfg), cwd=tmp_path), str(cfg), key)
 
 
 def test_a_wrong_type_names_the_file(tmp_path: Path) -> None:
