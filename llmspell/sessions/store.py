@@ -281,7 +281,10 @@ class SessionStore:
 
     def _mark_freed(self, digests: list[str]) -> None:
         for digest in digests:
-            self._marker(digest).touch()
+            try:
+                self._marker(digest).touch()
+            except OSError:
+                pass  # (a full disk) delete anyway: a kill now would only leave a stray file
 
     def _remove_freed(self, digests: list[str]) -> None:
         """After the commit: remove the content files of blobs that are still gone. Done
