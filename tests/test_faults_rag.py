@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -104,7 +106,6 @@ def test_a_graph_saved_before_checksums_is_still_checked(tmp_path: Path) -> None
     store.close()
     file = _index_file(tmp_path)
     assert check_index_file(file, 16) is None
-    import sqlite3
     with sqlite3.connect(tmp_path / "rag.sqlite3") as db:
         db.execute("DELETE FROM index_files")
     data = bytearray(file.read_bytes())
@@ -220,3 +221,23 @@ def test_a_full_disk_at_exit_is_reported_and_loses_nothing(small_disk: Path,
     found = _run(cfg, FIND_ALL, tmp_path=tmp_path)
     assert found.returncode == 0, found.stderr
     assert f"found {DOCS}" in found.stdout
+
+
+def test_a_save_killed_before_the_replace_is_not_damage(tmp_path: Path) -> None:
+    """Killed after recording the new checksum, before the rename: the old file still
+    matches (the previous checksum is kept), and nothing ingested is lost."""
+    store = tmp_path / "store"
+    cfg = _config(tmp_path, store)
+    first = _run(cfg, INGEST.replace(f"for i = 1, {DOCS}", "for i = 1, 100"), tmp_path=tmp_path)
+    assert first.returncode == 0, first.stderr
+    script = tmp_path / "more.lua"
+    script.write_text(INGEST)
+    env = {**os.environ, "LLMSPELL_FAULT_POINT": "rag.save.before_replace"}
+    killed = subprocess.run([sys.executable, "-m", "llmspell", "-c", str(cfg), "run",
+                             str(script)], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=120)
+    assert killed.returncode == -9, killed.stderr
+    found = _run(cfg, FIND_ALL, tmp_path=tmp_path)
+    assert found.returncode == 0, found.stderr
+    assert f"found {DOCS}" in found.stdout
+    assert "damaged" not in found.stderr

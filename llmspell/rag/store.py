@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..faultpoint import fault_point
 from ..state.sqlite import fsync_dir, read_only_fs
 
 INITIAL_CAPACITY = 1024
@@ -730,6 +731,7 @@ class VectorStore:
                         "UPDATE SET previous_sha256 = sha256, sha256 = excluded.sha256, "
                         "size = excluded.size, saved_at = excluded.saved_at",
                         (ns.name, digest, size, time.time()))
+                fault_point("rag.save.before_replace")
                 os.replace(tmp, file)
                 fsync_dir(file.parent)
         except sqlite3.Error as exc:
