@@ -9,9 +9,11 @@ the next time the store is opened.
 from __future__ import annotations
 
 import os
+import random
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,62 @@ def test_trash_left_by_an_older_version_is_restored(tmp_path: Path) -> None:
     assert content.is_file()
     read = _run(tmp_path, READ.replace("ARGS[1]", f"'{sid}'"))
     assert read.stdout.split()[0] == f"big.txt={size},small.txt=4", read.stderr
+
+
+CHURN = """
+math.randomseed(tonumber(ARGS[1]))
+local blocks = {}
+for b = 1, 4 do  -- four distinct big contents, shared between sessions (deduplicated)
+  local parts = {}
+  for i = 1, 100000 do parts[i] = string.char(math.random(32, 126)) end
+  blocks[b] = table.concat(parts)
+end
+local previous
+for i = 1, 100000 do
+  local sid = Session.create({name = "s" .. i})
+  local a = Artifact.store(sid, "text", "big", blocks[i % 4 + 1])
+  Artifact.store(sid, "text", "other", blocks[(i + 1) % 4 + 1])
+  if previous then
+    if i % 2 == 0 then Session.delete(previous)
+    else Artifact.delete(previous, Artifact.list(previous)[1].artifact_id) end
+  end
+  previous = sid
+  print(i)
+end
+"""
+
+CHECK = """
+local bad, n = 0, 0
+for _, s in ipairs(Session.list()) do
+  for _, meta in ipairs(Artifact.list(s.id)) do
+    n = n + 1
+    local ok, got = pcall(Artifact.get, s.id, meta.artifact_id)
+    if not ok or #got.content ~= 100000 then bad = bad + 1 end
+  end
+end
+print(n, bad)
+"""
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_random_kills_during_stores_and_deletes_lose_no_content(tmp_path: Path,
+                                                                seed: int) -> None:
+    script = tmp_path / "churn.lua"
+    script.write_text(CHURN)
+    proc = subprocess.Popen([sys.executable, "-m", "llmspell", "-c", str(_config(tmp_path)),
+                             "run", str(script), "--", str(seed)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    target = 5 + seed * 7
+    for line in proc.stdout:
+        if line.strip().isdigit() and int(line) >= target:
+            break
+    time.sleep(random.Random(seed).uniform(0.0, 0.05))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(timeout=30)
+    proc.stdout.close()
+    proc.stderr.close()  # type: ignore[union-attr]
+    check = _run(tmp_path, CHECK)
+    assert check.returncode == 0, check.stderr
+    count, bad = check.stdout.split()[:2]
+    assert int(count) > 0 and bad == "0", check.stdout
