@@ -296,6 +296,147 @@ def _check(value: Any, kind: str) -> bool:
     raise AssertionError(kind)
 
 
+DAY = 86_400
+YEAR = 365 * DAY
+TiB = 2**40
+
+# Allowed ranges of integer settings: (lowest, highest). A value outside is an error
+# naming the file, the key and the range, before anything runs: out-of-range values
+# used to abort LuaJIT ("PANIC: unprotected error"), overflow C ints or reach hnswlib
+# and numpy as raw messages. 0 means "no limit" where the note says so.
+RANGES: dict[str, tuple[int, int, str]] = {
+    "runtime.max_concurrent_scripts": (1, 10_000, ""),
+    "runtime.script_timeout_seconds": (0, 10 * YEAR, "0 = no limit"),
+    "runtime.security.max_execution_time_ms": (0, 10 * YEAR * 1000, "0 = no limit"),
+    "runtime.state_persistence.max_state_size_bytes": (1, TiB, ""),
+    "runtime.sessions.max_sessions": (0, 100_000_000, "0 = no limit"),
+    "runtime.sessions.max_artifacts_per_session": (0, 100_000_000, "0 = no limit"),
+    "runtime.sessions.artifact_compression_threshold": (0, TiB, ""),
+    "runtime.sessions.session_timeout_seconds": (0, 100 * YEAR, "0 = never"),
+    "runtime.sessions.max_artifact_size": (1, TiB, ""),
+    "rag.vector_storage.dimensions": (1, 16_384, ""),
+    "rag.vector_storage.max_memory_mb": (0, 2**20, "0 = no limit"),
+    "rag.vector_storage.hnsw.m": (2, 256, ""),
+    "rag.vector_storage.hnsw.ef_construction": (1, 100_000, ""),
+    "rag.vector_storage.hnsw.ef_search": (1, 100_000, ""),
+    "rag.vector_storage.hnsw.max_elements": (1, 2**31 - 1, ""),
+    "rag.vector_storage.hnsw.seed": (0, 2**32 - 1, ""),
+    "rag.vector_storage.hnsw.num_threads": (-1, 4096, "-1 or 0 = all cores"),
+    "rag.vector_storage.hnsw.nb_layers": (0, 256, ""),
+    "rag.vector_storage.hnsw.parallel_batch_size": (1, 1_000_000, ""),
+    "rag.vector_storage.hnsw.mmap_sync_interval": (0, YEAR, ""),
+    "rag.embedding.cache_size": (0, 100_000_000, "0 = no cache"),
+    "rag.embedding.cache_ttl_seconds": (0, 100 * YEAR, ""),
+    "rag.embedding.batch_size": (1, 100_000, ""),
+    "rag.embedding.timeout_seconds": (1, DAY, ""),
+    "rag.embedding.max_retries": (0, 100, ""),
+    "rag.chunking.chunk_size": (1, 10_000_000, ""),
+    "rag.chunking.overlap": (0, 10_000_000, ""),
+    "rag.chunking.max_chunk_size": (0, 10_000_000, ""),
+    "rag.chunking.min_chunk_size": (0, 10_000_000, ""),
+    "rag.tenant_limits.max_vectors": (0, 2**31 - 1, ""),
+    "rag.tenant_limits.max_storage_bytes": (0, 1024 * TiB, ""),
+    "rag.cache.search_cache_size": (0, 100_000_000, "0 = no cache"),
+    "rag.cache.search_cache_ttl_seconds": (0, 100 * YEAR, ""),
+    "rag.cache.document_cache_size_mb": (0, 2**20, ""),
+    "tools.rate_limit_per_minute": (0, 100_000_000, ""),
+    "tools.file_operations.max_file_size": (0, TiB, ""),
+    "tools.file_operations.max_depth": (0, 10_000, ""),
+    "tools.system.max_output_size": (0, 2**31 - 1, ""),
+    "tools.system.command_timeout_seconds": (0, YEAR, ""),
+    "hooks.rate_limit_per_minute": (0, 100_000_000, ""),
+    "events.buffer_size": (1, 100_000_000, ""),
+    "events.max_events_per_second": (0, 1_000_000_000, ""),
+}
+# LuaJIT cannot even start its standard library in less (it aborts the process)
+MIN_LUA_MEMORY = 1_048_576
+MAX_LUA_MEMORY = 2**47
+PROVIDER_RANGES: dict[str, tuple[int, int, str]] = {
+    "max_tokens": (1, 10_000_000, ""),
+    "timeout_seconds": (1, DAY, ""),
+    "max_retries": (0, 100, ""),
+}
+
+
+def _range_error(where: str, value: int, low: int, high: int, note: str,
+                 origin: str) -> ConfigError:
+    extra = f"; {note}" if note else ""
+    return ConfigError(f"{origin}: {where} = {value} is out of range (allowed: "
+                       f"{low:_} to {high:_}{extra})")
+
+
+def _origin(key: str, source: Path | None, environ: Any) -> str:
+    for name, path, _kind in ENV_OVERRIDES:
+        if path == key and name in environ:
+            return f"environment variable {name}"
+    return str(source) if source else "config"
+
+
+def check_ranges(data: dict[str, Any], source: Path | None,
+                 environ: dict[str, str] | os._Environ[str]) -> None:
+    """Raise a ConfigError for the first integer setting outside its allowed range."""
+    settings = Settings(data)
+    for key, (low, high, note) in RANGES.items():
+        value = settings.get(key)
+        if isinstance(value, int) and not low <= value <= high:
+            raise _range_error(key, value, low, high, note, _origin(key, source, environ))
+    key = "runtime.security.max_memory_bytes"
+    memory = settings.get(key)
+    if isinstance(memory, int) and memory != 0 and not (
+            MIN_LUA_MEMORY <= memory <= MAX_LUA_MEMORY):
+        raise _range_error(key, memory, MIN_LUA_MEMORY, MAX_LUA_MEMORY, "or 0 = no limit",
+                           _origin(key, source, environ))
+    _check_choices(settings, source)
+    _check_backup_section(settings.get("runtime.state_persistence.backup") or {}, source)
+    for name, entry in data["providers"]["providers"].items():
+        for field_name, (low, high, note) in PROVIDER_RANGES.items():
+            value = entry.get(field_name)
+            if isinstance(value, int) and not low <= value <= high:
+                raise _range_error(f"providers.{name}.{field_name}", value, low, high, note,
+                                   str(source) if source else "config")
+
+
+def _check_choices(settings: Settings, source: Path | None) -> None:
+    from .rag.chunking import STRATEGIES
+    from .rag.store import SPACES
+
+    origin = str(source) if source else "config"
+    for key, allowed in (("rag.vector_storage.hnsw.metric", tuple(SPACES)),
+                         ("rag.chunking.strategy", STRATEGIES)):
+        value = settings.get(key)
+        if isinstance(value, str) and value.lower() not in allowed:
+            raise ConfigError(f"{origin}: {key} = {value!r} is not one of "
+                              + ", ".join(allowed))
+
+
+BACKUP_KEYS: dict[str, tuple[str, float, float]] = {
+    "backup_dir": ("str", 0, 0),
+    "compression_enabled": ("bool", 0, 0),
+    "compression_level": ("int", 1, 9),
+    "max_backups": ("int", 1, 1_000_000),
+    "max_backup_age_days": ("float", 0, 100 * 365),
+    "incremental_enabled": ("bool", 0, 0),
+}
+
+
+def _check_backup_section(section: Any, source: Path | None) -> None:
+    """``[runtime.state_persistence.backup]`` is free-form upstream; what we read of it
+    must still have the right type and range."""
+    origin = str(source) if source else "config"
+    if not isinstance(section, dict):
+        raise ConfigError(f"{origin}: runtime.state_persistence.backup: expected a table")
+    for key, (kind, low, high) in BACKUP_KEYS.items():
+        value = section.get(key)
+        if value is None:
+            continue
+        where = f"runtime.state_persistence.backup.{key}"
+        if not _check(value, kind):
+            raise ConfigError(f"{origin}: {where}: expected {_KIND_NAMES[kind]}")
+        if kind in ("int", "float") and not low <= value <= high:
+            raise ConfigError(f"{origin}: {where} = {value} is out of range (allowed: "
+                              f"{int(low):_} to {int(high):_})")
+
+
 def defaults(schema: dict[str, Any] = SCHEMA) -> dict[str, Any]:
     """The default config tree for a schema (optional leaves are None)."""
     out: dict[str, Any] = {}
@@ -443,10 +584,17 @@ def from_dict(raw: dict[str, Any], source: Path | None = None,
     warnings: list[str] = []
     raw = dict(raw)
     providers = raw.pop("providers", None)
-    _merge(SCHEMA, data, raw, "", warnings)
-    if providers is not None:
-        _merge_providers(data["providers"], providers, warnings)
-    apply_env(data, os.environ if environ is None else environ)
+    env = os.environ if environ is None else environ
+    try:
+        _merge(SCHEMA, data, raw, "", warnings)
+        if providers is not None:
+            _merge_providers(data["providers"], providers, warnings)
+    except ConfigError as exc:  # name the file too
+        if source is not None and not str(exc).startswith(str(source)):
+            raise ConfigError(f"{source}: {exc}") from None
+        raise
+    apply_env(data, env)
+    check_ranges(data, source, env)
     default_provider = data["providers"]["default_provider"]
     if default_provider is not None and default_provider not in data["providers"]["providers"]:
         # The rag-* configs name a default provider without declaring it: keep it as a hint.
@@ -499,6 +647,10 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"Config path is a directory: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start]
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 text (byte 0x{bad:02X} at "
+                          f"offset {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
 

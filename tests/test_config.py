@@ -69,11 +69,11 @@ def test_provider_field_type_error():
 def test_env_overrides():
     settings = config.from_dict(
         {"providers": {"openai": {"provider_type": "openai"}}},
-        environ={"LLMSPELL_ALLOW_FILE_ACCESS": "yes", "LLMSPELL_MAX_MEMORY_BYTES": "1234",
+        environ={"LLMSPELL_ALLOW_FILE_ACCESS": "yes", "LLMSPELL_MAX_MEMORY_BYTES": "12345678",
                  "LLMSPELL_TOOLS_ALLOWED_PATHS": "/a, /b", "OPENAI_API_KEY": "k1",
                  "ANTHROPIC_API_KEY": "not-merged"})
     assert settings.get("runtime.security.allow_file_access") is True
-    assert settings.get("runtime.security.max_memory_bytes") == 1234
+    assert settings.get("runtime.security.max_memory_bytes") == 12345678
     assert settings.get("tools.file_operations.allowed_paths") == ["/a", "/b"]
     assert settings.providers["openai"]["api_key"] == "k1"
     assert "anthropic" not in settings.providers
