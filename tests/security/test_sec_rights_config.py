@@ -130,11 +130,11 @@ def test_discovered_cwd_config_keeps_ordinary_settings(tmp_path: Path,
 def test_discovered_cwd_config_may_lower_rights(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "llmspell.toml").write_text(
-        "[runtime.security]\nmax_memory_bytes = 1000000\nallow_network_access = false\n"
+        "[runtime.security]\nmax_memory_bytes = 20000000\nallow_network_access = false\n"
         "max_execution_time_ms = 500\n")
     monkeypatch.chdir(tmp_path)
     settings = config.load()
-    assert settings.get("runtime.security.max_memory_bytes") == 1_000_000
+    assert settings.get("runtime.security.max_memory_bytes") == 20_000_000
     assert settings.get("runtime.security.allow_network_access") is False
     assert settings.get("runtime.security.max_execution_time_ms") == 500
     assert not any("ignored" in w and "rights" in w for w in settings.warnings)
