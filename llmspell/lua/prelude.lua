@@ -17,6 +17,7 @@
 -- `false, message` on error, and `false, ABORT` when the run must stop.
 
 local py = ...
+local INTERNAL = "=llmspell"  -- the chunk name of our own code (tracebacks drop its frames)
 
 local _G = _G
 local error, type, select, tostring, tonumber = error, type, select, tostring, tonumber
@@ -30,6 +31,8 @@ local co_resume, co_create, co_status, co_wrap_orig, co_running, co_yield =
   coroutine.resume, coroutine.create, coroutine.status, coroutine.wrap, coroutine.running,
   coroutine.yield
 local real_load = load
+local real_setfenv, real_getfenv, rawequal, assert = setfenv, getfenv, rawequal, assert
+local real_newproxy, collectgarbage, tonumber_ = newproxy, collectgarbage, tonumber
 local real_io = io
 local real_os = os
 local dbg = debug
@@ -46,28 +49,46 @@ local ABORT = setmetatable({}, { __tostring = function() return "script aborted"
 
 -- Python callback protocol -------------------------------------------------
 
-local function finish(ok, ...)
+-- A Python exception that escaped the protocol (a bug, or Ctrl-C at an unlucky moment)
+-- would reach Lua as a Python object: it becomes the abort (when the run is stopping) or a
+-- plain string, never the object itself.
+local function lost(level)
+  if py.check() then error(ABORT, 0) end
+  error("internal error in an llmspell function (run with --debug for details)", level)
+end
+
+local function finish(called, ok, ...)
   if ok == true then return ... end
+  if not called then lost(3) end
   local err = ...
   if err == ABORT then error(ABORT, 0) end
   error(err, 2)
 end
 
 local function wrap(f)
-  return function(...) return finish(f(...)) end
+  return function(...) return finish(pcall(f, ...)) end
 end
 
 -- For callbacks used inside the prelude's own functions: the error names the line of
 -- the script that called that function (one level further up).
-local function finish_up(ok, ...)
+local function finish_up(called, ok, ...)
   if ok == true then return ... end
+  if not called then lost(4) end
   local err = ...
   if err == ABORT then error(ABORT, 0) end
   error(err, 3)
 end
 
 local function wrap_up(f)
-  return function(...) return finish_up(f(...)) end
+  return function(...) return finish_up(pcall(f, ...)) end
+end
+
+-- lupa gives every Python object one shared metatable; a script that could reach it
+-- would rewrite `__call` of every permission check. `__metatable` hides it from
+-- getmetatable and makes setmetatable refuse (lupa itself reads it with the C API).
+do
+  local pymt = getmetatable(py.check)
+  if type(pymt) == "table" then rawset(pymt, "__metatable", false) end
 end
 
 -- The hook: every HOOK_COUNT VM instructions ask Python whether to stop.
@@ -550,6 +571,68 @@ _G.utf8 = utf8
 loaded.io, loaded.os, loaded.debug, loaded.coroutine, loaded.utf8, loaded._G =
   io_safe, os_safe, debug_safe, coroutine_safe, utf8, _G
 
+-- Our own chunks: a private environment, out of the script's reach --------------
+--
+-- Every Lua chunk of llmspell's own (JSON, the State cache, Streaming, the Debug/Utils/
+-- REPL helpers, the workflow-condition compiler) is compiled here, before the script's
+-- first line, with the original `load` and this environment: a snapshot of the globals
+-- and copies of the library tables. Whatever a script later does to `_G`, `string`,
+-- `load`, `setmetatable`, `pairs`... changes nothing our chunks see. Chunks must not call
+-- string methods with `s:method()` (the string metatable is shared with the script).
+
+local function copy_table(t)
+  local out = {}
+  for k, v in next, t do out[k] = v end
+  return out
+end
+
+local private = {
+  type = type, pairs = pairs, ipairs = ipairs, next = next, select = select,
+  tostring = lua_tostring, tonumber = tonumber, error = error, assert = assert,
+  pcall = safe_pcall, xpcall = safe_xpcall, setmetatable = setmetatable,
+  raw_pcall = pcall,  -- catches an abort too: only for code that passes it on
+  getmetatable = getmetatable, rawget = rawget, rawset = rawset, rawequal = rawequal,
+  unpack = unpack, newproxy = real_newproxy, collectgarbage = collectgarbage,
+  setfenv = real_setfenv, load = lua_load,
+  string = copy_table(string_safe), table = copy_table(table_safe),
+  math = copy_table(math_safe), coroutine = copy_table(coroutine_safe),
+  bit = copy_table(bit), utf8 = copy_table(utf8), os = copy_table(os_safe),
+  debug = { getinfo = getinfo, traceback = traceback, getlocal = dbg.getlocal,
+            getupvalue = dbg.getupvalue },
+  format_number = format_number,
+  script_globals = _G,  -- the script's globals (workflow conditions read them)
+}
+
+local function compile(src, name)
+  local fn, err = real_load(src, name or INTERNAL, "t", private)
+  if not fn then error(err, 0) end
+  return fn
+end
+
+-- getfenv/setfenv would hand the private environment to the script (or let it swap one):
+-- both refuse functions that run in it, whether named or by stack level.
+local function fenv_target(f)
+  if f == nil then return 2 end
+  if type(f) == "number" and f > 0 then return f + 1 end -- count from the caller
+  return f
+end
+
+_G.getfenv = function(f)
+  local env = real_getfenv(fenv_target(f))
+  if rawequal(env, private) then
+    error("getfenv: llmspell's own functions have no environment to show", 2)
+  end
+  return env
+end
+
+_G.setfenv = function(f, env)
+  local target = fenv_target(f)
+  if rawequal(real_getfenv(target), private) then
+    error("setfenv: llmspell's own functions cannot be changed", 2)
+  end
+  return real_setfenv(target, env)
+end
+
 -- The driver: run a chunk and report how it ended ---------------------------
 
 local function error_handler(e)
@@ -569,19 +652,25 @@ local function run(src, chunkname)
   return xpcall(fn, error_handler)
 end
 
--- Lazy globals: a table that fills itself on first access.
+-- Lazy globals: a table that fills itself on first access (once, and only itself: its
+-- metatable's functions, called on another table, install nothing there).
 local function lazy(name, install)
   local proxy = {}
+  local done = false
+  local function fill()
+    if done then return end
+    done = true
+    setmetatable(proxy, nil)
+    install(proxy)
+  end
   setmetatable(proxy, {
-    __index = function(t, k)
-      setmetatable(t, nil)
-      install(t)
-      return t[k]  -- not rawget: an installer may give the table a metatable
+    __index = function(_, k)
+      fill()
+      return proxy[k]  -- not rawget: an installer may give the table a metatable
     end,
-    __newindex = function(t, k, v)
-      setmetatable(t, nil)
-      install(t)
-      rawset(t, k, v)
+    __newindex = function(_, k, v)
+      fill()
+      rawset(proxy, k, v)
     end,
   })
   rawset(_G, name, proxy)
@@ -593,6 +682,9 @@ return {
   wrap = wrap,
   run = run,
   lazy = lazy,
+  compile = compile,
+  lost = lost,
+  setmetatable = setmetatable,
   format_number = format_number,
   set_hook = function(count)
     dbg.sethook(function() if check() then error(ABORT, 0) end end, "", count)
