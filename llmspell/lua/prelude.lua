@@ -23,8 +23,9 @@ local _G = _G
 local error, type, select, tostring, tonumber = error, type, select, tostring, tonumber
 local pcall, xpcall, setmetatable, getmetatable = pcall, xpcall, setmetatable, getmetatable
 local rawget, rawset, pairs, ipairs, next = rawget, rawset, pairs, ipairs, next
-local sformat, sfind, ssub, sbyte, schar, sgsub, srep =
-  string.format, string.find, string.sub, string.byte, string.char, string.gsub, string.rep
+local sformat, sfind, ssub, sbyte, schar, sgsub, srep, smatch =
+  string.format, string.find, string.sub, string.byte, string.char, string.gsub, string.rep,
+  string.match
 local floor, huge, abs = math.floor, math.huge, math.abs
 local tconcat, tinsert, unpack = table.concat, table.insert, unpack
 local co_resume, co_create, co_status, co_wrap_orig, co_running, co_yield =
@@ -138,10 +139,10 @@ end
 -- Number formatting as upstream prints it (Rust f64 Display) ---------------
 
 local function expand_exponent(s)
-  local sign, mant, exp = s:match("^(-?)([%d%.]+)e([-+]%d+)$")
+  local sign, mant, exp = smatch(s, "^(-?)([%d%.]+)e([-+]%d+)$")
   if not mant then return s end
   exp = tonumber(exp)
-  local int, frac = mant:match("^(%d*)%.?(%d*)$")
+  local int, frac = smatch(mant, "^(%d*)%.?(%d*)$")
   local digits = int .. frac
   local point = #int + exp
   local out
@@ -152,8 +153,8 @@ local function expand_exponent(s)
   else
     out = ssub(digits, 1, point) .. "." .. ssub(digits, point + 1)
   end
-  out = out:gsub("^0+(%d)", "%1")
-  if out:find("%.") then out = out:gsub("0+$", ""):gsub("%.$", "") end
+  out = sgsub(out, "^0+(%d)", "%1")
+  if sfind(out, "%.") then out = sgsub(sgsub(out, "0+$", ""), "%.$", "") end
   return sign .. out
 end
 
