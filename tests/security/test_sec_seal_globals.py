@@ -188,3 +188,34 @@ def test_environment_of_internal_functions_is_out_of_reach(lua: Any) -> None:
       return results
     """)
     assert set(value) == {"ok"}
+
+
+def test_lazy_global_metatable_installs_nothing_elsewhere(lua: Any) -> None:
+    value, _ = _run(lua, """
+      local mt = getmetatable(State)
+      local other = {}
+      pcall(mt.__index, other, "save")
+      pcall(mt.__newindex, other, "x", 1)
+      return {n = next(other) == nil and 0 or 1, save = type(State.save)}
+    """)
+    assert value == {"n": 0, "save": "function"}
+
+
+def test_repl_helpers_ignore_a_script_that_replaces_string_functions(lua: Any) -> None:
+    rt, _ = lua.runtime()
+    try:
+        helpers = rt.chunk("repl_helpers")(rt.chunk("json")()[b"stringify"])
+        rt.run_source(b"""
+          string.gmatch = function() error("hijacked") end
+          string.find = function() error("hijacked") end
+          load = function() error("hijacked") end
+          tostring = function() return "hijacked" end
+        """, "t.lua")
+        names = helpers[b"names"](b"Utils")
+        shown = helpers[b"show"](1, b"s", rt.table({"a": 1}))
+        ok = helpers[b"check"](b"return 1 +")
+    finally:
+        rt.close()
+    assert b"trim" in list(names.values())
+    assert shown == b'1\t"s"\t{"a":1}'
+    assert ok[0] is False and b"<eof>" in ok[1]

@@ -120,3 +120,21 @@ def test_python_exception_values_carry_no_metatable(lua: Any) -> None:
 def test_attack_finds_nothing_to_patch(lua: Any) -> None:
     run = lua(ATTACK + "return ATTACKED")
     assert run.value == 0
+
+
+def test_exception_escaping_a_callback_reaches_lua_as_a_string(lua: Any) -> None:
+    rt, _ = lua.runtime()
+
+    def raw(*_: Any) -> None:  # not through the call protocol: raises straight into Lua
+        raise RuntimeError("escaped")
+
+    rt.lua.globals()[b"wrapped"] = rt._lua_wrap(raw)
+    try:
+        value = rt.run_source(b"""
+          local ok, e = pcall(function() wrapped() end)
+          return {ok = ok, kind = type(e), text = e}
+        """, "t.lua")
+    finally:
+        rt.close()
+    assert value["ok"] is False and value["kind"] == "string"
+    assert value["text"].startswith("t.lua:2: internal error")
