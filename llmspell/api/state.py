@@ -351,7 +351,10 @@ def _install_fast_paths(rt: Runtime, table: Any, service: StateService, emit_eve
             return 8
         if isinstance(value, str):
             return len(value) + 2
-        return len(jsonutil.dumps(value))
+        try:
+            return len(jsonutil.dumps(value))
+        except (TypeError, ValueError):
+            return 1 << 30  # unknown: too big to keep a copy of
 
     memory = service._memory
     known: dict[str, Any] = {}  # full key -> the object its Lua copy came from

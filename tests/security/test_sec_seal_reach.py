@@ -26,23 +26,23 @@ local SKIP = {}
 for _, f in ipairs({os.exit, io.read, io.lines, Utils.sleep, Event.receive, coroutine.yield,
                     Streaming.yield, print, io.write, collectgarbage, error,
                     io.stdin.read, io.stdin.lines, io.stdout.write, io.stderr.write,
-                    State.restore_backup, State.cleanup_backups}) do
+                    State.restore_backup, State.cleanup_backups, io.close}) do
   SKIP[f] = true
 end
 local funcs = {}
 
-local function walk(v, path, depth)
+local function walk(v, path, depth, owner)
   local t = type(v)
   if t ~= "table" and t ~= "function" and t ~= "userdata" and t ~= "thread" then return end
   if seen[v] then return end
   seen[v] = true
   FOUND[#FOUND + 1] = v
   if depth > 8 then return end
-  if t == "function" then funcs[#funcs + 1] = {f = v, path = path} end
+  if t == "function" then funcs[#funcs + 1] = {f = v, path = path, owner = owner} end
   if t == "table" then
     for k, x in next, v do
       walk(k, path .. ".<key>", depth + 1)
-      walk(x, path .. "." .. tostring(k), depth + 1)
+      walk(x, path .. "." .. tostring(k), depth + 1, v)
     end
   end
   local ok, mt = pcall(getmetatable, v)
@@ -68,7 +68,7 @@ for k, v in next, package.loaded do walk(v, tostring(k), 0) end
 local args = {{}, {"x"}, {{}}, {"x", "y"}, {"x", {}}, {1, 2}}
 local done = 0
 local i = 1
-while i <= #funcs and done < 4000 do
+while i <= #funcs and done < 8000 do
   local item = funcs[i]
   i = i + 1
   local path = item.path
@@ -76,6 +76,10 @@ while i <= #funcs and done < 4000 do
     for _, a in ipairs(args) do
       done = done + 1
       note(path .. "()", pcall(item.f, unpack(a)))
+      if item.owner ~= nil then  -- as a method of the table it was found in
+        done = done + 1
+        note(path .. "(self)", pcall(item.f, item.owner, unpack(a)))
+      end
     end
   end
 end
