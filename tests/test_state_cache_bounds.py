@@ -34,3 +34,34 @@ def test_loads_of_old_values_stay_correct_after_the_cache_turns_over(lua: Any) -
               State.load("m", "k15").t[1]}
     """)
     assert run.value == [0, 99, True, 15]
+
+
+def test_random_saves_loads_and_deletes_agree_with_a_plain_table(lua: Any) -> None:
+    run = lua("""
+      math.randomseed(7)
+      local model, bad = {}, 0
+      for step = 1, 40000 do
+        local k = "k" .. math.random(1, 3000)
+        local r = math.random()
+        if r < 0.3 then
+          local v = {n = step, s = string.rep("x", math.random(0, 40)), t = {step}}
+          State.save("r", k, v)
+          model[k] = step
+        elseif r < 0.35 then
+          State.delete("r", k)
+          model[k] = nil
+        else
+          local v = State.load("r", k)
+          local want = model[k]
+          if want == nil then
+            if v ~= nil then bad = bad + 1 end
+          elseif v == nil or v.n ~= want or v.t[1] ~= want then
+            bad = bad + 1
+          else
+            v.t[1] = -1
+          end
+        end
+      end
+      return bad
+    """, config={"runtime": {"security": {"max_memory_bytes": 20_000_000}}}, timeout=120)
+    assert run.value == 0

@@ -8,12 +8,13 @@ local rep, format, ssub, sfind = string.rep, string.format, string.sub, string.f
 local floor = math.floor
 local getinfo, getlocal, getupvalue = debug.getinfo, debug.getlocal, debug.getupvalue
 
+-- collections since Debug was first used: one finalizer per cycle, re-armed each time
 local gc_count = 0
 local function arm()
   local p = newproxy(true)
   getmetatable(p).__gc = function() gc_count = gc_count + 1; arm() end
 end
-arm()
+if newproxy then arm() end
 
 local function opt_table(opts)
   return type(opts) == "table" and opts or {}
