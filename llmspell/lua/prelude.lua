@@ -33,7 +33,7 @@ local co_resume, co_create, co_status, co_wrap_orig, co_running, co_yield =
   coroutine.yield
 local real_load = load
 local real_setfenv, real_getfenv, rawequal, assert = setfenv, getfenv, rawequal, assert
-local real_newproxy, collectgarbage, tonumber_ = newproxy, collectgarbage, tonumber
+local real_newproxy, collectgarbage = newproxy, collectgarbage
 local real_io = io
 local real_os = os
 local dbg = debug
@@ -54,7 +54,8 @@ local ABORT = setmetatable({}, { __tostring = function() return "script aborted"
 -- would reach Lua as a Python object: it becomes the abort (when the run is stopping) or a
 -- plain string, never the object itself.
 local function lost(level)
-  if py.check() then error(ABORT, 0) end
+  local asked, stop = pcall(py.check)
+  if asked and stop then error(ABORT, 0) end
   error("internal error in an llmspell function (run with --debug for details)", level)
 end
 
@@ -618,20 +619,36 @@ local function fenv_target(f)
   return f
 end
 
-_G.getfenv = function(f)
-  local env = real_getfenv(fenv_target(f))
-  if rawequal(env, private) then
-    error("getfenv: llmspell's own functions have no environment to show", 2)
+-- The environment getfenv/setfenv would act on; `target` counts levels from the wrapper
+-- that called this (level 1 = the wrapper). Refuses the private environment.
+local function env_of(target, fname)
+  local env
+  if type(target) == "number" then
+    if target < 0 or (target > 0 and not getinfo(target + 1, "S")) then
+      error("bad argument #1 to '" .. fname .. "' (invalid level)", 3)
+    end
+    env = real_getfenv(target == 0 and 0 or target + 1) -- + 1: this function's frame
+  elseif type(target) == "function" then
+    env = real_getfenv(target)
+  else
+    error("bad argument #1 to '" .. fname .. "' (function or level expected)", 3)
   end
+  if rawequal(env, private) then
+    error(fname .. ": llmspell's own functions cannot be inspected or changed", 3)
+  end
+  return env
+end
+
+_G.getfenv = function(f)
+  local env = env_of(fenv_target(f), "getfenv")
   return env
 end
 
 _G.setfenv = function(f, env)
   local target = fenv_target(f)
-  if rawequal(real_getfenv(target), private) then
-    error("setfenv: llmspell's own functions cannot be changed", 2)
-  end
-  return real_setfenv(target, env)
+  env_of(target, "setfenv")
+  local result = real_setfenv(target, env) -- not a tail call: levels count this frame
+  return result
 end
 
 -- The driver: run a chunk and report how it ended ---------------------------

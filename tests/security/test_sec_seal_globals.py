@@ -182,9 +182,13 @@ def test_environment_of_internal_functions_is_out_of_reach(lua: Any) -> None:
         local ok2 = pcall(setfenv, f, {})
         results[#results + 1] = ok2 and "changed" or "ok"
       end
+      -- from a callback, level 2 is the llmspell function that called it
       local seen
-      Utils.map({1}, function() local ok, env = pcall(getfenv, 2); seen = ok and env end)
+      pcall(Utils.map, {1}, function() local env = getfenv(2); seen = env end)
       results[#results + 1] = (seen and seen ~= _G) and "leak" or "ok"
+      local changed = pcall(Utils.map, {1}, function() local f = setfenv(2, {}) end)
+      results[#results + 1] = changed and "changed" or "ok"
+      results[#results + 1] = Utils.trim(" x ") == "x" and "ok" or "broken"
       return results
     """)
     assert set(value) == {"ok"}
@@ -219,3 +223,16 @@ def test_repl_helpers_ignore_a_script_that_replaces_string_functions(lua: Any) -
     assert b"trim" in list(names.values())
     assert shown == b'1\t"s"\t{"a":1}'
     assert ok[0] is False and b"<eof>" in ok[1]
+
+
+def test_getfenv_and_setfenv_keep_their_meaning_for_script_functions(lua: Any) -> None:
+    value, _ = _run(lua, """
+      local env = setmetatable({}, {__index = _G})
+      local function k() local e = getfenv(1) return e end
+      setfenv(k, env)
+      local function h() setfenv(1, setmetatable({y = 7}, {__index = _G})) local v = y return v end
+      local bad = select(2, pcall(getfenv, 1000))
+      return {k = k() == env, h = h(), g = getfenv() == _G, zero = getfenv(0) == _G, bad = bad}
+    """)
+    assert value == {"k": True, "h": 7, "g": True, "zero": True,
+                     "bad": "bad argument #1 to 'getfenv' (invalid level)"}
