@@ -34,3 +34,37 @@ def test_chunks_are_bound_before_the_script_runs(lua) -> None:  # type: ignore[n
         assert module[b"stringify"](rt.table({"a": [1, 2]})) == b'{"a":[1,2]}'
     finally:
         rt.close()
+
+
+GLOBAL_READS = rb"""
+local src = ...
+local util, band, rshift = require("jit.util"), require("bit").band, require("bit").rshift
+local GGET = band(util.funcbc(util.funck(load("local function g() return x end"), -1), 1), 0xff)
+local names = {}
+local function scan(fn, top)
+  local info = util.funcinfo(fn)
+  for pc = 0, info.bytecodes do
+    local ins = util.funcbc(fn, pc)
+    if not ins then break end
+    if not top and band(ins, 0xff) == GGET then
+      names[#names + 1] = util.funck(fn, -rshift(ins, 16) - 1) .. "@" .. info.linedefined
+    end
+  end
+  for i = -1, -info.gcconsts, -1 do
+    local k = util.funck(fn, i)
+    if type(k) == "proto" then scan(k, false) end
+  end
+end
+scan(assert(load(src, "=chunk", "t")), true)
+return table.concat(names, " ")
+"""
+
+
+def test_no_function_of_ours_reads_a_global_when_called() -> None:
+    """The prelude's functions run in the script's _G: a global read at call time would see
+    what the script put there. Our other chunks capture what they use as locals too."""
+    from lupa import luajit21 as lupa
+
+    plain = lupa.LuaRuntime(encoding=None)  # not a sandbox: it needs jit.util
+    for path in LUA_DIR.glob("*.lua"):
+        assert plain.execute(GLOBAL_READS, path.read_bytes()) == b"", path.name
