@@ -28,6 +28,12 @@ def level_index(level: str) -> int | None:
     return LEVELS.index(name) if name in LEVELS else None
 
 
+def _level_name(level: str) -> str:
+    """Upstream's name of a level in captured entries: upper case (``WARNING`` is ``WARN``)."""
+    name = level.lower()
+    return "WARN" if name == "warning" else name.upper()
+
+
 @dataclass
 class FilterRule:
     pattern: str
@@ -144,7 +150,7 @@ class DebugService:
                              f"{', '.join(LEVELS[:-1])})")
         if not self.would_log(level, module):
             return False
-        entry: dict[str, Any] = {"timestamp": _now_iso(), "level": level.lower(),
+        entry: dict[str, Any] = {"timestamp": _now_iso(), "level": _level_name(level),
                                  "message": message}
         if module is not None:
             entry["module"] = module

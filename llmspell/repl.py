@@ -28,69 +28,6 @@ PROMPT = "> "
 CONTINUE = ">> "
 HISTORY_LENGTH = 1000
 
-SHOW = rb"""
-local select, type, tostring, pcall, concat = select, type, tostring, pcall, table.concat
-local json = JSON
-return function(...)
-  local n = select("#", ...)
-  if n == 0 then return nil end
-  local parts = {}
-  for i = 1, n do
-    local v = select(i, ...)
-    local t = type(v)
-    if t == "string" or t == "table" then
-      local ok, s = pcall(json.stringify, v)
-      parts[i] = ok and s or tostring(v)
-    else
-      parts[i] = tostring(v)
-    end
-  end
-  return concat(parts, "\t")
-end
-"""
-
-CHECK = rb"""
-local load = load
-return function(src)
-  local f, err = load(src, "=repl", "t")
-  if f then return true end
-  return false, err
-end
-"""
-
-
-NAMES = rb"""
-local pairs, type, getmetatable, next, rawget, sort = pairs, type, getmetatable, next, rawget,
-  table.sort
-local G = _G
-return function(path)
-  local t = G
-  if path ~= "" then
-    for part in path:gmatch("[^.]+") do
-      if type(t) ~= "table" then return {} end
-      t = t[part]
-    end
-  end
-  if type(t) ~= "table" then return {} end
-  if next(t) == nil and getmetatable(t) ~= nil then local _ = t[""] end  -- a lazy global
-  local out, seen = {}, {}
-  local function add(tbl)
-    for k in pairs(tbl) do
-      if type(k) == "string" and not seen[k] and k:match("^[%a_][%w_]*$")
-         and k:sub(1, 2) ~= "__" then
-        seen[k] = true
-        out[#out + 1] = k
-      end
-    end
-  end
-  add(t)
-  local mt = getmetatable(t)
-  if type(mt) == "table" and type(rawget(mt, "__index")) == "table" then add(mt.__index) end
-  sort(out)
-  return out
-end
-"""
-
 KEYWORDS = ("and", "break", "do", "else", "elseif", "end", "false", "for", "function",
             "goto", "if", "in", "local", "nil", "not", "or", "repeat", "return", "then",
             "true", "until", "while")
@@ -188,11 +125,12 @@ def run_repl(settings: Settings, history_path: Path | None = None, *,
     interactive = sys.stdin.isatty()
     history = History(history_path or default_history())
     rt = Runtime(settings, output=Output(), debug=debug)
-    show = rt.lua.execute(SHOW)
-    check = rt.lua.execute(CHECK)
-    rt.lua.globals()[b"__repl_show"] = show
+    # repl_helpers.lua, compiled before any entry ran; JSON text from json.lua
+    helpers = rt.chunk("repl_helpers")(rt.chunk("json")()[b"stringify"])
+    check = helpers[b"check"]
+    rt.lua.globals()[b"__repl_show"] = helpers[b"show"]
     if history.readline is not None:
-        history.readline.set_completer(Completer(rt.lua.execute(NAMES)))
+        history.readline.set_completer(Completer(helpers[b"names"]))
         history.readline.set_completer_delims(" \t\n()[]{},;=+-*/%^<>~'\"#")
     if interactive:
         sys.stdout.write(f"llmspell {__version__} REPL (LuaJIT). Expressions print their "

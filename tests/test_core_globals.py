@@ -19,7 +19,7 @@ def test_debug_levels_filter_and_capture(lua, capsys):
         for _, e in ipairs(entries) do out[#out + 1] = e.level .. ":" .. e.message end
         return {out, Debug.getLevel(), Debug.setLevel("nope"), Debug.getFilterSummary().total_rules}
     """)
-    assert run.value == [["info:shown", "debug:now shown", "info:still shown"], "debug", False, 1]
+    assert run.value == [["INFO:shown", "DEBUG:now shown", "INFO:still shown"], "DEBUG", False, 1]
     err = capsys.readouterr().err
     assert "[INFO ] [app] shown" in err
     assert "filtered" not in err
@@ -90,7 +90,7 @@ def test_debug_dump(lua):
     """)
     full, compact, limited = run.value
     assert 'a = "x"' in full and "self = <cycle>" in full and "[1] = 1" in full
-    assert compact == "v: {1, 2, {x = 1}}"
+    assert compact == "v:\n{1, 2, {x = 1}}"
     assert limited == '{long = "zzzzz..."}'
 
 
@@ -101,10 +101,10 @@ def test_debug_memory_and_stack(lua):
         local function inner() return Debug.stackTrace(), Debug.stackTraceJson() end
         local text, json = inner()
         return {m.used_bytes > 0, m.resident_bytes > m.used_bytes, type(m.collections),
-                snap.active_trackers, text, JSON.parse(json)[1].source}
+                snap.active_trackers, text, JSON.parse(json).frames[1].source}
     """)
     assert run.value[:4] == [True, True, "number", 0]
-    assert "test.lua:4: in function 'inner'" in run.value[4]
+    assert "#0: in function 'inner' (test.lua:4)" in run.value[4]
     assert run.value[5] == "test.lua"
 
 
@@ -203,6 +203,6 @@ def test_debug_messages_become_events_when_configured(lua):
         return {a and a.data.message, b and b.data.message, b and b.data.level}
     """
     on = lua(script, config={"events": {"emit_debug_events": True}})
-    assert on.value == ["one", "two", "warn"]
+    assert on.value == ["one", "two", "WARN"]
     off = lua(script)
     assert off.value == {}

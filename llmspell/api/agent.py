@@ -122,7 +122,7 @@ def agent_input(value: Any, fn: str) -> dict[str, Any]:
 
 def install(rt: Runtime, table: Any) -> None:
     service = agent_service(rt)
-    setmetatable = rt.eval("setmetatable")
+    setmetatable = rt.setmetatable
     builders: dict[int, dict[str, Any]] = {}
     handles: dict[str, int] = {}
     objects: dict[int, Any] = {}

@@ -12,128 +12,6 @@ from ..lua import convert
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
 
-# Lua-side helpers: value dumps and stack reports need the Lua values themselves.
-LUA_HELPERS = r"""
-(function()
-  local type, tostring, pairs, sort, concat, rep, format, getinfo, traceback =
-    type, tostring, pairs, table.sort, table.concat, string.rep, string.format,
-    debug.getinfo, debug.traceback
-  local gc_count = 0
-  local function arm()
-    local p = newproxy(true)
-    getmetatable(p).__gc = function() gc_count = gc_count + 1; arm() end
-  end
-  arm()
-
-  local function dump(value, opts, label)
-    opts = type(opts) == "table" and opts or {}
-    local max_depth = opts.max_depth or 10
-    local unit = rep(" ", opts.indent_size or 2)
-    local compact = opts.compact_mode
-    local show_types = opts.show_types
-    local show_addresses = opts.show_addresses
-    local max_str = opts.max_string_length or 0
-    local max_entries = opts.max_table_entries or 0
-    local seen = {}
-    local function scalar(v)
-      local t = type(v)
-      if t == "string" then
-        if max_str > 0 and #v > max_str then v = v:sub(1, max_str) .. "..." end
-        return format("%q", v)
-      elseif t == "number" or t == "boolean" or t == "nil" then
-        return tostring(v)
-      end
-      return show_addresses and tostring(v) or ("<" .. t .. ">")
-    end
-    local function key_repr(k)
-      if type(k) == "string" and k:match("^[%a_][%w_]*$") then return k end
-      return "[" .. scalar(k) .. "]"
-    end
-    local function before(a, b)
-      local ta, tb = type(a), type(b)
-      if ta ~= tb then return ta == "number" end
-      if ta == "number" or ta == "string" then return a < b end
-      return tostring(a) < tostring(b)
-    end
-    local function render(v, depth)
-      if type(v) ~= "table" then
-        local s = scalar(v)
-        if show_types then s = s .. " (" .. type(v) .. ")" end
-        return s
-      end
-      if seen[v] then return "<cycle>" end
-      if depth >= max_depth then return "{...}" end
-      seen[v] = true
-      local keys = {}
-      for k in pairs(v) do keys[#keys + 1] = k end
-      sort(keys, before)
-      local parts = {}
-      local n = #v
-      for i, k in ipairs(keys) do
-        if max_entries > 0 and i > max_entries then
-          parts[#parts + 1] = "... (" .. (#keys - max_entries) .. " more)"
-          break
-        end
-        local item = render(v[k], depth + 1)
-        if type(k) == "number" and k >= 1 and k <= n and k == math.floor(k) and compact then
-          parts[#parts + 1] = item
-        else
-          parts[#parts + 1] = key_repr(k) .. " = " .. item
-        end
-      end
-      seen[v] = nil
-      local head = show_addresses and (tostring(v) .. " ") or ""
-      if #parts == 0 then return head .. "{}" end
-      if compact then return head .. "{" .. concat(parts, ", ") .. "}" end
-      local pad = rep(unit, depth + 1)
-      return head .. "{\n" .. pad .. concat(parts, ",\n" .. pad) .. "\n" .. rep(unit, depth) .. "}"
-    end
-    local s = render(value, 0)
-    if label ~= nil then s = tostring(label) .. ": " .. s end
-    return s
-  end
-
-  local function frames(opts, skip)
-    opts = type(opts) == "table" and opts or {}
-    local max_depth = opts.max_depth or 50
-    local out = {}
-    local level = skip
-    while #out < max_depth do
-      local info = getinfo(level, "Sln")
-      if not info then break end
-      if info.what ~= "C" and info.short_src ~= "llmspell" then
-        out[#out + 1] = { source = info.short_src, line = info.currentline,
-                          name = info.name, what = info.what }
-      end
-      level = level + 1
-    end
-    return out
-  end
-
-  return {
-    dump = dump,
-    dumpCompact = function(v, label) return dump(v, { compact_mode = true }, label) end,
-    dumpVerbose = function(v, label)
-      return dump(v, { show_types = true, show_addresses = true, max_depth = 20 }, label)
-    end,
-    dumpWithOptions = function(v, opts, label) return dump(v, opts, label) end,
-    stackTrace = function(opts)
-      local lines = { "stack traceback:" }
-      for _, f in ipairs(frames(opts, 3)) do
-        lines[#lines + 1] = "\t" .. f.source .. ":" .. f.line .. ": in " ..
-          (f.name and ("function '" .. f.name .. "'") or (f.what == "main" and "main chunk"
-           or "function <anonymous>"))
-      end
-      return concat(lines, "\n")
-    end,
-    frames = function(opts) return frames(opts, 3) end,
-    gc_count = function() return gc_count end,
-    heap_bytes = function() return math.floor(collectgarbage("count") * 1024) end,
-  }
-end)()
-"""
-
-
 def debug_service(rt: Runtime) -> DebugService:
     service = rt.services.get("debug")
     if service is None:
@@ -160,9 +38,27 @@ def _opt_text(value: Any, fn: str, position: int) -> str | None:
     return None if value is None else _text(value, fn, position)
 
 
+FRAME_FIELDS = ("name", "source", "line", "line_defined", "what", "num_upvalues", "num_params")
+
+
+def _trace_json(trace: dict[str, Any]) -> dict[str, Any]:
+    """Upstream's StackTrace shape: {frames, max_depth, truncated, error} (every frame
+    field present, null when unknown)."""
+    frames = trace.get("frames") or []
+    return {
+        "frames": [{**{k: frame.get(k) for k in FRAME_FIELDS},
+                    "locals": frame.get("locals") or {},
+                    "upvalues": frame.get("upvalues") or {}} for frame in frames],
+        "max_depth": trace.get("max_depth"),
+        "truncated": bool(trace.get("truncated")),
+        "error": None,
+    }
+
+
 def install(rt: Runtime, table: Any) -> None:
     svc = debug_service(rt)
-    helpers = rt.eval(LUA_HELPERS)
+    # value dumps and stack reports need the Lua values themselves: debug_helpers.lua
+    helpers = rt.chunk("debug_helpers")()
     heap = helpers[b"heap_bytes"]
 
     def log(level: Any = None, message: Any = None, module: Any = None) -> None:
@@ -232,14 +128,14 @@ def install(rt: Runtime, table: Any) -> None:
         svc.rules.clear()
 
     def stack_json(opts: Any = None) -> str:
-        return jsonutil.dumps(convert.to_python(helpers[b"frames"](opts)))
+        return jsonutil.dumps(_trace_json(convert.to_python(helpers[b"trace"](opts))))
 
     functions: dict[str, Any] = {
         "log": log,
         "logWithData": log_with_data,
         "timer": timer,
         "setLevel": lambda level=None: svc.set_level(_text(level, "Debug.setLevel", 1)),
-        "getLevel": lambda: svc.level,
+        "getLevel": lambda: svc.level.upper(),
         "setEnabled": set_enabled,
         "isEnabled": lambda: svc.enabled,
         "addModuleFilter": add_module_filter,

@@ -8,16 +8,13 @@ writes the same format (compact, sorted keys).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
 
-SOURCE = Path(__file__).resolve().parent.parent / "lua" / "json.lua"
-
 
 def install(rt: Runtime, table: Any) -> None:
-    module = rt.lua.execute(SOURCE.read_bytes(), name=b"=llmspell")
+    module = rt.chunk("json")()
     table[b"stringify"] = module[b"stringify"]
     table[b"parse"] = module[b"parse"]

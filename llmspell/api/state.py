@@ -317,21 +317,44 @@ _VALID = (True, True)
 _MISSING = (True, False, None)
 
 # State.save/load/set/get run in tight script loops. Walking a Lua table from Python
-# through lupa costs several microseconds per table, so the Lua code in ``state_fast.py``
-# turns the value into JSON text on the Lua side (one walk, which also builds the copy a
-# JSON round trip would give) and hands Python two strings; the memory store keeps that text
-# (``JsonText``) and Python decodes it only when Python reads the key. On the memory
-# backend Lua also keeps that copy: ``load`` asks Python whether the key still holds the
-# very object saved with it (identity: any other write replaces the object) and, if so,
-# returns a deep copy made in Lua instead of converting the value back. Unusual values
-# take the Python path above (same results, same errors).
+# through lupa costs several microseconds per table, so the Lua code in
+# ``llmspell/lua/state_cache.lua`` turns the value into JSON text on the Lua side (one
+# walk, which also builds the copy a JSON round trip would give) and hands Python two
+# strings; the memory store keeps that text (``JsonText``) and Python decodes it only when
+# Python reads the key. On the memory backend Lua also keeps a bounded number of those
+# copies (``cache_limits``): ``load`` asks Python whether the key still holds the very
+# object saved with it (identity: any other write replaces the object) and, if so, returns
+# a deep copy made in Lua instead of converting the value back. Unusual values take the
+# Python path above (same results, same errors).
+
+CACHE_ENTRIES = 8192  # per generation (state_cache.lua keeps two)
+
+
+def cache_limits(max_memory: int | None) -> tuple[int, int]:
+    """Entries and bytes of JSON text per generation of Lua copies: a small share of the
+    script's memory cap (1/128 of it, between 16 KB and 4 MB; 1 MB without a cap)."""
+    if not max_memory or max_memory <= 0:
+        return CACHE_ENTRIES, 1 << 20
+    return CACHE_ENTRIES, min(4 << 20, max(16 << 10, max_memory // 128))
+
 
 def _install_fast_paths(rt: Runtime, table: Any, service: StateService, emit_events: bool,
                         changed: Any) -> None:
-    from ..lua.runtime import INTERNAL_CHUNK
+    from .. import jsonutil
     from ..state.store import JsonText
 
     _DECODE = json.JSONDecoder().decode
+
+    def _size(value: Any) -> int:
+        """The JSON size of a value Lua may keep a copy of (it bounds the copies)."""
+        if value is None or isinstance(value, bool | int | float):
+            return 8
+        if isinstance(value, str):
+            return len(value) + 2
+        try:
+            return len(jsonutil.dumps(value))
+        except (TypeError, ValueError):
+            return 1 << 30  # unknown: too big to keep a copy of
 
     memory = service._memory
     known: dict[str, Any] = {}  # full key -> the object its Lua copy came from
@@ -354,7 +377,8 @@ def _install_fast_paths(rt: Runtime, table: Any, service: StateService, emit_eve
             if has_copy and stored is not None and known.get(key) is stored:
                 return True
             known.pop(key, None)
-        return convert.LuaMulti((False, value_to_lua(rt, service.get_shared(key))))
+        value = service.get_shared(key)
+        return convert.LuaMulti((False, value_to_lua(rt, value), _size(value)))
 
     # The runtime's call protocol answers (true, ...) or (false, message); these answer
     # the common case directly and leave every failure to it (same messages, aborts).
@@ -384,19 +408,16 @@ def _install_fast_paths(rt: Runtime, table: Any, service: StateService, emit_eve
             if has_copy and known.get(key) is stored:
                 return _VALID
             known[key] = stored  # Lua keeps the converted value as the copy of it
-            return (True, False, lua_value(
-                rt, _DECODE(stored) if type(stored) is JsonText else stored))
+            if type(stored) is JsonText:
+                return (True, False, lua_value(rt, _DECODE(stored)), len(stored))
+            return (True, False, lua_value(rt, stored), _size(stored))
         except Exception:
             return careful_load(full, has_copy)
 
-    from .state_fast import SOURCE
-
-    source = SOURCE.encode()
-    chunk = rt.lua.execute(b"return function(src, ...) return load(src, '"
-                           + INTERNAL_CHUNK.encode() + b"', 't')(...) end")
-    save, load, set_, get, forget = chunk(
-        source, quick_save, careful_set, quick_load,
-        rt.abort_token, memory is not None, convert.MAX_DEPTH,
+    entries, max_bytes = cache_limits(rt.settings.get("runtime.security.max_memory_bytes"))
+    save, load, set_, get, forget = rt.chunk("state_cache")(
+        quick_save, careful_set, quick_load, rt.abort_token, rt.internals[b"lost"],
+        memory is not None, convert.MAX_DEPTH, entries, max_bytes,
         table[b"save"], table[b"load"], table[b"set"], table[b"get"])
     table[b"save"], table[b"load"], table[b"set"], table[b"get"] = save, load, set_, get
     if memory is not None:

@@ -19,68 +19,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
 
-LUA = rb"""
-local target = ...
-local create, resume, status, yield, running =
-  coroutine.create, coroutine.resume, coroutine.status, coroutine.yield, coroutine.running
-local type, error, tostring, setmetatable = type, error, tostring, setmetatable
-local bodies = setmetatable({}, {__mode = "k"})
-
-local Stream = {}
-Stream.__index = Stream
-Stream.__tostring = function() return "Stream" end
-
-function Stream:next()
-  if type(self) ~= "table" or not self._co then
-    error("stream:next() must be called with ':' (stream:next())", 2)
-  end
-  if self._done then return nil end
-  local ok, value = resume(self._co)
-  if not ok then
-    self._done = true
-    error(value, 2)
-  end
-  if status(self._co) == "dead" then
-    self._done = true
-  end
-  return value
-end
-
-function Stream:isDone()
-  if self._done then return true end
-  return status(self._co) == "dead"
-end
-Stream.is_done = Stream.isDone
-
-function Stream:collect()
-  local out = {}
-  while not self._done do
-    local v = self:next()
-    if v ~= nil then out[#out + 1] = v end
-  end
-  return out
-end
-
-target.create = function(fn)
-  if type(fn) ~= "function" then
-    error("Streaming.create: argument #1 must be a function, got " .. type(fn), 2)
-  end
-  local co = create(fn)
-  bodies[co] = true
-  return setmetatable({ _co = co, _done = false }, Stream)
-end
-
-target.yield = function(...)
-  local co = running()
-  if not co or not bodies[co] then
-    error("Streaming.yield: call it inside the function given to Streaming.create", 2)
-  end
-  return yield(...)
-end
-"""
-
 
 def install(rt: Runtime, table: Any) -> None:
-    loader = rt.lua.execute(b"return function(src, ...) return load(src, '=Streaming', 't')(...)"
-                            b" end")
-    loader(LUA, table)
+    rt.chunk("streaming")(table)  # pure Lua: llmspell/lua/streaming.lua

@@ -108,7 +108,7 @@ def _params(value: Any, fn: str, position: int) -> dict[str, Any]:
 
 def install(rt: Runtime, table: Any) -> None:
     service = tool_service(rt)
-    setmetatable = rt.eval("setmetatable")
+    setmetatable = rt.setmetatable
     to_lua = lua_converter(rt)
 
     def invoke(name: Any = None, params: Any = None) -> Any:

@@ -377,13 +377,8 @@ class Bridge:
 
     def expression(self, text: str) -> Callable[[dict[str, Any]], Any]:
         """A Lua expression string as a condition: ``"iteration < 3"``, ``"shared.done"``."""
-        compiled = self.rt.lua.execute(
-            b"local load, setmetatable, G = load, setmetatable, _G\n"
-            b"return function(src) local f, err = load('return ' .. src, '=condition', 't')\n"
-            b"  if not f then return nil, err end\n"
-            b"  return function(ctx) setfenv(f, setmetatable({}, {__index = function(_, k)\n"
-            b"    local v = ctx[k]; if v == nil then return G[k] end; return v end}))\n"
-            b"    return f() end end")(convert.encode(text))
+        # workflow_conditions.lua: compiled before the script ran, with the original load
+        compiled = self.rt.chunk("workflow_conditions")(convert.encode(text))
         if isinstance(compiled, tuple):
             fn, err = (compiled + (None,))[:2]
             if fn is None:

@@ -7,7 +7,7 @@
 --              NaN/inf -> null, {} -> {}, a table with 1..#t set -> array (other keys
 --              dropped), number keys -> decimal strings, functions/userdata -> error.
 --   parse:     null -> nil, arrays 1-based; errors read "JSON parse error: ...".
-local type, pairs, tostring, error, select = type, pairs, tostring, error, select
+local type, pairs, tostring, error, select, pcall = type, pairs, tostring, error, select, pcall
 local sformat, sfind, ssub, sbyte, schar, sgsub =
   string.format, string.find, string.sub, string.byte, string.char, string.gsub
 local floor, huge, abs = math.floor, math.huge, math.abs

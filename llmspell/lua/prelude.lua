@@ -17,19 +17,23 @@
 -- `false, message` on error, and `false, ABORT` when the run must stop.
 
 local py = ...
+local INTERNAL = "=llmspell"  -- the chunk name of our own code (tracebacks drop its frames)
 
 local _G = _G
 local error, type, select, tostring, tonumber = error, type, select, tostring, tonumber
 local pcall, xpcall, setmetatable, getmetatable = pcall, xpcall, setmetatable, getmetatable
 local rawget, rawset, pairs, ipairs, next = rawget, rawset, pairs, ipairs, next
-local sformat, sfind, ssub, sbyte, schar, sgsub, srep =
-  string.format, string.find, string.sub, string.byte, string.char, string.gsub, string.rep
+local sformat, sfind, ssub, sbyte, schar, sgsub, srep, smatch =
+  string.format, string.find, string.sub, string.byte, string.char, string.gsub, string.rep,
+  string.match
 local floor, huge, abs = math.floor, math.huge, math.abs
 local tconcat, tinsert, unpack = table.concat, table.insert, unpack
 local co_resume, co_create, co_status, co_wrap_orig, co_running, co_yield =
   coroutine.resume, coroutine.create, coroutine.status, coroutine.wrap, coroutine.running,
   coroutine.yield
 local real_load = load
+local real_setfenv, real_getfenv, rawequal, assert = setfenv, getfenv, rawequal, assert
+local real_newproxy, collectgarbage = newproxy, collectgarbage
 local real_io = io
 local real_os = os
 local dbg = debug
@@ -46,28 +50,47 @@ local ABORT = setmetatable({}, { __tostring = function() return "script aborted"
 
 -- Python callback protocol -------------------------------------------------
 
-local function finish(ok, ...)
+-- A Python exception that escaped the protocol (a bug, or Ctrl-C at an unlucky moment)
+-- would reach Lua as a Python object: it becomes the abort (when the run is stopping) or a
+-- plain string, never the object itself.
+local function lost(level)
+  local asked, stop = pcall(py.check)
+  if asked and stop then error(ABORT, 0) end
+  error("internal error in an llmspell function (run with --debug for details)", level)
+end
+
+local function finish(called, ok, ...)
   if ok == true then return ... end
+  if not called then lost(3) end
   local err = ...
   if err == ABORT then error(ABORT, 0) end
   error(err, 2)
 end
 
 local function wrap(f)
-  return function(...) return finish(f(...)) end
+  return function(...) return finish(pcall(f, ...)) end
 end
 
 -- For callbacks used inside the prelude's own functions: the error names the line of
 -- the script that called that function (one level further up).
-local function finish_up(ok, ...)
+local function finish_up(called, ok, ...)
   if ok == true then return ... end
+  if not called then lost(4) end
   local err = ...
   if err == ABORT then error(ABORT, 0) end
   error(err, 3)
 end
 
 local function wrap_up(f)
-  return function(...) return finish_up(f(...)) end
+  return function(...) return finish_up(pcall(f, ...)) end
+end
+
+-- lupa gives every Python object one shared metatable; a script that could reach it
+-- would rewrite `__call` of every permission check. `__metatable` hides it from
+-- getmetatable and makes setmetatable refuse (lupa itself reads it with the C API).
+do
+  local pymt = getmetatable(py.check)
+  if type(pymt) == "table" then rawset(pymt, "__metatable", false) end
 end
 
 -- The hook: every HOOK_COUNT VM instructions ask Python whether to stop.
@@ -117,10 +140,10 @@ end
 -- Number formatting as upstream prints it (Rust f64 Display) ---------------
 
 local function expand_exponent(s)
-  local sign, mant, exp = s:match("^(-?)([%d%.]+)e([-+]%d+)$")
+  local sign, mant, exp = smatch(s, "^(-?)([%d%.]+)e([-+]%d+)$")
   if not mant then return s end
   exp = tonumber(exp)
-  local int, frac = mant:match("^(%d*)%.?(%d*)$")
+  local int, frac = smatch(mant, "^(%d*)%.?(%d*)$")
   local digits = int .. frac
   local point = #int + exp
   local out
@@ -131,8 +154,8 @@ local function expand_exponent(s)
   else
     out = ssub(digits, 1, point) .. "." .. ssub(digits, point + 1)
   end
-  out = out:gsub("^0+(%d)", "%1")
-  if out:find("%.") then out = out:gsub("0+$", ""):gsub("%.$", "") end
+  out = sgsub(out, "^0+(%d)", "%1")
+  if sfind(out, "%.") then out = sgsub(sgsub(out, "0+$", ""), "%.$", "") end
   return sign .. out
 end
 
@@ -552,6 +575,84 @@ _G.utf8 = utf8
 loaded.io, loaded.os, loaded.debug, loaded.coroutine, loaded.utf8, loaded._G =
   io_safe, os_safe, debug_safe, coroutine_safe, utf8, _G
 
+-- Our own chunks: a private environment, out of the script's reach --------------
+--
+-- Every Lua chunk of llmspell's own (JSON, the State cache, Streaming, the Debug/Utils/
+-- REPL helpers, the workflow-condition compiler) is compiled here, before the script's
+-- first line, with the original `load` and this environment: a snapshot of the globals
+-- and copies of the library tables. Whatever a script later does to `_G`, `string`,
+-- `load`, `setmetatable`, `pairs`... changes nothing our chunks see. Chunks must not call
+-- string methods with `s:method()` (the string metatable is shared with the script).
+
+local function copy_table(t)
+  local out = {}
+  for k, v in next, t do out[k] = v end
+  return out
+end
+
+local private = {
+  type = type, pairs = pairs, ipairs = ipairs, next = next, select = select,
+  tostring = lua_tostring, tonumber = tonumber, error = error, assert = assert,
+  pcall = safe_pcall, xpcall = safe_xpcall, setmetatable = setmetatable,
+  raw_pcall = pcall,  -- catches an abort too: only for code that passes it on
+  getmetatable = getmetatable, rawget = rawget, rawset = rawset, rawequal = rawequal,
+  unpack = unpack, newproxy = real_newproxy, collectgarbage = collectgarbage,
+  setfenv = real_setfenv, load = lua_load,
+  string = copy_table(string_safe), table = copy_table(table_safe),
+  math = copy_table(math_safe), coroutine = copy_table(coroutine_safe),
+  bit = copy_table(bit), utf8 = copy_table(utf8), os = copy_table(os_safe),
+  debug = { getinfo = getinfo, traceback = traceback, getlocal = dbg.getlocal,
+            getupvalue = dbg.getupvalue },
+  format_number = format_number,
+  script_globals = _G,  -- the script's globals (workflow conditions read them)
+}
+
+local function compile(src, name)
+  local fn, err = real_load(src, name or INTERNAL, "t", private)
+  if not fn then error(err, 0) end
+  return fn
+end
+
+-- getfenv/setfenv would hand the private environment to the script (or let it swap one):
+-- both refuse functions that run in it, whether named or by stack level.
+local function fenv_target(f)
+  if f == nil then return 2 end
+  if type(f) == "number" and f > 0 then return f + 1 end -- count from the caller
+  return f
+end
+
+-- The environment getfenv/setfenv would act on; `target` counts levels from the wrapper
+-- that called this (level 1 = the wrapper). Refuses the private environment.
+local function env_of(target, fname)
+  local env
+  if type(target) == "number" then
+    if target < 0 or (target > 0 and not getinfo(target + 1, "S")) then
+      error("bad argument #1 to '" .. fname .. "' (invalid level)", 3)
+    end
+    env = real_getfenv(target == 0 and 0 or target + 1) -- + 1: this function's frame
+  elseif type(target) == "function" then
+    env = real_getfenv(target)
+  else
+    error("bad argument #1 to '" .. fname .. "' (function or level expected)", 3)
+  end
+  if rawequal(env, private) then
+    error(fname .. ": llmspell's own functions cannot be inspected or changed", 3)
+  end
+  return env
+end
+
+_G.getfenv = function(f)
+  local env = env_of(fenv_target(f), "getfenv")
+  return env
+end
+
+_G.setfenv = function(f, env)
+  local target = fenv_target(f)
+  env_of(target, "setfenv")
+  local result = real_setfenv(target, env) -- not a tail call: levels count this frame
+  return result
+end
+
 -- The driver: run a chunk and report how it ended ---------------------------
 
 local function error_handler(e)
@@ -571,29 +672,34 @@ local function run(src, chunkname)
   return xpcall(fn, error_handler)
 end
 
--- Lazy globals: a table that fills itself on first access. An installer that fails
--- (a store that cannot be opened) leaves the table lazy and raises at the script's line
--- (level 3: fill <- the metamethod <- the script), not at this file's.
+-- Lazy globals: a table that fills itself on first access (once, and only itself: its
+-- metatable's functions, called on another table, install nothing there). An installer
+-- that fails (a store that cannot be opened) leaves the table lazy and raises at the
+-- script's line (level 3: fill <- the metamethod <- the script), not at this file's.
 local function lazy(name, install)
   local proxy = {}
+  local done = false
   local mt
-  local function fill(t)
-    setmetatable(t, nil)
-    local ok, err = pcall(install, t)
+  local function fill()
+    if done then return end
+    done = true
+    setmetatable(proxy, nil)
+    local ok, err = pcall(install, proxy)
     if ok then return end
-    setmetatable(t, mt)
+    done = false
+    setmetatable(proxy, mt)
     if err == ABORT then error(ABORT, 0) end
-    if type(err) == "string" then err = err:gsub("^llmspell:%d+: ", "") end
+    if type(err) == "string" then err = sgsub(err, "^llmspell:%d+: ", "") end
     error(err, 3)
   end
   mt = {
-    __index = function(t, k)
-      fill(t)
-      return t[k]  -- not rawget: an installer may give the table a metatable
+    __index = function(_, k)
+      fill()
+      return proxy[k]  -- not rawget: an installer may give the table a metatable
     end,
-    __newindex = function(t, k, v)
-      fill(t)
-      rawset(t, k, v)
+    __newindex = function(_, k, v)
+      fill()
+      rawset(proxy, k, v)
     end,
   }
   setmetatable(proxy, mt)
@@ -606,6 +712,9 @@ return {
   wrap = wrap,
   run = run,
   lazy = lazy,
+  compile = compile,
+  lost = lost,
+  setmetatable = setmetatable,
   format_number = format_number,
   set_hook = function(count)
     dbg.sethook(function() if check() then error(ABORT, 0) end end, "", count)

@@ -43,6 +43,20 @@ HOOK_COUNT = 100_000
 WATCHDOG_GRACE_SECONDS = 2.0
 INTERNAL_CHUNK = "=llmspell"
 BYTECODE_SIGNATURE = b"\x1bLJ"
+LUA_DIR = Path(__file__).parent
+# Our own Lua chunks (``llmspell/lua/<name>.lua``), compiled before the script's first line
+# in the prelude's private environment; adapters run them with ``Runtime.chunk(name)``.
+CHUNKS = ("json", "state_cache", "streaming", "debug_helpers", "utils_helpers",
+          "workflow_conditions", "repl_helpers")
+_SOURCES: dict[str, bytes] = {}
+
+
+def chunk_source(name: str) -> bytes:
+    """The text of ``llmspell/lua/<name>.lua`` (read once per process)."""
+    source = _SOURCES.get(name)
+    if source is None:
+        source = _SOURCES[name] = (LUA_DIR / f"{name}.lua").read_bytes()
+    return source
 
 
 def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
@@ -169,7 +183,6 @@ class Runtime:
         return min(positive) if positive else None
 
     def _install_prelude(self) -> None:
-        source = (Path(__file__).parent / "prelude.lua").read_bytes()
         lua = self.lua
         callbacks = lua.table_from({
             b"check": self._check,
@@ -189,10 +202,15 @@ class Runtime:
         })
         loader = lua.execute(b"return function(src, ...) return load(src, '"
                              + INTERNAL_CHUNK.encode() + b"', 't')(...) end")
-        self.internals = loader(source, callbacks)
+        self.internals = loader(chunk_source("prelude"), callbacks)
         self.abort_token = self.internals[b"ABORT"]
         self._lua_wrap = self.internals[b"wrap"]
         self._lazy = self.internals[b"lazy"]
+        self._compile = self.internals[b"compile"]
+        # the original setmetatable (adapters give their tables metatables with it)
+        self.setmetatable = self.internals[b"setmetatable"]
+        compile_chunk = self._compile
+        self._chunks = {name: compile_chunk(chunk_source(name)) for name in CHUNKS}
 
     # -- the call protocol ----------------------------------------------------
 
@@ -260,9 +278,15 @@ class Runtime:
     def table(self, value: dict[str, Any] | list[Any] | None = None) -> Any:
         return convert.to_lua(self.lua, value if value is not None else {})
 
+    def chunk(self, name: str) -> Any:
+        """The compiled chunk ``llmspell/lua/<name>.lua`` (see ``CHUNKS``): a Lua function
+        bound to the prelude's private environment before the script ran."""
+        return self._chunks[name]
+
     def eval(self, code: str) -> Any:
-        """Evaluate a Lua expression of our own (used by adapters for Lua-side helpers)."""
-        return self.lua.execute(b"return " + convert.encode(code), name=INTERNAL_CHUNK.encode())
+        """Evaluate a Lua expression of our own in the private environment (never the
+        script's globals: a script cannot change what it sees)."""
+        return self._compile(b"return " + convert.encode(code))()
 
     def lazy_global(self, name: str, install: Callable[[Any], None]) -> None:
         """Expose ``name`` as a table that ``install`` fills on first access."""

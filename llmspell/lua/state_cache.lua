@@ -1,10 +1,6 @@
-"""The Lua side of the State fast paths (see ``_install_fast_paths`` in ``state.py``).
-
-Kept as a Python string so it ships with the package like any module.
-"""
-
-SOURCE = r"""
 -- Fast paths of State.save/load/set/get (see llmspell/api/state.py, "fast paths").
+-- Compiled before the script runs, in the prelude's private environment (see
+-- prelude.lua, "Our own chunks"); the Python callables it gets stay in its locals.
 --
 -- save: the value is turned into JSON text here, in one walk that also builds the copy a
 -- JSON round trip would give (same rules as convert.py: a table whose 1..#t are all set is
@@ -17,10 +13,18 @@ SOURCE = r"""
 -- the last load); Python answers whether the stored value is still the one this copy came
 -- from (nobody wrote the key since). If so, load returns a fresh deep copy of it made
 -- here; otherwise Python's value, converted, becomes the new copy.
-local py_save, py_set, py_load, ABORT, use_cache, MAXD, slow_save, slow_load, slow_set,
-      slow_get = ...
+--
+-- The copies live in the script's Lua heap, so they are bounded: two generations
+-- (`young`, `old`); when `young` reaches MAX_ENTRIES copies or MAX_BYTES of JSON text it
+-- becomes `old` and the previous `old` is dropped. A copy read from `old` moves back to
+-- `young`. A value bigger than a quarter of MAX_BYTES is not kept at all.
+local py_save, py_set, py_load, ABORT, lost, use_cache, MAXD, MAX_ENTRIES, MAX_BYTES,
+      slow_save, slow_load, slow_set, slow_get = ...
 
 local type, next, tostring, error, pcall, rawget = type, next, tostring, error, pcall, rawget
+-- the plain pcall: around `enc` an abort is passed on below; a Python callable never
+-- raises one (its errors come back as values; anything else escaping goes to `lost`)
+local raw_pcall = raw_pcall
 local find, gsub, format, char = string.find, string.gsub, string.format, string.char
 local concat, floor, huge = table.concat, math.floor, math.huge
 
@@ -109,7 +113,7 @@ end
 local function encode(v)
   if v == nil or v ~= v or v == huge or v == -huge then return nil end
   nb = 0
-  local ok, copy = pcall(enc, v, 0)
+  local ok, copy = raw_pcall(enc, v, 0)
   if not ok then
     if copy == FALLBACK then return nil end
     error(copy, 0) -- an abort or a memory error: pass it on
@@ -128,7 +132,54 @@ local function deep_copy(t)
   return out
 end
 
-local cache = {}
+local young, old, young_size, old_size = {}, {}, {}, {}
+local young_n, young_bytes = 0, 0
+local TOO_BIG = MAX_BYTES / 4
+
+local function forget_all()
+  young, old, young_size, old_size = {}, {}, {}, {}
+  young_n, young_bytes = 0, 0
+end
+
+local function rotate()
+  old, old_size = young, young_size
+  young, young_size, young_n, young_bytes = {}, {}, 0, 0
+end
+
+-- A key is in `young` or in `old`, never both.
+local function drop(full)
+  local before = young_size[full]
+  if before then
+    young_n, young_bytes = young_n - 1, young_bytes - before
+    young[full], young_size[full] = nil, nil
+  elseif old[full] ~= nil then
+    old[full], old_size[full] = nil, nil
+  end
+end
+
+local function remember(full, copy, size)
+  local before = young_size[full]
+  if before then
+    young_n, young_bytes = young_n - 1, young_bytes - before
+  elseif old[full] ~= nil then
+    old[full], old_size[full] = nil, nil
+  end
+  if copy == nil or size > TOO_BIG then
+    if before then young[full], young_size[full] = nil, nil end
+    return
+  end
+  young[full], young_size[full] = copy, size
+  young_n, young_bytes = young_n + 1, young_bytes + size
+  if young_n >= MAX_ENTRIES or young_bytes >= MAX_BYTES then rotate() end
+end
+
+local function recall(full)
+  local copy = young[full]
+  if copy ~= nil then return copy end
+  copy = old[full]
+  if copy ~= nil then remember(full, copy, old_size[full] or 0) end
+  return copy
+end
 
 local function fail(err)
   if err == ABORT then error(ABORT, 0) end
@@ -138,22 +189,26 @@ end
 local function save_full(full, value, py)
   local text, copy = encode(value)
   if text == nil then return false end
-  local ok, err = py(full, text)
+  local called, ok, err = raw_pcall(py, full, text)
+  if not called then lost(4) end
   if ok ~= true then fail(err) end
-  if use_cache then cache[full] = copy end
+  if use_cache then remember(full, copy, #text) end
   return true
 end
 
 local function load_full(full)
-  local cached = cache[full]
-  local ok, valid, value = py_load(full, cached ~= nil)
+  local cached
+  if use_cache then cached = recall(full) end
+  local called, ok, valid, value, size = raw_pcall(py_load, full, cached ~= nil)
+  if not called then lost(4) end
   if ok ~= true then fail(valid) end
   if valid then
     if type(cached) == "table" then return deep_copy(cached) end
     return cached
   end
   if use_cache then
-    cache[full] = value -- Python now remembers this value as the one Lua holds a copy of
+    -- Python now remembers this value as the one Lua holds a copy of
+    remember(full, value, size or 0)
     if type(value) == "table" then return deep_copy(value) end
   end
   return value
@@ -187,8 +242,7 @@ local function get(key)
 end
 
 local function forget(full)  -- nil: everything
-  if full == nil then cache = {} else cache[full] = nil end
+  if full == nil then forget_all() else drop(full) end
 end
 
 return save, load, set, get, forget
-"""
