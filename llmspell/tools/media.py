@@ -9,7 +9,6 @@ All paths go through the path guard.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -424,16 +423,21 @@ def _video(ctx: ToolContext, p: Params) -> ToolOutput:
             meta.update(_avi_meta(path))
         return ok("metadata", {"file_path": p.str("file_path"), "metadata": meta})
     if op in ("thumbnail", "extract_frame"):
+        from .system import child_environment, find_executable, process_execution_allowed
+
+        process_execution_allowed(ctx, f"video_processor {op}")
         src = _existing(ctx, p, "file_path", VIDEO_LIMIT)
         dst = ctx.guard.check(p.req_str("target_path"), "target_path")
-        ffmpeg = shutil.which("ffmpeg")
+        ffmpeg = find_executable(ctx, "ffmpeg")
         if ffmpeg is None:
             raise ToolError(f"Operation '{op}' needs ffmpeg on PATH (not found)")
         at = float(p.number("timestamp_seconds", 0))
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:
-            proc = subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-ss", str(at), "-i",
-                                   str(src), "-frames:v", "1", str(dst)], capture_output=True,
+            # only local files: a playlist disguised as a video cannot pull in others
+            proc = subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-protocol_whitelist",
+                                   "file", "-ss", str(at), "-i", str(src), "-frames:v", "1",
+                                   str(dst)], capture_output=True, env=child_environment(),
                                   timeout=ctx.timeout(60), stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             raise ToolError("ffmpeg timed out") from None

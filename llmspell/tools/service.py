@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .. import secret_filter
 from ..api.output_table import output_to_lua_value
 from ..errors import ApiError
 from .context import ToolContext
 from .errors import ToolError
-from .registry import Registry, ToolOutput, ToolSpec, builtin_registry
+from .registry import Registry, ToolOutput, ToolSpec, builtin_registry, to_json
 from .schema import MISSING, Params
 
 if TYPE_CHECKING:
@@ -41,9 +42,11 @@ class ToolNotFound(ApiError):
 
 
 class ToolFailed(ApiError):
-    """``Tool execution failed: <cause>``; ``cause`` is the tool's own error text."""
+    """``Tool execution failed: <cause>``; ``cause`` is the tool's own error text, with
+    secret values and URL credentials hidden."""
 
     def __init__(self, name: str, cause: str) -> None:
+        cause = secret_filter.redact_text(cause, secret_filter.current_values())
         super().__init__(f"Tool execution failed: {cause}")
         self.name = name
         self.cause = cause
@@ -114,8 +117,9 @@ class ToolService:
     # -- running --------------------------------------------------------------
 
     def run(self, tool: ToolSpec, params: dict[str, Any]) -> ToolOutput:
+        """Run ``tool``; its output has secrets hidden, its errors are ``ToolFailed``."""
         try:
-            return tool.execute(self.context, Params(params))
+            return without_secrets(tool.execute(self.context, Params(params)))
         except ToolError as exc:
             raise ToolFailed(tool.name, str(exc)) from exc
         except ApiError:
@@ -142,3 +146,29 @@ class ToolService:
         if out.parsed is MISSING:
             return output_to_lua_value(out.text, out.metadata)
         return output_to_lua_value(out.text, out.metadata, parsed=out.parsed)
+
+
+def without_secrets(out: ToolOutput) -> ToolOutput:
+    """``out`` with every known secret value and URL credential replaced by ``***``.
+
+    Every tool call passes here, so no tool can hand the script an API key read from a
+    file, a page, a process or an error. The check is one search of the output's text (and
+    of its metadata's JSON); only an output that carries a secret is rebuilt.
+    """
+    values = secret_filter.current_values()
+    text = out.text
+    meta = out.metadata
+    meta_hit = bool(meta) and _carries_secret(to_json(meta), values)
+    if not meta_hit and not _carries_secret(text, values):
+        return out
+    clean = secret_filter.redact_text(text, values)
+    parsed = out.parsed if out.parsed is MISSING else secret_filter.redact_data(out.parsed,
+                                                                                values)
+    return ToolOutput(clean, secret_filter.redact_data(meta, values) if meta_hit else meta,
+                      parsed)
+
+
+def _carries_secret(text: str, values: tuple[str, ...]) -> bool:
+    if ("://" in text or "=" in text) and secret_filter.redact_urls(text) != text:
+        return True
+    return any(value in text for value in values)
