@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from .. import secret_filter
 from ..jsonutil import json_type
 from .errors import SecurityViolation, ToolError, ToolValidationError
 from .registry import ToolOutput, ToolSpec, envelope, json_output, ok
@@ -960,26 +961,14 @@ RENDER_LIMIT = 10 * 1024 * 1024
 RENDER_SECONDS = 5.0
 
 
-def _tera_value(value: Any) -> Any:
-    """How a value prints in a template: JSON for tables and booleans, like Tera (not
-    Python's repr)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 def _template(ctx: ToolContext, p: Params) -> ToolOutput:
     template = p.req_str("input")
-    context = p.obj("context", {})
+    # the context is what the script passed and nothing else, secrets hidden
+    context = secret_filter.scrub(p.obj("context", {}))
     if len(template) > TEMPLATE_LIMIT:
         raise ToolValidationError("Template too large (max 1 MB)")
-    if len(json.dumps(context, default=str)) > 10 * TEMPLATE_LIMIT:
+    payload = json.dumps(context, default=str).encode("utf-8", "surrogatepass")
+    if len(payload) > 10 * TEMPLATE_LIMIT:
         raise ToolValidationError("Context too large (max 10 MB)")
     for pattern in _DANGEROUS:
         if pattern in template:
@@ -989,34 +978,24 @@ def _template(ctx: ToolContext, p: Params) -> ToolOutput:
         auto = p.bool("auto_detect", True)
         engine = "handlebars" if auto and any(
             tag in template for tag in ("{{#", "{{/", "{{>")) else "tera"
+    seconds = ctx.timeout(RENDER_SECONDS)
     if engine in ("handlebars", "hbs"):
         from .handlebars import HandlebarsError, render
 
         try:
-            rendered = render(template, context, limit=RENDER_LIMIT)
+            rendered = render(template, context, limit=RENDER_LIMIT,
+                              deadline=time.monotonic() + seconds)
         except HandlebarsError as exc:
             raise ToolError(f"Template render error: {exc}") from None
         engine = "handlebars"
     elif engine in ("tera", "jinja", "jinja2"):
-        import jinja2
-        from jinja2.sandbox import SandboxedEnvironment
+        from . import isolated
 
-        env = SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined,
-                                   finalize=_tera_value)
-        deadline = time.monotonic() + ctx.timeout(RENDER_SECONDS)
-        parts: list[str] = []
-        size = 0
-        try:
-            for chunk in env.from_string(template).generate(**context):
-                size += len(chunk)
-                if size > RENDER_LIMIT:
-                    raise ToolError(f"Rendered output exceeds {RENDER_LIMIT} characters")
-                if time.monotonic() > deadline:
-                    raise ToolError(f"Template rendering took longer than {RENDER_SECONDS} s")
-                parts.append(chunk)
-        except jinja2.TemplateError as exc:
-            raise ToolError(f"Template render error: {exc}") from None
-        rendered = "".join(parts)
+        # Jinja's sandbox, in the sandbox process: capped arithmetic, memory and time
+        rendered = isolated.run("jinja", {"template": template}, payload, seconds=seconds,
+                                output_limit=RENDER_LIMIT, what="template",
+                                startup_seconds=ctx.timeout(isolated.STARTUP_SECONDS)
+                                ).decode("utf-8", "surrogatepass")
         engine = "tera"
     else:
         raise ToolValidationError(f"Unknown template engine: {engine} (tera or handlebars)")
