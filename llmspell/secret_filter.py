@@ -161,6 +161,11 @@ def current_values() -> tuple[str, ...]:
     return values
 
 
+def registered_count() -> int:
+    """How many values were registered so far (the set only grows): a cache key."""
+    return len(_registered)
+
+
 def redact_data(value: Any, values: Iterable[str] | None = None, _depth: int = 0) -> Any:
     """A copy of plain data with every string (keys too) run through :func:`redact_text`.
 

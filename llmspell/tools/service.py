@@ -60,6 +60,7 @@ class ToolService:
         self.context = ToolContext(settings, remaining)
         self._infos: list[ToolInfo] | None = None
         self._summaries: list[dict[str, Any]] | None = None
+        self._secrets: tuple[int, tuple[str, ...]] | None = None
 
     # -- catalog --------------------------------------------------------------
 
@@ -116,10 +117,20 @@ class ToolService:
 
     # -- running --------------------------------------------------------------
 
+    def secret_values(self) -> tuple[str, ...]:
+        """The secret values to hide, read once per run (and again when a config key is
+        registered as secret): the process environment does not change under a script."""
+        cached = self._secrets
+        count = secret_filter.registered_count()
+        if cached is None or cached[0] != count:
+            cached = self._secrets = (count, secret_filter.current_values())
+        return cached[1]
+
     def run(self, tool: ToolSpec, params: dict[str, Any]) -> ToolOutput:
         """Run ``tool``; its output has secrets hidden, its errors are ``ToolFailed``."""
         try:
-            return without_secrets(tool.execute(self.context, Params(params)))
+            return without_secrets(tool.execute(self.context, Params(params)),
+                                   self.secret_values())
         except ToolError as exc:
             raise ToolFailed(tool.name, str(exc)) from exc
         except ApiError:
@@ -148,14 +159,15 @@ class ToolService:
         return output_to_lua_value(out.text, out.metadata, parsed=out.parsed)
 
 
-def without_secrets(out: ToolOutput) -> ToolOutput:
+def without_secrets(out: ToolOutput, values: tuple[str, ...] | None = None) -> ToolOutput:
     """``out`` with every known secret value and URL credential replaced by ``***``.
 
     Every tool call passes here, so no tool can hand the script an API key read from a
     file, a page, a process or an error. The check is one search of the output's text (and
     of its metadata's JSON); only an output that carries a secret is rebuilt.
     """
-    values = secret_filter.current_values()
+    if values is None:
+        values = secret_filter.current_values()
     text = out.text
     meta = out.metadata
     meta_hit = bool(meta) and _carries_secret(to_json(meta), values)
@@ -171,4 +183,7 @@ def without_secrets(out: ToolOutput) -> ToolOutput:
 def _carries_secret(text: str, values: tuple[str, ...]) -> bool:
     if ("://" in text or "=" in text) and secret_filter.redact_urls(text) != text:
         return True
-    return any(value in text for value in values)
+    for value in values:
+        if value in text:
+            return True
+    return False
