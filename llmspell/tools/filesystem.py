@@ -643,7 +643,11 @@ def _search(ctx: ToolContext, p: Params) -> ToolOutput:
             skipped.append({"file_path": str(f), "reason": "outside allowed paths"})
             continue
         try:
-            if f.stat().st_size > max_size:
+            st = f.stat()
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read for ever
+                skipped.append({"file_path": str(f), "reason": "not a regular file"})
+                continue
+            if st.st_size > max_size:
                 skipped.append({"file_path": str(f), "reason": "file too large"})
                 continue
             data = f.read_bytes()

@@ -7,6 +7,8 @@ import os
 import tarfile
 import zipfile
 
+from tools_helpers import run_cli
+
 
 def setup(tmp_path):
     allowed = tmp_path / "allowed"
@@ -117,3 +119,16 @@ def test_tar_links_and_traversal_are_refused(lua, tmp_path):
         assert not ok, (name, text)
     assert not (tmp_path / "escape.txt").exists()
     assert "outside-secret-content" not in tree_text(allowed)
+
+
+def test_file_search_skips_fifos(tmp_path):
+    allowed = tmp_path / "allowed"
+    allowed.mkdir()
+    (allowed / "a.txt").write_text("needle here")
+    os.mkfifo(allowed / "pipe.txt")
+    done = run_cli(f"""
+        local r = Tool.invoke("file_search", {{path = "{allowed}", pattern = "needle"}})
+        print(r.success, JSON.stringify(r.result or r))
+    """, tmp_path, config=f'[tools.file_operations]\nallowed_paths = ["{allowed}"]\n',
+                   timeout=30)
+    assert done.code == 0 and "a.txt" in done.stdout, (done.code, done.stdout, done.stderr)
