@@ -161,6 +161,21 @@ def jinja_env(limit: int) -> Any:
     return env
 
 
+_TEMPLATES: dict[tuple[int, str], Any] = {}
+
+
+def template(limit: int, source: str) -> Any:
+    """Compiling a template costs more than rendering a small one: keep the last few."""
+    key = (limit, source)
+    compiled_template = _TEMPLATES.get(key)
+    if compiled_template is None:
+        compiled_template = jinja_env(limit).from_string(source)
+        if len(_TEMPLATES) >= 64:
+            _TEMPLATES.pop(next(iter(_TEMPLATES)))
+        _TEMPLATES[key] = compiled_template
+    return compiled_template
+
+
 def render_jinja(meta: dict[str, Any], payload: bytes) -> bytes:
     import jinja2
 
@@ -169,7 +184,7 @@ def render_jinja(meta: dict[str, Any], payload: bytes) -> bytes:
     parts: list[str] = []
     size = 0
     try:
-        for chunk in jinja_env(limit).from_string(meta["template"]).generate(**context):
+        for chunk in template(limit, meta["template"]).generate(**context):
             size += len(chunk)
             if size > limit:
                 raise Limit(f"Rendered output exceeds the limit of {limit} characters")

@@ -964,7 +964,7 @@ RENDER_SECONDS = 5.0
 def _template(ctx: ToolContext, p: Params) -> ToolOutput:
     template = p.req_str("input")
     # the context is what the script passed and nothing else, secrets hidden
-    context = secret_filter.scrub(p.obj("context", {}))
+    context = secret_filter.scrub(p.obj("context", {}), secret_filter.current_values())
     if len(template) > TEMPLATE_LIMIT:
         raise ToolValidationError("Template too large (max 1 MB)")
     payload = json.dumps(context, default=str).encode("utf-8", "surrogatepass")
