@@ -397,7 +397,8 @@ def _jq_all(ctx: ToolContext, program: str, values: list[Any]) -> list[Any]:
     body = isolated.run("jq", {"program": source, "max_outputs": MAX_JQ_OUTPUTS},
                         payload.encode("utf-8", "surrogatepass"),
                         seconds=ctx.timeout(JQ_SECONDS), output_limit=JQ_OUTPUT_LIMIT,
-                        what="jq program", startup_seconds=ctx.timeout(isolated.STARTUP_SECONDS))
+                        what="jq program", stopped=ctx.stopped,
+                        startup_seconds=ctx.timeout(isolated.STARTUP_SECONDS))
     return json.loads(body)
 
 

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +42,10 @@ STARTUP_SECONDS = 30.0
 
 class WorkerFailed(ToolError):
     """The worker ran out of time or memory, or died: its process is gone."""
+
+
+class _Stopped(Exception):
+    """The run was stopped (Ctrl-C, deadline) while the worker was busy."""
 
 
 class _Worker:
@@ -85,36 +90,40 @@ class _Worker:
         except (BrokenPipeError, OSError):
             raise WorkerFailed("the sandbox process stopped unexpectedly") from None
 
-    def _fill(self, need: int, deadline: float) -> None:
-        """Read until ``need`` bytes are buffered; a Python-level wait, so Ctrl-C lands."""
+    def _fill(self, need: int, deadline: float, stopped: Callable[[], bool]) -> None:
+        """Read until ``need`` bytes are buffered. A Python-level wait in short slices: a
+        KeyboardInterrupt lands at once, and ``stopped()`` (the run's stop flag) is polled."""
         assert self.proc.stdout is not None
         fd = self.proc.stdout.fileno()
         while len(self.buffer) < need:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], min(left, 0.25))
+            ready, _, _ = select.select([fd], [], [], min(left, 0.1))
             if not ready:
+                if stopped():
+                    raise _Stopped
                 continue
             chunk = os.read(fd, max(65536, need - len(self.buffer)))
             if not chunk:
                 raise EOFError
             self.buffer += chunk
 
-    def _frame(self, deadline: float, limit: int = 1 << 31) -> bytes:
-        self._fill(4, deadline)
+    def _frame(self, deadline: float, limit: int = 1 << 31,
+               stopped: Callable[[], bool] = lambda: False) -> bytes:
+        self._fill(4, deadline, stopped)
         (size,) = struct.unpack(">I", self.buffer[:4])
         if size > limit:
             raise WorkerFailed(f"the sandbox process answered more than {limit} bytes")
-        self._fill(4 + size, deadline)
+        self._fill(4 + size, deadline, stopped)
         data, self.buffer = self.buffer[4:4 + size], self.buffer[4 + size:]
         return data
 
-    def call(self, meta: dict[str, Any], payload: bytes, deadline: float,
-             limit: int) -> tuple[dict[str, Any], bytes]:
+    def call(self, meta: dict[str, Any], payload: bytes, deadline: float, limit: int,
+             stopped: Callable[[], bool]) -> tuple[dict[str, Any], bytes]:
         self._send(json.dumps(meta).encode(), payload)
-        reply = json.loads(self._frame(deadline))
-        body = self._frame(deadline, limit + 1024)
+        reply = json.loads(self._frame(deadline, stopped=stopped))
+        body = self._frame(deadline, limit + 1024, stopped)
         return reply, body
 
 
@@ -148,16 +157,22 @@ def _close_all() -> None:
 
 
 def run(op: str, fields: dict[str, Any], payload: bytes, *, seconds: float,
-        output_limit: int, what: str, startup_seconds: float = STARTUP_SECONDS) -> bytes:
+        output_limit: int, what: str, startup_seconds: float = STARTUP_SECONDS,
+        stopped: Callable[[], bool] = lambda: False) -> bytes:
     """Run request ``op`` in a worker within ``seconds``; the reply body, or ToolError.
 
-    ``what`` names the work in error messages ("jq program", "template").
+    ``what`` names the work in error messages ("jq program", "template"); ``stopped`` is
+    polled while waiting (the run's stop flag): when it turns true the worker is killed.
     """
     memory = WORKER_MEMORY + 8 * len(payload)
     meta = dict(fields, op=op, seconds=seconds, memory=memory, output_limit=output_limit)
     worker = _take(max(0.1, min(startup_seconds, STARTUP_SECONDS)))
     try:
-        reply, body = worker.call(meta, payload, time.monotonic() + seconds, output_limit)
+        reply, body = worker.call(meta, payload, time.monotonic() + seconds, output_limit,
+                                  stopped)
+    except _Stopped:
+        worker.kill()
+        raise WorkerFailed(f"{what} stopped: the script is stopping") from None
     except TimeoutError:
         worker.kill()
         raise WorkerFailed(f"{what} ran longer than {seconds:g} s and was stopped") from None

@@ -55,9 +55,10 @@ class ToolFailed(ApiError):
 class ToolService:
     def __init__(self, settings: Settings | None = None,
                  remaining: Callable[[], float | None] | None = None,
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None,
+                 stopped: Callable[[], bool] | None = None) -> None:
         self.registry = registry or builtin_registry()
-        self.context = ToolContext(settings, remaining)
+        self.context = ToolContext(settings, remaining, stopped)
         self._infos: list[ToolInfo] | None = None
         self._summaries: list[dict[str, Any]] | None = None
         self._secrets: tuple[int, tuple[str, ...]] | None = None

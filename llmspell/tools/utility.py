@@ -994,6 +994,7 @@ def _template(ctx: ToolContext, p: Params) -> ToolOutput:
         # Jinja's sandbox, in the sandbox process: capped arithmetic, memory and time
         rendered = isolated.run("jinja", {"template": template}, payload, seconds=seconds,
                                 output_limit=RENDER_LIMIT, what="template",
+                                stopped=ctx.stopped,
                                 startup_seconds=ctx.timeout(isolated.STARTUP_SECONDS)
                                 ).decode("utf-8", "surrogatepass")
         engine = "tera"
