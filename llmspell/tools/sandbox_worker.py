@@ -1,4 +1,5 @@
-"""The tools' sandbox process: runs jq programs and Jinja templates (see ``isolated.py``).
+"""The tools' sandbox process: runs jq programs, Jinja templates and text diffs (see
+``isolated.py``).
 
 Started by ``llmspell.tools.isolated`` as ``python -I sandbox_worker.py`` with an empty
 environment (so jq's ``$ENV`` and ``env`` are empty objects), in its own session (Ctrl-C
@@ -194,7 +195,35 @@ def render_jinja(meta: dict[str, Any], payload: bytes) -> bytes:
     return "".join(parts).encode("utf-8", "surrogatepass")
 
 
-HANDLERS = {"jq": run_jq, "jinja": render_jinja}
+# -- difflib --------------------------------------------------------------------------
+
+def run_diff(meta: dict[str, Any], payload: bytes) -> bytes:
+    """A text diff (difflib can take quadratic or worse time on unlike inputs)."""
+    import difflib
+
+    data = json.loads(payload)
+    a = data["old"].splitlines(keepends=True)
+    b = data["new"].splitlines(keepends=True)
+    fmt, limit = meta["format"], int(meta["output_limit"])
+    if fmt == "unified":
+        lines = difflib.unified_diff(a, b, "old", "new")
+    elif fmt == "context":
+        lines = difflib.context_diff(a, b, "old", "new")
+    else:
+        lines = difflib.ndiff(a, b)
+    parts: list[str] = []
+    size = 0
+    for line in lines:
+        if fmt == "simple" and line[:1] not in "+-":
+            continue
+        size += len(line)
+        if size > limit:
+            raise Limit(f"the diff exceeds the limit of {limit} characters")
+        parts.append(line)
+    return "".join(parts).encode("utf-8", "surrogatepass")
+
+
+HANDLERS = {"jq": run_jq, "jinja": render_jinja, "diff": run_diff}
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:

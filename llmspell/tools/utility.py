@@ -712,9 +712,11 @@ def _json_diff(old: Any, new: Any, path: str, acc: dict[str, Any]) -> None:
         acc["modified"][path or "$"] = {"old": old, "new": new}
 
 
-def _diff(ctx: ToolContext, p: Params) -> ToolOutput:
-    import difflib
+DIFF_SECONDS = 10.0
+DIFF_OUTPUT_LIMIT = 16 * 1024 * 1024
 
+
+def _diff(ctx: ToolContext, p: Params) -> ToolOutput:
     kind = p.str("type", "text")
     if kind == "json":
         def load(name: str) -> Any:
@@ -739,19 +741,19 @@ def _diff(ctx: ToolContext, p: Params) -> ToolOutput:
             return ctx.guard.read_text(p.str(f"{name}_file"), f"{name}_file")
         return p.str(f"{name}_text", required=True)
 
+    from . import isolated
+
     old, new = text_of("old"), text_of("new")
     fmt = p.str("format", "unified")
-    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    if fmt == "unified":
-        diff = "".join(difflib.unified_diff(a, b, "old", "new"))
-    elif fmt == "context":
-        diff = "".join(difflib.context_diff(a, b, "old", "new"))
-    elif fmt == "inline":
-        diff = "".join(difflib.ndiff(a, b))
-    elif fmt == "simple":
-        diff = "".join(line for line in difflib.ndiff(a, b) if line[:1] in "+-")
-    else:
+    if fmt not in ("unified", "context", "inline", "simple"):
         raise ToolValidationError(f"Invalid format: {fmt}")
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    # difflib can take hours on large unlike texts: it runs in the sandbox process
+    payload = json.dumps({"old": old, "new": new}).encode()
+    diff = isolated.run("diff", {"format": fmt}, payload, seconds=ctx.timeout(DIFF_SECONDS),
+                        output_limit=DIFF_OUTPUT_LIMIT, what="diff", stopped=ctx.stopped,
+                        startup_seconds=ctx.timeout(isolated.STARTUP_SECONDS)
+                        ).decode("utf-8", "surrogatepass")
     return ok("text_diff", {"type": "text", "format": fmt, "diff": diff,
                             "stats": {"old_lines": len(a), "new_lines": len(b)}},
               "Text diff calculated successfully")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tools_helpers import SECRET_NAME, SECRET_VALUE, run_cli
+from tools_helpers import SECRET_NAME, SECRET_VALUE, run_cli, stopped
 
 
 def render(lua, template: str, context: str = "{}", engine: str = "tera") -> tuple[bool, str]:
@@ -13,14 +13,6 @@ def render(lua, template: str, context: str = "{}", engine: str = "tera") -> tup
         return {{true, r.result.rendered}}
     """)
     return run.value[0], run.value[1]
-
-
-def stopped(done) -> None:
-    """The render was stopped in time: the script went on (the call failed) or the script
-    ended with its own timeout, never the watchdog's last resort nor a hang."""
-    assert "did not stop" not in done.stderr, done.stderr
-    assert done.code in (0, 1), (done.code, done.stderr)
-    assert "after\tfalse" in done.stdout or "timed out" in done.stderr, done
 
 
 def test_context_is_scrubbed(lua, monkeypatch):
@@ -74,3 +66,4 @@ def test_handlebars_silent_loops_are_stopped(tmp_path):
         print("after", ok)
     """, tmp_path, "--timeout", "2", timeout=40)
     stopped(done)
+

@@ -51,3 +51,12 @@ def run_cli(script: str, tmp_path: Path, *args: str, config: str | None = None,
         proc.returncode = os.waitstatus_to_exitcode(status)
     return Finished(proc.returncode, out_path.read_text(), err_path.read_text(),
                     usage.ru_maxrss / 1024)
+
+
+def stopped(done: Finished) -> None:
+    """The tool was stopped in time: the script went on (the call failed, it printed
+    "after false") or the script ended with its own timeout; never the watchdog's last
+    resort ("did not stop") nor a hang."""
+    assert "did not stop" not in done.stderr, done.stderr
+    assert done.code in (0, 1), (done.code, done.stderr)
+    assert "after\tfalse" in done.stdout or "timed out" in done.stderr, done
