@@ -295,6 +295,16 @@ def _opt_int(options: dict[str, Any], name: str, default: int | None = None) -> 
     return int(value)
 
 
+TEXT_RESULT_LIMIT = 16 * 1024 * 1024
+
+
+def _check_text_size(size: int) -> None:
+    """Refuse an operation whose result would be huge, before building it."""
+    if size > TEXT_RESULT_LIMIT:
+        raise ToolValidationError(f"The result would be {size} characters (limit "
+                                  f"{TEXT_RESULT_LIMIT})")
+
+
 def _text(ctx: ToolContext, p: Params) -> ToolOutput:
     import textwrap
     import unicodedata
@@ -313,7 +323,10 @@ def _text(ctx: ToolContext, p: Params) -> ToolOutput:
     elif op == "replace":
         if "from" not in options or "to" not in options:
             raise ToolValidationError("Replace operation requires 'from' and 'to' options")
-        out = text.replace(str(options["from"]), str(options["to"]))
+        old, new = str(options["from"]), str(options["to"])
+        hits = len(text) + 1 if old == "" else text.count(old)
+        _check_text_size(len(text) + hits * (len(new) - len(old)))
+        out = text.replace(old, new)
     elif op == "substring":
         start, end = _opt_int(options, "start"), _opt_int(options, "end")
         out = text[start:end]
@@ -327,8 +340,9 @@ def _text(ctx: ToolContext, p: Params) -> ToolOutput:
             raise ToolValidationError("Join operation requires a JSON array as input") from None
         if not isinstance(items, list):
             raise ToolValidationError("Join operation requires a JSON array as input")
-        out = str(options.get("delimiter", " ")).join(
-            x if isinstance(x, str) else json.dumps(x) for x in items)
+        delimiter = str(options.get("delimiter", " "))
+        _check_text_size(len(text) + len(delimiter) * len(items))
+        out = delimiter.join(x if isinstance(x, str) else json.dumps(x) for x in items)
     elif op == "snake_case":
         out = "_".join(w.lower() for w in _words(text))
     elif op == "camel_case":
@@ -343,7 +357,9 @@ def _text(ctx: ToolContext, p: Params) -> ToolOutput:
         limit = _opt_int(options, "max_length", 100)
         out = text if len(text) <= limit else text[:max(0, limit - 3)] + "..."
     elif op == "indent":
-        out = textwrap.indent(text, " " * _opt_int(options, "spaces", 4))
+        spaces = max(0, _opt_int(options, "spaces", 4))
+        _check_text_size(len(text) + spaces * (text.count("\n") + 1))
+        out = textwrap.indent(text, " " * spaces)
     elif op == "dedent":
         out = textwrap.dedent(text)
     elif op == "normalize_whitespace":
