@@ -417,7 +417,7 @@ def _json_processor(ctx: ToolContext, p: Params) -> ToolOutput:
         result = outputs[0] if len(outputs) == 1 else outputs
         return _raw_result("query", result, "JSON query completed")
     if op == "validate":
-        import jsonschema
+        from . import isolated
 
         if isinstance(value, str):
             try:
@@ -426,13 +426,15 @@ def _json_processor(ctx: ToolContext, p: Params) -> ToolOutput:
                 pass
         schema = p.obj("schema", required=True)
         try:
-            validator = jsonschema.Draft7Validator(schema)
-            validator.check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            raise ToolValidationError(f"Invalid JSON schema: {exc.message}") from None
-        errors = [{"path": "/" + "/".join(str(x) for x in e.absolute_path),
-                   "message": e.message, "keyword": e.validator}
-                  for e in validator.iter_errors(value)]
+            payload = json.dumps({"schema": schema, "value": value}, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise ToolValidationError(f"Input is not JSON: {exc}") from None
+        # in the sandbox process: schema patterns backtrack in Python's re without limit
+        body = isolated.run("validate", {}, payload.encode("utf-8", "surrogatepass"),
+                            seconds=ctx.timeout(JQ_SECONDS), output_limit=JQ_OUTPUT_LIMIT,
+                            what="schema validation", stopped=ctx.stopped,
+                            startup_seconds=ctx.timeout(isolated.STARTUP_SECONDS))
+        errors = json.loads(body)
         result = {"is_valid": not errors, "errors": errors}
         return _raw_result("validate", result, "JSON validation completed")
     if op == "stream":

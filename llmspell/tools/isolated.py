@@ -33,7 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .errors import ToolError
+from .errors import ToolError, ToolValidationError
 
 WORKER = Path(__file__).with_name("sandbox_worker.py")
 WORKER_MEMORY = 256 * 1024 * 1024
@@ -189,5 +189,7 @@ def run(op: str, fields: dict[str, Any], payload: bytes, *, seconds: float,
                            "stopped")
     _give_back(worker)
     if not reply.get("ok"):
-        raise ToolError(str(reply.get("error", f"{what} failed")))
+        error = str(reply.get("error", f"{what} failed"))
+        raise ToolValidationError(error) if reply.get("kind") == "validation" \
+            else ToolError(error)
     return body

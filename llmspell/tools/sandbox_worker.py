@@ -1,5 +1,5 @@
-"""The tools' sandbox process: runs jq programs, Jinja templates and text diffs (see
-``isolated.py``).
+"""The tools' sandbox process: runs jq programs, Jinja templates, text diffs and JSON
+Schema validation (see ``isolated.py``).
 
 Started by ``llmspell.tools.isolated`` as ``python -I sandbox_worker.py`` with an empty
 environment (so jq's ``$ENV`` and ``env`` are empty objects), in its own session (Ctrl-C
@@ -28,7 +28,15 @@ from typing import IO, Any
 
 
 class Limit(Exception):
-    """A cap was reached: the message says which."""
+    """A cap was reached or the input was refused: the message says which."""
+
+    kind = "error"
+
+
+class Invalid(Limit):
+    """The caller's input is wrong (llmspell reports a validation error)."""
+
+    kind = "validation"
 
 
 def read_frame(stream: IO[bytes]) -> bytes | None:
@@ -223,7 +231,41 @@ def run_diff(meta: dict[str, Any], payload: bytes) -> bytes:
     return "".join(parts).encode("utf-8", "surrogatepass")
 
 
-HANDLERS = {"jq": run_jq, "jinja": render_jinja, "diff": run_diff}
+# -- JSON Schema ----------------------------------------------------------------------
+
+def run_validate(meta: dict[str, Any], payload: bytes) -> bytes:
+    """Validate against a script's schema. Its ``pattern``s run on Python's ``re`` (which
+    backtracks without limit), and ``$ref`` must never fetch anything: an empty registry
+    makes every remote or file reference unresolvable."""
+    import jsonschema
+    import referencing
+    from referencing.exceptions import Unresolvable
+
+    data = json.loads(payload)
+    schema, value = data["schema"], data["value"]
+    try:
+        validator = jsonschema.Draft7Validator(schema, registry=referencing.Registry())
+        validator.check_schema(schema)
+    except jsonschema.SchemaError as exc:
+        raise Invalid(f"Invalid JSON schema: {exc.message}") from None
+    limit, size = int(meta["output_limit"]), 2
+    errors = []
+    try:
+        for e in validator.iter_errors(value):
+            item = {"path": "/" + "/".join(str(x) for x in e.absolute_path),
+                    "message": e.message, "keyword": e.validator}
+            size += len(json.dumps(item)) + 1
+            if size > limit:
+                raise Limit(f"validation errors exceed the limit of {limit} bytes")
+            errors.append(item)
+    except Unresolvable as exc:
+        raise Invalid(f"Invalid JSON schema: unresolvable reference {exc} (only references "
+                      "inside the schema work)") from None
+    return json.dumps(errors).encode()
+
+
+HANDLERS = {"jq": run_jq, "jinja": render_jinja, "diff": run_diff,
+            "validate": run_validate}
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
@@ -241,7 +283,7 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
             body = HANDLERS[meta["op"]](meta, payload)
             reply: dict[str, Any] = {"ok": True}
         except Limit as exc:
-            reply = {"ok": False, "error": str(exc)}
+            reply = {"ok": False, "error": str(exc), "kind": exc.kind}
         except MemoryError:
             fatal = True
             reply = {"ok": False, "memory": True}
