@@ -187,7 +187,10 @@ def run(op: str, fields: dict[str, Any], payload: bytes, *, seconds: float,
         worker.kill()
         raise WorkerFailed(f"{what} used more than {memory // 2**20} MiB of memory and was "
                            "stopped")
-    _give_back(worker)
+    if reply.get("retire"):
+        worker.kill()
+    else:
+        _give_back(worker)
     if not reply.get("ok"):
         error = str(reply.get("error", f"{what} failed"))
         raise ToolValidationError(error) if reply.get("kind") == "validation" \

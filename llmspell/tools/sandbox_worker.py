@@ -53,17 +53,24 @@ def write_frame(stream: IO[bytes], data: bytes) -> None:
     stream.write(data)
 
 
+RETIRE_BYTES = 192 * 1024 * 1024  # a worker this big after a request is replaced
+
+
+def address_space() -> int:
+    try:
+        with open("/proc/self/statm") as fh:
+            return int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        return 64 * 1024 * 1024
+
+
 def limit_memory(allowance: int) -> None:
     """Let this process grow by at most ``allowance`` bytes of address space."""
     try:
         import resource
     except ImportError:  # not POSIX
         return
-    try:
-        with open("/proc/self/statm") as fh:
-            current = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError):
-        current = 64 * 1024 * 1024
+    current = address_space()
     _, hard = resource.getrlimit(resource.RLIMIT_AS)
     soft = current + allowance
     if hard != resource.RLIM_INFINITY:
@@ -293,6 +300,9 @@ def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         finally:
             signal.alarm(0)
+        # memory a request left behind must not raise the next request's cap: retire
+        fatal = fatal or address_space() > RETIRE_BYTES
+        reply["retire"] = fatal
         write_frame(stdout, json.dumps(reply).encode())
         write_frame(stdout, body)
         stdout.flush()
