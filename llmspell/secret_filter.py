@@ -147,3 +147,57 @@ def public_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment without secret-named variables."""
     env = os.environ if environ is None else environ
     return {k: v for k, v in env.items() if not is_secret_name(k)}
+
+
+# -- hot paths (every tool result passes here) ----------------------------------------
+
+_values_cache: tuple[dict[Any, Any] | None, int, tuple[str, ...]] | None = None
+
+
+def current_values() -> tuple[str, ...]:
+    """:func:`secret_values` of ``os.environ``, longest first, each also in its JSON-escaped
+    form when that differs (so a search of JSON text finds it).
+
+    Cached until the environment or the registered set changes: computing it costs tens of
+    microseconds, comparing the environment with a snapshot well under one.
+    """
+    global _values_cache
+    data = getattr(os.environ, "_data", None)
+    generation = len(_registered)  # the set only grows; len() is atomic
+    cached = _values_cache
+    if cached is not None and data is not None and cached[1] == generation \
+            and cached[0] == data:
+        return cached[2]
+    import json
+
+    found = set()
+    for value in secret_values():
+        found.add(value)
+        found.add(json.dumps(value, ensure_ascii=False)[1:-1])
+    values = tuple(sorted(found, key=len, reverse=True))
+    _values_cache = (dict(data) if data is not None else None, generation, values)
+    return values
+
+
+def registered_count() -> int:
+    """How many values were registered so far (the set only grows): a cache key."""
+    return len(_registered)
+
+
+def redact_data(value: Any, values: Iterable[str] | None = None, _depth: int = 0) -> Any:
+    """A copy of plain data with every string (keys too) run through :func:`redact_text`.
+
+    Unlike :func:`scrub`, names are not judged: a tool result's ``token_count`` stays.
+    """
+    if values is None:
+        values = current_values()
+    if isinstance(value, str):
+        return redact_text(value, values)
+    if _depth > 200:
+        return value
+    if isinstance(value, dict):
+        return {redact_data(k, values, _depth + 1): redact_data(v, values, _depth + 1)
+                for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v, values, _depth + 1) for v in value]
+    return value

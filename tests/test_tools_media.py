@@ -119,7 +119,13 @@ def test_video_headers(svc, tmp_path):
     a = svc.invoke("video_processor", {"file_path": str(avi)})["result"]["metadata"]
     assert a["format"] == "Avi" and a["fps"] == 25 and a["duration_seconds"] == 10
     assert a["resolution"] == {"width": 640, "height": 480}
+    with pytest.raises(ApiError, match="allow_process_execution"):  # ffmpeg is a process
+        svc.invoke("video_processor", {"operation": "thumbnail", "file_path": str(mp4),
+                                       "target_path": str(tmp_path / "t.png")})
     if shutil.which("ffmpeg") is None:
+        granted = ToolService(from_dict({"tools": {
+            "file_operations": {"allowed_paths": [str(tmp_path)]},
+            "system": {"allow_process_execution": True}}}, environ={}))
         with pytest.raises(ApiError, match="needs ffmpeg on PATH"):
-            svc.invoke("video_processor", {"operation": "thumbnail", "file_path": str(mp4),
-                                           "target_path": str(tmp_path / "t.png")})
+            granted.invoke("video_processor", {"operation": "thumbnail", "file_path": str(mp4),
+                                               "target_path": str(tmp_path / "t.png")})

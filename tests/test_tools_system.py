@@ -14,7 +14,9 @@ from llmspell.tools.service import ToolService
 
 
 def service(tmp_path=None, **tools) -> ToolService:
+    """A service whose config grants process execution (its own test turns it off)."""
     cfg = dict(tools)
+    cfg["system"] = {"allow_process_execution": True, **cfg.get("system", {})}
     if tmp_path is not None:
         cfg["file_operations"] = {"allowed_paths": [str(tmp_path)]}
     return ToolService(from_dict({"tools": cfg}, environ={}))
@@ -91,8 +93,8 @@ def test_process_executor_does_not_leak_environment(tmp_path, monkeypatch):
     svc = service(tmp_path, system={"allowed_commands": "env,printenv"})
     # env itself is block-listed (it runs other programs); printenv shows the child's env
     r = svc.invoke("process_executor", {"executable": "printenv",
-                                        "environment": {"GREETING": "hi"}})
-    assert "GREETING=hi" in r["result"]["stdout"]
+                                        "environment": {"TZ": "Europe/Paris"}})
+    assert "TZ=Europe/Paris" in r["result"]["stdout"]
     assert "sk-leak" not in r["result"]["stdout"]
 
 

@@ -25,7 +25,7 @@ def tool_service(rt: Runtime) -> ToolService:
     def make() -> ToolService:
         from ..hooks import guard_tools
 
-        made = ToolService(rt.settings, rt.remaining_seconds)
+        made = ToolService(rt.settings, rt.remaining_seconds, stopped=rt.check)
         guard_tools(made, rt.services)  # every invoke runs under hooks and events
         return made
 

@@ -99,8 +99,20 @@ def parse_bibliography(text: str, fmt: str) -> list[Entry]:
         raise ToolValidationError(f"Unsupported format: {fmt} (use yaml or bibtex)")
     import yaml
 
+    class NoAliases(yaml.SafeLoader):
+        """Aliases (``*a``) share one node many times: nine levels of them make a
+        "billion laughs" value that every later step would expand. A bibliography has no
+        use for them."""
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise yaml.MarkedYAMLError("while reading the bibliography", None,
+                                           "YAML aliases are not allowed", event.start_mark)
+            return super().compose_node(parent, index)
+
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=NoAliases)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         raise ToolValidationError(f"Invalid YAML bibliography: {exc}") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):

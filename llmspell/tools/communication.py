@@ -245,26 +245,72 @@ def _connection_url(ctx: ToolContext, name: str) -> str | None:
     return f"sqlite:///{path}" if path else None
 
 
+# Caps for SQLite: one value (string or blob) and one whole result, in bytes. A larger
+# value fails with SQLite's own "string or blob too big" before it is built.
+SQLITE_VALUE_LIMIT = 16 * 1024 * 1024
+RESULT_LIMIT = 32 * 1024 * 1024
+# Functions and pragmas that reach other files or native code, refused whatever the
+# config says (DDL or not): the database file named in the config is the only file a
+# query may touch.
+SQLITE_DENIED_FUNCTIONS = {"load_extension", "fts3_tokenizer", "readfile", "writefile", "edit"}
+SQLITE_DENIED_PRAGMAS = {"temp_store_directory", "data_store_directory", "writable_schema"}
+
+
 def _sqlite_authorizer(allow_ddl: bool, allow_dml: bool) -> Any:
     import sqlite3
 
     ddl_codes = {getattr(sqlite3, n) for n in dir(sqlite3)
                  if n.startswith(("SQLITE_CREATE_", "SQLITE_DROP_", "SQLITE_ALTER_"))}
-    ddl_codes |= {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH, sqlite3.SQLITE_PRAGMA}
+    ddl_codes |= {sqlite3.SQLITE_PRAGMA}
     dml_codes = {sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE}
+    # ATTACH is also how VACUUM INTO writes its copy
+    never = {sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH}
 
-    def authorize(action: int, *args: Any) -> int:
+    def authorize(action: int, arg1: Any = None, arg2: Any = None, *rest: Any) -> int:
+        if action in never:
+            return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_FUNCTION and str(arg2).lower() in SQLITE_DENIED_FUNCTIONS:
+            return sqlite3.SQLITE_DENY
+        if action == sqlite3.SQLITE_PRAGMA and str(arg1).lower() in SQLITE_DENIED_PRAGMAS:
+            return sqlite3.SQLITE_DENY
         if action in ddl_codes and not allow_ddl:
             return sqlite3.SQLITE_DENY
         if action in dml_codes and not allow_dml:
             # SQLite reports reading its own schema as an UPDATE of sqlite_master
-            if action == sqlite3.SQLITE_UPDATE and args and args[0] in (
-                    "sqlite_master", "sqlite_temp_master"):
+            if action == sqlite3.SQLITE_UPDATE and arg1 in ("sqlite_master",
+                                                            "sqlite_temp_master"):
                 return sqlite3.SQLITE_OK
             return sqlite3.SQLITE_DENY
         return sqlite3.SQLITE_OK
 
     return authorize
+
+
+def _seal_sqlite(conn: Any, allow_ddl: bool, allow_dml: bool, deadline: float) -> None:
+    """No other database files, no extensions, bounded values, bounded time."""
+    import sqlite3
+
+    if hasattr(conn, "enable_load_extension"):
+        conn.enable_load_extension(False)
+    if hasattr(conn, "setlimit"):  # Python 3.11+
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, SQLITE_VALUE_LIMIT)
+    conn.set_authorizer(_sqlite_authorizer(allow_ddl, allow_dml))
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+
+
+def _fetch(cur: Any, max_rows: int) -> list[dict[str, Any]]:
+    """Up to ``max_rows`` rows as dicts, refusing a result larger than RESULT_LIMIT bytes."""
+    cols = [d[0] for d in cur.description or []]
+    if not cols:
+        return []
+    rows, size = [], 0
+    for row in cur.fetchmany(max_rows):
+        size += sum(len(v) if isinstance(v, str | bytes) else 8 for v in row)
+        if size > RESULT_LIMIT:
+            raise ToolError(f"query result exceeds {RESULT_LIMIT} bytes")
+        rows.append(dict(zip(cols, row, strict=True)))
+    return rows
 
 
 def _run_sqlite(path: str, sql: str, params: list[Any], allow_ddl: bool, allow_dml: bool,
@@ -277,20 +323,20 @@ def _run_sqlite(path: str, sql: str, params: list[Any], allow_ddl: bool, allow_d
         raise ToolError(f"cannot open SQLite database {path}: {exc}") from None
     deadline = time.monotonic() + timeout
     try:
-        conn.set_authorizer(_sqlite_authorizer(allow_ddl, allow_dml))
-        conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        _seal_sqlite(conn, allow_ddl, allow_dml, deadline)
         cur = conn.execute(sql, params)
-        cols = [d[0] for d in cur.description or []]
-        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchmany(max_rows)] if cols \
-            else []
+        rows = _fetch(cur, max_rows)
         conn.commit()
         return rows, cur.rowcount
     except sqlite3.Error as exc:
         text = str(exc)
         if text == "interrupted":
             text = f"query exceeded {timeout:g} s"
+        elif "too big" in text:
+            text += f" (values are limited to {SQLITE_VALUE_LIMIT} bytes)"
         elif "not authorized" in text:
-            text += " (DDL needs [tools.database] allow_ddl = true; DML needs allow_dml)"
+            text += (" (ATTACH, VACUUM INTO and extensions are never allowed; DDL needs "
+                     "[tools.database] allow_ddl = true; DML needs allow_dml)")
         raise ToolError(text) from None
     finally:
         conn.close()
@@ -322,9 +368,7 @@ def _run_dbapi(url: str, sql: str, params: list[Any], max_rows: int
     try:
         cur = conn.cursor()
         cur.execute(sql, params or None)
-        cols = [d[0] for d in cur.description or []]
-        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchmany(max_rows)] if cols \
-            else []
+        rows = _fetch(cur, max_rows)
         conn.commit()
         return rows, cur.rowcount
     except Exception as exc:  # each driver has its own error tree

@@ -15,13 +15,16 @@ if TYPE_CHECKING:
 
 class ToolContext:
     def __init__(self, settings: Settings | None = None,
-                 remaining: Callable[[], float | None] | None = None) -> None:
+                 remaining: Callable[[], float | None] | None = None,
+                 stopped: Callable[[], bool] | None = None) -> None:
         if settings is None:
             from ..config import from_dict
 
             settings = from_dict({}, environ={})
         self.settings = settings
         self._remaining = remaining
+        # True once the run must stop (Ctrl-C, deadline): long waits poll it
+        self.stopped: Callable[[], bool] = stopped or (lambda: False)
 
     def get(self, path: str, default: Any = None) -> Any:
         value = self.settings.get(path)

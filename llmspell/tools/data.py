@@ -8,7 +8,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
-from .errors import ToolError, ToolValidationError
+from .errors import SecurityViolation, ToolError, ToolValidationError
 from .registry import ToolOutput, ToolSpec, envelope, ok, to_json
 from .schema import Param, Params
 
@@ -307,21 +307,99 @@ JSON_LIMIT = 100 * 1024 * 1024
 
 
 MAX_JQ_OUTPUTS = 100_000
+JQ_OUTPUT_LIMIT = 16 * 1024 * 1024  # bytes of JSON the outputs of one call may total
+JQ_SECONDS = 10.0  # per call, and never past the script's own deadline
+# jq names that reach files or the installation: modules (import/include/modulemeta) and
+# the search path. Refused wherever they appear as code; ``$ENV``/``env`` need no refusal,
+# jq runs in a process with an empty environment.
+JQ_REFUSED = frozenset({"import", "include", "modulemeta", "get_search_list",
+                        "get_prog_origin", "get_jq_origin"})
 
 
-def _jq_all(program: str, value: Any) -> list[Any]:
-    """All outputs of a jq program, at most MAX_JQ_OUTPUTS (``repeat`` never ends)."""
-    import jq
+def _jq_source(program: str) -> str:
+    """The program jq will compile: comments removed, refused names rejected.
 
+    We strip the comments ourselves (jq's comment syntax has line continuations), so what
+    is checked here is exactly what jq reads. Strings are data, ``\\(...)`` inside them is
+    code; ``.include`` (a field) and ``{include: 1}`` (a key) are data.
+    """
+    out: list[str] = []
+    interp: list[int] = []  # open parentheses inside each string interpolation
+    in_string = False
+    i, n = 0, len(program)
+    while i < n:
+        c = program[i]
+        if in_string:
+            if c == "\\" and i + 1 < n:
+                out.append(program[i:i + 2])
+                if program[i + 1] == "(":
+                    interp.append(0)
+                    in_string = False
+                i += 2
+                continue
+            if c == '"':
+                in_string = False
+            out.append(c)
+            i += 1
+            continue
+        if c == "#":
+            while i < n and program[i] != "\n":
+                i += 1
+            continue
+        if c == '"':
+            in_string = True
+        elif c == "(" and interp:
+            interp[-1] += 1
+        elif c == ")" and interp:
+            if interp[-1] == 0:
+                interp.pop()
+                in_string = True
+            else:
+                interp[-1] -= 1
+        elif c.isalpha() or c == "_" or c == "$":
+            j = i + 1
+            while j < n and (program[j].isalnum() or program[j] in "_:"):
+                j += 1
+            word = program[i:j]
+            _check_jq_word(word, program, i, j)
+            out.append(word)
+            i = j
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _check_jq_word(word: str, program: str, start: int, end: int) -> None:
+    names = {part.lstrip("$") for part in word.split("::")}
+    if not names & JQ_REFUSED:
+        return
+    is_field = start > 0 and program[start - 1] == "." and (start < 2 or
+                                                           program[start - 2] != ".")
+    rest = program[end:].lstrip(" \t\r\n")
+    is_key = rest.startswith(":") and not rest.startswith("::")
+    if is_field or is_key:
+        return
+    name = sorted(names & JQ_REFUSED)[0]
+    raise SecurityViolation(f"json_processor: jq '{name}' is not available (jq modules and "
+                            "files cannot be used from a script)")
+
+
+def _jq_all(ctx: ToolContext, program: str, values: list[Any]) -> list[Any]:
+    """All outputs of a jq program over ``values``, run in the sandbox process."""
+    from . import isolated
+
+    source = _jq_source(program)
     try:
-        out: list[Any] = []
-        for item in jq.compile(program).input_value(value):
-            if len(out) >= MAX_JQ_OUTPUTS:
-                raise ToolError(f"jq program produced more than {MAX_JQ_OUTPUTS} outputs")
-            out.append(item)
-        return out
-    except ValueError as exc:
-        raise ToolError(f"jq error: {exc}") from None
+        payload = "\n".join(json.dumps(v, ensure_ascii=False) for v in values)
+    except (TypeError, ValueError) as exc:
+        raise ToolValidationError(f"Input is not JSON: {exc}") from None
+    body = isolated.run("jq", {"program": source, "max_outputs": MAX_JQ_OUTPUTS},
+                        payload.encode("utf-8", "surrogatepass"),
+                        seconds=ctx.timeout(JQ_SECONDS), output_limit=JQ_OUTPUT_LIMIT,
+                        what="jq program", stopped=ctx.stopped,
+                        startup_seconds=ctx.timeout(isolated.STARTUP_SECONDS))
+    return json.loads(body)
 
 
 def _json_processor(ctx: ToolContext, p: Params) -> ToolOutput:
@@ -335,11 +413,11 @@ def _json_processor(ctx: ToolContext, p: Params) -> ToolOutput:
                 value = json.loads(value)
             except json.JSONDecodeError:
                 pass
-        outputs = _jq_all(p.str("query", "."), value)
+        outputs = _jq_all(ctx, p.str("query", "."), [value])
         result = outputs[0] if len(outputs) == 1 else outputs
         return _raw_result("query", result, "JSON query completed")
     if op == "validate":
-        import jsonschema
+        from . import isolated
 
         if isinstance(value, str):
             try:
@@ -348,28 +426,30 @@ def _json_processor(ctx: ToolContext, p: Params) -> ToolOutput:
                 pass
         schema = p.obj("schema", required=True)
         try:
-            validator = jsonschema.Draft7Validator(schema)
-            validator.check_schema(schema)
-        except jsonschema.SchemaError as exc:
-            raise ToolValidationError(f"Invalid JSON schema: {exc.message}") from None
-        errors = [{"path": "/" + "/".join(str(x) for x in e.absolute_path),
-                   "message": e.message, "keyword": e.validator}
-                  for e in validator.iter_errors(value)]
+            payload = json.dumps({"schema": schema, "value": value}, ensure_ascii=False)
+        except (TypeError, ValueError) as exc:
+            raise ToolValidationError(f"Input is not JSON: {exc}") from None
+        # in the sandbox process: schema patterns backtrack in Python's re without limit
+        body = isolated.run("validate", {}, payload.encode("utf-8", "surrogatepass"),
+                            seconds=ctx.timeout(JQ_SECONDS), output_limit=JQ_OUTPUT_LIMIT,
+                            what="schema validation", stopped=ctx.stopped,
+                            startup_seconds=ctx.timeout(isolated.STARTUP_SECONDS))
+        errors = json.loads(body)
         result = {"is_valid": not errors, "errors": errors}
         return _raw_result("validate", result, "JSON validation completed")
     if op == "stream":
         if not isinstance(value, str):
             raise ToolValidationError("Stream operation requires JSON lines text as input")
         program = p.str("query", ".")
-        out: list[Any] = []
+        items: list[Any] = []
         for n, line in enumerate(value.splitlines(), 1):
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
+                items.append(json.loads(line))
             except json.JSONDecodeError as exc:
                 raise ToolError(f"Invalid JSON on line {n}: {exc}") from None
-            out.extend(_jq_all(program, item))
+        out = _jq_all(ctx, program, items) if items else []
         return _raw_result("stream", out, "JSON stream completed")
     raise ToolValidationError(f"Unknown JSON operation: {op}")
 

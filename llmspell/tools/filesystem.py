@@ -117,6 +117,26 @@ def _write(ctx: ToolContext, p: Params, op: str) -> ToolOutput:
                  {"file_path": path_text, "file_size": len(data)})
 
 
+def _check_tree_links(ctx: ToolContext, src: Path, dst: Path) -> None:
+    """Before a folder copy: every link in ``src`` must lead inside the allowed paths, both
+    where it is and where its copy will be (a relative link changes meaning when moved);
+    special files (FIFOs, devices) are refused. The copy keeps links as links."""
+    for dirpath, dirnames, filenames in os.walk(src):  # does not follow links
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            if os.path.islink(path):
+                target = os.readlink(path)
+                copied = os.path.join(dst, os.path.relpath(path, src))
+                for where in (path, copied):
+                    resolved = os.path.realpath(os.path.join(os.path.dirname(where), target))
+                    if not ctx.guard.allows(resolved):
+                        raise SecurityViolation(
+                            f"Cannot copy {path}: it is a link to {target}, outside the "
+                            "allowed paths")
+            elif not (os.path.isdir(path) or os.path.isfile(path)):
+                raise SecurityViolation(f"Cannot copy {path}: not a regular file or folder")
+
+
 def _file_operations(ctx: ToolContext, p: Params) -> ToolOutput:
     if ctx.get("tools.file_operations.enabled", True) is False:
         raise ToolValidationError("file_operations is disabled ([tools.file_operations] "
@@ -136,9 +156,12 @@ def _file_operations(ctx: ToolContext, p: Params) -> ToolOutput:
         dst.parent.mkdir(parents=True, exist_ok=True)
         if op == "copy":
             if src.is_dir():
-                shutil.copytree(src, dst)
-            else:
+                _check_tree_links(ctx, src, dst)
+                shutil.copytree(src, dst, symlinks=True)
+            elif src.is_file():
                 shutil.copy2(src, dst)
+            else:
+                raise SecurityViolation(f"Not a regular file or folder: {src_text}")
             verb = "Copied"
         else:
             shutil.move(str(src), str(dst))
@@ -237,6 +260,21 @@ MAX_MEMBER = 100 * 1024 * 1024
 MAX_TOTAL = 1024 * 1024 * 1024
 MAX_MEMBERS = 10_000
 MAX_RATIO = 100
+RATIO_FLOOR = 1024 * 1024  # below this, any ratio is fine
+
+
+def _expansion_budget(archive: Path) -> int:
+    """How many bytes an archive may expand to: at most MAX_TOTAL, and at most MAX_RATIO
+    times its own size (above RATIO_FLOOR). Holds for the sum of all members, whatever
+    their sizes, and is counted again while writing (headers can lie)."""
+    return min(MAX_TOTAL, max(RATIO_FLOOR, MAX_RATIO * archive.stat().st_size))
+
+
+def _over_budget(total: int, budget: int) -> SecurityViolation:
+    if budget >= MAX_TOTAL:
+        return SecurityViolation(f"Archive expands to more than {MAX_TOTAL} bytes")
+    return SecurityViolation(f"Archive expands to more than {budget} bytes, over {MAX_RATIO} "
+                             "times its own size (possible zip bomb)")
 
 
 def _archive_format(path: str) -> str:
@@ -291,12 +329,12 @@ def _gunzip(ctx: ToolContext, archive: Path, target: Path) -> tuple[list[str], i
     out = ctx.guard.check(str(target / _safe_member(name)), "target_path")
     target.mkdir(parents=True, exist_ok=True)
     size = 0
+    budget = min(MAX_MEMBER, _expansion_budget(archive))
     with gzip.open(archive, "rb") as src, out.open("wb") as dst:
         while chunk := src.read(1 << 16):
             size += len(chunk)
-            if size > MAX_MEMBER:
-                raise SecurityViolation(f"Decompressed size exceeds {MAX_MEMBER} bytes "
-                                        "(possible gzip bomb)")
+            if size > budget:
+                raise _over_budget(size, budget)
             dst.write(chunk)
     return [str(out)], size
 
@@ -318,13 +356,14 @@ def _extract(ctx: ToolContext, archive: Path, fmt: str, target: Path) -> tuple[l
             raise SecurityViolation(f"Archive entry is a link or special file: {m['name']}")
         if m["size"] > MAX_MEMBER:
             raise SecurityViolation(f"Archive entry too large: {m['name']} ({m['size']} bytes)")
-        if m.get("compressed_size") and m["size"] > 1024 * 1024 and \
+        if m.get("compressed_size") and m["size"] > RATIO_FLOOR and \
                 m["size"] / max(1, m["compressed_size"]) > MAX_RATIO:
             raise SecurityViolation(f"Suspicious compression ratio for {m['name']} "
                                     "(possible zip bomb)")
         total += m["size"]
-    if total > MAX_TOTAL:
-        raise SecurityViolation(f"Archive expands to {total} bytes (limit {MAX_TOTAL})")
+    budget = _expansion_budget(archive)
+    if total > budget:
+        raise _over_budget(total, budget)
     target.mkdir(parents=True, exist_ok=True)
     written: list[str] = []
     size = 0
@@ -343,6 +382,8 @@ def _extract(ctx: ToolContext, archive: Path, fmt: str, target: Path) -> tuple[l
                 n += len(chunk)
                 if n > MAX_MEMBER:
                     raise SecurityViolation(f"Archive entry larger than declared: {name}")
+                if size + n > budget:
+                    raise _over_budget(size + n, budget)
                 fh.write(chunk)
         return n
 
@@ -602,7 +643,11 @@ def _search(ctx: ToolContext, p: Params) -> ToolOutput:
             skipped.append({"file_path": str(f), "reason": "outside allowed paths"})
             continue
         try:
-            if f.stat().st_size > max_size:
+            st = f.stat()
+            if not stat.S_ISREG(st.st_mode):  # a FIFO would block the read for ever
+                skipped.append({"file_path": str(f), "reason": "not a regular file"})
+                continue
+            if st.st_size > max_size:
                 skipped.append({"file_path": str(f), "reason": "file too large"})
                 continue
             data = f.read_bytes()

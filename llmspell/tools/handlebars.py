@@ -2,6 +2,9 @@
 comments, ``this``, ``@index``/``@key``/``@first``/``@last`` and ``../`` paths.
 
 Nothing in a template can run code: the only operations are lookups in the context.
+Rendering is bounded: the output by ``limit`` characters, the time by ``deadline`` (nested
+``#each`` blocks with no output can otherwise loop for hours), checked every few hundred
+steps.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import time
 from typing import Any
 
 _TAG = re.compile(r"\{\{(\{)?\s*(.*?)\s*\}?\}\}", re.S)
@@ -122,9 +126,10 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _render(nodes: list[Any], frames: list[dict[str, Any]], out: list[str]) -> None:
+def _render(nodes: list[Any], frames: list[dict[str, Any]], out: _Output) -> None:
     if len(frames) > MAX_DEPTH:
         raise HandlebarsError("template nested too deeply")
+    out.step()
     for node in nodes:
         if isinstance(node, str):
             out.append(node)
@@ -155,12 +160,20 @@ def _render(nodes: list[Any], frames: list[dict[str, Any]], out: list[str]) -> N
 
 
 class _Output(list):  # type: ignore[type-arg]
-    """The rendered pieces, refusing to grow past ``limit`` characters."""
+    """The rendered pieces, refusing to grow past ``limit`` characters or ``deadline``."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, deadline: float | None = None) -> None:
         super().__init__()
         self.limit = limit
         self.size = 0
+        self.deadline = deadline
+        self.steps = 0
+
+    def step(self) -> None:
+        self.steps += 1
+        if self.deadline is not None and self.steps % 256 == 0 and \
+                time.monotonic() > self.deadline:
+            raise HandlebarsError("rendering ran past its time limit and was stopped")
 
     def append(self, text: str) -> None:  # type: ignore[override]
         self.size += len(text)
@@ -169,7 +182,8 @@ class _Output(list):  # type: ignore[type-arg]
         super().append(text)
 
 
-def render(template: str, context: dict[str, Any], limit: int = 10 * 1024 * 1024) -> str:
-    out = _Output(limit)
+def render(template: str, context: dict[str, Any], limit: int = 10 * 1024 * 1024,
+           deadline: float | None = None) -> str:
+    out = _Output(limit, deadline)
     _render(_parse(template), [{"this": context, "data": {}}], out)
     return "".join(out)

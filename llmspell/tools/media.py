@@ -9,8 +9,9 @@ All paths go through the path guard.
 
 from __future__ import annotations
 
-import shutil
+import math
 import subprocess
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,10 @@ if TYPE_CHECKING:
 AUDIO_LIMIT = 500 * 1024 * 1024
 IMAGE_LIMIT = 100 * 1024 * 1024
 VIDEO_LIMIT = 1024 * 1024 * 1024
+CONVERT_FRAMES = 65536  # WAV frames converted at a time
+CONVERT_SECONDS = 60.0
+# Pixels an image may have, read or made (resize/rotate): 25 M pixels is 100 MB as RGBA.
+MAX_PIXELS = 25_000_000
 
 
 def _existing(ctx: ToolContext, p: Params, name: str, limit: int) -> Path:
@@ -126,19 +131,26 @@ def _audio(ctx: ToolContext, p: Params) -> ToolOutput:
         width = p.int("bits_per_sample")
         with wave.open(str(src), "rb") as r:
             params = r.getparams()
-            data = r.readframes(params.nframes)
-        samples = _wav_samples(data, params.sampwidth)
-        if channels is not None and channels != params.nchannels:
-            samples = _remix(samples, params.nchannels, channels)
-        out_width = params.sampwidth if width is None else width // 8
-        if out_width not in (1, 2, 3, 4):
-            raise ToolValidationError("bits_per_sample must be 8, 16, 24 or 32")
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        with wave.open(str(dst), "wb") as w:
-            w.setnchannels(channels or params.nchannels)
-            w.setsampwidth(out_width)
-            w.setframerate(params.framerate)
-            w.writeframes(_wav_bytes(samples, params.sampwidth, out_width))
+            out_width = params.sampwidth if width is None else width // 8
+            if out_width not in (1, 2, 3, 4):
+                raise ToolValidationError("bits_per_sample must be 8, 16, 24 or 32")
+            if channels is not None and not 1 <= channels <= 64:
+                raise ToolValidationError("channels must be between 1 and 64")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            deadline = time.monotonic() + ctx.timeout(CONVERT_SECONDS)
+            with wave.open(str(dst), "wb") as w:
+                w.setnchannels(channels or params.nchannels)
+                w.setsampwidth(out_width)
+                w.setframerate(params.framerate)
+                # a chunk of frames at a time: memory stays small whatever the file size
+                while data := r.readframes(CONVERT_FRAMES):
+                    samples = _wav_samples(data, params.sampwidth)
+                    if channels is not None and channels != params.nchannels:
+                        samples = _remix(samples, params.nchannels, channels)
+                    w.writeframes(_wav_bytes(samples, params.sampwidth, out_width))
+                    if time.monotonic() > deadline or ctx.stopped():
+                        raise ToolError(f"WAV conversion ran longer than {CONVERT_SECONDS:g} "
+                                        "s and was stopped")
         return ok("convert", {"source_path": p.str("source_path"),
                               "target_path": p.str("target_path"), "target_format": "wav",
                               "success": True})
@@ -205,13 +217,23 @@ _SAVE_FORMATS = {"png": "PNG", "jpeg": "JPEG", "jpg": "JPEG", "gif": "GIF", "web
 def _open_image(path: Path) -> Any:
     from PIL import Image, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = 50_000_000  # decompression-bomb guard
+    Image.MAX_IMAGE_PIXELS = MAX_PIXELS  # Pillow's own guard, for formats it decodes lazily
     try:
         img = Image.open(path)
+        _check_pixels(img.width, img.height, path.name)  # before decoding anything
         img.load()
         return img
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError:
+        raise ToolValidationError(f"Image too large: {path.name} has more than {MAX_PIXELS} "
+                                  "pixels") from None
+    except (UnidentifiedImageError, OSError) as exc:
         raise ToolError(f"Cannot read image {path.name}: {exc}") from None
+
+
+def _check_pixels(width: int, height: int, what: str) -> None:
+    if width * height > MAX_PIXELS:
+        raise ToolValidationError(f"Image too large: {what} would be {width}x{height} pixels "
+                                  f"(limit {MAX_PIXELS} pixels)")
 
 
 def _save(img: Any, dst: Path, fmt_name: str | None) -> str:
@@ -277,10 +299,9 @@ def _image(ctx: ToolContext, p: Params) -> ToolOutput:
             raise ToolValidationError("width and height must be between 1 and 20000")
         if keep:  # fit inside w x h, up or down
             scale = min(w / img.width, h / img.height)
-            out = img.resize((max(1, round(img.width * scale)),
-                              max(1, round(img.height * scale))))
-        else:
-            out = img.resize((w, h))
+            w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
+        _check_pixels(w, h, "the resized image")
+        out = img.resize((w, h))
         info.update(width=width, height=height, maintain_aspect_ratio=keep)
     elif op == "thumbnail":
         out = img.copy()
@@ -296,6 +317,10 @@ def _image(ctx: ToolContext, p: Params) -> ToolOutput:
         info.update(x=x, y=y, width=w, height=h)
     elif op == "rotate":
         degrees = float(p.number("degrees", required=True))
+        turn = math.radians(degrees)
+        cos, sin = abs(math.cos(turn)), abs(math.sin(turn))
+        _check_pixels(math.ceil(img.width * cos + img.height * sin),
+                      math.ceil(img.width * sin + img.height * cos), "the rotated image")
         out = img.rotate(-degrees, expand=True)
         info.update(degrees=degrees)
     else:
@@ -424,16 +449,21 @@ def _video(ctx: ToolContext, p: Params) -> ToolOutput:
             meta.update(_avi_meta(path))
         return ok("metadata", {"file_path": p.str("file_path"), "metadata": meta})
     if op in ("thumbnail", "extract_frame"):
+        from .system import child_environment, find_executable, process_execution_allowed
+
+        process_execution_allowed(ctx, f"video_processor {op}")
         src = _existing(ctx, p, "file_path", VIDEO_LIMIT)
         dst = ctx.guard.check(p.req_str("target_path"), "target_path")
-        ffmpeg = shutil.which("ffmpeg")
+        ffmpeg = find_executable(ctx, "ffmpeg")
         if ffmpeg is None:
             raise ToolError(f"Operation '{op}' needs ffmpeg on PATH (not found)")
         at = float(p.number("timestamp_seconds", 0))
         dst.parent.mkdir(parents=True, exist_ok=True)
         try:
-            proc = subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-ss", str(at), "-i",
-                                   str(src), "-frames:v", "1", str(dst)], capture_output=True,
+            # only local files: a playlist disguised as a video cannot pull in others
+            proc = subprocess.run([ffmpeg, "-y", "-loglevel", "error", "-protocol_whitelist",
+                                   "file", "-ss", str(at), "-i", str(src), "-frames:v", "1",
+                                   str(dst)], capture_output=True, env=child_environment(),
                                   timeout=ctx.timeout(60), stdin=subprocess.DEVNULL)
         except subprocess.TimeoutExpired:
             raise ToolError("ffmpeg timed out") from None

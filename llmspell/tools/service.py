@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .. import secret_filter
 from ..api.output_table import output_to_lua_value
 from ..errors import ApiError
 from .context import ToolContext
 from .errors import ToolError
-from .registry import Registry, ToolOutput, ToolSpec, builtin_registry
+from .registry import Registry, ToolOutput, ToolSpec, builtin_registry, to_json
 from .schema import MISSING, Params
 
 if TYPE_CHECKING:
@@ -41,9 +42,11 @@ class ToolNotFound(ApiError):
 
 
 class ToolFailed(ApiError):
-    """``Tool execution failed: <cause>``; ``cause`` is the tool's own error text."""
+    """``Tool execution failed: <cause>``; ``cause`` is the tool's own error text, with
+    secret values and URL credentials hidden."""
 
     def __init__(self, name: str, cause: str) -> None:
+        cause = secret_filter.redact_text(cause, secret_filter.current_values())
         super().__init__(f"Tool execution failed: {cause}")
         self.name = name
         self.cause = cause
@@ -52,11 +55,13 @@ class ToolFailed(ApiError):
 class ToolService:
     def __init__(self, settings: Settings | None = None,
                  remaining: Callable[[], float | None] | None = None,
-                 registry: Registry | None = None) -> None:
+                 registry: Registry | None = None,
+                 stopped: Callable[[], bool] | None = None) -> None:
         self.registry = registry or builtin_registry()
-        self.context = ToolContext(settings, remaining)
+        self.context = ToolContext(settings, remaining, stopped)
         self._infos: list[ToolInfo] | None = None
         self._summaries: list[dict[str, Any]] | None = None
+        self._secrets: tuple[int, tuple[str, ...]] | None = None
 
     # -- catalog --------------------------------------------------------------
 
@@ -113,9 +118,20 @@ class ToolService:
 
     # -- running --------------------------------------------------------------
 
+    def secret_values(self) -> tuple[str, ...]:
+        """The secret values to hide, read once per run (and again when a config key is
+        registered as secret): the process environment does not change under a script."""
+        cached = self._secrets
+        count = secret_filter.registered_count()
+        if cached is None or cached[0] != count:
+            cached = self._secrets = (count, secret_filter.current_values())
+        return cached[1]
+
     def run(self, tool: ToolSpec, params: dict[str, Any]) -> ToolOutput:
+        """Run ``tool``; its output has secrets hidden, its errors are ``ToolFailed``."""
         try:
-            return tool.execute(self.context, Params(params))
+            return without_secrets(tool.execute(self.context, Params(params)),
+                                   self.secret_values())
         except ToolError as exc:
             raise ToolFailed(tool.name, str(exc)) from exc
         except ApiError:
@@ -142,3 +158,33 @@ class ToolService:
         if out.parsed is MISSING:
             return output_to_lua_value(out.text, out.metadata)
         return output_to_lua_value(out.text, out.metadata, parsed=out.parsed)
+
+
+def without_secrets(out: ToolOutput, values: tuple[str, ...] | None = None) -> ToolOutput:
+    """``out`` with every known secret value and URL credential replaced by ``***``.
+
+    Every tool call passes here, so no tool can hand the script an API key read from a
+    file, a page, a process or an error. The check is one search of the output's text (and
+    of its metadata's JSON); only an output that carries a secret is rebuilt.
+    """
+    if values is None:
+        values = secret_filter.current_values()
+    text = out.text
+    meta = out.metadata
+    meta_hit = bool(meta) and _carries_secret(to_json(meta), values)
+    if not meta_hit and not _carries_secret(text, values):
+        return out
+    clean = secret_filter.redact_text(text, values)
+    parsed = out.parsed if out.parsed is MISSING else secret_filter.redact_data(out.parsed,
+                                                                                values)
+    return ToolOutput(clean, secret_filter.redact_data(meta, values) if meta_hit else meta,
+                      parsed)
+
+
+def _carries_secret(text: str, values: tuple[str, ...]) -> bool:
+    if ("://" in text or "=" in text) and secret_filter.redact_urls(text) != text:
+        return True
+    for value in values:
+        if value in text:
+            return True
+    return False

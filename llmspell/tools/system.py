@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import fnmatch
 import os
-import shutil
+import re
 import subprocess
 import time
 from typing import TYPE_CHECKING, Any
 
+from ..secret_filter import is_secret_name
 from .errors import SecurityViolation, ToolError, ToolValidationError
 from .registry import ToolOutput, ToolSpec, ok
 from .schema import Param, Params
@@ -19,17 +20,17 @@ if TYPE_CHECKING:
 
 # -- environment_reader ---------------------------------------------------------------
 
+# Upstream's allow-list (spec 2.4). What upstream blocks on top of it is decided by the one
+# secret filter: a secret-named variable is never shown, whatever the allow-list says.
 ENV_ALLOWED = ["PATH", "HOME", "USER", "SHELL", "TERM", "LANG", "LC_*", "TZ", "TMPDIR", "TEMP",
                "PWD", "OLDPWD"]
-ENV_BLOCKED = ["*PASSWORD*", "*SECRET*", "*KEY*", "*TOKEN*", "*CREDENTIAL*", "*AUTH*", "AWS_*",
-               "AZURE_*", "GCP_*", "*_PRIVATE_*", "SSH_*", "GITHUB_TOKEN", "API_*"]
 ENV_MAX = 100
 
 
 def env_visible(name: str) -> bool:
-    upper = name.upper()
-    if any(fnmatch.fnmatchcase(upper, pat) for pat in ENV_BLOCKED):
+    if is_secret_name(name):
         return False
+    upper = name.upper()
     return any(fnmatch.fnmatchcase(upper, pat) for pat in ENV_ALLOWED)
 
 
@@ -91,6 +92,61 @@ BLOCKED_COMMANDS = {"rm", "rmdir", "mv", "cp", "chmod", "chown", "sudo", "su", "
 MAX_PROCESS_SECONDS = 30
 
 
+# What a script may put in a child's environment: locale, time zone and terminal layout.
+# An allow-list, because environment variables are how loaders, shells and interpreters
+# are told to run extra code (LD_PRELOAD, DYLD_*, BASH_ENV, ENV, PYTHONPATH, PERL5LIB,
+# NODE_OPTIONS, GCONV_PATH, ...) and PATH decides which program runs; no list of bad names
+# can be complete. Values are short words (no paths: LC_ALL=/dir would load locale files).
+CHILD_ENV_ALLOWED = ("LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES",
+                     "LC_MONETARY", "LC_NUMERIC", "LC_TIME", "TZ", "TERM", "COLUMNS", "LINES",
+                     "NO_COLOR")
+# What a child inherits from llmspell's own environment (never a secret-named variable).
+CHILD_ENV_INHERITED = ("PATH", "LANG", "LC_ALL", "TZ")
+_CHILD_ENV_VALUE = re.compile(r"[A-Za-z0-9_.@+\-:,]{0,64}")
+_TZ_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}")
+
+
+def process_execution_allowed(ctx: ToolContext, tool: str) -> None:
+    """Refuse unless the user's config grants ``[tools.system] allow_process_execution``."""
+    if not ctx.get("tools.system.allow_process_execution", False):
+        raise SecurityViolation(f"{tool} starts a process, and process execution is off "
+                                "([tools.system] allow_process_execution = true enables it)")
+
+
+def child_environment(extra: dict[str, Any] | None = None) -> dict[str, str]:
+    """A child's whole environment: a few inherited variables plus allowed script values."""
+    env = {k: os.environ[k] for k in CHILD_ENV_INHERITED
+           if k in os.environ and not is_secret_name(k)}
+    for key, value in (extra or {}).items():
+        name, text = str(key), str(value)
+        if name not in CHILD_ENV_ALLOWED:
+            raise SecurityViolation(
+                f"Environment variable '{name}' is not allowed for child processes "
+                f"(allowed: {', '.join(CHILD_ENV_ALLOWED)})")
+        pattern = _TZ_VALUE if name == "TZ" else _CHILD_ENV_VALUE
+        if not pattern.fullmatch(text):
+            raise SecurityViolation(f"Environment variable '{name}' has a value that is not "
+                                    f"allowed for child processes: {text[:40]!r}")
+        env[name] = text
+    return env
+
+
+def find_executable(ctx: ToolContext, name: str) -> str | None:
+    """``name`` on PATH, skipping relative PATH entries and programs inside the allowed
+    paths (a script can write there, so a program found there could be its own)."""
+    for folder in os.environ.get("PATH", os.defpath).split(os.pathsep):
+        if not os.path.isabs(folder):
+            continue
+        candidate = os.path.join(folder, name)
+        if not (os.path.isfile(candidate) and os.access(candidate, os.X_OK)):
+            continue
+        real = os.path.realpath(candidate)
+        if not ctx.guard.any_path and ctx.guard.allows(real):
+            continue
+        return real
+    return None
+
+
 def _allowed_commands(ctx: ToolContext) -> set[str]:
     raw = ctx.get("tools.system.allowed_commands", "ls,cat,echo,pwd")
     items = raw.split(",") if isinstance(raw, str) else list(raw)
@@ -109,6 +165,7 @@ def _check_arg_paths(ctx: ToolContext, args: list[str], cwd: str) -> None:
 
 
 def _process(ctx: ToolContext, p: Params) -> ToolOutput:
+    process_execution_allowed(ctx, "process_executor")
     exe = p.req_str("executable")
     args = [str(a) for a in (p.list("arguments", []) or [])]
     allowed = _allowed_commands(ctx)
@@ -116,7 +173,7 @@ def _process(ctx: ToolContext, p: Params) -> ToolOutput:
         raise SecurityViolation(f"Executable '{exe}' is not allowed (allowed: "
                                 f"{', '.join(sorted(allowed))}; see [tools.system] "
                                 "allowed_commands)")
-    path = shutil.which(exe)
+    path = find_executable(ctx, exe)
     if path is None:
         raise ToolError(f"Executable not found on PATH: {exe}")
     if "working_directory" in p:
@@ -124,8 +181,7 @@ def _process(ctx: ToolContext, p: Params) -> ToolOutput:
     else:
         cwd = ctx.guard.roots[0] if ctx.guard.roots else os.getcwd()
     _check_arg_paths(ctx, args, cwd)
-    env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "TZ") if k in os.environ}
-    env.update({str(k): str(v) for k, v in (p.obj("environment", {}) or {}).items()})
+    env = child_environment(p.obj("environment", {}) or {})
     timeout = min(float(p.number("timeout_seconds", MAX_PROCESS_SECONDS)), MAX_PROCESS_SECONDS)
     timeout = ctx.timeout(timeout)
     limit = int(ctx.get("tools.system.max_output_size", 1024 * 1024))

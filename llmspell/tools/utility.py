@@ -11,6 +11,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
+from .. import secret_filter
 from ..jsonutil import json_type
 from .errors import SecurityViolation, ToolError, ToolValidationError
 from .registry import ToolOutput, ToolSpec, envelope, json_output, ok
@@ -294,6 +295,16 @@ def _opt_int(options: dict[str, Any], name: str, default: int | None = None) -> 
     return int(value)
 
 
+TEXT_RESULT_LIMIT = 16 * 1024 * 1024
+
+
+def _check_text_size(size: int) -> None:
+    """Refuse an operation whose result would be huge, before building it."""
+    if size > TEXT_RESULT_LIMIT:
+        raise ToolValidationError(f"The result would be {size} characters (limit "
+                                  f"{TEXT_RESULT_LIMIT})")
+
+
 def _text(ctx: ToolContext, p: Params) -> ToolOutput:
     import textwrap
     import unicodedata
@@ -312,7 +323,10 @@ def _text(ctx: ToolContext, p: Params) -> ToolOutput:
     elif op == "replace":
         if "from" not in options or "to" not in options:
             raise ToolValidationError("Replace operation requires 'from' and 'to' options")
-        out = text.replace(str(options["from"]), str(options["to"]))
+        old, new = str(options["from"]), str(options["to"])
+        hits = len(text) + 1 if old == "" else text.count(old)
+        _check_text_size(len(text) + hits * (len(new) - len(old)))
+        out = text.replace(old, new)
     elif op == "substring":
         start, end = _opt_int(options, "start"), _opt_int(options, "end")
         out = text[start:end]
@@ -326,8 +340,9 @@ def _text(ctx: ToolContext, p: Params) -> ToolOutput:
             raise ToolValidationError("Join operation requires a JSON array as input") from None
         if not isinstance(items, list):
             raise ToolValidationError("Join operation requires a JSON array as input")
-        out = str(options.get("delimiter", " ")).join(
-            x if isinstance(x, str) else json.dumps(x) for x in items)
+        delimiter = str(options.get("delimiter", " "))
+        _check_text_size(len(text) + len(delimiter) * len(items))
+        out = delimiter.join(x if isinstance(x, str) else json.dumps(x) for x in items)
     elif op == "snake_case":
         out = "_".join(w.lower() for w in _words(text))
     elif op == "camel_case":
@@ -342,7 +357,9 @@ def _text(ctx: ToolContext, p: Params) -> ToolOutput:
         limit = _opt_int(options, "max_length", 100)
         out = text if len(text) <= limit else text[:max(0, limit - 3)] + "..."
     elif op == "indent":
-        out = textwrap.indent(text, " " * _opt_int(options, "spaces", 4))
+        spaces = max(0, _opt_int(options, "spaces", 4))
+        _check_text_size(len(text) + spaces * (text.count("\n") + 1))
+        out = textwrap.indent(text, " " * spaces)
     elif op == "dedent":
         out = textwrap.dedent(text)
     elif op == "normalize_whitespace":
@@ -711,9 +728,11 @@ def _json_diff(old: Any, new: Any, path: str, acc: dict[str, Any]) -> None:
         acc["modified"][path or "$"] = {"old": old, "new": new}
 
 
-def _diff(ctx: ToolContext, p: Params) -> ToolOutput:
-    import difflib
+DIFF_SECONDS = 10.0
+DIFF_OUTPUT_LIMIT = 16 * 1024 * 1024
 
+
+def _diff(ctx: ToolContext, p: Params) -> ToolOutput:
     kind = p.str("type", "text")
     if kind == "json":
         def load(name: str) -> Any:
@@ -738,19 +757,19 @@ def _diff(ctx: ToolContext, p: Params) -> ToolOutput:
             return ctx.guard.read_text(p.str(f"{name}_file"), f"{name}_file")
         return p.str(f"{name}_text", required=True)
 
+    from . import isolated
+
     old, new = text_of("old"), text_of("new")
     fmt = p.str("format", "unified")
-    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
-    if fmt == "unified":
-        diff = "".join(difflib.unified_diff(a, b, "old", "new"))
-    elif fmt == "context":
-        diff = "".join(difflib.context_diff(a, b, "old", "new"))
-    elif fmt == "inline":
-        diff = "".join(difflib.ndiff(a, b))
-    elif fmt == "simple":
-        diff = "".join(line for line in difflib.ndiff(a, b) if line[:1] in "+-")
-    else:
+    if fmt not in ("unified", "context", "inline", "simple"):
         raise ToolValidationError(f"Invalid format: {fmt}")
+    a, b = old.splitlines(keepends=True), new.splitlines(keepends=True)
+    # difflib can take hours on large unlike texts: it runs in the sandbox process
+    payload = json.dumps({"old": old, "new": new}).encode()
+    diff = isolated.run("diff", {"format": fmt}, payload, seconds=ctx.timeout(DIFF_SECONDS),
+                        output_limit=DIFF_OUTPUT_LIMIT, what="diff", stopped=ctx.stopped,
+                        startup_seconds=ctx.timeout(isolated.STARTUP_SECONDS)
+                        ).decode("utf-8", "surrogatepass")
     return ok("text_diff", {"type": "text", "format": fmt, "diff": diff,
                             "stats": {"old_lines": len(a), "new_lines": len(b)}},
               "Text diff calculated successfully")
@@ -960,26 +979,14 @@ RENDER_LIMIT = 10 * 1024 * 1024
 RENDER_SECONDS = 5.0
 
 
-def _tera_value(value: Any) -> Any:
-    """How a value prints in a template: JSON for tables and booleans, like Tera (not
-    Python's repr)."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False)
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 def _template(ctx: ToolContext, p: Params) -> ToolOutput:
     template = p.req_str("input")
-    context = p.obj("context", {})
+    # the context is what the script passed and nothing else, secrets hidden
+    context = secret_filter.scrub(p.obj("context", {}), secret_filter.current_values())
     if len(template) > TEMPLATE_LIMIT:
         raise ToolValidationError("Template too large (max 1 MB)")
-    if len(json.dumps(context, default=str)) > 10 * TEMPLATE_LIMIT:
+    payload = json.dumps(context, default=str).encode("utf-8", "surrogatepass")
+    if len(payload) > 10 * TEMPLATE_LIMIT:
         raise ToolValidationError("Context too large (max 10 MB)")
     for pattern in _DANGEROUS:
         if pattern in template:
@@ -989,34 +996,25 @@ def _template(ctx: ToolContext, p: Params) -> ToolOutput:
         auto = p.bool("auto_detect", True)
         engine = "handlebars" if auto and any(
             tag in template for tag in ("{{#", "{{/", "{{>")) else "tera"
+    seconds = ctx.timeout(RENDER_SECONDS)
     if engine in ("handlebars", "hbs"):
         from .handlebars import HandlebarsError, render
 
         try:
-            rendered = render(template, context, limit=RENDER_LIMIT)
+            rendered = render(template, context, limit=RENDER_LIMIT,
+                              deadline=time.monotonic() + seconds)
         except HandlebarsError as exc:
             raise ToolError(f"Template render error: {exc}") from None
         engine = "handlebars"
     elif engine in ("tera", "jinja", "jinja2"):
-        import jinja2
-        from jinja2.sandbox import SandboxedEnvironment
+        from . import isolated
 
-        env = SandboxedEnvironment(autoescape=True, undefined=jinja2.StrictUndefined,
-                                   finalize=_tera_value)
-        deadline = time.monotonic() + ctx.timeout(RENDER_SECONDS)
-        parts: list[str] = []
-        size = 0
-        try:
-            for chunk in env.from_string(template).generate(**context):
-                size += len(chunk)
-                if size > RENDER_LIMIT:
-                    raise ToolError(f"Rendered output exceeds {RENDER_LIMIT} characters")
-                if time.monotonic() > deadline:
-                    raise ToolError(f"Template rendering took longer than {RENDER_SECONDS} s")
-                parts.append(chunk)
-        except jinja2.TemplateError as exc:
-            raise ToolError(f"Template render error: {exc}") from None
-        rendered = "".join(parts)
+        # Jinja's sandbox, in the sandbox process: capped arithmetic, memory and time
+        rendered = isolated.run("jinja", {"template": template}, payload, seconds=seconds,
+                                output_limit=RENDER_LIMIT, what="template",
+                                stopped=ctx.stopped,
+                                startup_seconds=ctx.timeout(isolated.STARTUP_SECONDS)
+                                ).decode("utf-8", "surrogatepass")
         engine = "tera"
     else:
         raise ToolValidationError(f"Unknown template engine: {engine} (tera or handlebars)")
