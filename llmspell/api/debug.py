@@ -18,12 +18,6 @@ LUA_HELPERS = r"""
   local type, tostring, pairs, sort, concat, rep, format, getinfo, traceback =
     type, tostring, pairs, table.sort, table.concat, string.rep, string.format,
     debug.getinfo, debug.traceback
-  local gc_count = 0
-  local function arm()
-    local p = newproxy(true)
-    getmetatable(p).__gc = function() gc_count = gc_count + 1; arm() end
-  end
-  arm()
 
   local function dump(value, opts, label)
     opts = type(opts) == "table" and opts or {}
@@ -127,7 +121,6 @@ LUA_HELPERS = r"""
       return concat(lines, "\n")
     end,
     frames = function(opts) return frames(opts, 3) end,
-    gc_count = function() return gc_count end,
     heap_bytes = function() return math.floor(collectgarbage("count") * 1024) end,
   }
 end)()
@@ -215,7 +208,7 @@ def install(rt: Runtime, table: Any) -> None:
         used = int(heap())
         allocated = rt.lua.get_memory_used() if rt.lua.get_max_memory() else used
         return {"used_bytes": used, "allocated_bytes": int(allocated or used),
-                "resident_bytes": resident_bytes(), "collections": int(helpers[b"gc_count"]())}
+                "resident_bytes": resident_bytes(), "collections": int(rt.internals[b"gc_count"]())}
 
     def record_event(timer_id: Any = None, name: Any = None, metadata: Any = None) -> bool:
         fn = "Debug.recordEvent"

@@ -37,18 +37,32 @@ def lua_converter(rt: Runtime) -> Any:
     scalar values inlined, encoded keys memoised).
 
     Same rules: str -> UTF-8 bytes, None values dropped from dicts (holes in lists),
-    ints outside int64 -> float; anything unusual goes to ``convert.to_lua``.
+    ints outside int64 -> float; anything unusual goes to ``convert.to_lua``. Same bound:
+    the estimated Lua size is counted as tables are built and checked against the free
+    heap before each one (``convert.ensure_room``), so no allocation in Lua can fail.
     """
     table_from = rt.lua.table_from
     lua = rt.lua
     keys: dict[Any, Any] = {}
+    string_cost, table_cost, entry_cost = (convert.STRING_COST, convert.TABLE_COST,
+                                           convert.ENTRY_COST)
+    spent = [0, 0]  # estimated bytes so far, bytes already checked against the free heap
+
+    def room() -> None:  # what was checked before is allocated now: check the rest
+        if spent[0] - spent[1] > 4096:
+            convert.ensure_room(lua, spent[0] - spent[1])
+            spent[1] = spent[0]
 
     def conv(v: Any) -> Any:
         t = type(v)
         if t is str:
-            return v.encode("utf-8", "surrogateescape")
+            raw = v.encode("utf-8", "surrogateescape")
+            spent[0] += len(raw) + string_cost
+            room()
+            return raw
         if t is dict:
             out = {}
+            size = table_cost
             for k, x in v.items():
                 if x is None:
                     continue
@@ -57,23 +71,37 @@ def lua_converter(rt: Runtime) -> Any:
                     kb = k.encode("utf-8", "surrogateescape") if type(k) is str else k
                     if len(keys) < 4096:
                         keys[k] = kb
+                    if type(kb) is bytes:
+                        size += len(kb) + string_cost
+                size += entry_cost
                 tx = type(x)
                 if tx is str:
-                    out[kb] = x.encode("utf-8", "surrogateescape")
+                    raw = x.encode("utf-8", "surrogateescape")
+                    size += len(raw) + string_cost
+                    out[kb] = raw
                 elif tx is bool or tx is float or (tx is int and -(2**63) <= x < 2**63):
                     out[kb] = x
                 else:
                     out[kb] = conv(x)
+            spent[0] += size
+            room()
             return table_from(out)
         if t is list:
-            return table_from([conv(x) for x in v])
+            items = [conv(x) for x in v]
+            spent[0] += table_cost + entry_cost * len(items)
+            room()
+            return table_from(items)
         if t is bool or t is float or v is None:
             return v
         if t is int:
             return v if -(2**63) <= v < 2**63 else float(v)
         return convert.to_lua(lua, v)
 
-    return conv
+    def to_lua(v: Any) -> Any:
+        spent[0] = spent[1] = 0
+        return conv(v)
+
+    return to_lua
 
 
 def _params(value: Any, fn: str, position: int) -> dict[str, Any]:

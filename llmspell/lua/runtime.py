@@ -8,6 +8,7 @@ where ``require`` may read modules. ``prelude.lua`` builds the script-visible gl
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import random
 import signal
@@ -39,8 +40,13 @@ HOOK_COUNT = 100_000
 # A single C call (a pathological string pattern, say) never reaches the hook; the CLI's
 # watchdog ends the process this long after the deadline if the script has not stopped.
 WATCHDOG_GRACE_SECONDS = 2.0
+# After Ctrl-C the run has this long to end by itself before the process is ended.
+STOP_SECONDS = 1.0
 INTERNAL_CHUNK = "=llmspell"
 BYTECODE_SIGNATURE = b"\x1bLJ"
+# LuaJIT creates this string when the state opens and never frees it: pushing it from
+# Python allocates nothing, so it is the one answer possible when the heap is full.
+NO_MEMORY = b"not enough memory"
 
 
 def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
@@ -113,6 +119,8 @@ class Runtime:
         self._services_lock = threading.RLock()
 
         memory = settings.get("runtime.security.max_memory_bytes") or 0
+        convert.configure(memory, self._check)
+        self._memory_limited = memory > 0
         self.lua = lupa.LuaRuntime(
             register_eval=False,
             register_builtins=False,
@@ -165,21 +173,48 @@ class Runtime:
     # -- the call protocol ----------------------------------------------------
 
     def _protocol(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
-        """Wrap ``fn`` so it answers ``(true, ...)``, ``(false, msg)`` or ``(false, ABORT)``."""
+        """Wrap ``fn`` so it answers ``(true, ...)``, ``(false, msg)`` or ``(false, ABORT)``.
+
+        Memory: nothing pushed into Lua from here may fail (lupa cannot recover from an
+        allocation error raised while Python pushes values: it deadlocks or aborts). So
+        ``fn`` runs only with ``HEADROOM`` free in the heap, values are converted only
+        when their estimated size fits (``convert.ensure_room``), and when even that is
+        not possible the answer is LuaJIT's own preallocated "not enough memory" string.
+        """
         lua = self.lua
+        limited = self._memory_limited
 
         def call(*args: Any) -> Any:
+            if limited and not self._has_headroom():
+                return (False, NO_MEMORY)
             try:
                 result = fn(*args)
+                if self._abort is not None:
+                    return (False, self.abort_token)
+                if isinstance(result, convert.LuaMulti):
+                    return self._push_many(result)
+                if type(result) is bytes and len(result) > 4096:
+                    convert.ensure_room(lua, len(result) + convert.STRING_COST)
+                    return (True, result)
+                return (True, convert.to_lua(lua, result))
             except ApiError as exc:
                 return (False, convert.encode(str(exc)))
+            except convert.ValueTooLarge as exc:
+                if self._abort is not None:
+                    return (False, self.abort_token)
+                return (False, convert.encode(f"{name}: {exc}"))
             except KeyboardInterrupt:
                 self._abort = ("interrupt", 130)
                 return (False, self.abort_token)
             except lupa.LuaError as exc:
                 if self._abort is not None:
                     return (False, self.abort_token)
+                if isinstance(exc, lupa.LuaMemoryError):
+                    return (False, NO_MEMORY)
                 return (False, convert.encode(_lua_error_text(exc)))
+            except MemoryError:
+                return (False, self.abort_token if self._abort is not None
+                        else convert.encode(f"{name}: out of memory"))
             except Exception as exc:  # a bug or an unexpected failure: say where
                 if self._abort is not None:
                     return (False, self.abort_token)
@@ -188,16 +223,25 @@ class Runtime:
 
                     traceback.print_exc()
                 return (False, convert.encode(f"{name}: {exc}"))
-            if self._abort is not None:
-                return (False, self.abort_token)
-            try:
-                if isinstance(result, convert.LuaMulti):
-                    return (True, *[convert.to_lua(lua, item) for item in result])
-                return (True, convert.to_lua(lua, result))
-            except TypeError as exc:
-                return (False, convert.encode(f"{name}: {exc}"))
 
         return call
+
+    def _has_headroom(self) -> bool:
+        """True when the Lua heap has ``HEADROOM`` free (after a full GC if needed)."""
+        free = convert.lua_free(self.lua)
+        if free is None or free >= convert.HEADROOM:
+            return True
+        self.lua.gccollect()
+        free = convert.lua_free(self.lua)
+        return free is None or free >= convert.HEADROOM
+
+    def _push_many(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Several return values: strings are pushed after we return, so count them all."""
+        lua = self.lua
+        pending = sum(len(v) + convert.STRING_COST for v in values if type(v) is bytes)
+        if pending > 4096:
+            convert.ensure_room(lua, pending)
+        return (True, *[convert.to_lua(lua, item) for item in values])
 
     def function(self, fn: Callable[..., Any], name: str) -> Any:
         """A Lua function that calls ``fn``; its ApiError messages become Lua errors."""
@@ -261,16 +305,30 @@ class Runtime:
         self._closers.append(fn)
 
     def close(self) -> None:
-        while self._closers:
-            fn = self._closers.pop()
-            try:
-                fn()
-            except Exception:
-                if self.debug:
-                    import traceback
+        """Run the closers (newest first). Ctrl-C during them still ends the run as
+        interrupted (every closer still runs: they flush state); each closer that runs Lua
+        does so inside ``grace_period``, under a deadline."""
+        interrupted = False
+        restore = _install_sigint(self)
+        try:
+            while self._closers:
+                fn = self._closers.pop()
+                try:
+                    fn()
+                except KeyboardInterrupt:
+                    interrupted = True
+                    self._abort = ("interrupt", 130)
+                except Exception:
+                    if self.debug:
+                        import traceback
 
-                    traceback.print_exc()
-        self.output.flush()
+                        traceback.print_exc()
+        finally:
+            if restore is not None:
+                restore()
+            self.output.flush()
+        if interrupted:
+            raise ScriptInterrupted()
 
     # -- callbacks used by the prelude ----------------------------------------
 
@@ -319,15 +377,25 @@ class Runtime:
                     limit.fired = True
 
     @contextmanager
-    def grace_period(self, seconds: float) -> Iterator[None]:
-        """Let Lua run for ``seconds`` more after the script ended (shutdown hooks)."""
+    def grace_period(self, seconds: float, what: str = "shutdown hooks") -> Iterator[None]:
+        """Let Lua run for ``seconds`` more after the script ended (shutdown hooks).
+
+        The block runs under the same stops as the script: the deadline (checked at the
+        hook), the watchdog for a stuck C call, and Ctrl-C (which is kept when the block
+        ends, so the run still ends as interrupted).
+        """
         abort, deadline = self._abort, self._deadline
         self._abort = None
         self._deadline = time.monotonic() + seconds
+        message = (f"{what} ran past their {seconds:g} s limit and did not stop "
+                   "(stuck in one long library call); process ended")
         try:
-            yield
+            with self._stoppable(self._deadline, message):
+                yield
         finally:
-            self._abort, self._deadline = abort, deadline
+            interrupted = self._abort is not None and self._abort[0] == "interrupt"
+            self._abort = ("interrupt", 130) if interrupted else abort
+            self._deadline = deadline
 
     def remaining_seconds(self) -> float | None:
         """Time left before the script's deadline (services bound blocking calls by it)."""
@@ -450,10 +518,12 @@ class Runtime:
         self._abort = None
         self._deadline = (time.monotonic() + self._timeout_ms / 1000
                           if self._timeout_ms is not None else None)
-        previous = _install_sigint(self)
-        stop_watchdog = self._start_watchdog()
+        message = (f"script timed out after {self._timeout_ms} ms and did not stop (stuck in "
+                   "one long library call); process ended")
         try:
-            returned = self.internals[b"run"](source, convert.encode("@" + chunkname))
+            with self._stoppable(self._deadline, message):
+                returned = self.internals[b"run"](source, convert.encode("@" + chunkname))
+                return self._outcome(returned, chunkname)
         except lupa.LuaMemoryError:
             raise self._memory_error() from None
         except lupa.LuaError as exc:
@@ -463,45 +533,71 @@ class Runtime:
         except KeyboardInterrupt:
             raise ScriptInterrupted() from None
         finally:
-            stop_watchdog()
-            _restore_sigint(previous)
             self._deadline = None
+
+    def _outcome(self, returned: Any, chunkname: str) -> Any:
+        """The script's return value as plain Python, or the error that ended it."""
         if self._abort is not None:
             self._raise_abort()
         ok, payload = returned if isinstance(returned, tuple) else (returned, None)
         if ok:
-            return convert.result_to_python(payload)
+            try:
+                return convert.result_to_python(payload)
+            except convert.ValueTooLarge as exc:
+                if self._abort is not None:
+                    self._raise_abort()
+                raise ScriptError(f"{chunkname}: return {exc}") from None
         if payload == self.abort_token:
             self._raise_abort()
         if isinstance(payload, bytes):  # the error handler itself failed (out of memory)
             message = convert.decode(payload)
-            if "not enough memory" in message:
+            if "not enough memory" in message or message == "error in error handling":
                 raise self._memory_error()
             raise ScriptError(message)
         message = convert.decode(payload[b"message"] or b"unknown error")
-        if message == "not enough memory":
+        if message == "not enough memory" or message.endswith(": not enough memory"):
             raise self._memory_error()
         tb = payload[b"traceback"]
         raise ScriptError(message, _clean_traceback(convert.decode(tb) if tb else ""))
 
-    def _start_watchdog(self) -> Callable[[], None]:
-        """End the process if the script overruns its deadline inside one C call."""
-        if not self.watchdog or self._timeout_ms is None:
+    @contextmanager
+    def _stoppable(self, deadline: float | None, message: str) -> Iterator[None]:
+        """Ctrl-C and the watchdog for a stretch of work on the script's thread."""
+        restore = _install_sigint(self)
+        stop_watchdog = self._start_watchdog(deadline, message)
+        try:
+            yield
+        finally:
+            stop_watchdog()
+            if restore is not None:
+                restore()
+
+    def _start_watchdog(self, deadline: float | None, message: str) -> Callable[[], None]:
+        """End the process when ``deadline`` has passed and the run did not stop.
+
+        Lua stops itself at its hook, but a single C call (a pathological pattern) or a
+        callback never reaches the hook: ``WATCHDOG_GRACE_SECONDS`` after the deadline a
+        thread ends the process (exit 1). A C extension that holds the GIL stops even that
+        thread; ``faulthandler``'s C timer, a second later, ends the process anyway.
+        """
+        if not self.watchdog or deadline is None:
             return lambda: None
         done = threading.Event()
-        limit = self._timeout_ms / 1000 + WATCHDOG_GRACE_SECONDS
+        limit = max(0.0, deadline - time.monotonic()) + WATCHDOG_GRACE_SECONDS
 
         def watch() -> None:
-            if done.wait(limit):
-                return
-            self.output.flush()
-            sys.stderr.write(f"Error: script timed out after {self._timeout_ms} ms and did not "
-                             "stop (stuck in one long library call); process ended\n")
-            sys.stderr.flush()
-            os._exit(1)
+            if not done.wait(limit):
+                _hard_exit(self, 1, message)
 
         threading.Thread(target=watch, name="llmspell-watchdog", daemon=True).start()
-        return done.set
+        backstop = _arm_backstop(limit + 1.0)
+
+        def stop() -> None:
+            done.set()
+            if backstop:
+                faulthandler.cancel_dump_traceback_later()
+
+        return stop
 
     def _memory_error(self) -> ScriptMemoryError:
         limit = self.settings.get("runtime.security.max_memory_bytes")
@@ -545,21 +641,105 @@ def _clean_traceback(tb: str) -> str:
     return "stack traceback:\n" + "\n".join(keep) if keep else ""
 
 
-def _install_sigint(rt: Runtime) -> Any:
-    """Ctrl-C: the first press stops the script at the next hook; a second one exits now."""
+def _install_sigint(rt: Runtime) -> Callable[[], None] | None:
+    """Ctrl-C: the first press stops the run; a second one exits at once.
+
+    A Python signal handler only runs between bytecodes of the main thread, never during a
+    long C call (a pattern match, a finalizer, a library). So the C-level handler also
+    writes to a wakeup pipe read by a thread (lupa releases the GIL while Lua runs): on
+    the first press it sets the abort flag (Lua stops at its next hook) and, under the
+    CLI (``rt.watchdog``), ends the process if it is still running ``STOP_SECONDS`` later;
+    on a second press it ends the process at once (exit 130, output flushed).
+    Returns the function that restores the previous handler, or None off the main thread.
+    """
     if threading.current_thread() is not threading.main_thread():
         return None
-    presses = {"n": 0}
 
     def handler(signum: int, frame: Any) -> None:
-        presses["n"] += 1
         rt._abort = ("interrupt", 130)
-        if presses["n"] > 1:
-            rt.output.flush()
-            os._exit(130)
         raise KeyboardInterrupt
 
-    return signal.signal(signal.SIGINT, handler)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+    except ValueError:  # not possible here: Python's handler alone
+        os.close(read_fd)
+        os.close(write_fd)
+        return lambda: _restore_sigint(previous)
+    threading.Thread(target=_watch_sigint, args=(rt, read_fd), name="llmspell-sigint",
+                     daemon=True).start()
+
+    def restore() -> None:
+        signal.set_wakeup_fd(previous_fd)
+        _restore_sigint(previous)
+        os.close(write_fd)  # the thread reads end-of-file and leaves
+
+    return restore
+
+
+def _watch_sigint(rt: Runtime, read_fd: int) -> None:
+    presses = 0
+    try:
+        while True:
+            data = os.read(read_fd, 64)
+            if not data:
+                return
+            for signum in data:
+                if signum != signal.SIGINT:
+                    continue
+                presses += 1
+                rt._abort = ("interrupt", 130)
+                if presses > 1:
+                    _hard_exit(rt, 130, "interrupted")
+                if rt.watchdog:
+                    threading.Thread(target=_exit_later, args=(rt,), name="llmspell-stop",
+                                     daemon=True).start()
+    except OSError:
+        return
+    finally:
+        os.close(read_fd)
+
+
+def _exit_later(rt: Runtime) -> None:
+    """The run had ``STOP_SECONDS`` to end after Ctrl-C (the process is exiting by then)."""
+    time.sleep(STOP_SECONDS)
+    _hard_exit(rt, 130, "interrupted")
+
+
+def _hard_exit(rt: Runtime, code: int, message: str) -> None:
+    """End the process now, from any thread: flush the script's output, say why, exit."""
+    try:
+        rt.output.flush()
+        sys.stdout.flush()
+    except Exception:
+        pass
+    try:
+        os.write(2, f"Error: {message}\n".encode())
+    except OSError:
+        pass
+    os._exit(code)
+
+
+def _arm_backstop(seconds: float) -> bool:
+    """A last resort that needs no GIL: faulthandler's C thread exits (status 1) after
+    ``seconds`` unless cancelled. Only one can be armed in a process."""
+    try:
+        faulthandler.dump_traceback_later(seconds, exit=True, file=_devnull())
+    except (RuntimeError, ValueError, OSError):
+        return False
+    return True
+
+
+_DEVNULL: Any = None
+
+
+def _devnull() -> Any:
+    global _DEVNULL
+    if _DEVNULL is None:
+        _DEVNULL = open(os.devnull, "w")  # noqa: SIM115 - kept open for faulthandler
+    return _DEVNULL
 
 
 def _restore_sigint(previous: Any) -> None:
