@@ -183,9 +183,11 @@ class Runtime:
         """
         lua = self.lua
         limited = self._memory_limited
+        get_used = lua.get_memory_used
+        tight = (lua.get_max_memory() or 0) - convert.HEADROOM  # past this: check closely
 
         def call(*args: Any) -> Any:
-            if limited and not self._has_headroom():
+            if limited and get_used() > tight and not self._has_headroom():
                 return (False, NO_MEMORY)
             try:
                 result = fn(*args)

@@ -173,3 +173,45 @@ def test_timeout_during_a_c_call_with_a_result_still_ends(tmp_path: Path) -> Non
     code, err, _ = finish(proc, 8.0)
     assert code == 1
     assert "timed out" in err
+
+
+# -- in-process checks (no watchdog: the stop must come from the sandbox itself) -------
+
+def test_no_newproxy_and_file_metatable_locked(lua) -> None:
+    run = lua("local f = io.tmpfile()\n"
+              "return {type(newproxy), getmetatable(f), pcall(setmetatable, f, {})}",
+              config={"runtime": {"security": {"allow_file_access": True}}})
+    assert run.value[0] == "nil"
+    assert run.value[1] == "file"
+    assert run.value[2] is False
+
+
+def test_debug_still_counts_collections(lua) -> None:
+    run = lua("collectgarbage() collectgarbage()\nreturn Debug.memoryStats().collections")
+    assert run.value >= 2
+
+
+def test_xpcall_handler_cannot_swallow_the_time_limit(lua) -> None:
+    from llmspell.errors import ScriptTimeout
+
+    code = ("local survived = 0\n"
+            "for i = 1, 40 do\n"
+            "  xpcall(function() error('x') end, function(e) while true do end end)\n"
+            "  survived = survived + 1\n"
+            "end\n"
+            "return survived")
+    with pytest.raises(ScriptTimeout):
+        lua(code, timeout=0.3)
+
+
+def test_coroutine_cannot_swallow_the_time_limit(lua) -> None:
+    from llmspell.errors import ScriptTimeout
+
+    code = ("for i = 1, 40 do\n"
+            "  local co = coroutine.create(function()\n"
+            "    xpcall(function() error('x') end, function(e) while true do end end)\n"
+            "  end)\n"
+            "  coroutine.resume(co)\n"
+            "end\n")
+    with pytest.raises(ScriptTimeout):
+        lua(code, timeout=0.3)
