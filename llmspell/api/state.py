@@ -166,13 +166,11 @@ def value_to_lua(rt: Runtime, value: Any) -> Any:
     if kind is dict or kind is list:
         _cost = 0
         prepared = _prepare(value)
-        if _cost > 4096:
-            convert.ensure_room(rt.lua, _cost)
+        convert.room_for(rt.lua, _cost)
         return rt.lua.table_from(prepared, recursive=True)
     if kind is str:
         raw = value.encode("utf-8", "surrogateescape")
-        if len(raw) > 4096:
-            convert.ensure_room(rt.lua, len(raw) + convert.STRING_COST)
+        convert.room_for(rt.lua, len(raw) + convert.STRING_COST)
         return raw
     return value
 

@@ -46,19 +46,17 @@ def lua_converter(rt: Runtime) -> Any:
     keys: dict[Any, Any] = {}
     string_cost, table_cost, entry_cost = (convert.STRING_COST, convert.TABLE_COST,
                                            convert.ENTRY_COST)
-    spent = [0, 0]  # estimated bytes so far, bytes already checked against the free heap
-
-    def room() -> None:  # what was checked before is allocated now: check the rest
-        if spent[0] - spent[1] > 4096:
-            convert.ensure_room(lua, spent[0] - spent[1])
-            spent[1] = spent[0]
+    pending = 0  # estimated bytes built since the free heap was last checked
 
     def conv(v: Any) -> Any:
+        nonlocal pending
         t = type(v)
         if t is str:
             raw = v.encode("utf-8", "surrogateescape")
-            spent[0] += len(raw) + string_cost
-            room()
+            pending += len(raw) + string_cost
+            if pending > 4096:  # what was checked before is allocated by now
+                convert.room_for(lua, pending)
+                pending = 0
             return raw
         if t is dict:
             out = {}
@@ -83,13 +81,17 @@ def lua_converter(rt: Runtime) -> Any:
                     out[kb] = x
                 else:
                     out[kb] = conv(x)
-            spent[0] += size
-            room()
+            pending += size
+            if pending > 4096:
+                convert.room_for(lua, pending)
+                pending = 0
             return table_from(out)
         if t is list:
             items = [conv(x) for x in v]
-            spent[0] += table_cost + entry_cost * len(items)
-            room()
+            pending += table_cost + entry_cost * len(items)
+            if pending > 4096:
+                convert.room_for(lua, pending)
+                pending = 0
             return table_from(items)
         if t is bool or t is float or v is None:
             return v
@@ -98,8 +100,12 @@ def lua_converter(rt: Runtime) -> Any:
         return convert.to_lua(lua, v)
 
     def to_lua(v: Any) -> Any:
-        spent[0] = spent[1] = 0
-        return conv(v)
+        nonlocal pending
+        pending = 0
+        out = conv(v)
+        if pending:
+            convert.room_for(lua, pending)  # only counted: these tables are built already
+        return out
 
     return to_lua
 

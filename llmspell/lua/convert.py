@@ -351,6 +351,22 @@ def ensure_room(runtime: lupa.LuaRuntime, cost: int) -> None:
             f"runtime.security.max_memory_bytes)")
 
 
+_unchecked = 0  # bytes pushed since the free heap was last checked (all small values)
+
+
+def room_for(runtime: lupa.LuaRuntime, cost: int) -> None:
+    """``ensure_room`` for values of any size, cheap for small ones.
+
+    Every callback starts with ``HEADROOM`` free (``Runtime._protocol``); small values are
+    only counted, and the heap is checked again once half of that has been spent.
+    """
+    global _unchecked
+    _unchecked += cost
+    if _unchecked > HEADROOM // 2:
+        _unchecked = 0
+        ensure_room(runtime, cost)
+
+
 def to_lua(runtime: lupa.LuaRuntime, value: Any) -> Any:
     """Convert plain Python data to Lua values (tables built recursively).
 
@@ -359,16 +375,15 @@ def to_lua(runtime: lupa.LuaRuntime, value: Any) -> Any:
     """
     if isinstance(value, str):
         raw = encode(value)
-        if len(raw) > 4096:
-            ensure_room(runtime, len(raw) + STRING_COST)
+        room_for(runtime, len(raw) + STRING_COST)
         return raw
     if isinstance(value, dict | list | tuple):
         cost = Cost()
         prepared = _prepare(value, 0, cost)
-        ensure_room(runtime, cost.bytes)
+        room_for(runtime, cost.bytes)
         return runtime.table_from(prepared, recursive=True)
-    if type(value) is bytes and len(value) > 4096:
-        ensure_room(runtime, len(value) + STRING_COST)
+    if type(value) is bytes:
+        room_for(runtime, len(value) + STRING_COST)
     return _prepare(value)
 
 

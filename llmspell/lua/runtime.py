@@ -195,8 +195,8 @@ class Runtime:
                     return (False, self.abort_token)
                 if isinstance(result, convert.LuaMulti):
                     return self._push_many(result)
-                if type(result) is bytes and len(result) > 4096:
-                    convert.ensure_room(lua, len(result) + convert.STRING_COST)
+                if type(result) is bytes:
+                    convert.room_for(lua, len(result) + convert.STRING_COST)
                     return (True, result)
                 return (True, convert.to_lua(lua, result))
             except ApiError as exc:
@@ -241,8 +241,7 @@ class Runtime:
         """Several return values: strings are pushed after we return, so count them all."""
         lua = self.lua
         pending = sum(len(v) + convert.STRING_COST for v in values if type(v) is bytes)
-        if pending > 4096:
-            convert.ensure_room(lua, pending)
+        convert.room_for(lua, pending)
         return (True, *[convert.to_lua(lua, item) for item in values])
 
     def function(self, fn: Callable[..., Any], name: str) -> Any:
@@ -266,6 +265,8 @@ class Runtime:
 
         Only call this on the thread that runs the script (see LUAJIT_NOTES.md).
         """
+        if self._memory_limited and not self._has_headroom():
+            raise MemoryError("not enough memory")  # pushing the arguments could fail
         result = fn(*(convert.to_lua(self.lua, a) for a in args))
         if isinstance(result, tuple):
             result = result[0] if result else None
