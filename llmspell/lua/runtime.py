@@ -664,22 +664,140 @@ def _install_sigint(rt: Runtime) -> Callable[[], None] | None:
 
     read_fd, write_fd = os.pipe()
     os.set_blocking(write_fd, False)
+    reaper_fd = _reaper_signal_fd() if rt.watchdog else None
     previous = signal.signal(signal.SIGINT, handler)
     try:
-        previous_fd = signal.set_wakeup_fd(write_fd, warn_on_full_buffer=False)
+        previous_fd = signal.set_wakeup_fd(write_fd if reaper_fd is None else reaper_fd,
+                                           warn_on_full_buffer=False)
     except ValueError:  # not possible here: Python's handler alone
         os.close(read_fd)
         os.close(write_fd)
         return lambda: _restore_sigint(previous)
+    with _RELAY_LOCK:
+        previous_target = _RELAY["target"]
+        _RELAY["target"] = write_fd
     threading.Thread(target=_watch_sigint, args=(rt, read_fd), name="llmspell-sigint",
                      daemon=True).start()
 
     def restore() -> None:
         signal.set_wakeup_fd(previous_fd)
         _restore_sigint(previous)
-        os.close(write_fd)  # the thread reads end-of-file and leaves
+        with _RELAY_LOCK:
+            _RELAY["target"] = previous_target
+            os.close(write_fd)  # the thread reads end-of-file and leaves
 
     return restore
+
+
+# -- the reaper: Ctrl-C when llmspell itself cannot respond --------------------------
+# A C extension that holds the GIL (a long regex, a native library) stops every Python
+# thread, so nothing in the process can react to Ctrl-C. Under the CLI a small forked
+# helper receives the signal bytes (it owns the read end of the wakeup pipe), relays them
+# to the sigint thread here, and kills llmspell if it is still alive REAPER_SECONDS after
+# the first press (REAPER_SECOND_PRESS_SECONDS after a second one). It exits as soon as
+# llmspell does (end of file on a pipe only llmspell holds).
+
+REAPER_SECONDS = STOP_SECONDS + 0.5
+REAPER_SECOND_PRESS_SECONDS = 0.5
+_RELAY_LOCK = threading.Lock()
+_RELAY: dict[str, int | None] = {"target": None, "signal_fd": None, "failed": 0}
+
+
+def _reaper_signal_fd() -> int | None:
+    """The wakeup fd that reaches the reaper (started on first use), or None."""
+    if _RELAY["signal_fd"] is None and not _RELAY["failed"]:
+        try:
+            _RELAY["signal_fd"] = _start_reaper()
+        except OSError:
+            _RELAY["failed"] = 1
+    return _RELAY["signal_fd"]
+
+
+def _start_reaper() -> int | None:
+    if not hasattr(os, "fork") or not os.path.isdir("/proc/self/fd"):
+        return None
+    import select  # noqa: F401 - imported before fork: the child must not import
+
+    sig_r, sig_w = os.pipe()
+    relay_r, relay_w = os.pipe()
+    alive_r, alive_w = os.pipe()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child: only os calls from here on, then _exit
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches it too
+            signal.set_wakeup_fd(-1)
+            keep = {sig_r, relay_w, alive_r, 2}
+            for name in os.listdir("/proc/self/fd"):
+                fd = int(name)
+                if fd not in keep:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            _reap(parent, sig_r, relay_w, alive_r)
+        finally:
+            os._exit(0)
+    for fd in (sig_r, relay_w, alive_r):
+        os.close(fd)
+    _RELAY["alive_fd"] = alive_w  # held open until llmspell exits
+    os.set_blocking(sig_w, False)
+    threading.Thread(target=_relay, args=(relay_r,), name="llmspell-relay",
+                     daemon=True).start()
+    return sig_w
+
+
+def _reap(parent: int, sig_r: int, relay_w: int, alive_r: int) -> None:
+    """The reaper's loop (in the forked child)."""
+    import select
+
+    os.set_blocking(relay_w, False)
+    kill_at: float | None = None
+    presses = 0
+    while True:
+        wait = None if kill_at is None else max(0.0, kill_at - time.monotonic())
+        ready, _, _ = select.select([sig_r, alive_r], [], [], wait)
+        if alive_r in ready:
+            return  # llmspell has exited
+        if sig_r in ready:
+            data = os.read(sig_r, 64)
+            if not data:
+                return
+            count = data.count(signal.SIGINT)
+            if count:
+                presses += count
+                try:
+                    os.write(relay_w, bytes([signal.SIGINT]) * count)
+                except OSError:
+                    pass
+                delay = REAPER_SECONDS if presses == 1 else REAPER_SECOND_PRESS_SECONDS
+                at = time.monotonic() + delay
+                kill_at = at if kill_at is None else min(kill_at, at)
+        if kill_at is not None and time.monotonic() >= kill_at:
+            try:
+                os.write(2, b"Error: interrupted (llmspell did not respond; ended)\n")
+                os.kill(parent, signal.SIGKILL)
+            except OSError:
+                pass
+            return
+
+
+def _relay(relay_r: int) -> None:
+    """Pass the reaper's signal bytes to the sigint thread of the guard in force."""
+    while True:
+        try:
+            data = os.read(relay_r, 64)
+        except OSError:
+            return
+        if not data:
+            return
+        with _RELAY_LOCK:
+            target = _RELAY["target"]
+            if target is not None:
+                try:
+                    os.write(target, data)
+                except OSError:
+                    pass
 
 
 def _watch_sigint(rt: Runtime, read_fd: int) -> None:
