@@ -309,10 +309,10 @@ class Runtime:
 
     def close(self) -> None:
         """Run the closers (newest first). Ctrl-C during them still ends the run as
-        interrupted (every closer still runs: they flush state); each closer that runs Lua
-        does so inside ``grace_period``, under a deadline."""
+        interrupted (every closer still runs: they flush state); a closer that runs Lua
+        does so inside ``grace_period``, under a deadline, the watchdog and the Ctrl-C
+        guard."""
         interrupted = False
-        restore = _install_sigint(self)
         try:
             while self._closers:
                 fn = self._closers.pop()
@@ -327,8 +327,6 @@ class Runtime:
 
                         traceback.print_exc()
         finally:
-            if restore is not None:
-                restore()
             self.output.flush()
         if interrupted:
             raise ScriptInterrupted()
