@@ -67,6 +67,7 @@ def _text(value: Any, fn: str, position: int, what: str) -> str:
 
 _bound = 0
 _nodes = 0  # nodes still allowed (convert.limits()): shared sub-tables count each time
+_max_bound = 0
 
 
 def _from_lua(value: Any, depth: int = 0) -> Any:
@@ -91,7 +92,7 @@ def _from_lua(value: Any, depth: int = 0) -> Any:
     if depth > convert.MAX_DEPTH:
         raise TypeError("table nesting too deep (is there a cycle?)")
     _nodes -= 1
-    if _nodes < 0 or _bound > _text_limit():
+    if _nodes < 0 or _bound > _max_bound:
         raise convert.ValueTooLarge(
             f"value too large to convert (more than {convert.limits().nodes} nodes or "
             f"{convert.limits().text_bytes} bytes of text)")
@@ -122,15 +123,13 @@ def _from_lua(value: Any, depth: int = 0) -> Any:
     return out
 
 
-def _text_limit() -> int:
-    return 6 * convert.limits().text_bytes + 2 * convert.limits().nodes
-
-
 def value_from_lua(value: Any, fn: str, key: str) -> tuple[Any, int]:
     """A Lua value as plain JSON data plus an upper bound of its JSON size in bytes."""
-    global _bound, _nodes
+    global _bound, _nodes, _max_bound
+    limits = convert.limits()
     _bound = 0
-    _nodes = convert.limits().nodes
+    _nodes = limits.nodes
+    _max_bound = 6 * limits.text_bytes + 2 * limits.nodes
     try:
         data = _from_lua(value)
     except (TypeError, convert.ValueTooLarge) as exc:

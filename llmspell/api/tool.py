@@ -46,7 +46,9 @@ def lua_converter(rt: Runtime) -> Any:
     keys: dict[Any, Any] = {}
     string_cost, table_cost, entry_cost = (convert.STRING_COST, convert.TABLE_COST,
                                            convert.ENTRY_COST)
-    pending = 0  # estimated bytes built since the free heap was last checked
+    # Estimated bytes built since the free heap was last checked, kept across calls: up to
+    # 4 KiB of small results are only counted (callbacks start with convert.HEADROOM free).
+    pending = 0
 
     def conv(v: Any) -> Any:
         nonlocal pending
@@ -99,15 +101,7 @@ def lua_converter(rt: Runtime) -> Any:
             return v if -(2**63) <= v < 2**63 else float(v)
         return convert.to_lua(lua, v)
 
-    def to_lua(v: Any) -> Any:
-        nonlocal pending
-        pending = 0
-        out = conv(v)
-        if pending:
-            convert.room_for(lua, pending)  # only counted: these tables are built already
-        return out
-
-    return to_lua
+    return conv
 
 
 def _params(value: Any, fn: str, position: int) -> dict[str, Any]:

@@ -282,14 +282,19 @@ class Cost:
 
 
 def _prepare(value: Any, depth: int = 0, cost: Cost | None = None) -> Any:
-    """Turn Python data into what ``table_from`` can take (strings as bytes)."""
+    """Turn Python data into what ``table_from`` can take (strings as bytes), adding the
+    Lua memory it will take to ``cost``."""
     if cost is None:
         cost = Cost()
     kind = type(value)
     if kind is str:
-        raw = encode(value)
+        raw = value.encode("utf-8", "surrogateescape")
         cost.bytes += len(raw) + STRING_COST
         return raw
+    if kind is dict or kind is list or kind is tuple:
+        if depth > MAX_DEPTH:
+            raise TypeError("value nesting too deep to convert to Lua")
+        return _prepare_table(value, depth, cost)
     if kind is bytes:
         cost.bytes += len(value) + STRING_COST
         return value
@@ -297,27 +302,67 @@ def _prepare(value: Any, depth: int = 0, cost: Cost | None = None) -> Any:
         return value
     if kind is int:
         return value if -(2**63) <= value < 2**63 else float(value)
-    if isinstance(value, str):
-        return _prepare(str(value), depth, cost)
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return _prepare(int(value) if isinstance(value, int) else float(value), depth, cost)
     if isinstance(value, bool):
         return bool(value)
-    if depth > MAX_DEPTH:
-        raise TypeError("value nesting too deep to convert to Lua")
+    if isinstance(value, str):
+        return _prepare(str(value), depth, cost)
+    if isinstance(value, int):
+        return _prepare(int(value), depth, cost)
+    if isinstance(value, float):
+        return float(value)
     if isinstance(value, dict | list | tuple):
-        cost.nodes += 1 + len(value)
-        cost.bytes += TABLE_COST + ENTRY_COST * len(value)
-        if cost.nodes > _limits.nodes:
-            raise ValueTooLarge(f"value too large to convert (more than {_limits.nodes} "
-                                "nodes; runtime.security.max_memory_bytes)")
-        if isinstance(value, dict):
-            return {_prepare(k, depth + 1, cost): _prepare(v, depth + 1, cost)
-                    for k, v in value.items() if v is not None}
-        return [_prepare(v, depth + 1, cost) for v in value]
+        return _prepare(dict(value) if isinstance(value, dict) else list(value), depth, cost)
     if lua_type(value) is not None:
         return value
     raise TypeError(f"cannot hand a Python {type(value).__name__} to Lua")
+
+
+def _prepare_table(value: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int,
+                   cost: Cost) -> Any:
+    """A dict or list for ``table_from``: scalars inline, containers through ``_prepare``."""
+    n = len(value)
+    cost.nodes += 1 + n
+    if cost.nodes > _limits.nodes:
+        raise ValueTooLarge(f"value too large to convert (more than {_limits.nodes} "
+                            "nodes; runtime.security.max_memory_bytes)")
+    size = TABLE_COST + ENTRY_COST * n
+    if type(value) is dict:
+        out: dict[Any, Any] = {}
+        for k, v in value.items():
+            if v is None:
+                continue
+            if type(k) is str:
+                k = k.encode("utf-8", "surrogateescape")
+                size += len(k) + STRING_COST
+            elif not (type(k) is int or type(k) is float or type(k) is bool):
+                k = _prepare(k, depth + 1, cost)
+            kind = type(v)
+            if kind is str:
+                v = v.encode("utf-8", "surrogateescape")
+                size += len(v) + STRING_COST
+            elif kind is int:
+                if not -(2**63) <= v < 2**63:
+                    v = float(v)
+            elif not (kind is bool or kind is float):
+                v = _prepare(v, depth + 1, cost)
+            out[k] = v
+        cost.bytes += size
+        return out
+    items: list[Any] = []
+    append = items.append
+    for v in value:
+        kind = type(v)
+        if kind is str:
+            v = v.encode("utf-8", "surrogateescape")
+            size += len(v) + STRING_COST
+        elif kind is int:
+            if not -(2**63) <= v < 2**63:
+                v = float(v)
+        elif not (kind is bool or kind is float or v is None):
+            v = _prepare(v, depth + 1, cost)
+        append(v)
+    cost.bytes += size
+    return items
 
 
 def lua_free(runtime: lupa.LuaRuntime) -> int | None:
@@ -373,18 +418,29 @@ def to_lua(runtime: lupa.LuaRuntime, value: Any) -> Any:
     Raises ``ValueTooLarge`` when the value would not fit in the Lua heap: nothing has been
     allocated in Lua then.
     """
-    if isinstance(value, str):
-        raw = encode(value)
+    kind = type(value)
+    if kind is str:
+        raw = value.encode("utf-8", "surrogateescape")
         room_for(runtime, len(raw) + STRING_COST)
         return raw
-    if isinstance(value, dict | list | tuple):
+    if kind is dict or kind is list or kind is tuple:
         cost = Cost()
-        prepared = _prepare(value, 0, cost)
+        prepared = _prepare_table(value, 0, cost)
         room_for(runtime, cost.bytes)
         return runtime.table_from(prepared, recursive=True)
-    if type(value) is bytes:
+    if kind is bytes:
         room_for(runtime, len(value) + STRING_COST)
-    return _prepare(value)
+        return value
+    if value is None or kind is bool or kind is float:
+        return value
+    if lua_type(value) is not None:  # a Lua value already (a table an adapter built)
+        return value
+    cost = Cost()
+    prepared = _prepare(value, 0, cost)
+    room_for(runtime, cost.bytes)
+    if type(prepared) is dict or type(prepared) is list:
+        return runtime.table_from(prepared, recursive=True)
+    return prepared
 
 
 def text_arg(value: Any, fn: str, position: int, what: str = "string") -> str:
