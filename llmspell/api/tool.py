@@ -111,6 +111,8 @@ def _params(value: Any, fn: str, position: int) -> dict[str, Any]:
     try:
         if len(value) == 0:  # no array part: a flat record, converted here (hot path)
             data = {}
+            budget = None  # one conversion budget for the whole record (convert.Budget)
+            text_left = convert.limits().text_bytes
             for key, item in value.items():
                 name = (key.decode("utf-8", "surrogateescape") if type(key) is bytes
                         else convert._key(key))
@@ -118,11 +120,20 @@ def _params(value: Any, fn: str, position: int) -> dict[str, Any]:
                     continue
                 kind = type(item)
                 if kind is bytes:
+                    text_left -= len(item)
+                    if text_left < 0:  # the same big string under many keys
+                        budget = convert.Budget()
+                        budget.text = text_left
+                        budget.over()
                     item = item.decode("utf-8", "surrogateescape")
                 elif kind is float:
                     item = convert._number(item)
                 elif not (kind is bool or kind is int):
-                    item = convert.to_python(item)
+                    if budget is None:
+                        budget = convert.Budget()
+                    budget.text = text_left
+                    item = convert.to_python(item, budget=budget)
+                    text_left = budget.text
                 data[name] = item
         else:
             data = convert.to_python(value)

@@ -21,7 +21,7 @@ Every conversion is bounded (``Limits``, derived from ``runtime.security.max_mem
 by ``configure``): Lua -> Python counts the nodes it makes and the bytes of text it
 decodes, counting a shared sub-table or string again each time it is expanded, and raises
 ``ValueTooLarge`` past either limit. Python -> Lua estimates the Lua memory a value will
-take (``lua_cost``) and refuses it (``ensure_room``) when it would not fit in the heap:
+take (``Cost``) and refuses it (``ensure_room``) when it would not fit in the heap:
 an allocation failing while Python pushes values into Lua cannot be caught (lupa deadlocks
 or aborts the process), so it must never be attempted.
 """
@@ -115,9 +115,10 @@ class Budget:
         if self.nodes < 0 and self.reserve > 0:
             if _stop_check is not None and _stop_check():
                 raise ValueTooLarge("conversion stopped (the run is ending)")
-            portion = min(self.reserve, NODE_PORTION)
-            self.reserve -= portion
-            self.nodes += portion
+            while self.nodes < 0 and self.reserve > 0:
+                portion = min(self.reserve, NODE_PORTION)
+                self.reserve -= portion
+                self.nodes += portion
             if self.nodes >= 0 and self.text >= 0:
                 return
         if self.nodes < 0:

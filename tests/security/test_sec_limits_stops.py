@@ -76,13 +76,32 @@ def test_error_is_catchable_by_pcall(tmp_path: Path) -> None:
 
 
 def test_one_string_repeated_counts_every_time(tmp_path: Path) -> None:
-    # 1 MB of Lua memory, 100 MB once expanded: the byte budget counts each use.
+    # 1 MB of Lua memory, 100 MB once expanded: the byte budget counts each use, nested
+    # or as fields of the params record itself.
     body = ("local s = string.rep('x', 1000000)\nlocal t = {}\n"
             "for i = 1, 100 do t[i] = s end\n"
             "local ok, e = pcall(Tool.invoke, 'json_processor', "
             "{operation = 'query', input = t, query = 'length'})\n"
-            "print(ok, e)\n")
+            "print(ok, e)\n"
+            "local params = {operation = 'query', query = 'length'}\n"
+            "for i = 1, 100 do params['k' .. i] = s end\n"
+            "print(pcall(Tool.invoke, 'json_processor', params))\n")
     code, out, err, _, rss = run(tmp_path, body, "--timeout", "30")
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("false\tTool.invoke: value too large to convert")
+    assert lines[1].startswith("false\tTool.invoke: value too large to convert")
+    assert rss < MAX_RSS_KB
+
+
+def test_one_subtable_under_many_keys_counts_every_time(tmp_path: Path) -> None:
+    # a flat record whose every field is the same 16-level DAG: one budget for the call
+    body = ("local t = {'leaf'}\nfor i = 1, 16 do t = {t, t} end\n"
+            "local params = {operation = 'query', query = 'length'}\n"
+            "for i = 1, 64 do params['k' .. i] = t end\n"
+            "local ok, e = pcall(Tool.invoke, 'json_processor', params)\n"
+            "print(ok, e)\n")
+    code, out, err, seconds, rss = run(tmp_path, body, "--timeout", "30")
     assert code == 0, err
     assert out.startswith("false\tTool.invoke: value too large to convert")
     assert rss < MAX_RSS_KB
