@@ -111,7 +111,7 @@ def install(rt: Runtime, table: Any) -> None:
         used = int(heap())
         allocated = rt.lua.get_memory_used() if rt.lua.get_max_memory() else used
         return {"used_bytes": used, "allocated_bytes": int(allocated or used),
-                "resident_bytes": resident_bytes(), "collections": int(helpers[b"gc_count"]())}
+                "resident_bytes": resident_bytes(), "collections": int(rt.internals[b"gc_count"]())}
 
     def record_event(timer_id: Any = None, name: Any = None, metadata: Any = None) -> bool:
         fn = "Debug.recordEvent"

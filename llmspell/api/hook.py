@@ -169,7 +169,15 @@ def install(rt: Runtime, table: Any) -> None:
             try:
                 registry.run("SystemShutdown", {"reason": reason or "finished"})
             except Exception as exc:  # the script is over: report, do not raise
-                rt.output.error(convert.encode(f"SystemShutdown hook failed: {exc}\n"))
+                stopped = rt.stop_reason
+                if stopped == "timeout":
+                    text = (f"SystemShutdown hooks stopped: they ran past their "
+                            f"{SHUTDOWN_SECONDS:g} s limit")
+                elif stopped == "interrupt":
+                    text = "SystemShutdown hooks interrupted"
+                else:
+                    text = f"SystemShutdown hook failed: {exc}"
+                rt.output.error(convert.encode(text + "\n"))
 
     rt.on_close(shutdown)
 

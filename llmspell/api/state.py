@@ -66,10 +66,12 @@ def _text(value: Any, fn: str, position: int, what: str) -> str:
 # the exact size is only computed for values that might pass the size limit.
 
 _bound = 0
+_nodes = 0  # nodes still allowed (convert.limits()): shared sub-tables count each time
+_max_bound = 0
 
 
 def _from_lua(value: Any, depth: int = 0) -> Any:
-    global _bound
+    global _bound, _nodes
     kind = type(value)
     if kind is bytes:
         _bound += 6 * len(value) + 2
@@ -89,7 +91,13 @@ def _from_lua(value: Any, depth: int = 0) -> Any:
         raise TypeError("Unsupported Lua type for JSON conversion")
     if depth > convert.MAX_DEPTH:
         raise TypeError("table nesting too deep (is there a cycle?)")
+    _nodes -= 1
+    if _nodes < 0 or _bound > _max_bound:
+        raise convert.ValueTooLarge(
+            f"value too large to convert (more than {convert.limits().nodes} nodes or "
+            f"{convert.limits().text_bytes} bytes of text)")
     pairs = list(value.items())
+    _nodes -= len(pairs)
     _bound += 2 + 2 * len(pairs)
     if not pairs:
         return {}
@@ -117,34 +125,52 @@ def _from_lua(value: Any, depth: int = 0) -> Any:
 
 def value_from_lua(value: Any, fn: str, key: str) -> tuple[Any, int]:
     """A Lua value as plain JSON data plus an upper bound of its JSON size in bytes."""
-    global _bound
+    global _bound, _nodes, _max_bound
+    limits = convert.limits()
     _bound = 0
+    _nodes = limits.nodes
+    _max_bound = 6 * limits.text_bytes + 2 * limits.nodes
     try:
         data = _from_lua(value)
-    except TypeError as exc:
+    except (TypeError, convert.ValueTooLarge) as exc:
         raise ApiError(f"{fn}: value for key '{key}' cannot be stored: {exc}") from None
     return data, _bound
 
 
+_cost = 0
+
+
 def _prepare(value: Any) -> Any:
+    global _cost
     kind = type(value)
     if kind is str:
-        return value.encode("utf-8", "surrogateescape")
+        raw = value.encode("utf-8", "surrogateescape")
+        _cost += len(raw) + convert.STRING_COST
+        return raw
     if kind is dict:
+        _cost += convert.TABLE_COST + (convert.ENTRY_COST + convert.STRING_COST) * len(value)
         return {k.encode("utf-8", "surrogateescape"): _prepare(v)
                 for k, v in value.items() if v is not None}
     if kind is list:
+        _cost += convert.TABLE_COST + convert.ENTRY_COST * len(value)
         return [_prepare(v) for v in value]
     return value
 
 
 def value_to_lua(rt: Runtime, value: Any) -> Any:
-    """Plain JSON data as fresh Lua values (JSON null becomes nil)."""
+    """Plain JSON data as fresh Lua values (JSON null becomes nil); refused when it would
+    not fit in the Lua heap (``convert.ensure_room``)."""
+    global _cost
     kind = type(value)
     if kind is dict or kind is list:
-        return rt.lua.table_from(_prepare(value), recursive=True)
+        _cost = 0
+        prepared = _prepare(value)
+        convert.room_for(rt.lua, _cost)
+        return rt.lua.table_from(prepared, recursive=True)
     if kind is str:
-        return value.encode("utf-8", "surrogateescape")
+        raw = value.encode("utf-8", "surrogateescape")
+        convert.room_for(rt.lua, len(raw) + convert.STRING_COST)
+        return raw
     return value
 
 

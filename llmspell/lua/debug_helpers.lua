@@ -1,20 +1,12 @@
 -- Lua side of the Debug global (llmspell/api/debug.py): value dumps and stack reports
 -- need the Lua values and frames themselves. Compiled before the script runs, in the
 -- prelude's private environment (see prelude.lua, "Our own chunks").
-local type, tostring, next, error, pcall, getmetatable, newproxy, collectgarbage =
-  type, tostring, next, error, pcall, getmetatable, newproxy, collectgarbage
+local type, tostring, next, error, pcall, getmetatable, collectgarbage =
+  type, tostring, next, error, pcall, getmetatable, collectgarbage
 local sort, concat = table.sort, table.concat
 local rep, format, ssub, sfind = string.rep, string.format, string.sub, string.find
 local floor = math.floor
 local getinfo, getlocal, getupvalue = debug.getinfo, debug.getlocal, debug.getupvalue
-
--- collections since Debug was first used: one finalizer per cycle, re-armed each time
-local gc_count = 0
-local function arm()
-  local p = newproxy(true)
-  getmetatable(p).__gc = function() gc_count = gc_count + 1; arm() end
-end
-if newproxy then arm() end
 
 local function opt_table(opts)
   return type(opts) == "table" and opts or {}
@@ -187,6 +179,5 @@ return {
   -- from level 1: our own frames (this chunk, the Debug wrappers) are skipped anyway
   stackTrace = function(opts) return trace_text(trace(opts, 1)) end,
   trace = function(opts) return trace(opts, 1) end,
-  gc_count = function() return gc_count end,
   heap_bytes = function() return floor(collectgarbage("count") * 1024) end,
 }

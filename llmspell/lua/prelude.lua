@@ -33,7 +33,7 @@ local co_resume, co_create, co_status, co_wrap_orig, co_running, co_yield =
   coroutine.yield
 local real_load = load
 local real_setfenv, real_getfenv, rawequal, assert = setfenv, getfenv, rawequal, assert
-local real_newproxy, collectgarbage = newproxy, collectgarbage
+local collectgarbage = collectgarbage
 local real_io = io
 local real_os = os
 local dbg = debug
@@ -59,11 +59,14 @@ local function lost(level)
   error("internal error in an llmspell function (run with --debug for details)", level)
 end
 
+local NO_MEMORY = "not enough memory"  -- preallocated by LuaJIT: raising it allocates nothing
+
 local function finish(called, ok, ...)
   if ok == true then return ... end
   if not called then lost(3) end
   local err = ...
   if err == ABORT then error(ABORT, 0) end
+  if err == NO_MEMORY then error(NO_MEMORY, 0) end
   error(err, 2)
 end
 
@@ -78,6 +81,7 @@ local function finish_up(called, ok, ...)
   if not called then lost(4) end
   local err = ...
   if err == ABORT then error(ABORT, 0) end
+  if err == NO_MEMORY then error(NO_MEMORY, 0) end
   error(err, 3)
 end
 
@@ -100,9 +104,13 @@ dbg.sethook(function()
 end, "", py.hook_count)
 
 -- pcall / xpcall / coroutines cannot swallow an abort --------------------
+-- A failed call is re-raised as ABORT when its error is ABORT, and also whenever the run
+-- must stop: an abort raised inside an xpcall message handler (one that loops, errors or
+-- catches it) reaches xpcall as "error in error handling", not as ABORT. Asking `check`
+-- costs a Python call, on the failure path only.
 
 local function rethrow(ok, ...)
-  if not ok and (...) == ABORT then error(ABORT, 0) end
+  if not ok and ((...) == ABORT or check()) then error(ABORT, 0) end
   return ok, ...
 end
 
@@ -128,13 +136,30 @@ coroutine_safe.wrap = function(f)
     local function pass(ok, ...)
       if not ok then
         local e = ...
-        if e == ABORT then error(ABORT, 0) end
+        if e == ABORT or check() then error(ABORT, 0) end
         error(e, 2)
       end
       return ...
     end
     return pass(co_resume(co, ...))
   end
+end
+
+-- Finalizers: LuaJIT runs __gc with hooks off, so a looping finalizer could never be
+-- stopped. Tables take no __gc in LuaJIT (5.1 semantics); `newproxy` (userdata with a
+-- metatable) is removed from the globals; file handles' shared metatable is locked so a
+-- script given file access cannot put a __gc on it. The one finalizer left is ours,
+-- counting collections for Debug (`gc_count`).
+local newproxy = newproxy
+local gc_count = 0
+local function arm_gc_counter()
+  local p = newproxy(true)
+  getmetatable(p).__gc = function() gc_count = gc_count + 1; arm_gc_counter() end
+end
+arm_gc_counter()
+do
+  local file_mt = getmetatable(real_io.stdout)
+  if type(file_mt) == "table" then file_mt.__metatable = "file" end
 end
 
 -- Number formatting as upstream prints it (Rust f64 Display) ---------------
@@ -551,7 +576,7 @@ for _ = 1, 3 do math.random() end
 
 for _, name in ipairs({ "python", "jit", "ffi", "package", "require", "module", "dofile",
                         "loadfile", "io", "os", "debug", "coroutine", "load", "loadstring",
-                        "print", "pcall", "xpcall", "tostring" }) do
+                        "print", "pcall", "xpcall", "tostring", "newproxy" }) do
   rawset(_G, name, nil)
 end
 
@@ -596,7 +621,7 @@ local private = {
   pcall = safe_pcall, xpcall = safe_xpcall, setmetatable = setmetatable,
   raw_pcall = pcall,  -- catches an abort too: only for code that passes it on
   getmetatable = getmetatable, rawget = rawget, rawset = rawset, rawequal = rawequal,
-  unpack = unpack, newproxy = real_newproxy, collectgarbage = collectgarbage,
+  unpack = unpack, collectgarbage = collectgarbage,
   setfenv = real_setfenv, load = lua_load,
   string = copy_table(string_safe), table = copy_table(table_safe),
   math = copy_table(math_safe), coroutine = copy_table(coroutine_safe),
@@ -716,6 +741,7 @@ return {
   lost = lost,
   setmetatable = setmetatable,
   format_number = format_number,
+  gc_count = function() return gc_count end,
   set_hook = function(count)
     dbg.sethook(function() if check() then error(ABORT, 0) end end, "", count)
   end,

@@ -8,6 +8,7 @@ where ``require`` may read modules. ``prelude.lua`` builds the script-visible gl
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import random
 import signal
@@ -41,6 +42,8 @@ HOOK_COUNT = 100_000
 # A single C call (a pathological string pattern, say) never reaches the hook; the CLI's
 # watchdog ends the process this long after the deadline if the script has not stopped.
 WATCHDOG_GRACE_SECONDS = 2.0
+# After Ctrl-C the run has this long to end by itself before the process is ended.
+STOP_SECONDS = 1.0
 INTERNAL_CHUNK = "=llmspell"
 BYTECODE_SIGNATURE = b"\x1bLJ"
 LUA_DIR = Path(__file__).parent
@@ -57,6 +60,9 @@ def chunk_source(name: str) -> bytes:
     if source is None:
         source = _SOURCES[name] = (LUA_DIR / f"{name}.lua").read_bytes()
     return source
+# LuaJIT creates this string when the state opens and never frees it: pushing it from
+# Python allocates nothing, so it is the one answer possible when the heap is full.
+NO_MEMORY = b"not enough memory"
 
 
 def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
@@ -157,6 +163,8 @@ class Runtime:
         self._services_lock = threading.RLock()
 
         memory = settings.get("runtime.security.max_memory_bytes") or 0
+        convert.configure(memory, self._check)
+        self._memory_limited = memory > 0
         self.lua = lupa.LuaRuntime(
             register_eval=False,
             register_builtins=False,
@@ -215,21 +223,50 @@ class Runtime:
     # -- the call protocol ----------------------------------------------------
 
     def _protocol(self, fn: Callable[..., Any], name: str) -> Callable[..., Any]:
-        """Wrap ``fn`` so it answers ``(true, ...)``, ``(false, msg)`` or ``(false, ABORT)``."""
+        """Wrap ``fn`` so it answers ``(true, ...)``, ``(false, msg)`` or ``(false, ABORT)``.
+
+        Memory: nothing pushed into Lua from here may fail (lupa cannot recover from an
+        allocation error raised while Python pushes values: it deadlocks or aborts). So
+        ``fn`` runs only with ``HEADROOM`` free in the heap, values are converted only
+        when their estimated size fits (``convert.ensure_room``), and when even that is
+        not possible the answer is LuaJIT's own preallocated "not enough memory" string.
+        """
         lua = self.lua
+        limited = self._memory_limited
+        get_used = lua.get_memory_used
+        tight = (lua.get_max_memory() or 0) - convert.HEADROOM  # past this: check closely
 
         def call(*args: Any) -> Any:
+            if limited and get_used() > tight and not self._has_headroom():
+                return (False, NO_MEMORY)
             try:
                 result = fn(*args)
+                if self._abort is not None:
+                    return (False, self.abort_token)
+                if isinstance(result, convert.LuaMulti):
+                    return self._push_many(result)
+                if type(result) is bytes:
+                    convert.room_for(lua, len(result) + convert.STRING_COST)
+                    return (True, result)
+                return (True, convert.to_lua(lua, result))
             except ApiError as exc:
                 return (False, _lua_message(str(exc)))
+            except convert.ValueTooLarge as exc:
+                if self._abort is not None:
+                    return (False, self.abort_token)
+                return (False, _lua_message(f"{name}: {exc}"))
             except KeyboardInterrupt:
                 self._abort = ("interrupt", 130)
                 return (False, self.abort_token)
             except lupa.LuaError as exc:
                 if self._abort is not None:
                     return (False, self.abort_token)
+                if isinstance(exc, lupa.LuaMemoryError):
+                    return (False, NO_MEMORY)
                 return (False, _lua_message(_lua_error_text(exc)))
+            except MemoryError:
+                return (False, self.abort_token if self._abort is not None
+                        else _lua_message(f"{name}: out of memory"))
             except Exception as exc:  # a bug or an unexpected failure: say where
                 if self._abort is not None:
                     return (False, self.abort_token)
@@ -238,16 +275,24 @@ class Runtime:
 
                     traceback.print_exc()
                 return (False, _lua_message(f"{name}: {exc}"))
-            if self._abort is not None:
-                return (False, self.abort_token)
-            try:
-                if isinstance(result, convert.LuaMulti):
-                    return (True, *[convert.to_lua(lua, item) for item in result])
-                return (True, convert.to_lua(lua, result))
-            except TypeError as exc:
-                return (False, _lua_message(f"{name}: {exc}"))
 
         return call
+
+    def _has_headroom(self) -> bool:
+        """True when the Lua heap has ``HEADROOM`` free (after a full GC if needed)."""
+        free = convert.lua_free(self.lua)
+        if free is None or free >= convert.HEADROOM:
+            return True
+        self.lua.gccollect()
+        free = convert.lua_free(self.lua)
+        return free is None or free >= convert.HEADROOM
+
+    def _push_many(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
+        """Several return values: strings are pushed after we return, so count them all."""
+        lua = self.lua
+        pending = sum(len(v) + convert.STRING_COST for v in values if type(v) is bytes)
+        convert.room_for(lua, pending)
+        return (True, *[convert.to_lua(lua, item) for item in values])
 
     def function(self, fn: Callable[..., Any], name: str) -> Any:
         """A Lua function that calls ``fn``; its ApiError messages become Lua errors."""
@@ -270,6 +315,8 @@ class Runtime:
 
         Only call this on the thread that runs the script (see LUAJIT_NOTES.md).
         """
+        if self._memory_limited and not self._has_headroom():
+            raise MemoryError("not enough memory")  # pushing the arguments could fail
         result = fn(*(convert.to_lua(self.lua, a) for a in args))
         if isinstance(result, tuple):
             result = result[0] if result else None
@@ -317,16 +364,28 @@ class Runtime:
         self._closers.append(fn)
 
     def close(self) -> None:
-        while self._closers:
-            fn = self._closers.pop()
-            try:
-                fn()
-            except Exception:
-                if self.debug:
-                    import traceback
+        """Run the closers (newest first). Ctrl-C during them still ends the run as
+        interrupted (every closer still runs: they flush state); a closer that runs Lua
+        does so inside ``grace_period``, under a deadline, the watchdog and the Ctrl-C
+        guard."""
+        interrupted = False
+        try:
+            while self._closers:
+                fn = self._closers.pop()
+                try:
+                    fn()
+                except KeyboardInterrupt:
+                    interrupted = True
+                    self._abort = ("interrupt", 130)
+                except Exception:
+                    if self.debug:
+                        import traceback
 
-                    traceback.print_exc()
-        self.output.flush()
+                        traceback.print_exc()
+        finally:
+            self.output.flush()
+        if interrupted:
+            raise ScriptInterrupted()
 
     # -- callbacks used by the prelude ----------------------------------------
 
@@ -375,15 +434,25 @@ class Runtime:
                     limit.fired = True
 
     @contextmanager
-    def grace_period(self, seconds: float) -> Iterator[None]:
-        """Let Lua run for ``seconds`` more after the script ended (shutdown hooks)."""
+    def grace_period(self, seconds: float, what: str = "shutdown hooks") -> Iterator[None]:
+        """Let Lua run for ``seconds`` more after the script ended (shutdown hooks).
+
+        The block runs under the same stops as the script: the deadline (checked at the
+        hook), the watchdog for a stuck C call, and Ctrl-C (which is kept when the block
+        ends, so the run still ends as interrupted).
+        """
         abort, deadline = self._abort, self._deadline
         self._abort = None
         self._deadline = time.monotonic() + seconds
+        message = (f"{what} ran past their {seconds:g} s limit and did not stop "
+                   "(stuck in one long library call); process ended")
         try:
-            yield
+            with self._stoppable(self._deadline, message):
+                yield
         finally:
-            self._abort, self._deadline = abort, deadline
+            interrupted = self._abort is not None and self._abort[0] == "interrupt"
+            self._abort = ("interrupt", 130) if interrupted else abort
+            self._deadline = deadline
 
     def remaining_seconds(self) -> float | None:
         """Time left before the script's deadline (services bound blocking calls by it)."""
@@ -531,10 +600,12 @@ class Runtime:
         self._abort = None
         self._deadline = (time.monotonic() + self._timeout_ms / 1000
                           if self._timeout_ms is not None else None)
-        previous = _install_sigint(self)
-        stop_watchdog = self._start_watchdog()
+        message = (f"script timed out after {self._timeout_ms} ms and did not stop (stuck in "
+                   "one long library call); process ended")
         try:
-            returned = self.internals[b"run"](source, convert.encode("@" + chunkname))
+            with self._stoppable(self._deadline, message):
+                returned = self.internals[b"run"](source, convert.encode("@" + chunkname))
+                return self._outcome(returned, chunkname)
         except lupa.LuaMemoryError:
             raise self._memory_error() from None
         except lupa.LuaError as exc:
@@ -544,9 +615,10 @@ class Runtime:
         except KeyboardInterrupt:
             raise ScriptInterrupted() from None
         finally:
-            stop_watchdog()
-            _restore_sigint(previous)
             self._deadline = None
+
+    def _outcome(self, returned: Any, chunkname: str) -> Any:
+        """The script's return value as plain Python, or the error that ended it."""
         if self._abort is not None:
             self._raise_abort()
         # (ok, first value, more values...): a script's extra return values are dropped,
@@ -554,38 +626,63 @@ class Runtime:
         ok, payload = (returned[0], returned[1] if len(returned) > 1 else None) \
             if isinstance(returned, tuple) else (returned, None)
         if ok:
-            return convert.result_to_python(payload)
+            try:
+                return convert.result_to_python(payload)
+            except convert.ValueTooLarge as exc:
+                if self._abort is not None:
+                    self._raise_abort()
+                raise ScriptError(f"{chunkname}: return {exc}") from None
         if payload == self.abort_token:
             self._raise_abort()
         if isinstance(payload, bytes):  # the error handler itself failed (out of memory)
             message = convert.decode(payload)
-            if "not enough memory" in message:
+            if "not enough memory" in message or message == "error in error handling":
                 raise self._memory_error()
             raise ScriptError(message)
         message = convert.decode(payload[b"message"] or b"unknown error")
-        if message == "not enough memory":
+        if message == "not enough memory" or message.endswith(": not enough memory"):
             raise self._memory_error()
         tb = payload[b"traceback"]
         raise ScriptError(message, _clean_traceback(convert.decode(tb) if tb else ""))
 
-    def _start_watchdog(self) -> Callable[[], None]:
-        """End the process if the script overruns its deadline inside one C call."""
-        if not self.watchdog or self._timeout_ms is None:
+    @contextmanager
+    def _stoppable(self, deadline: float | None, message: str) -> Iterator[None]:
+        """Ctrl-C and the watchdog for a stretch of work on the script's thread."""
+        restore = _install_sigint(self)
+        stop_watchdog = self._start_watchdog(deadline, message)
+        try:
+            yield
+        finally:
+            stop_watchdog()
+            if restore is not None:
+                restore()
+
+    def _start_watchdog(self, deadline: float | None, message: str) -> Callable[[], None]:
+        """End the process when ``deadline`` has passed and the run did not stop.
+
+        Lua stops itself at its hook, but a single C call (a pathological pattern) or a
+        callback never reaches the hook: ``WATCHDOG_GRACE_SECONDS`` after the deadline a
+        thread ends the process (exit 1). A C extension that holds the GIL stops even that
+        thread; ``faulthandler``'s C timer, a second later, ends the process anyway.
+        """
+        if not self.watchdog or deadline is None:
             return lambda: None
         done = threading.Event()
-        limit = self._timeout_ms / 1000 + WATCHDOG_GRACE_SECONDS
+        limit = max(0.0, deadline - time.monotonic()) + WATCHDOG_GRACE_SECONDS
 
         def watch() -> None:
-            if done.wait(limit):
-                return
-            self.output.flush()
-            sys.stderr.write(f"Error: script timed out after {self._timeout_ms} ms and did not "
-                             "stop (stuck in one long library call); process ended\n")
-            sys.stderr.flush()
-            os._exit(1)
+            if not done.wait(limit):
+                _hard_exit(self, 1, message)
 
         threading.Thread(target=watch, name="llmspell-watchdog", daemon=True).start()
-        return done.set
+        backstop = _arm_backstop(limit + 1.0)
+
+        def stop() -> None:
+            done.set()
+            if backstop:
+                faulthandler.cancel_dump_traceback_later()
+
+        return stop
 
     def _memory_error(self) -> ScriptMemoryError:
         limit = self.settings.get("runtime.security.max_memory_bytes")
@@ -634,21 +731,223 @@ def _clean_traceback(tb: str) -> str:
     return "stack traceback:\n" + "\n".join(keep) if keep else ""
 
 
-def _install_sigint(rt: Runtime) -> Any:
-    """Ctrl-C: the first press stops the script at the next hook; a second one exits now."""
+def _install_sigint(rt: Runtime) -> Callable[[], None] | None:
+    """Ctrl-C: the first press stops the run; a second one exits at once.
+
+    A Python signal handler only runs between bytecodes of the main thread, never during a
+    long C call (a pattern match, a finalizer, a library). So the C-level handler also
+    writes to a wakeup pipe read by a thread (lupa releases the GIL while Lua runs): on
+    the first press it sets the abort flag (Lua stops at its next hook) and, under the
+    CLI (``rt.watchdog``), ends the process if it is still running ``STOP_SECONDS`` later;
+    on a second press it ends the process at once (exit 130, output flushed).
+    Returns the function that restores the previous handler, or None off the main thread.
+    """
     if threading.current_thread() is not threading.main_thread():
         return None
-    presses = {"n": 0}
 
     def handler(signum: int, frame: Any) -> None:
-        presses["n"] += 1
         rt._abort = ("interrupt", 130)
-        if presses["n"] > 1:
-            rt.output.flush()
-            os._exit(130)
         raise KeyboardInterrupt
 
-    return signal.signal(signal.SIGINT, handler)
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    reaper_fd = _reaper_signal_fd() if rt.watchdog else None
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        previous_fd = signal.set_wakeup_fd(write_fd if reaper_fd is None else reaper_fd,
+                                           warn_on_full_buffer=False)
+    except ValueError:  # not possible here: Python's handler alone
+        os.close(read_fd)
+        os.close(write_fd)
+        return lambda: _restore_sigint(previous)
+    with _RELAY_LOCK:
+        previous_target = _RELAY["target"]
+        _RELAY["target"] = write_fd
+    threading.Thread(target=_watch_sigint, args=(rt, read_fd), name="llmspell-sigint",
+                     daemon=True).start()
+
+    def restore() -> None:
+        signal.set_wakeup_fd(previous_fd)
+        _restore_sigint(previous)
+        with _RELAY_LOCK:
+            _RELAY["target"] = previous_target
+            os.close(write_fd)  # the thread reads end-of-file and leaves
+
+    return restore
+
+
+# -- the reaper: Ctrl-C when llmspell itself cannot respond --------------------------
+# A C extension that holds the GIL (a long regex, a native library) stops every Python
+# thread, so nothing in the process can react to Ctrl-C. Under the CLI a small forked
+# helper receives the signal bytes (it owns the read end of the wakeup pipe), relays them
+# to the sigint thread here, and kills llmspell if it is still alive REAPER_SECONDS after
+# the first press (REAPER_SECOND_PRESS_SECONDS after a second one). It exits as soon as
+# llmspell does (end of file on a pipe only llmspell holds).
+
+REAPER_SECONDS = STOP_SECONDS + 0.5
+REAPER_SECOND_PRESS_SECONDS = 0.5
+_RELAY_LOCK = threading.Lock()
+_RELAY: dict[str, int | None] = {"target": None, "signal_fd": None, "failed": 0}
+
+
+def _reaper_signal_fd() -> int | None:
+    """The wakeup fd that reaches the reaper (started on first use), or None."""
+    if _RELAY["signal_fd"] is None and not _RELAY["failed"]:
+        try:
+            _RELAY["signal_fd"] = _start_reaper()
+        except OSError:
+            _RELAY["failed"] = 1
+    return _RELAY["signal_fd"]
+
+
+def _start_reaper() -> int | None:
+    if not hasattr(os, "fork") or not os.path.isdir("/proc/self/fd"):
+        return None
+    import select  # noqa: F401 - imported before fork: the child must not import
+
+    sig_r, sig_w = os.pipe()
+    relay_r, relay_w = os.pipe()
+    alive_r, alive_w = os.pipe()
+    parent = os.getpid()
+    pid = os.fork()
+    if pid == 0:  # the child: only os calls from here on, then _exit
+        try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches it too
+            signal.set_wakeup_fd(-1)
+            keep = {sig_r, relay_w, alive_r, 2}
+            for name in os.listdir("/proc/self/fd"):
+                fd = int(name)
+                if fd not in keep:
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            _reap(parent, sig_r, relay_w, alive_r)
+        finally:
+            os._exit(0)
+    for fd in (sig_r, relay_w, alive_r):
+        os.close(fd)
+    _RELAY["alive_fd"] = alive_w  # held open until llmspell exits
+    os.set_blocking(sig_w, False)
+    threading.Thread(target=_relay, args=(relay_r,), name="llmspell-relay",
+                     daemon=True).start()
+    return sig_w
+
+
+def _reap(parent: int, sig_r: int, relay_w: int, alive_r: int) -> None:
+    """The reaper's loop (in the forked child)."""
+    import select
+
+    os.set_blocking(relay_w, False)
+    kill_at: float | None = None
+    presses = 0
+    while True:
+        wait = None if kill_at is None else max(0.0, kill_at - time.monotonic())
+        ready, _, _ = select.select([sig_r, alive_r], [], [], wait)
+        if alive_r in ready:
+            return  # llmspell has exited
+        if sig_r in ready:
+            data = os.read(sig_r, 64)
+            if not data:
+                return
+            count = data.count(signal.SIGINT)
+            if count:
+                presses += count
+                try:
+                    os.write(relay_w, bytes([signal.SIGINT]) * count)
+                except OSError:
+                    pass
+                delay = REAPER_SECONDS if presses == 1 else REAPER_SECOND_PRESS_SECONDS
+                at = time.monotonic() + delay
+                kill_at = at if kill_at is None else min(kill_at, at)
+        if kill_at is not None and time.monotonic() >= kill_at:
+            try:
+                os.write(2, b"Error: interrupted (llmspell did not respond; ended)\n")
+                os.kill(parent, signal.SIGKILL)
+            except OSError:
+                pass
+            return
+
+
+def _relay(relay_r: int) -> None:
+    """Pass the reaper's signal bytes to the sigint thread of the guard in force."""
+    while True:
+        try:
+            data = os.read(relay_r, 64)
+        except OSError:
+            return
+        if not data:
+            return
+        with _RELAY_LOCK:
+            target = _RELAY["target"]
+            if target is not None:
+                try:
+                    os.write(target, data)
+                except OSError:
+                    pass
+
+
+def _watch_sigint(rt: Runtime, read_fd: int) -> None:
+    presses = 0
+    try:
+        while True:
+            data = os.read(read_fd, 64)
+            if not data:
+                return
+            for signum in data:
+                if signum != signal.SIGINT:
+                    continue
+                presses += 1
+                rt._abort = ("interrupt", 130)
+                if presses > 1:
+                    _hard_exit(rt, 130, "interrupted")
+                if rt.watchdog:
+                    threading.Thread(target=_exit_later, args=(rt,), name="llmspell-stop",
+                                     daemon=True).start()
+    except OSError:
+        return
+    finally:
+        os.close(read_fd)
+
+
+def _exit_later(rt: Runtime) -> None:
+    """The run had ``STOP_SECONDS`` to end after Ctrl-C (the process is exiting by then)."""
+    time.sleep(STOP_SECONDS)
+    _hard_exit(rt, 130, "interrupted")
+
+
+def _hard_exit(rt: Runtime, code: int, message: str) -> None:
+    """End the process now, from any thread: flush the script's output, say why, exit."""
+    try:
+        rt.output.flush()
+        sys.stdout.flush()
+    except Exception:
+        pass
+    try:
+        os.write(2, f"Error: {message}\n".encode())
+    except OSError:
+        pass
+    os._exit(code)
+
+
+def _arm_backstop(seconds: float) -> bool:
+    """A last resort that needs no GIL: faulthandler's C thread exits (status 1) after
+    ``seconds`` unless cancelled. Only one can be armed in a process."""
+    try:
+        faulthandler.dump_traceback_later(seconds, exit=True, file=_devnull())
+    except (RuntimeError, ValueError, OSError):
+        return False
+    return True
+
+
+_DEVNULL: Any = None
+
+
+def _devnull() -> Any:
+    global _DEVNULL
+    if _DEVNULL is None:
+        _DEVNULL = open(os.devnull, "w")  # noqa: SIM115 - kept open for faulthandler
+    return _DEVNULL
 
 
 def _restore_sigint(previous: Any) -> None:
