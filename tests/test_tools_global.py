@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from llmspell.api.output_table import output_to_lua_value
 from llmspell.errors import ApiError
+from llmspell.tools.output import output_to_lua_value
 from llmspell.tools.registry import builtin_registry
 from llmspell.tools.service import ToolService
 

@@ -55,7 +55,7 @@ def agent_service(rt: Runtime) -> AgentRegistry:
             return tool_service(rt)
 
         def output(text: str, metadata: dict[str, Any]) -> dict[str, Any]:
-            from .output_table import output_to_lua_value
+            from ..tools.output import output_to_lua_value
 
             return output_to_lua_value(text, metadata)
 
@@ -291,7 +291,7 @@ def install(rt: Runtime, table: Any) -> None:
         if convert.lua_type(callback) != "function":
             raise ApiError("Agent:invokeStream: argument #2 (callback) must be a function, "
                            f"got {convert.describe(callback)}")
-        from .output_table import output_to_lua_value
+        from ..tools.output import output_to_lua_value
 
         count = [0]
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import secret_filter
-from ..api.output_table import output_to_lua_value
 from ..errors import ApiError
 from .context import ToolContext
 from .errors import ToolError
+from .output import output_to_lua_value
 from .registry import Registry, ToolOutput, ToolSpec, builtin_registry, to_json
 from .schema import MISSING, Params
 
