@@ -76,9 +76,10 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 class LLMAgent:
     def __init__(self, config: AgentConfig, providers: Any,
                  tools: Callable[[], Any] | None = None,
-                 output: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
-                 ) -> None:
+                 output: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
+                 *, registry: Any = None) -> None:
         self.config = config
+        self.registry = registry  # the AgentRegistry keeping it: runs its calls' hooks
         self.providers = providers
         self._tools = tools
         self._output = output
@@ -156,7 +157,15 @@ class LLMAgent:
 
     def invoke(self, agent_input: dict[str, Any],
                on_chunk: Callable[[str], None] | None = None,
-               context: dict[str, Any] | None = None) -> dict[str, Any]:
+               context: dict[str, Any] | None = None) -> Any:
+        """Run one turn under the run's hooks (``AgentRegistry.invoke``)."""
+        if self.registry is not None:
+            return self.registry.invoke(self, agent_input, on_chunk, context)
+        return self.respond(agent_input, on_chunk, context)
+
+    def respond(self, agent_input: dict[str, Any],
+                on_chunk: Callable[[str], None] | None = None,
+                context: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run one turn; return the script-visible output (spec §0.5)."""
         from ..providers.http import deadline
 

@@ -1,4 +1,10 @@
-"""The agents of one run: creation, lookup, contexts, shared memory, composites, templates."""
+"""The agents of one run: creation, lookup, contexts, shared memory, composites, templates.
+
+Every agent call ends in ``AgentRegistry.invoke`` (an agent's ``invoke`` delegates to the
+registry that keeps it): the agent hooks (Before/AfterAgentExecution, AgentError) and the
+``agent.execution.*`` events run there, around the agent's own ``respond``. Storing and
+removing an agent fire Before/AfterAgentInit and Before/AfterAgentShutdown.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,14 @@ import copy
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
+from ..hooks import PROCEED
 from .llm import DEFAULT_LIMITS, AgentConfig, LLMAgent
+
+if TYPE_CHECKING:
+    from ..hooks import ServiceHooks
 
 AGENT_TYPES = {
     "llm": {"type": "llm", "description": "An agent backed by a chat model (OpenAI, "
@@ -51,7 +61,12 @@ class CompositeAgent:
         self.state = "Ready"
 
     def invoke(self, agent_input: dict[str, Any], on_chunk: Any = None,
-               context: Any = None) -> dict[str, Any]:
+               context: Any = None) -> Any:
+        """Run the members under the run's hooks (``AgentRegistry.invoke``)."""
+        return self.registry.invoke(self, agent_input, on_chunk, context)
+
+    def respond(self, agent_input: dict[str, Any], on_chunk: Any = None,
+                context: Any = None) -> dict[str, Any]:
         mode = str(self.config.get("mode") or self.config.get("type") or "sequential")
         current = dict(agent_input)
         outputs: list[dict[str, Any]] = []
@@ -73,8 +88,10 @@ class CompositeAgent:
 class AgentRegistry:
     def __init__(self, providers: Any, tools: Callable[[], Any] | None = None,
                  output: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
-                 default_provider: str | None = None) -> None:
+                 default_provider: str | None = None,
+                 hooks: ServiceHooks | None = None) -> None:
         self.providers = providers
+        self.hooks = hooks  # the run's hooks and events; None: a call is just the call
         self.tools = tools
         self.output = output
         self.default_provider = default_provider
@@ -92,9 +109,36 @@ class AgentRegistry:
             raise ApiError("Provider is required")
         if config.name in self.agents:
             raise ApiError(f"Agent '{config.name}' already exists")
-        agent = LLMAgent(config, self.providers, self.tools, self.output)
-        self.agents[config.name] = agent
+        agent = LLMAgent(config, self.providers, self.tools, self.output, registry=self)
+        self._store(config.name, agent)
         return agent
+
+    def _store(self, name: str, agent: Any) -> None:
+        """Keep ``agent``: a BeforeAgentInit hook may refuse it (nothing is stored)."""
+        if self.hooks is not None:
+            self.hooks.agent_lifecycle("BeforeAgentInit", name, agent, "creation")
+        self.agents[name] = agent
+        if self.hooks is not None:
+            self.hooks.agent_lifecycle("AfterAgentInit", name, agent, "creation")
+
+    def invoke(self, agent: Any, agent_input: dict[str, Any], on_chunk: Any = None,
+               context: Any = None) -> Any:
+        """Run ``agent.respond`` under the run's hooks and events (see the module
+        docstring); a BeforeAgentExecution hook may redirect the call to another agent."""
+        call = self.hooks.call("agent", agent.name, agent_input) \
+            if self.hooks is not None else None
+        if call is None:  # no hooks, no listeners
+            return agent.respond(agent_input, on_chunk, context)
+        given = call.before()  # BeforeAgentExecution
+        if given is not PROCEED:
+            return given
+
+        def respond(name: str, value: Any) -> Any:
+            target = agent if name == agent.name else self.require(name)
+            return target.respond(value, on_chunk, context)
+
+        result = call.attempt(respond)  # AgentError hooks may retry or replace
+        return call.after(result)  # AfterAgentExecution
 
     def create_from_dict(self, data: dict[str, Any]) -> LLMAgent:
         """``Agent.register({...})``: the effective-config shape or a flat one."""
@@ -157,8 +201,12 @@ class AgentRegistry:
         return list(self.agents)
 
     def remove(self, name: str) -> None:
-        self.require(name)
+        agent = self.require(name)
+        if self.hooks is not None:
+            self.hooks.agent_lifecycle("BeforeAgentShutdown", name, agent, "shutdown")
         del self.agents[name]
+        if self.hooks is not None:
+            self.hooks.agent_lifecycle("AfterAgentShutdown", name, agent, "shutdown")
 
     def from_template(self, instance: str, template: str, params: dict[str, Any]) -> LLMAgent:
         spec = TEMPLATES.get(template)
@@ -178,7 +226,7 @@ class AgentRegistry:
         for member in members:
             if member not in self.agents:
                 raise ApiError(f"Failed to create composite: agent '{member}' not found")
-        self.agents[name] = CompositeAgent(name, list(members), config, self)
+        self._store(name, CompositeAgent(name, list(members), config, self))
 
     def capabilities_of(self, agent: Any) -> list[str]:
         if isinstance(agent, CompositeAgent):

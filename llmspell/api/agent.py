@@ -59,12 +59,10 @@ def agent_service(rt: Runtime) -> AgentRegistry:
 
             return output_to_lua_value(text, metadata)
 
-        made = AgentRegistry(provider_manager(rt), tools, output,
-                             default_provider(rt.settings))
-        from ..hooks import guard_agents
+        from ..hooks import ServiceHooks
 
-        guard_agents(made, rt.services)  # every invoke runs under hooks and events
-        return made
+        return AgentRegistry(provider_manager(rt), tools, output,
+                             default_provider(rt.settings), hooks=ServiceHooks(rt.services))
 
     return rt.service("agents", make)
 
