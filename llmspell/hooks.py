@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ApiError
+from .errors import HookCancelled, HookError, ShownAsIs
 from .events import new_id
 
 HOOK_POINTS: tuple[str, ...] = (
@@ -51,14 +51,6 @@ PRIORITIES: dict[str, int] = {
 }
 
 ACTIONS = ("continue", "modified", "cancel", "redirect", "replace", "retry", "skipped")
-
-
-class HookError(ApiError):
-    """A hook point name is wrong, or a hook itself failed."""
-
-
-class HookCancelled(ApiError):
-    """A hook cancelled the operation; the message names the reason."""
 
 
 @dataclass(slots=True)
@@ -239,7 +231,7 @@ class HookRegistry:
             self.dispatched += 1
             try:
                 result = to_result(hook.fn(ctx))
-            except ApiError:
+            except ShownAsIs:  # e.g. a nested call's own error: it says what happened
                 raise
             except Exception as exc:
                 raise HookError(f"hook '{hook.name}' at {point} failed: {exc}") from exc

@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ApiError
+from ..errors import AgentError, ShownAsIs
 from ..hooks import PROCEED
 from .llm import DEFAULT_LIMITS, AgentConfig, LLMAgent
 
@@ -104,11 +104,11 @@ class AgentRegistry:
 
     def create(self, config: AgentConfig) -> LLMAgent:
         if not config.model:
-            raise ApiError("Model is required")
+            raise AgentError("Model is required")
         if not config.provider:
-            raise ApiError("Provider is required")
+            raise AgentError("Provider is required")
         if config.name in self.agents:
-            raise ApiError(f"Agent '{config.name}' already exists")
+            raise AgentError(f"Agent '{config.name}' already exists")
         agent = LLMAgent(config, self.providers, self.tools, self.output, registry=self)
         self._store(config.name, agent)
         return agent
@@ -151,7 +151,7 @@ class AgentRegistry:
             config.description = str(data["description"])
         agent_type = data.get("agent_type") or data.get("type") or "llm"
         if agent_type not in AGENT_TYPES:
-            raise ApiError(f"Unknown agent type: {agent_type} (available: llm)")
+            raise AgentError(f"Unknown agent type: {agent_type} (available: llm)")
         model = data.get("model")
         if isinstance(model, dict):
             config.provider = model.get("provider")
@@ -194,7 +194,7 @@ class AgentRegistry:
     def require(self, name: str) -> Any:
         agent = self.agents.get(name)
         if agent is None:
-            raise ApiError(f"Agent '{name}' not found")
+            raise AgentError(f"Agent '{name}' not found")
         return agent
 
     def names(self) -> list[str]:
@@ -211,21 +211,21 @@ class AgentRegistry:
     def from_template(self, instance: str, template: str, params: dict[str, Any]) -> LLMAgent:
         spec = TEMPLATES.get(template)
         if spec is None:
-            raise ApiError(f"Failed to create from template: unknown template '{template}' "
+            raise AgentError(f"Failed to create from template: unknown template '{template}' "
                            f"(available: {', '.join(sorted(TEMPLATES))})")
         data = {"name": instance, "description": spec["description"],
                 "system_prompt": spec["system_prompt"], **params}
         try:
             return self.create_from_dict(data)
-        except ApiError as exc:
-            raise ApiError(f"Failed to create from template: {exc}") from None
+        except ShownAsIs as exc:
+            raise AgentError(f"Failed to create from template: {exc}") from None
 
     def composite(self, name: str, members: list[str], config: dict[str, Any]) -> None:
         if name in self.agents:
-            raise ApiError(f"Failed to create composite: agent '{name}' already exists")
+            raise AgentError(f"Failed to create composite: agent '{name}' already exists")
         for member in members:
             if member not in self.agents:
-                raise ApiError(f"Failed to create composite: agent '{member}' not found")
+                raise AgentError(f"Failed to create composite: agent '{member}' not found")
         self._store(name, CompositeAgent(name, list(members), config, self))
 
     def capabilities_of(self, agent: Any) -> list[str]:
@@ -263,7 +263,7 @@ class AgentRegistry:
     def create_context(self, config: dict[str, Any], parent: str | None = None,
                        inheritance: str = "inherit", scope: Any = None) -> str:
         if inheritance not in INHERITANCE:
-            raise ApiError(f"unknown inheritance '{inheritance}' (use one of "
+            raise AgentError(f"unknown inheritance '{inheritance}' (use one of "
                            f"{', '.join(INHERITANCE)})")
         cid = f"ctx_{uuid.uuid4().hex[:12]}"
         data: dict[str, Any] = {}
@@ -282,7 +282,7 @@ class AgentRegistry:
     def context(self, cid: str) -> dict[str, Any]:
         ctx = self.contexts.get(cid)
         if ctx is None:
-            raise ApiError(f"Context '{cid}' not found")
+            raise AgentError(f"Context '{cid}' not found")
         return ctx
 
     def context_data(self, cid: str) -> dict[str, Any]:
@@ -305,9 +305,9 @@ class AgentRegistry:
         if isinstance(scope, str):
             scope = {"type": scope}
         if not isinstance(scope, dict) or scope.get("type") not in SCOPE_TYPES:
-            raise ApiError("invalid scope: expected a table like {type=\"global\"} or "
+            raise AgentError("invalid scope: expected a table like {type=\"global\"} or "
                            "{type=\"session\", id=\"...\"} (types: " + ", ".join(SCOPE_TYPES)
                            + ")")
         if scope["type"] != "global" and not scope.get("id"):
-            raise ApiError(f"invalid scope: type '{scope['type']}' needs an id")
+            raise AgentError(f"invalid scope: type '{scope['type']}' needs an id")
         return json.dumps({"type": scope["type"], "id": scope.get("id")}, sort_keys=True)

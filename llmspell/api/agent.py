@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..agents.llm import DEFAULT_LIMITS, AgentConfig
 from ..agents.registry import AGENT_TYPES, TEMPLATES, AgentRegistry, CompositeAgent
-from ..errors import ApiError
+from ..errors import ApiError, ShownAsIs
 from ..lua import convert
 
 if TYPE_CHECKING:
@@ -469,7 +469,7 @@ def install(rt: Runtime, table: Any) -> None:
         try:
             agent = service.require(name)
             return _wrap(tools_service(), agent, cfg)
-        except (ApiError, ValueError) as exc:
+        except (ShownAsIs, ValueError) as exc:
             raise ApiError(f"Failed to wrap agent as tool: {exc}") from None
 
     def get_info(kind: Any = None) -> Any:
@@ -488,7 +488,7 @@ def install(rt: Runtime, table: Any) -> None:
                 raise ApiError("agents must be an array of agent names")
             cfg = _dict(config, "Agent.create_composite", 3) if config is not None else {}
             service.composite(key, members, cfg)
-        except ApiError as exc:
+        except ShownAsIs as exc:
             text = str(exc)
             raise ApiError(text if text.startswith("Failed to create composite")
                            else f"Failed to create composite: {text}") from None

@@ -32,6 +32,7 @@ from ..errors import (
     ScriptInterrupted,
     ScriptMemoryError,
     ScriptTimeout,
+    ShownAsIs,
 )
 from . import convert
 
@@ -221,7 +222,7 @@ class Runtime:
         def call(*args: Any) -> Any:
             try:
                 result = fn(*args)
-            except ApiError as exc:
+            except ShownAsIs as exc:  # written for the script (errors.py): as it is
                 return (False, _lua_message(str(exc)))
             except KeyboardInterrupt:
                 self._abort = ("interrupt", 130)
@@ -250,7 +251,8 @@ class Runtime:
         return call
 
     def function(self, fn: Callable[..., Any], name: str) -> Any:
-        """A Lua function that calls ``fn``; its ApiError messages become Lua errors."""
+        """A Lua function that calls ``fn``; its errors become Lua errors (``ShownAsIs``
+        ones as they are, others after the function's name)."""
         return self._lua_wrap(self._protocol(fn, name))
 
     def object(self, type_name: str, methods: dict[str, Callable[..., Any]],

@@ -6,7 +6,7 @@ Before/AfterToolExecution, ToolError) and the ``tool.execution.*`` events itself
 the ``ServiceHooks`` it was given. ``summaries``/``discover`` run the discovery hooks.
 It returns the value a script sees (``output_to_lua_value``: for most tools the
 envelope ``{operation, success, result?, message?, error?}`` plus ``_raw_text`` and
-``metadata``) and raises ``ApiError`` with upstream's texts on failure.
+``metadata``) and raises ``ToolNotFound``/``ToolFailed`` with upstream's texts on failure.
 """
 
 from __future__ import annotations
@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import secret_filter
-from ..errors import ApiError
+from ..errors import ShownAsIs, ToolError
 from ..hooks import PROCEED
 from .context import ToolContext
-from .errors import ToolError
 from .output import output_to_lua_value
 from .registry import Registry, ToolOutput, ToolSpec, builtin_registry, to_json
 from .schema import MISSING, Params
@@ -39,15 +38,21 @@ class ToolInfo:
     security_level: str
 
 
-class ToolNotFound(ApiError):
+class ToolNotFound(ToolError, ShownAsIs):
+    """``Tool '<name>' not found``."""
+
+    prefix = None
+
     def __init__(self, name: str) -> None:
         super().__init__(f"Tool '{name}' not found")
         self.name = name
 
 
-class ToolFailed(ApiError):
+class ToolFailed(ToolError, ShownAsIs):
     """``Tool execution failed: <cause>``; ``cause`` is the tool's own error text, with
     secret values and URL credentials hidden."""
+
+    prefix = None
 
     def __init__(self, name: str, cause: str) -> None:
         cause = secret_filter.redact_text(cause, secret_filter.current_values())
@@ -148,10 +153,10 @@ class ToolService:
         try:
             return without_secrets(tool.execute(self.context, Params(params)),
                                    self.secret_values())
+        except ShownAsIs:  # a nested call's ToolFailed, HookCancelled, ProviderError...
+            raise
         except ToolError as exc:
             raise ToolFailed(tool.name, str(exc)) from exc
-        except ApiError:
-            raise
         except RecursionError:
             raise ToolFailed(tool.name, "Tool execution error: input nested too deeply") from None
         except (OSError, ValueError, TypeError, KeyError, IndexError, UnicodeError,
