@@ -289,10 +289,6 @@ class ServiceHooks:
     def __init__(self, services: dict[str, Any]) -> None:
         self._services = services
 
-    @property
-    def registry(self) -> HookRegistry | None:
-        return self._services.get("hooks")
-
     def call(self, kind: str, name: str, value: Any) -> Call | None:
         """One tool or agent invocation (``kind`` ``"tool"``/``"agent"``) about to run, or
         None when nothing watches it."""
