@@ -10,9 +10,13 @@ result may be a ``HookResult``, ``None`` ("continue"), a string (``"continue"``,
 ``HookRegistry.run(point, data)`` calls the hooks of one point in priority order
 (``highest`` first; equal priorities in registration order). ``modified`` replaces the
 data the next hook sees and the run goes on; any other non-continue result stops the
-run and is returned. ``guarded(services, "tool", name, params, call)`` wraps one tool or
-agent invocation with its Before/After/Error hooks and lifecycle events — the single
-place the tool and agent services call.
+run and is returned.
+
+Services call their hooks themselves, where they apply: each holds a ``ServiceHooks``
+(or None) given at construction. ``ToolService.invoke`` and ``AgentRegistry.invoke``
+take a ``Call`` through ``before()``, ``attempt(fn)`` and ``after(result)``;
+``ToolService.summaries``/``discover`` a ``Discovery``; the agent registry fires
+``agent_lifecycle`` when it stores or removes an agent. Nothing is patched in.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ApiError
+from .errors import HookCancelled, HookError, ShownAsIs
 from .events import new_id
 
 HOOK_POINTS: tuple[str, ...] = (
@@ -47,14 +51,6 @@ PRIORITIES: dict[str, int] = {
 }
 
 ACTIONS = ("continue", "modified", "cancel", "redirect", "replace", "retry", "skipped")
-
-
-class HookError(ApiError):
-    """A hook point name is wrong, or a hook itself failed."""
-
-
-class HookCancelled(ApiError):
-    """A hook cancelled the operation; the message names the reason."""
 
 
 @dataclass(slots=True)
@@ -235,7 +231,7 @@ class HookRegistry:
             self.dispatched += 1
             try:
                 result = to_result(hook.fn(ctx))
-            except ApiError:
+            except ShownAsIs:  # e.g. a nested call's own error: it says what happened
                 raise
             except Exception as exc:
                 raise HookError(f"hook '{hook.name}' at {point} failed: {exc}") from exc
@@ -257,7 +253,7 @@ def registry_for(services: dict[str, Any]) -> HookRegistry:
     return reg
 
 
-# -- wrapping tool / agent calls -----------------------------------------------
+# -- what services call at their hook points ---------------------------------------
 
 _KINDS = {
     # kind: (before, after, error, name key, input key, output key, event prefix)
@@ -267,6 +263,10 @@ _KINDS = {
               "input", "output", "agent"),
 }
 
+PROCEED: Any = object()  # ``before()``: no hook answered in place of the call; make it
+RETRY: Any = object()  # ``failed()``: an error hook asked to try again
+FAILED: Any = object()  # ``failed()``: no hook replaced the failure; re-raise it
+
 
 def _pick(data: Any, key: str, fallback: Any) -> Any:
     """A hook's modified data: either the whole context data (take ``key``) or the value."""
@@ -275,195 +275,202 @@ def _pick(data: Any, key: str, fallback: Any) -> Any:
     return fallback if data is None else data
 
 
-def guarded(services: dict[str, Any], kind: str, name: str, value: Any,
-            call: Callable[[str, Any], Any]) -> Any:
-    """Run ``call(name, value)`` (one tool or agent invocation) under hooks and events.
+class ServiceHooks:
+    """The run's hooks and event bus, as a service sees them.
 
-    BeforeX may modify the input, cancel (raises HookCancelled), skip or replace (the
-    hook's data is the result; nothing runs) or redirect (call ``target`` instead).
-    XError may replace the failure with a result or ask for a retry. AfterX may modify
-    or replace the result, or cancel. Lifecycle events ``<kind>.execution.*`` go to the
-    event bus. With no hooks and no listeners this is one dict lookup and a call.
+    A service gets one at construction (``ToolService(hooks=...)``,
+    ``AgentRegistry(hooks=...)``) and calls it at the points where hooks apply, as
+    httpx's client calls its event hooks around sending a request. The registry and the
+    bus are looked up at each call: a script may register its first hook after the
+    service was made. With no hooks and no listeners each method answers ``None`` (or
+    does nothing) after two dict lookups.
     """
-    hooks: HookRegistry | None = services.get("hooks")
-    bus = services.get("events")
-    use_hooks = hooks is not None and hooks.active
-    use_events = bus is not None and bus.has_listeners()
-    if not use_hooks and not use_events:
-        return call(name, value)
-    before, after, on_error, name_key, in_key, out_key, prefix = _KINDS[kind]
-    correlation = new_id()
-    label = "Tool" if kind == "tool" else "Agent"
-    if use_hooks and kind == "tool" and hooks.has("ToolValidation"):
-        res = hooks.run("ToolValidation", {name_key: name, in_key: value},
-                        component=(kind, name), correlation_id=correlation)
-        if res.action == "cancel":
-            raise HookCancelled(f"Tool '{name}' parameters rejected by hook: {res.reason}")
-        if res.action == "modified":
-            value = _pick(res.data, in_key, value)
-    if use_hooks:
-        res = hooks.run(before, {name_key: name, in_key: value}, component=(kind, name),
-                        correlation_id=correlation)
-        if res.action == "modified":
-            value = _pick(res.data, in_key, value)
-        elif res.action == "cancel":
-            raise HookCancelled(f"{label} '{name}' cancelled by hook: {res.reason}")
-        elif res.action in ("replace", "skipped"):
-            if res.data is not None:
-                return res.data
-            return {"success": False, "skipped": True, "reason": res.reason or "skipped"}
-        elif res.action == "redirect":
-            name = res.target or name
-    started = time.perf_counter()
-    if use_events:
-        bus.emit(f"{prefix}.execution.started", {name_key: name, in_key: value},
-                 correlation_id=correlation, component=name)
-    attempts = 0
-    while True:
-        attempts += 1
-        try:
-            result = call(name, value)
-            break
-        except Exception as exc:
-            if use_events:
-                bus.emit(f"{prefix}.execution.failed", {name_key: name, "error": str(exc)},
-                         correlation_id=correlation, component=name)
-            if not use_hooks or not hooks.has(on_error):
-                raise
-            res = hooks.run(on_error, {name_key: name, in_key: value, "error": str(exc)},
-                            component=(kind, name), correlation_id=correlation)
-            if res.action == "replace" and res.data is not None:
-                result = res.data
-                break
-            if res.action == "modified" and res.data is not None:
-                result = _pick(res.data, out_key, res.data)
-                break
-            if res.action == "retry" and attempts < max(1, res.max_attempts):
-                time.sleep(max(0, res.delay_ms) / 1000)
-                continue
-            raise
-    if use_hooks:
-        res = hooks.run(after, {name_key: name, in_key: value, out_key: result},
-                        component=(kind, name), correlation_id=correlation)
-        if res.action == "replace" and res.data is not None:
-            result = res.data
-        elif res.action == "modified" and res.data is not None:
-            result = _pick(res.data, out_key, result)
-        elif res.action == "cancel":
-            raise HookCancelled(f"{label} '{name}' result rejected by hook: {res.reason}")
-    if use_events:
-        bus.emit(f"{prefix}.execution.completed",
-                 {name_key: name, "duration_ms": (time.perf_counter() - started) * 1000},
-                 correlation_id=correlation, component=name)
-    return result
 
+    def __init__(self, services: dict[str, Any]) -> None:
+        self._services = services
 
-def guard_tools(service: Any, services: dict[str, Any]) -> Any:
-    """Route ``service.invoke(name, params)`` (the tool choke point) through ``guarded``."""
-    if getattr(service, "_llmspell_guarded", False):
-        return service
-    raw = service.invoke
+    def call(self, kind: str, name: str, value: Any) -> Call | None:
+        """One tool or agent invocation (``kind`` ``"tool"``/``"agent"``) about to run, or
+        None when nothing watches it."""
+        hooks: HookRegistry | None = self._services.get("hooks")
+        bus = self._services.get("events")
+        use_hooks = hooks is not None and hooks.active
+        use_events = bus is not None and bus.has_listeners()
+        if not use_hooks and not use_events:
+            return None
+        return Call(hooks if use_hooks else None, bus if use_events else None, kind, name,
+                    value)
 
-    def invoke(name: str, params: Any = None, *args: Any, **kw: Any) -> Any:
-        return guarded(services, "tool", name, params,
-                       lambda n, p: raw(n, p, *args, **kw))
-
-    service.invoke = invoke
-    for method in ("summaries", "discover"):  # Tool.list / Tool.discover
-        if hasattr(service, method):
-            setattr(service, method, _discovery(getattr(service, method), method, services))
-    service._llmspell_guarded = True
-    return service
-
-
-def _discovery(raw: Callable[..., Any], operation: str, services: dict[str, Any]
-               ) -> Callable[..., Any]:
-    """Tool listing under BeforeToolDiscovery (cancel, replace) / AfterToolDiscovery
-    (modify or replace the list)."""
-
-    def listing(*args: Any) -> Any:
-        hooks: HookRegistry | None = services.get("hooks")
+    def discovery(self, operation: str, *args: Any) -> Discovery | None:
+        """A tool listing (``Tool.list``/``Tool.discover``) about to be made, or None when
+        no discovery hook is registered."""
+        hooks: HookRegistry | None = self._services.get("hooks")
         if hooks is None or not (hooks.has("BeforeToolDiscovery")
                                  or hooks.has("AfterToolDiscovery")):
-            return raw(*args)
-        data = {"operation": operation, "arguments": [a for a in args if a is not None]}
-        res = hooks.run("BeforeToolDiscovery", data, component=("tool", "discovery"))
+            return None
+        return Discovery(hooks, {"operation": operation,
+                                 "arguments": [a for a in args if a is not None]})
+
+    def agent_lifecycle(self, point: str, name: str, agent: Any, verb: str) -> None:
+        """``Before/AfterAgentInit`` (verb ``creation``) or ``Before/AfterAgentShutdown``
+        (``shutdown``): a hook may cancel, which raises ``HookCancelled``."""
+        hooks: HookRegistry | None = self._services.get("hooks")
+        if hooks is None or not hooks.has(point):
+            return
+        res = hooks.run(point, {"agent_name": name, "agent_type": type(agent).__name__},
+                        component=("agent", name))
+        if res.action == "cancel":
+            raise HookCancelled(f"Agent '{name}' {verb} cancelled by hook: {res.reason}")
+
+
+class Call:
+    """One tool or agent invocation under its hooks and lifecycle events.
+
+    The caller runs ``before()`` (ToolValidation, BeforeX: modify the input, cancel, skip
+    or replace — the hook's data is the result and nothing runs — or redirect to
+    ``name``), then ``attempt(fn)`` (``fn(name, value)``; on failure the XError hooks may
+    replace the failure with a result or ask for a retry), then ``after(result)`` (AfterX:
+    modify or replace the result, or cancel). Events ``<kind>.execution.started/failed/
+    completed`` go to the bus on the way.
+    """
+
+    def __init__(self, hooks: HookRegistry | None, bus: Any, kind: str, name: str,
+                 value: Any) -> None:
+        self.hooks = hooks
+        self.bus = bus
+        self.kind = kind
+        self.name = name
+        self.value = value
+        (self._before, self._after, self._on_error, self._name_key, self._in_key,
+         self._out_key, self._prefix) = _KINDS[kind]
+        self.correlation = new_id()
+        self._label = "Tool" if kind == "tool" else "Agent"
+        self._started = 0.0
+
+    def _run(self, point: str, data: dict[str, Any]) -> HookResult:
+        assert self.hooks is not None
+        return self.hooks.run(point, data, component=(self.kind, self.name),
+                              correlation_id=self.correlation)
+
+    def _emit(self, what: str, data: dict[str, Any]) -> None:
+        if self.bus is not None:
+            self.bus.emit(f"{self._prefix}.execution.{what}", {self._name_key: self.name,
+                                                               **data},
+                          correlation_id=self.correlation, component=self.name)
+
+    def before(self) -> Any:
+        """``PROCEED``, or the result a hook gave in place of the call."""
+        hooks, name_key, in_key = self.hooks, self._name_key, self._in_key
+        if hooks is not None and self.kind == "tool" and hooks.has("ToolValidation"):
+            res = self._run("ToolValidation", {name_key: self.name, in_key: self.value})
+            if res.action == "cancel":
+                raise HookCancelled(f"Tool '{self.name}' parameters rejected by hook: "
+                                    f"{res.reason}")
+            if res.action == "modified":
+                self.value = _pick(res.data, in_key, self.value)
+        if hooks is not None:
+            res = self._run(self._before, {name_key: self.name, in_key: self.value})
+            if res.action == "modified":
+                self.value = _pick(res.data, in_key, self.value)
+            elif res.action == "cancel":
+                raise HookCancelled(f"{self._label} '{self.name}' cancelled by hook: "
+                                    f"{res.reason}")
+            elif res.action in ("replace", "skipped"):
+                if res.data is not None:
+                    return res.data
+                return {"success": False, "skipped": True, "reason": res.reason or "skipped"}
+            elif res.action == "redirect":
+                self.name = res.target or self.name
+        self._started = time.perf_counter()
+        self._emit("started", {in_key: self.value})
+        return PROCEED
+
+    def failed(self, exc: Exception, attempts: int) -> Any:
+        """After attempt number ``attempts`` raised ``exc``: ``RETRY``, ``FAILED`` or the
+        result an error hook gave in place of the failure."""
+        self._emit("failed", {"error": str(exc)})
+        hooks = self.hooks
+        if hooks is None or not hooks.has(self._on_error):
+            return FAILED
+        res = self._run(self._on_error, {self._name_key: self.name, self._in_key: self.value,
+                                         "error": str(exc)})
+        if res.action == "replace" and res.data is not None:
+            return res.data
+        if res.action == "modified" and res.data is not None:
+            return _pick(res.data, self._out_key, res.data)
+        if res.action == "retry" and attempts < max(1, res.max_attempts):
+            time.sleep(max(0, res.delay_ms) / 1000)
+            return RETRY
+        return FAILED
+
+    def attempt(self, fn: Callable[[str, Any], Any]) -> Any:
+        """``fn(name, value)``, retried or replaced as the error hooks say."""
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                return fn(self.name, self.value)
+            except Exception as exc:
+                outcome = self.failed(exc, attempts)
+                if outcome is FAILED:
+                    raise
+                if outcome is not RETRY:
+                    return outcome
+
+    def after(self, result: Any) -> Any:
+        """The result, as the AfterX hooks leave it."""
+        if self.hooks is not None:
+            res = self._run(self._after, {self._name_key: self.name,
+                                          self._in_key: self.value, self._out_key: result})
+            if res.action == "replace" and res.data is not None:
+                result = res.data
+            elif res.action == "modified" and res.data is not None:
+                result = _pick(res.data, self._out_key, result)
+            elif res.action == "cancel":
+                raise HookCancelled(f"{self._label} '{self.name}' result rejected by hook: "
+                                    f"{res.reason}")
+        self._emit("completed", {"duration_ms": (time.perf_counter() - self._started) * 1000})
+        return result
+
+
+class Discovery:
+    """A tool listing under BeforeToolDiscovery (cancel, replace) and AfterToolDiscovery
+    (modify or replace the list)."""
+
+    def __init__(self, hooks: HookRegistry, data: dict[str, Any]) -> None:
+        self.hooks = hooks
+        self.data = data
+
+    def before(self) -> Any:
+        """``PROCEED``, or the list a hook gave in place of the listing."""
+        res = self.hooks.run("BeforeToolDiscovery", self.data,
+                             component=("tool", "discovery"))
         if res.action == "cancel":
             raise HookCancelled(f"Tool discovery cancelled by hook: {res.reason}")
         if res.action == "replace" and res.data is not None:
             return res.data
-        tools = list(raw(*args))
-        res = hooks.run("AfterToolDiscovery", dict(data, tools=tools),
-                        component=("tool", "discovery"))
+        return PROCEED
+
+    def after(self, tools: list[Any]) -> Any:
+        tools = list(tools)
+        res = self.hooks.run("AfterToolDiscovery", dict(self.data, tools=tools),
+                             component=("tool", "discovery"))
         if res.action == "replace" and res.data is not None:
             return res.data
         if res.action == "modified" and res.data is not None:
             return _pick(res.data, "tools", tools)
         return tools
 
-    return listing
 
-
-class _GuardedAgents(dict):  # type: ignore[type-arg]
-    """An agent registry's ``agents`` dict that routes each stored agent's ``invoke``
-    through ``guarded`` (every way of calling an agent ends in ``agent.invoke``)."""
-
-    def __init__(self, services: dict[str, Any], registry: Any, items: dict[str, Any]):
-        super().__init__()
-        self._services = services
-        self._registry = registry
-        for name, agent in items.items():
-            self._guard(name, agent)
-            super().__setitem__(name, agent)
-
-    def _lifecycle(self, point: str, name: str, agent: Any, verb: str) -> None:
-        hooks: HookRegistry | None = self._services.get("hooks")
-        if hooks is None or not hooks.has(point):
-            return
-        res = hooks.run(point, {"agent_name": name,
-                                "agent_type": type(agent).__name__},
-                        component=("agent", name))
-        if res.action == "cancel":
-            raise HookCancelled(f"Agent '{name}' {verb} cancelled by hook: {res.reason}")
-
-    def __setitem__(self, name: str, agent: Any) -> None:
-        # an agent is stored right after it is made: BeforeAgentInit may refuse it
-        self._lifecycle("BeforeAgentInit", name, agent, "creation")
-        self._guard(name, agent)
-        super().__setitem__(name, agent)
-        self._lifecycle("AfterAgentInit", name, agent, "creation")
-
-    def __delitem__(self, name: str) -> None:
-        agent = self[name]
-        self._lifecycle("BeforeAgentShutdown", name, agent, "shutdown")
-        super().__delitem__(name)
-        self._lifecycle("AfterAgentShutdown", name, agent, "shutdown")
-
-    def _guard(self, name: str, agent: Any) -> None:
-        if not getattr(agent, "_llmspell_guarded", False) and hasattr(agent, "invoke"):
-            raw = agent.invoke
-            services, registry = self._services, self._registry
-
-            def call(target: str, value: Any, on_chunk: Any, context: Any) -> Any:
-                if target == name:
-                    return raw(value, on_chunk=on_chunk, context=context)
-                other = registry.get(target)  # a hook redirected the call
-                if other is None:
-                    raise ApiError(f"Agent '{target}' not found")
-                return getattr(other, "_llmspell_raw_invoke", other.invoke)(
-                    value, on_chunk=on_chunk, context=context)
-
-            def invoke(agent_input: Any, on_chunk: Any = None, context: Any = None) -> Any:
-                return guarded(services, "agent", name, agent_input,
-                               lambda n, v: call(n, v, on_chunk, context))
-
-            agent._llmspell_raw_invoke = raw
-            agent.invoke = invoke
-            agent._llmspell_guarded = True
-
-
-def guard_agents(registry: Any, services: dict[str, Any]) -> Any:
-    """Make every agent of ``registry`` (now and later) run under hooks and events."""
-    if not isinstance(registry.agents, _GuardedAgents):
-        registry.agents = _GuardedAgents(services, registry, dict(registry.agents))
-    return registry
+def guarded(services: dict[str, Any], kind: str, name: str, value: Any,
+            call: Callable[[str, Any], Any]) -> Any:
+    """Run ``call(name, value)`` under the hooks and events of one ``kind`` invocation:
+    the same steps ``ToolService.invoke`` and ``AgentRegistry.invoke`` take (see ``Call``),
+    for a caller that has no service of its own."""
+    hooked = ServiceHooks(services).call(kind, name, value)
+    if hooked is None:
+        return call(name, value)
+    early = hooked.before()
+    if early is not PROCEED:
+        return early
+    return hooked.after(hooked.attempt(call))

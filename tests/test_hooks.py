@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from llmspell.events import EventBus
@@ -222,38 +224,75 @@ def test_system_shutdown_hooks_run_at_the_end_even_after_os_exit(cli):
     assert proc.returncode == 4 and proc.stdout.splitlines() == ["hi", "bye exit"]
 
 
-def test_guard_tools_and_agents_wrap_every_call():
-    from llmspell.hooks import guard_agents, guard_tools
+def _echo_tools(*names):
+    from llmspell.tools.registry import Registry, ToolOutput, ToolSpec
 
-    class Tools:
-        def invoke(self, name, params=None):
-            return {"tool": name, "params": params}
+    registry = Registry()
+    for name in names:
+        registry.register(ToolSpec(
+            name=name, category="utility", description=f"{name} tool", params=[],
+            execute=lambda ctx, p, name=name: ToolOutput(text=json.dumps(
+                {"operation": name, "success": True, "result": p.data}))))
+    return registry
 
-    class Agent:
-        def __init__(self, name):
-            self.name = name
 
-        def invoke(self, agent_input, on_chunk=None, context=None):
-            return {"text": f"{self.name}:{agent_input['text']}"}
+class _Agent:
+    """The smallest agent an AgentRegistry keeps: ``invoke`` delegates to the registry."""
 
-    class Registry:
-        def __init__(self):
-            self.agents = {}
+    def __init__(self, name, registry):
+        self.name = name
+        self.registry = registry
 
-        def get(self, name):
-            return self.agents.get(name)
+    def invoke(self, agent_input, on_chunk=None, context=None):
+        return self.registry.invoke(self, agent_input, on_chunk, context)
+
+    def respond(self, agent_input, on_chunk=None, context=None):
+        return {"text": f"{self.name}:{agent_input['text']}"}
+
+
+def test_tool_service_and_agent_registry_call_their_hooks():
+    from llmspell.agents.registry import AgentRegistry
+    from llmspell.hooks import ServiceHooks
+    from llmspell.tools.service import ToolService
+
+    services = {}
+    tools = ToolService(registry=_echo_tools("calc", "other"), hooks=ServiceHooks(services))
+    agents = AgentRegistry(None, hooks=ServiceHooks(services))
+    assert tools.invoke("calc", {"x": 1})["result"] == {"x": 1}  # no hooks yet
+    hooks = services["hooks"] = HookRegistry()  # registered after the services were made
+    agents._store("a", _Agent("a", agents))
+    agents._store("b", _Agent("b", agents))
+    hooks.register("BeforeToolExecution", lambda c: {
+        "type": "modified", "data": {"parameters": {"x": 2}}})
+    hooks.register("BeforeAgentExecution", lambda c: (
+        {"type": "redirect", "target": "b"} if c.data["agent_name"] == "a" else None))
+    hooks.register("AfterAgentExecution", lambda c: {
+        "type": "modified", "data": {"output": {"text": c.data["output"]["text"] + "!"}}})
+    assert tools.invoke("calc", {"x": 1})["result"] == {"x": 2}
+    assert agents.get("a").invoke({"text": "hi"}) == {"text": "b:hi!"}
+    hooks.register("BeforeToolDiscovery", lambda c: "catalog closed")
+    with pytest.raises(HookCancelled, match="Tool discovery cancelled by hook: catalog closed"):
+        tools.summaries()
+    hooks.register("BeforeAgentInit", lambda c: "no more agents")
+    with pytest.raises(HookCancelled, match="Agent 'c' creation cancelled by hook"):
+        agents._store("c", _Agent("c", agents))
+    assert agents.get("c") is None
+    hooks.register("BeforeAgentShutdown", lambda c: "keep it")
+    with pytest.raises(HookCancelled, match="Agent 'a' shutdown cancelled by hook: keep it"):
+        agents.remove("a")
+    assert agents.get("a") is not None
+
+
+def test_no_service_method_is_patched():
+    """Hooks run inside the services' own methods: nothing replaces them at run time."""
+    from llmspell.agents.registry import AgentRegistry
+    from llmspell.hooks import ServiceHooks
+    from llmspell.tools.service import ToolService
 
     services = {"hooks": HookRegistry()}
-    tools = guard_tools(Tools(), services)
-    registry = guard_agents(Registry(), services)
-    registry.agents["a"] = Agent("a")
-    registry.agents["b"] = Agent("b")
-    services["hooks"].register("BeforeToolExecution", lambda c: {
-        "type": "modified", "data": {"parameters": {"x": 2}}})
-    services["hooks"].register("BeforeAgentExecution", lambda c: (
-        {"type": "redirect", "target": "b"} if c.data["agent_name"] == "a" else None))
-    services["hooks"].register("AfterAgentExecution", lambda c: {
-        "type": "modified", "data": {"output": {"text": c.data["output"]["text"] + "!"}}})
-    assert tools.invoke("calc", {"x": 1}) == {"tool": "calc", "params": {"x": 2}}
-    assert registry.get("a").invoke({"text": "hi"}) == {"text": "b:hi!"}
-    assert guard_tools(tools, services) is tools  # idempotent
+    tools = ToolService(registry=_echo_tools("calc"), hooks=ServiceHooks(services))
+    agents = AgentRegistry(None, hooks=ServiceHooks(services))
+    tools.invoke("calc", {})
+    tools.summaries()
+    assert not {"invoke", "summaries", "discover"} & set(vars(tools))
+    assert type(agents.agents) is dict

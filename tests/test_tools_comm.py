@@ -12,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from llmspell.config import from_dict
-from llmspell.errors import ApiError
+from llmspell.errors import ToolError
 from llmspell.tools.service import ToolService
 
 
@@ -77,7 +77,7 @@ def test_email_not_configured_is_soft():
 
 
 def test_email_missing_param_raises():
-    with pytest.raises(ApiError, match="Missing required parameter 'subject'"):
+    with pytest.raises(ToolError, match="Missing required parameter 'subject'"):
         service().invoke("email-sender", {"from": "a@b.io", "to": "c@d.io", "body": "b"})
 
 
@@ -91,7 +91,7 @@ def test_email_header_injection_refused(smtp_server, field, value):
     port, sink = smtp_server
     svc = service(email={"smtp_host": "127.0.0.1", "smtp_port": port, "smtp_security": "none"})
     params = {"from": "a@b.io", "to": "c@d.io", "subject": "s", "body": "b", field: value}
-    with pytest.raises(ApiError, match="Validation error"):
+    with pytest.raises(ToolError, match="Validation error"):
         svc.invoke("email-sender", params)
     assert sink.messages == []
 
@@ -217,7 +217,7 @@ def test_database_not_configured_and_bad_sql(db):
     assert bad["success"] is False and "no such table" in bad["error"]["message"]
     unknown = svc.invoke("database-connector", {"operation": "frobnicate"})
     assert unknown["operation"] == "unknown_operation" and unknown["success"] is False
-    with pytest.raises(ApiError, match="Missing required parameter 'query'"):
+    with pytest.raises(ToolError, match="Missing required parameter 'query'"):
         svc.invoke("database-connector", {"operation": "query"})
 
 

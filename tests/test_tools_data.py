@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from llmspell.errors import ApiError
+from llmspell.errors import ToolError
 from llmspell.tools.service import ToolService
 
 CSV = "name,age,score\nann,31,9.5\nbob,25,7\ncid,,8\n"
@@ -67,7 +67,7 @@ def test_csv_filter_transform_sample_convert(svc):
     j = svc.invoke("csv_analyzer", {"operation": "convert", "input": "a;b\n1;x\n",
                                     "options": {"format": "json"}})
     assert j["data"] == [{"a": 1, "b": "x"}]
-    with pytest.raises(ApiError, match="Unknown column"):
+    with pytest.raises(ToolError, match="Unknown column"):
         svc.invoke("csv_analyzer", {"operation": "filter", "input": CSV,
                                     "options": {"filter": "nope == 1"}})
 
@@ -106,11 +106,11 @@ def test_json_processor(svc):
     s = svc.invoke("json_processor", {"operation": "stream", "input": '{"a":1}\n{"a":2}\n',
                                       "query": ".a"})
     assert s["data"] == [1, 2]
-    with pytest.raises(ApiError, match="jq error"):
+    with pytest.raises(ToolError, match="jq error"):
         svc.invoke("json_processor", {"input": {}, "query": ".[[["})
-    with pytest.raises(ApiError, match="more than 100000 outputs"):
+    with pytest.raises(ToolError, match="more than 100000 outputs"):
         svc.invoke("json_processor", {"input": 1, "query": "repeat(1)"})
-    with pytest.raises(ApiError, match="Unknown JSON operation"):
+    with pytest.raises(ToolError, match="Unknown JSON operation"):
         svc.invoke("json_processor", {"operation": "zip", "input": {}})
 
 
@@ -128,7 +128,7 @@ def test_graph_builder(svc):
     assert stats["node_count"] == 3 and stats["edge_count"] == 1
     assert stats["density"] == pytest.approx(1 / 3)
     assert stats["properties"]["connected_components"] == 2
-    with pytest.raises(ApiError, match="does not exist"):
+    with pytest.raises(ToolError, match="does not exist"):
         svc.invoke("graph-builder", {"operation": "add_edge", "graph": json.dumps(g),
                                      "from": "a", "to": "zz"})
 
@@ -148,7 +148,7 @@ def test_pdf_processor(svc, tmp_path):
                                         "input": str(pdf)})["result"]["result"]
     assert meta["page_count"] == 2 and meta["file_name"] == "doc.pdf"
     (tmp_path / "fake.pdf").write_text("not a pdf")
-    with pytest.raises(ApiError, match="Not a PDF"):
+    with pytest.raises(ToolError, match="Not a PDF"):
         svc.invoke("pdf-processor", {"input": str(tmp_path / "fake.pdf")})
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         svc.invoke("pdf-processor", {"input": "/etc/passwd"})

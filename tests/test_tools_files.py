@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from llmspell.config import from_dict
-from llmspell.errors import ApiError
+from llmspell.errors import ToolError
 from llmspell.tools.errors import SecurityViolation
 from llmspell.tools.paths import PathGuard
 from llmspell.tools.service import ToolService
@@ -49,7 +49,7 @@ def test_read_of_json_content_is_parsed(tmp_path):
 def test_dir_ops_copy_move_metadata_delete(tmp_path):
     svc = service(tmp_path)
     d = tmp_path / "d" / "e"
-    with pytest.raises(ApiError, match="recursive=true"):
+    with pytest.raises(ToolError, match="recursive=true"):
         svc.invoke("file_operations", {"operation": "mkdir", "path": str(d)})
     svc.invoke("file_operations", {"operation": "mkdir", "path": str(d), "recursive": True})
     assert d.is_dir()
@@ -65,7 +65,7 @@ def test_dir_ops_copy_move_metadata_delete(tmp_path):
     meta = svc.invoke("file_operations", {"operation": "stat", "path": str(tmp_path / "h.txt")})
     info = meta["metadata"]["response"]["result"]
     assert info["type"] == "file" and info["size"] == 1 and info["modified"].endswith("Z")
-    with pytest.raises(ApiError, match="not empty"):
+    with pytest.raises(ToolError, match="not empty"):
         svc.invoke("file_operations", {"operation": "delete", "path": str(tmp_path / "d")})
     svc.invoke("file_operations", {"operation": "delete", "path": str(tmp_path / "d"),
                                    "recursive": True})
@@ -74,11 +74,11 @@ def test_dir_ops_copy_move_metadata_delete(tmp_path):
 
 def test_errors_raise(tmp_path):
     svc = service(tmp_path)
-    with pytest.raises(ApiError, match="Write operation requires 'input' parameter"):
+    with pytest.raises(ToolError, match="Write operation requires 'input' parameter"):
         svc.invoke("file_operations", {"operation": "write", "path": str(tmp_path / "x")})
-    with pytest.raises(ApiError, match="Unknown file operation: chmod"):
+    with pytest.raises(ToolError, match="Unknown file operation: chmod"):
         svc.invoke("file_operations", {"operation": "chmod", "path": str(tmp_path)})
-    with pytest.raises(ApiError, match="File not found"):
+    with pytest.raises(ToolError, match="File not found"):
         svc.invoke("file_operations", {"operation": "read", "path": str(tmp_path / "nope")})
 
 
@@ -103,7 +103,7 @@ def test_read_outside_raises(tmp_path):
     inside.mkdir()
     (tmp_path / "secret").write_text("s")
     svc = service(inside)
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         svc.invoke("file_operations", {"operation": "read", "path": str(tmp_path / "secret")})
 
 
@@ -113,7 +113,7 @@ def test_dotdot_escape_refused(tmp_path):
     (tmp_path / "secret").write_text("s")
     svc = service(inside)
     sneaky = f"{inside}/../secret"
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         svc.invoke("file_operations", {"operation": "read", "path": sneaky})
 
 
@@ -125,7 +125,7 @@ def test_symlink_leaving_root_refused(tmp_path):
     (outside / "secret").write_text("s")
     os.symlink(outside, inside / "link")
     svc = service(inside)
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         svc.invoke("file_operations", {"operation": "read", "path": str(inside / "link/secret")})
     w = svc.invoke("file_operations", {"operation": "write", "path": str(inside / "link/new"),
                                        "input": "x"})
@@ -138,7 +138,7 @@ def test_copy_target_outside_refused(tmp_path):
     inside.mkdir()
     (inside / "a").write_text("a")
     svc = service(inside)
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         svc.invoke("file_operations", {"operation": "copy", "source_path": str(inside / "a"),
                                        "target_path": str(tmp_path / "b")})
     assert not (tmp_path / "b").exists()
@@ -147,7 +147,7 @@ def test_copy_target_outside_refused(tmp_path):
 def test_read_size_cap(tmp_path):
     svc = service(tmp_path, max_file_size=10)
     (tmp_path / "big").write_bytes(b"x" * 11)
-    with pytest.raises(ApiError, match="File too large"):
+    with pytest.raises(ToolError, match="File too large"):
         svc.invoke("file_operations", {"operation": "read", "path": str(tmp_path / "big")})
     w = svc.invoke("file_operations", {"operation": "write", "path": str(tmp_path / "w"),
                                        "input": "y" * 11})
@@ -179,7 +179,7 @@ def test_lua_write_outside_default_sandbox(lua, tmp_path):
 
 
 def test_disabled_by_config(tmp_path):
-    with pytest.raises(ApiError, match="file_operations is disabled"):
+    with pytest.raises(ToolError, match="file_operations is disabled"):
         service(tmp_path, enabled=False).invoke("file_operations", {
             "operation": "exists", "path": str(tmp_path)})
 

@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from llmspell.config import from_dict
-from llmspell.errors import ApiError
+from llmspell.errors import ToolError
 from llmspell.tools.service import ToolService
 
 
@@ -70,7 +70,7 @@ def test_zip_slip_refused(tmp_path):
     with zipfile.ZipFile(bad, "w") as zf:
         zf.writestr("ok.txt", "fine")
         zf.writestr("../../escaped.txt", "evil")
-    with pytest.raises(ApiError, match="Security violation: Archive entry has an unsafe path"):
+    with pytest.raises(ToolError, match="Security violation: Archive entry has an unsafe path"):
         svc.invoke("archive_handler", {"operation": "extract", "path": str(bad),
                                        "target_path": str(tmp_path / "out")})
     assert not (tmp_path.parent / "escaped.txt").exists()
@@ -85,7 +85,7 @@ def test_tar_symlink_refused(tmp_path):
         link.type = tarfile.SYMTYPE
         link.linkname = "/etc/passwd"
         tf.addfile(link)
-    with pytest.raises(ApiError, match="link or special file"):
+    with pytest.raises(ToolError, match="link or special file"):
         svc.invoke("archive_handler", {"operation": "extract", "path": str(bad),
                                        "target_path": str(tmp_path / "out")})
 
@@ -95,7 +95,7 @@ def test_zip_bomb_ratio_refused(tmp_path):
     bomb = tmp_path / "bomb.zip"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("zeros", b"\0" * (5 * 1024 * 1024))
-    with pytest.raises(ApiError, match="compression ratio"):
+    with pytest.raises(ToolError, match="compression ratio"):
         svc.invoke("archive_handler", {"operation": "extract", "path": str(bomb),
                                        "target_path": str(tmp_path / "out")})
 
@@ -103,7 +103,7 @@ def test_zip_bomb_ratio_refused(tmp_path):
 def test_archive_outside_sandbox(tmp_path):
     inside = tmp_path / "in"
     inside.mkdir()
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         service(inside).invoke("archive_handler", {"operation": "create",
                                                    "path": str(inside / "a.zip"),
                                                    "input": ["/etc/hostname"]})
@@ -152,7 +152,7 @@ def test_file_search(tmp_path):
                                          "use_regex": True, "case_sensitive": True,
                                          "include_extensions": ["py"]})
     assert resp(only_py)["result"]["summary"]["total_matches"] == 1
-    with pytest.raises(ApiError, match="Invalid regex"):
+    with pytest.raises(ToolError, match="Invalid regex"):
         svc.invoke("file_search", {"path": str(tmp_path), "pattern": "(", "use_regex": True})
 
 
@@ -162,10 +162,10 @@ def test_file_search_regex_is_time_limited(tmp_path, monkeypatch):
     monkeypatch.setattr(patterns, "DEFAULT_SECONDS", 0.2)
     (tmp_path / "a.txt").write_text("a" * 60 + "b\n")
     svc = service(tmp_path)
-    with pytest.raises(ApiError, match="took longer than"):
+    with pytest.raises(ToolError, match="took longer than"):
         svc.invoke("file_search", {"path": str(tmp_path), "pattern": "(a|aa)+$",
                                    "use_regex": True})
-    with pytest.raises(ApiError, match="took longer than"):
+    with pytest.raises(ToolError, match="took longer than"):
         svc.invoke("data_validation", {"input": "a" * 60 + "b",
                                        "rules": {"rules": [{"type": "pattern",
                                                             "regex": "(a|aa)+$"}]}})
@@ -203,7 +203,7 @@ def test_file_watcher_sees_changes(tmp_path):
     assert {("Create", "new.txt"), ("Modify", "keep.txt"), ("Delete", "gone.txt")} <= kinds
     assert r["message"] == f"Captured {r['result']['event_count']} file events"
     assert svc.invoke("file_watcher", {"operation": "config"})["result"]["max_paths"] == 100
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         svc.invoke("file_watcher", {"operation": "watch", "input": ["/etc"], "timeout_ms": 1})
 
 

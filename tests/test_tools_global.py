@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from llmspell.api.output_table import output_to_lua_value
-from llmspell.errors import ApiError
+from llmspell.errors import ToolError
+from llmspell.tools.output import output_to_lua_value
 from llmspell.tools.registry import builtin_registry
 from llmspell.tools.service import ToolService
 
@@ -122,7 +122,7 @@ def test_service_invoke_from_python():
     svc = ToolService()
     r = svc.invoke("uuid_generator", {"format": "simple"})
     assert r["success"] is True and len(r["result"]["uuid"]) == 32
-    with pytest.raises(ApiError, match="Tool 'x' not found"):
+    with pytest.raises(ToolError, match="Tool 'x' not found"):
         svc.invoke("x", {})
     info = {i.name: i for i in svc.list()}["uuid_generator"]
     assert info.category == "utility"

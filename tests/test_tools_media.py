@@ -10,7 +10,7 @@ import wave
 import pytest
 
 from llmspell.config import from_dict
-from llmspell.errors import ApiError
+from llmspell.errors import ToolError
 from llmspell.tools.service import ToolService
 
 
@@ -55,7 +55,7 @@ def test_audio_wav(svc, tmp_path):
     assert c["result"]["success"] is True
     with wave.open(str(out)) as w:
         assert (w.getnchannels(), w.getsampwidth(), w.getnframes()) == (1, 1, 4000)
-    with pytest.raises(ApiError, match="needs an encoder"):
+    with pytest.raises(ToolError, match="needs an encoder"):
         svc.invoke("audio_processor", {"operation": "convert", "source_path": str(wav),
                                        "target_path": str(tmp_path / "x.mp3"),
                                        "target_format": "mp3"})
@@ -96,13 +96,13 @@ def test_image_metadata_and_transforms(svc, tmp_path):
                                         "max_width": 64, "max_height": 64})
     assert th["result"]["format"] == "webp" and th["result"]["dimensions"]["width"] == 64
     (tmp_path / "bad.png").write_text("no image")
-    with pytest.raises(ApiError, match="Cannot read image"):
+    with pytest.raises(ToolError, match="Cannot read image"):
         svc.invoke("image_processor", {"file_path": str(tmp_path / "bad.png")})
 
 
 def test_media_paths_sandboxed(svc):
     for tool in ("audio_processor", "image_processor", "video_processor"):
-        with pytest.raises(ApiError, match="Security violation"):
+        with pytest.raises(ToolError, match="Security violation"):
             svc.invoke(tool, {"file_path": "/etc/hostname"})
 
 
@@ -119,13 +119,13 @@ def test_video_headers(svc, tmp_path):
     a = svc.invoke("video_processor", {"file_path": str(avi)})["result"]["metadata"]
     assert a["format"] == "Avi" and a["fps"] == 25 and a["duration_seconds"] == 10
     assert a["resolution"] == {"width": 640, "height": 480}
-    with pytest.raises(ApiError, match="allow_process_execution"):  # ffmpeg is a process
+    with pytest.raises(ToolError, match="allow_process_execution"):  # ffmpeg is a process
         svc.invoke("video_processor", {"operation": "thumbnail", "file_path": str(mp4),
                                        "target_path": str(tmp_path / "t.png")})
     if shutil.which("ffmpeg") is None:
         granted = ToolService(from_dict({"tools": {
             "file_operations": {"allowed_paths": [str(tmp_path)]},
             "system": {"allow_process_execution": True}}}, environ={}))
-        with pytest.raises(ApiError, match="needs ffmpeg on PATH"):
+        with pytest.raises(ToolError, match="needs ffmpeg on PATH"):
             granted.invoke("video_processor", {"operation": "thumbnail", "file_path": str(mp4),
                                                "target_path": str(tmp_path / "t.png")})

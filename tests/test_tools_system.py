@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 
 from llmspell.config import from_dict
-from llmspell.errors import ApiError
+from llmspell.errors import ToolError
 from llmspell.tools.service import ToolService
 
 
@@ -39,7 +39,7 @@ def test_environment_reader_hides_secrets(monkeypatch):
     assert "sk-secret" not in str(listed)
     pat = svc.invoke("environment_reader", {"operation": "pattern", "pattern": "LC_*"})
     assert "LC_SECRET_THING" not in pat["result"]["variables"]
-    with pytest.raises(ApiError, match="Security violation: Setting environment variables"):
+    with pytest.raises(ToolError, match="Security violation: Setting environment variables"):
         svc.invoke("environment_reader", {"operation": "set", "variable_name": "X",
                                           "value": "1"})
 
@@ -62,21 +62,21 @@ def test_process_executor_runs_allowed(tmp_path):
 
 @pytest.mark.parametrize("exe", ["rm", "bash", "sh", "curl", "/bin/echo", "python3", "sleep"])
 def test_process_executor_refuses_unlisted(tmp_path, exe):
-    with pytest.raises(ApiError, match="Security violation: Executable"):
+    with pytest.raises(ToolError, match="Security violation: Executable"):
         service(tmp_path).invoke("process_executor", {"executable": exe, "arguments": []})
 
 
 def test_process_executor_blocklist_beats_config(tmp_path):
     svc = service(tmp_path, system={"allowed_commands": "echo,rm"})
-    with pytest.raises(ApiError, match="not allowed"):
+    with pytest.raises(ToolError, match="not allowed"):
         svc.invoke("process_executor", {"executable": "rm", "arguments": ["x"]})
 
 
 def test_process_executor_file_arguments_sandboxed(tmp_path):
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         service(tmp_path).invoke("process_executor", {"executable": "cat",
                                                       "arguments": ["/etc/passwd"]})
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         service(tmp_path).invoke("process_executor", {"executable": "ls",
                                                       "working_directory": "/etc"})
 
@@ -133,11 +133,11 @@ def test_service_checker_tcp_and_http():
 
 def test_service_checker_policy():
     svc = service()
-    with pytest.raises(ApiError, match="Host 'example.com' is not allowed"):
+    with pytest.raises(ToolError, match="Host 'example.com' is not allowed"):
         svc.invoke("service_checker", {"target": "example.com:80", "check_type": "tcp"})
-    with pytest.raises(ApiError, match="Port 445 is not allowed"):
+    with pytest.raises(ToolError, match="Port 445 is not allowed"):
         svc.invoke("service_checker", {"target": "127.0.0.1:445", "check_type": "tcp"})
-    with pytest.raises(ApiError, match="Port 12345 is not allowed"):
+    with pytest.raises(ToolError, match="Port 12345 is not allowed"):
         svc.invoke("service_checker", {"target": "127.0.0.1:12345", "check_type": "tcp"})
 
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from llmspell.errors import ApiError
+from llmspell.errors import ToolError
 from llmspell.tools.service import ToolService
 
 
@@ -33,7 +33,7 @@ def test_base64_roundtrip_and_variants(svc, tmp_path):
     assert raw["result"] == {"output": "ff00", "variant": "standard", "binary": True}
     hexed = call(svc, "base64_encoder", operation="encode", input="ff00", binary_input=True)
     assert hexed["result"]["output"] == "/wA="
-    with pytest.raises(ApiError, match="Invalid base64"):
+    with pytest.raises(ToolError, match="Invalid base64"):
         call(svc, "base64_encoder", operation="decode", input="@@@")
     src = tmp_path / "in.bin"
     src.write_bytes(b"file!")
@@ -44,7 +44,7 @@ def test_base64_roundtrip_and_variants(svc, tmp_path):
 
 
 def test_base64_file_input_is_sandboxed(svc):
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         call(svc, "base64_encoder", operation="encode", input_file="/etc/hostname")
 
 
@@ -66,7 +66,7 @@ def test_hash_and_verify(svc, tmp_path):
     f.write_bytes(b"data")
     assert call(svc, "hash_calculator", operation="hash", input_type="file", file=str(f),
                 algorithm="sha512")["result"]["hash"] == hashlib.sha512(b"data").hexdigest()
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         call(svc, "hash_calculator", operation="hash", input_type="file", file="/etc/passwd")
 
 
@@ -97,9 +97,9 @@ def test_text_manipulator(svc, op, text, options, expected):
 
 
 def test_text_manipulator_errors(svc):
-    with pytest.raises(ApiError, match="'from' and 'to'"):
+    with pytest.raises(ToolError, match="'from' and 'to'"):
         call(svc, "text_manipulator", operation="replace", input="x")
-    with pytest.raises(ApiError, match="Invalid operation"):
+    with pytest.raises(ToolError, match="Invalid operation"):
         call(svc, "text_manipulator", operation="explode", input="x")
 
 
@@ -160,9 +160,9 @@ def test_date_time(svc):
     assert now["result"]["timezone"] == "UTC" and now["result"]["datetime"].startswith("20")
     assert "RFC2822" in call(svc, "date_time_handler", operation="formats")["result"][
         "example_formats"]
-    with pytest.raises(ApiError, match="Failed to parse date"):
+    with pytest.raises(ToolError, match="Failed to parse date"):
         call(svc, "date_time_handler", operation="parse", input="not a date at all")
-    with pytest.raises(ApiError, match="Invalid timezone"):
+    with pytest.raises(ToolError, match="Invalid timezone"):
         call(svc, "date_time_handler", operation="convert_timezone", input="2024-01-01",
              target_timezone="Mars/Base")
 
@@ -193,7 +193,7 @@ def test_data_validation(svc):
                                               "card": "4111 1111 1111 1112"}, rules=rules)
     assert bad["success"] is True and bad["result"]["valid"] is False
     assert {e["field"] for e in bad["result"]["errors"]} == {"email", "age", "card"}
-    with pytest.raises(ApiError, match="Unknown rule type"):
+    with pytest.raises(ToolError, match="Unknown rule type"):
         call(svc, "data_validation", input=1, rules={"rules": [{"type": "magic"}]})
 
 
@@ -204,7 +204,7 @@ def test_template_engines(svc):
     h = call(svc, "template_engine", input="{{#each xs}}{{this}};{{/each}}",
              context={"xs": [1, 2]})
     assert h["result"]["rendered"] == "1;2;" and h["result"]["engine"] == "handlebars"
-    with pytest.raises(ApiError, match="Template render error"):
+    with pytest.raises(ToolError, match="Template render error"):
         call(svc, "template_engine", input="{{ missing }}", engine="tera")
     tables = call(svc, "template_engine", input="{{ t }} {{ ok }} {{ n }}",
                   context={"t": {"a": [1, 2]}, "ok": True, "n": 3.0})
@@ -212,21 +212,21 @@ def test_template_engines(svc):
 
 
 def test_template_security(svc):
-    with pytest.raises(ApiError, match="Security violation: Potentially dangerous pattern"):
+    with pytest.raises(ToolError, match="Security violation: Potentially dangerous pattern"):
         call(svc, "template_engine", input="{{ os.system('id') }}")
     # the jinja sandbox refuses private attributes even without a listed pattern
-    with pytest.raises(ApiError, match="Template render error"):
+    with pytest.raises(ToolError, match="Template render error"):
         call(svc, "template_engine", input="{{ x.__init__ }}", context={"x": "s"})
 
 
 def test_template_output_is_capped(svc):
     bomb = "{% for i in range(100000) %}{% for j in range(100000) %}xxxxxxxxxx{% endfor %}" \
            "{% endfor %}"
-    with pytest.raises(ApiError, match="exceeds"):
+    with pytest.raises(ToolError, match="exceeds"):
         call(svc, "template_engine", input=bomb, engine="tera")
     hbs = "{{#each a}}{{#each ../a}}{{#each ../../a}}{{#each ../../../a}}xxxxxxxxxx" \
           "{{/each}}{{/each}}{{/each}}{{/each}}"
-    with pytest.raises(ApiError, match="exceeds"):
+    with pytest.raises(ToolError, match="exceeds"):
         call(svc, "template_engine", input=hbs, context={"a": list(range(100))})
 
 
@@ -243,7 +243,7 @@ def test_citation_formatter(svc):
     assert v["result"]["result"]["valid_entries"] == 1
     styles = call(svc, "citation-formatter", operation="list_styles")["result"]["result"]
     assert "ieee" in styles["supported_styles"]
-    with pytest.raises(ApiError, match="no entries"):
+    with pytest.raises(ToolError, match="no entries"):
         call(svc, "citation-formatter", input="just text", format="bibtex")
 
 
@@ -257,7 +257,7 @@ def test_uuid_operations(svc):
                   timestamp=True)
     parts = custom["result"]["id"].split("_")
     assert parts[0] == "job" and parts[1].isdigit() and parts[-1] == "x"
-    with pytest.raises(ApiError, match="Missing required parameter 'name'"):
+    with pytest.raises(ToolError, match="Missing required parameter 'name'"):
         call(svc, "uuid_generator", version="v5")
     assert json.loads(call(svc, "uuid_generator", operation="validate",
                            uuid="zzz")["text"])["valid"] is False

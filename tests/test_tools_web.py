@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from llmspell.config import from_dict
-from llmspell.errors import ApiError
+from llmspell.errors import ToolError
 from llmspell.tools.service import ToolService
 
 PAGE = b"""<html><head><title>Test Page</title>
@@ -169,9 +169,9 @@ def test_graphql(svc, server):
     again = svc.invoke("graphql_query", {"operation": "introspection",
                                          "endpoint": server + "/graphql"})
     assert again["result"]["result"]["cached"] is True
-    with pytest.raises(ApiError, match="GraphQL errors: Cannot query field broken"):
+    with pytest.raises(ToolError, match="GraphQL errors: Cannot query field broken"):
         svc.invoke("graphql_query", {"endpoint": server + "/graphql", "input": "{ broken }"})
-    with pytest.raises(ApiError, match="depth"):
+    with pytest.raises(ToolError, match="depth"):
         svc.invoke("graphql_query", {"endpoint": server + "/graphql",
                                      "input": "{" * 12 + "}" * 12})
 
@@ -191,9 +191,9 @@ def test_web_scraper(svc, server):
                                                      "none": "table"}})
     assert named["result"]["content"] == {"heading": "Welcome",
                                           "items": ["First item", "Second item"]}
-    with pytest.raises(ApiError, match="HTTP 404"):
+    with pytest.raises(ToolError, match="HTTP 404"):
         svc.invoke("web-scraper", {"input": server + "/missing"})
-    with pytest.raises(ApiError, match="Invalid CSS selector"):
+    with pytest.raises(ToolError, match="Invalid CSS selector"):
         svc.invoke("web-scraper", {"input": server + "/page", "selector": "p[["})
 
 
@@ -255,9 +255,9 @@ def test_url_analyzer(svc, server):
     blocked = ToolService().invoke("url-analyzer", {"input": server + "/page",
                                                     "fetch_metadata": True})
     assert "Security violation" in blocked["result"]["metadata_error"]
-    with pytest.raises(ApiError, match="Invalid URL"):
+    with pytest.raises(ToolError, match="Invalid URL"):
         svc.invoke("url-analyzer", {"input": "not a url"})
-    with pytest.raises(ApiError, match="Unsupported URL scheme 'ftp'"):
+    with pytest.raises(ToolError, match="Unsupported URL scheme 'ftp'"):
         svc.invoke("url-analyzer", {"input": "ftp://example.com/x"})
 
 
@@ -275,7 +275,7 @@ def test_web_search_duckduckgo(svc):
                                   "webpage-monitor", "sitemap-crawler"])
 def test_loopback_refused_by_default(server, tool):
     svc = ToolService()
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         svc.invoke(tool, {"input": server + "/page"})
 
 
@@ -283,22 +283,22 @@ def test_loopback_refused_by_default(server, tool):
                                  "http://[::1]/", "http://localhost:1/", "file:///etc/passwd",
                                  "ftp://example.com/x", "http://0.0.0.0/"])
 def test_private_and_odd_targets_refused(url):
-    with pytest.raises(ApiError, match="Security violation"):
+    with pytest.raises(ToolError, match="Security violation"):
         ToolService().invoke("http_request", {"input": url})
 
 
 def test_redirect_hops_are_rechecked(server):
-    with pytest.raises(ApiError, match="Security violation: URL scheme 'file'"):
+    with pytest.raises(ToolError, match="Security violation: URL scheme 'file'"):
         make().invoke("http_request", {"input": server + "/evil-redirect"})
 
 
 def test_response_size_cap(server):
-    with pytest.raises(ApiError, match="exceeds 100 bytes"):
+    with pytest.raises(ToolError, match="exceeds 100 bytes"):
         make(max_response_bytes=100).invoke("http_request", {"input": server + "/big"})
 
 
 def test_request_timeout(server):
-    with pytest.raises(ApiError, match="Network error: Request to .* timed out"):
+    with pytest.raises(ToolError, match="Network error: Request to .* timed out"):
         make().invoke("http_request", {"input": server + "/slow", "timeout": 0.2,
                                        "retry": {"max_attempts": 1}})
 
@@ -318,7 +318,7 @@ def test_connection_is_checked_again_at_connect_time(server, monkeypatch):
         return real_check(self, host, port)
 
     monkeypatch.setattr(net.NetPolicy, "_check_host", check_passes_first_time)
-    with pytest.raises(ApiError, match="Security violation: Access to private or local"):
+    with pytest.raises(ToolError, match="Security violation: Access to private or local"):
         ToolService().invoke("http_request", {"input": server + "/json",
                                               "retry": {"max_attempts": 1}})
     assert len(calls) == 2

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..errors import ApiError, ProviderError
+from ..errors import AgentError, ProviderError, ShownAsIs
 from ..providers.base import ChatRequest, ChatResponse
 
 DEFAULT_LIMITS = {"max_execution_time_secs": 300, "max_memory_mb": 512,
@@ -76,9 +76,10 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
 class LLMAgent:
     def __init__(self, config: AgentConfig, providers: Any,
                  tools: Callable[[], Any] | None = None,
-                 output: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None
-                 ) -> None:
+                 output: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
+                 *, registry: Any = None) -> None:
         self.config = config
+        self.registry = registry  # the AgentRegistry keeping it: runs its calls' hooks
         self.providers = providers
         self._tools = tools
         self._output = output
@@ -123,7 +124,7 @@ class LLMAgent:
     def transition(self, method: str) -> None:
         allowed, target = TRANSITIONS[method]
         if self.state not in allowed:
-            raise ApiError(f"Agent '{self.name}': cannot {method} from state {self.state}")
+            raise AgentError(f"Agent '{self.name}': cannot {method} from state {self.state}")
         if method == "recover":
             self.recovery_attempts += 1
             self._move("Recovering", "recover")
@@ -156,12 +157,20 @@ class LLMAgent:
 
     def invoke(self, agent_input: dict[str, Any],
                on_chunk: Callable[[str], None] | None = None,
-               context: dict[str, Any] | None = None) -> dict[str, Any]:
+               context: dict[str, Any] | None = None) -> Any:
+        """Run one turn under the run's hooks (``AgentRegistry.invoke``)."""
+        if self.registry is not None:
+            return self.registry.invoke(self, agent_input, on_chunk, context)
+        return self.respond(agent_input, on_chunk, context)
+
+    def respond(self, agent_input: dict[str, Any],
+                on_chunk: Callable[[str], None] | None = None,
+                context: dict[str, Any] | None = None) -> dict[str, Any]:
         """Run one turn; return the script-visible output (spec §0.5)."""
         from ..providers.http import deadline
 
         if self.state in ("Terminated", "Paused", "Error"):
-            raise ApiError(f"Agent '{self.name}' cannot run: it is {self.state}")
+            raise AgentError(f"Agent '{self.name}' cannot run: it is {self.state}")
         text = agent_input.get("text")
         text = text if isinstance(text, str) else ("" if text is None else str(text))
         if context:
@@ -253,13 +262,13 @@ class LLMAgent:
             return {"success": False, "error": f"tool '{name}' is not allowed for this agent"}
         try:
             return service.invoke(name, arguments)
-        except ApiError as exc:
+        except ShownAsIs as exc:
             return {"success": False, "error": str(exc)}
 
     def invoke_tool(self, service: Any, name: str, params: dict[str, Any]) -> dict[str, Any]:
         """``agent:invokeTool``: a direct call of an allowed (or any, if none listed) tool."""
         if self.config.allowed_tools and name not in self.config.allowed_tools:
-            raise ApiError(f"Tool '{name}' is not allowed for agent '{self.name}'")
+            raise AgentError(f"Tool '{name}' is not allowed for agent '{self.name}'")
         self.tool_invocations += 1
         return service.invoke(name, params)
 

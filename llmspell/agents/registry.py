@@ -1,4 +1,10 @@
-"""The agents of one run: creation, lookup, contexts, shared memory, composites, templates."""
+"""The agents of one run: creation, lookup, contexts, shared memory, composites, templates.
+
+Every agent call ends in ``AgentRegistry.invoke`` (an agent's ``invoke`` delegates to the
+registry that keeps it): the agent hooks (Before/AfterAgentExecution, AgentError) and the
+``agent.execution.*`` events run there, around the agent's own ``respond``. Storing and
+removing an agent fire Before/AfterAgentInit and Before/AfterAgentShutdown.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,14 @@ import copy
 import json
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..errors import ApiError
+from ..errors import AgentError, ShownAsIs
+from ..hooks import PROCEED
 from .llm import DEFAULT_LIMITS, AgentConfig, LLMAgent
+
+if TYPE_CHECKING:
+    from ..hooks import ServiceHooks
 
 AGENT_TYPES = {
     "llm": {"type": "llm", "description": "An agent backed by a chat model (OpenAI, "
@@ -51,7 +61,12 @@ class CompositeAgent:
         self.state = "Ready"
 
     def invoke(self, agent_input: dict[str, Any], on_chunk: Any = None,
-               context: Any = None) -> dict[str, Any]:
+               context: Any = None) -> Any:
+        """Run the members under the run's hooks (``AgentRegistry.invoke``)."""
+        return self.registry.invoke(self, agent_input, on_chunk, context)
+
+    def respond(self, agent_input: dict[str, Any], on_chunk: Any = None,
+                context: Any = None) -> dict[str, Any]:
         mode = str(self.config.get("mode") or self.config.get("type") or "sequential")
         current = dict(agent_input)
         outputs: list[dict[str, Any]] = []
@@ -73,8 +88,10 @@ class CompositeAgent:
 class AgentRegistry:
     def __init__(self, providers: Any, tools: Callable[[], Any] | None = None,
                  output: Callable[[str, dict[str, Any]], dict[str, Any]] | None = None,
-                 default_provider: str | None = None) -> None:
+                 default_provider: str | None = None,
+                 hooks: ServiceHooks | None = None) -> None:
         self.providers = providers
+        self.hooks = hooks  # the run's hooks and events; None: a call is just the call
         self.tools = tools
         self.output = output
         self.default_provider = default_provider
@@ -87,14 +104,41 @@ class AgentRegistry:
 
     def create(self, config: AgentConfig) -> LLMAgent:
         if not config.model:
-            raise ApiError("Model is required")
+            raise AgentError("Model is required")
         if not config.provider:
-            raise ApiError("Provider is required")
+            raise AgentError("Provider is required")
         if config.name in self.agents:
-            raise ApiError(f"Agent '{config.name}' already exists")
-        agent = LLMAgent(config, self.providers, self.tools, self.output)
-        self.agents[config.name] = agent
+            raise AgentError(f"Agent '{config.name}' already exists")
+        agent = LLMAgent(config, self.providers, self.tools, self.output, registry=self)
+        self._store(config.name, agent)
         return agent
+
+    def _store(self, name: str, agent: Any) -> None:
+        """Keep ``agent``: a BeforeAgentInit hook may refuse it (nothing is stored)."""
+        if self.hooks is not None:
+            self.hooks.agent_lifecycle("BeforeAgentInit", name, agent, "creation")
+        self.agents[name] = agent
+        if self.hooks is not None:
+            self.hooks.agent_lifecycle("AfterAgentInit", name, agent, "creation")
+
+    def invoke(self, agent: Any, agent_input: dict[str, Any], on_chunk: Any = None,
+               context: Any = None) -> Any:
+        """Run ``agent.respond`` under the run's hooks and events (see the module
+        docstring); a BeforeAgentExecution hook may redirect the call to another agent."""
+        call = self.hooks.call("agent", agent.name, agent_input) \
+            if self.hooks is not None else None
+        if call is None:  # no hooks, no listeners
+            return agent.respond(agent_input, on_chunk, context)
+        given = call.before()  # BeforeAgentExecution
+        if given is not PROCEED:
+            return given
+
+        def respond(name: str, value: Any) -> Any:
+            target = agent if name == agent.name else self.require(name)
+            return target.respond(value, on_chunk, context)
+
+        result = call.attempt(respond)  # AgentError hooks may retry or replace
+        return call.after(result)  # AfterAgentExecution
 
     def create_from_dict(self, data: dict[str, Any]) -> LLMAgent:
         """``Agent.register({...})``: the effective-config shape or a flat one."""
@@ -107,7 +151,7 @@ class AgentRegistry:
             config.description = str(data["description"])
         agent_type = data.get("agent_type") or data.get("type") or "llm"
         if agent_type not in AGENT_TYPES:
-            raise ApiError(f"Unknown agent type: {agent_type} (available: llm)")
+            raise AgentError(f"Unknown agent type: {agent_type} (available: llm)")
         model = data.get("model")
         if isinstance(model, dict):
             config.provider = model.get("provider")
@@ -150,35 +194,39 @@ class AgentRegistry:
     def require(self, name: str) -> Any:
         agent = self.agents.get(name)
         if agent is None:
-            raise ApiError(f"Agent '{name}' not found")
+            raise AgentError(f"Agent '{name}' not found")
         return agent
 
     def names(self) -> list[str]:
         return list(self.agents)
 
     def remove(self, name: str) -> None:
-        self.require(name)
+        agent = self.require(name)
+        if self.hooks is not None:
+            self.hooks.agent_lifecycle("BeforeAgentShutdown", name, agent, "shutdown")
         del self.agents[name]
+        if self.hooks is not None:
+            self.hooks.agent_lifecycle("AfterAgentShutdown", name, agent, "shutdown")
 
     def from_template(self, instance: str, template: str, params: dict[str, Any]) -> LLMAgent:
         spec = TEMPLATES.get(template)
         if spec is None:
-            raise ApiError(f"Failed to create from template: unknown template '{template}' "
+            raise AgentError(f"Failed to create from template: unknown template '{template}' "
                            f"(available: {', '.join(sorted(TEMPLATES))})")
         data = {"name": instance, "description": spec["description"],
                 "system_prompt": spec["system_prompt"], **params}
         try:
             return self.create_from_dict(data)
-        except ApiError as exc:
-            raise ApiError(f"Failed to create from template: {exc}") from None
+        except ShownAsIs as exc:
+            raise AgentError(f"Failed to create from template: {exc}") from None
 
     def composite(self, name: str, members: list[str], config: dict[str, Any]) -> None:
         if name in self.agents:
-            raise ApiError(f"Failed to create composite: agent '{name}' already exists")
+            raise AgentError(f"Failed to create composite: agent '{name}' already exists")
         for member in members:
             if member not in self.agents:
-                raise ApiError(f"Failed to create composite: agent '{member}' not found")
-        self.agents[name] = CompositeAgent(name, list(members), config, self)
+                raise AgentError(f"Failed to create composite: agent '{member}' not found")
+        self._store(name, CompositeAgent(name, list(members), config, self))
 
     def capabilities_of(self, agent: Any) -> list[str]:
         if isinstance(agent, CompositeAgent):
@@ -215,7 +263,7 @@ class AgentRegistry:
     def create_context(self, config: dict[str, Any], parent: str | None = None,
                        inheritance: str = "inherit", scope: Any = None) -> str:
         if inheritance not in INHERITANCE:
-            raise ApiError(f"unknown inheritance '{inheritance}' (use one of "
+            raise AgentError(f"unknown inheritance '{inheritance}' (use one of "
                            f"{', '.join(INHERITANCE)})")
         cid = f"ctx_{uuid.uuid4().hex[:12]}"
         data: dict[str, Any] = {}
@@ -234,7 +282,7 @@ class AgentRegistry:
     def context(self, cid: str) -> dict[str, Any]:
         ctx = self.contexts.get(cid)
         if ctx is None:
-            raise ApiError(f"Context '{cid}' not found")
+            raise AgentError(f"Context '{cid}' not found")
         return ctx
 
     def context_data(self, cid: str) -> dict[str, Any]:
@@ -257,9 +305,9 @@ class AgentRegistry:
         if isinstance(scope, str):
             scope = {"type": scope}
         if not isinstance(scope, dict) or scope.get("type") not in SCOPE_TYPES:
-            raise ApiError("invalid scope: expected a table like {type=\"global\"} or "
+            raise AgentError("invalid scope: expected a table like {type=\"global\"} or "
                            "{type=\"session\", id=\"...\"} (types: " + ", ".join(SCOPE_TYPES)
                            + ")")
         if scope["type"] != "global" and not scope.get("id"):
-            raise ApiError(f"invalid scope: type '{scope['type']}' needs an id")
+            raise AgentError(f"invalid scope: type '{scope['type']}' needs an id")
         return json.dumps({"type": scope["type"], "id": scope.get("id")}, sort_keys=True)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..agents.llm import DEFAULT_LIMITS, AgentConfig
 from ..agents.registry import AGENT_TYPES, TEMPLATES, AgentRegistry, CompositeAgent
-from ..errors import ApiError
+from ..errors import ApiError, ShownAsIs
 from ..lua import convert
 
 if TYPE_CHECKING:
@@ -55,16 +55,14 @@ def agent_service(rt: Runtime) -> AgentRegistry:
             return tool_service(rt)
 
         def output(text: str, metadata: dict[str, Any]) -> dict[str, Any]:
-            from .output_table import output_to_lua_value
+            from ..tools.output import output_to_lua_value
 
             return output_to_lua_value(text, metadata)
 
-        made = AgentRegistry(provider_manager(rt), tools, output,
-                             default_provider(rt.settings))
-        from ..hooks import guard_agents
+        from ..hooks import ServiceHooks
 
-        guard_agents(made, rt.services)  # every invoke runs under hooks and events
-        return made
+        return AgentRegistry(provider_manager(rt), tools, output,
+                             default_provider(rt.settings), hooks=ServiceHooks(rt.services))
 
     return rt.service("agents", make)
 
@@ -291,7 +289,7 @@ def install(rt: Runtime, table: Any) -> None:
         if convert.lua_type(callback) != "function":
             raise ApiError("Agent:invokeStream: argument #2 (callback) must be a function, "
                            f"got {convert.describe(callback)}")
-        from .output_table import output_to_lua_value
+        from ..tools.output import output_to_lua_value
 
         count = [0]
 
@@ -471,7 +469,7 @@ def install(rt: Runtime, table: Any) -> None:
         try:
             agent = service.require(name)
             return _wrap(tools_service(), agent, cfg)
-        except (ApiError, ValueError) as exc:
+        except (ShownAsIs, ValueError) as exc:
             raise ApiError(f"Failed to wrap agent as tool: {exc}") from None
 
     def get_info(kind: Any = None) -> Any:
@@ -490,7 +488,7 @@ def install(rt: Runtime, table: Any) -> None:
                 raise ApiError("agents must be an array of agent names")
             cfg = _dict(config, "Agent.create_composite", 3) if config is not None else {}
             service.composite(key, members, cfg)
-        except ApiError as exc:
+        except ShownAsIs as exc:
             text = str(exc)
             raise ApiError(text if text.startswith("Failed to create composite")
                            else f"Failed to create composite: {text}") from None

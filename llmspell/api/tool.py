@@ -23,11 +23,10 @@ def tool_service(rt: Runtime) -> ToolService:
         return service
 
     def make() -> ToolService:
-        from ..hooks import guard_tools
+        from ..hooks import ServiceHooks
 
-        made = ToolService(rt.settings, rt.remaining_seconds, stopped=rt.check)
-        guard_tools(made, rt.services)  # every invoke runs under hooks and events
-        return made
+        return ToolService(rt.settings, rt.remaining_seconds, stopped=rt.check,
+                           hooks=ServiceHooks(rt.services))
 
     return rt.service("tools", make)
 

@@ -9,12 +9,19 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..config import Settings
 
-if TYPE_CHECKING:
-    from .runtime import Runtime
+
+class Runtime(Protocol):
+    """What installing globals needs of ``lua.runtime.Runtime`` (named here, not
+    imported: the runtime imports this module, so importing it back would be a circle)."""
+
+    settings: Settings
+    lua: Any
+
+    def lazy_global(self, name: str, install: Callable[[Any], None]) -> None: ...
 
 
 def _always(settings: Settings) -> bool:

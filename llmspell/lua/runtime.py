@@ -33,6 +33,7 @@ from ..errors import (
     ScriptInterrupted,
     ScriptMemoryError,
     ScriptTimeout,
+    ShownAsIs,
 )
 from . import convert
 
@@ -249,7 +250,7 @@ class Runtime:
                     convert.room_for(lua, len(result) + convert.STRING_COST)
                     return (True, result)
                 return (True, convert.to_lua(lua, result))
-            except ApiError as exc:
+            except ShownAsIs as exc:  # written for the script (errors.py): as it is
                 return (False, _lua_message(str(exc)))
             except convert.ValueTooLarge as exc:
                 if self._abort is not None:
@@ -295,7 +296,8 @@ class Runtime:
         return (True, *[convert.to_lua(lua, item) for item in values])
 
     def function(self, fn: Callable[..., Any], name: str) -> Any:
-        """A Lua function that calls ``fn``; its ApiError messages become Lua errors."""
+        """A Lua function that calls ``fn``; its errors become Lua errors (``ShownAsIs``
+        ones as they are, others after the function's name)."""
         return self._lua_wrap(self._protocol(fn, name))
 
     def object(self, type_name: str, methods: dict[str, Callable[..., Any]],

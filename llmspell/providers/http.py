@@ -27,7 +27,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from ..errors import ProviderError
+from ..errors import ProviderConnectError, ProviderError, ProviderHTTPError, ProviderTimeout
 from . import cassette as cassette_mod
 from .retry import RETRY_STATUSES, Retryable, RetryPolicy, parse_retry_after, with_retry
 
@@ -323,8 +323,8 @@ class Http:
 
         def attempt(n: int) -> httpx.Response:
             if limit.left() <= 0:
-                raise ProviderError(f"{p}: request to {url} timed out after "
-                                    f"{limit.describe()}")
+                raise ProviderTimeout(f"{p}: request to {url} timed out after "
+                                      f"{limit.describe()}")
             timeout = self._timeout(limit, stream)
             request = self.client.build_request(
                 method, url, headers=all_headers, content=content, timeout=timeout,
@@ -336,24 +336,25 @@ class Http:
             except httpx.TimeoutException as exc:
                 self._log(request, "timeout", started)
                 if limit.left() <= 0.05:  # the call's own deadline: no time for a retry
-                    raise ProviderError(f"{p}: request to {url} timed out after "
-                                        f"{limit.describe()}") from None
+                    raise ProviderTimeout(f"{p}: request to {url} timed out after "
+                                          f"{limit.describe()}") from None
                 what = ("connecting to" if isinstance(exc, httpx.ConnectTimeout)
                         else "waiting for a reply from")
                 seconds = timeout.connect if isinstance(exc, httpx.ConnectTimeout) \
                     else timeout.read
-                raise Retryable(ProviderError(
+                raise Retryable(ProviderTimeout(
                     f"{p}: {what} {url} timed out after {seconds:g}s")) from None
             except httpx.ConnectError as exc:
                 self._log(request, "connect error", started)
                 reason = str(exc) or type(exc).__name__
                 if "refused" in reason.lower():
                     reason = "connection refused"
-                raise ProviderError(f"{p}: cannot connect to {url} ({reason}); is the server "
-                                    f"running and is providers.{p}.base_url right?") from None
+                raise ProviderConnectError(f"{p}: cannot connect to {url} ({reason}); is the "
+                                           f"server running and is providers.{p}.base_url "
+                                           "right?") from None
             except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError) as exc:
                 self._log(request, "transport error", started)
-                raise Retryable(ProviderError(
+                raise Retryable(ProviderConnectError(
                     f"{p}: connection to {url} failed: {exc or type(exc).__name__}")) from None
             except httpx.HTTPError as exc:
                 raise ProviderError(f"{p}: request to {url} failed: {exc}") from None
@@ -375,24 +376,26 @@ class Http:
 
         return with_retry(attempt, self.policy, budget=limit.left)
 
-    def status_error(self, response: httpx.Response, url: str, body: Any) -> ProviderError:
+    def status_error(self, response: httpx.Response, url: str, body: Any
+                     ) -> ProviderHTTPError:
         p = self.provider
         status = response.status_code
         message = _server_message(response)
         model = body.get("model") if isinstance(body, dict) else None
         if status in (401, 403):
             hint = f"; check {self.key_hint}" if self.key_hint else ""
-            return ProviderError(f"{p}: authentication failed (HTTP {status}): {message}{hint}")
+            return ProviderHTTPError(f"{p}: authentication failed (HTTP {status}): "
+                                     f"{message}{hint}", status)
         if status == 404 and model and ("model" in message.lower() or "not found" in
                                         message.lower()):
-            return ProviderError(f"{p}: unknown model '{model}' (HTTP 404): {message}")
+            return ProviderHTTPError(f"{p}: unknown model '{model}' (HTTP 404): {message}", status)
         if status == 404:
-            return ProviderError(f"{p}: {url} not found (HTTP 404): {message}")
+            return ProviderHTTPError(f"{p}: {url} not found (HTTP 404): {message}", status)
         if status == 429:
-            return ProviderError(f"{p}: rate limited (HTTP 429): {message}")
+            return ProviderHTTPError(f"{p}: rate limited (HTTP 429): {message}", status)
         if status >= 500:
-            return ProviderError(f"{p}: server error (HTTP {status}): {message}")
-        return ProviderError(f"{p}: request rejected (HTTP {status}): {message}")
+            return ProviderHTTPError(f"{p}: server error (HTTP {status}): {message}", status)
+        return ProviderHTTPError(f"{p}: request rejected (HTTP {status}): {message}", status)
 
     def json(self, response: httpx.Response, url: str) -> dict[str, Any]:
         """The reply as a JSON object, or a clear 'malformed reply' error."""
@@ -427,8 +430,8 @@ class Http:
             except httpx.TimeoutException:
                 raise self._stream_timeout(url, limit, idle, last_data) from None
             except httpx.HTTPError as exc:
-                raise ProviderError(f"{self.provider}: the stream from {url} broke off: "
-                                    f"{exc or type(exc).__name__}") from None
+                raise ProviderConnectError(f"{self.provider}: the stream from {url} broke "
+                                           f"off: {exc or type(exc).__name__}") from None
             last_data = time.monotonic()
             buffer += piece
             while "\n" in buffer:
@@ -440,13 +443,13 @@ class Http:
             yield buffer.rstrip("\r")
 
     def _stream_timeout(self, url: str, limit: Any, idle: float, last_data: float
-                        ) -> ProviderError:
+                        ) -> ProviderTimeout:
         p = self.provider
         if time.monotonic() - last_data >= idle * 0.9:
-            return ProviderError(f"{p}: the stream from {url} stalled (no data for "
-                                 f"{round(idle, 2):g}s; providers.{p}.timeout_seconds)")
+            return ProviderTimeout(f"{p}: the stream from {url} stalled (no data for "
+                                   f"{round(idle, 2):g}s; providers.{p}.timeout_seconds)")
         what = limit.describe() if isinstance(limit, _Deadline) else f"{self.timeout:g}s"
-        return ProviderError(f"{p}: the stream from {url} timed out after {what}")
+        return ProviderTimeout(f"{p}: the stream from {url} timed out after {what}")
 
     def cut(self, url: str, terminator: str) -> ProviderError:
         """A stream that ended cleanly but before its terminator: the reply is incomplete."""

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from ..errors import RagError
 from .chunking import STRATEGIES, ChunkConfig, chunk_text, default_tokenizer
 from .embeddings import CachedEmbedder, select_embedder
 from .store import Record, StoreError, VectorStore
@@ -42,10 +43,6 @@ CREATE TABLE IF NOT EXISTS tenant_usage (
 """
 GLOBAL = "global"
 PROVIDERS = ["openai", "ollama", "local"]
-
-
-class RagError(Exception):
-    """A RAG call failed for a reason the script should see."""
 
 
 def parse_session_id(value: str) -> str:

@@ -45,6 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import StoreError
 from ..faultpoint import fault_point
 from ..state.sqlite import fsync_dir, read_only_fs
 
@@ -73,10 +74,6 @@ BUSY_TIMEOUT_SECONDS = 30.0
 # size_data_per_element, label_offset, offsetData (size_t), maxlevel (int),
 # enterpoint_node (uint32), maxM, maxM0, M (size_t), mult (double), ef_construction
 HNSW_HEADER = struct.Struct("<6QiI3QdQ")
-
-
-class StoreError(Exception):
-    """A vector store operation failed."""
 
 
 class StoreFull(StoreError):

@@ -43,7 +43,13 @@ class ToolContext:
     def net(self) -> NetPolicy:
         from .net import NetPolicy
 
-        return NetPolicy.from_settings(self)
+        return NetPolicy(
+            allow_private=bool(self.get("tools.network.allow_private_addresses", False)),
+            timeout=float(self.get("tools.network.timeout_seconds", 30)),
+            max_bytes=int(self.get("tools.network.max_response_bytes", 10 * 2**20)),
+            verify=bool(self.get("tools.network.verify_ssl", True)),
+            max_redirects=int(self.get("tools.network.max_redirects", 5)),
+            time_left=self.timeout)
 
     def timeout(self, seconds: float) -> float:
         """``seconds`` bounded by the time the script has left (at least 0.1 s)."""

@@ -1,6 +1,7 @@
 """Errors a tool raises. Their text is what a script sees after "Tool execution failed: ".
 
-    ToolError                   "Tool execution error: ..."  (I/O or runtime failure)
+    ToolError                   "Tool execution error: ..."  (I/O or runtime failure;
+                                 the base class lives in llmspell/errors.py's tree)
     ├── ToolValidationError     "Validation error: ..."       (missing or bad parameter)
     ├── SecurityViolation       "Security violation: ..."     (sandbox, allow-list, SSRF)
     ├── ToolNetworkError        "Network error: ..."          (connection, timeout, HTTP)
@@ -12,18 +13,10 @@ the few "soft" failures return an envelope with ``success = false`` instead.
 
 from __future__ import annotations
 
-from ..errors import LLMSpellError
+from ..errors import ToolError
 
-
-class ToolError(LLMSpellError):
-    prefix = "Tool execution error"
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return f"{self.prefix}: {self.message}"
+__all__ = ["SecurityViolation", "ToolError", "ToolNetworkError", "ToolStorageError",
+           "ToolValidationError"]
 
 
 class ToolValidationError(ToolError):

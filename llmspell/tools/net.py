@@ -12,14 +12,12 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from .errors import SecurityViolation, ToolError, ToolNetworkError, ToolValidationError
-
-if TYPE_CHECKING:
-    from .context import ToolContext
 
 USER_AGENT = "llmspell-tools/0.1"
 
@@ -68,21 +66,16 @@ def _bad_address(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 class NetPolicy:
     def __init__(self, allow_private: bool = False, timeout: float = 30.0,
                  max_bytes: int = 10 * 1024 * 1024, verify: bool = True,
-                 max_redirects: int = 5, ctx: ToolContext | None = None) -> None:
+                 max_redirects: int = 5,
+                 time_left: Callable[[float], float] | None = None) -> None:
+        """``time_left(seconds)`` bounds a request's timeout by the time the run has left
+        (``ToolContext.timeout``); ``ToolContext.net`` builds the policy from settings."""
         self.allow_private = allow_private
         self.timeout = timeout
         self.max_bytes = max_bytes
         self.verify = verify
         self.max_redirects = max_redirects
-        self.ctx = ctx
-
-    @classmethod
-    def from_settings(cls, ctx: ToolContext) -> NetPolicy:
-        return cls(allow_private=bool(ctx.get("tools.network.allow_private_addresses", False)),
-                   timeout=float(ctx.get("tools.network.timeout_seconds", 30)),
-                   max_bytes=int(ctx.get("tools.network.max_response_bytes", 10 * 2**20)),
-                   verify=bool(ctx.get("tools.network.verify_ssl", True)),
-                   max_redirects=int(ctx.get("tools.network.max_redirects", 5)), ctx=ctx)
+        self.time_left = time_left
 
     def check_url(self, url: object, param: str = "input") -> str:
         """Refuse anything but http(s) to a public address (unless private is allowed)."""
@@ -166,8 +159,8 @@ class NetPolicy:
 
         limit = self.max_bytes
         seconds = timeout if timeout is not None else self.timeout
-        if self.ctx is not None:
-            seconds = self.ctx.timeout(seconds)
+        if self.time_left is not None:
+            seconds = self.time_left(seconds)
         hdrs = {"User-Agent": USER_AGENT, **(headers or {})}
         started = time.perf_counter()
         current = self.check_url(url)

@@ -1,10 +1,12 @@
 """ToolService: the one door through which every tool call passes.
 
 Lua's ``Tool.invoke`` and ``Tool.<name>:execute``, agents and workflows all call
-``ToolService.invoke(name, params)``; hooks and events attach here, in one place.
+``ToolService.invoke(name, params)``; it runs the tool hooks (ToolValidation,
+Before/AfterToolExecution, ToolError) and the ``tool.execution.*`` events itself, through
+the ``ServiceHooks`` it was given. ``summaries``/``discover`` run the discovery hooks.
 It returns the value a script sees (``output_to_lua_value``: for most tools the
 envelope ``{operation, success, result?, message?, error?}`` plus ``_raw_text`` and
-``metadata``) and raises ``ApiError`` with upstream's texts on failure.
+``metadata``) and raises ``ToolNotFound``/``ToolFailed`` with upstream's texts on failure.
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .. import secret_filter
-from ..api.output_table import output_to_lua_value
-from ..errors import ApiError
+from ..errors import ShownAsIs, ToolError
+from ..hooks import PROCEED
 from .context import ToolContext
-from .errors import ToolError
+from .output import output_to_lua_value
 from .registry import Registry, ToolOutput, ToolSpec, builtin_registry, to_json
 from .schema import MISSING, Params
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from ..hooks import ServiceHooks
 
 
 @dataclass(frozen=True)
@@ -35,15 +38,21 @@ class ToolInfo:
     security_level: str
 
 
-class ToolNotFound(ApiError):
+class ToolNotFound(ToolError, ShownAsIs):
+    """``Tool '<name>' not found``."""
+
+    prefix = None
+
     def __init__(self, name: str) -> None:
         super().__init__(f"Tool '{name}' not found")
         self.name = name
 
 
-class ToolFailed(ApiError):
+class ToolFailed(ToolError, ShownAsIs):
     """``Tool execution failed: <cause>``; ``cause`` is the tool's own error text, with
     secret values and URL credentials hidden."""
+
+    prefix = None
 
     def __init__(self, name: str, cause: str) -> None:
         cause = secret_filter.redact_text(cause, secret_filter.current_values())
@@ -56,8 +65,10 @@ class ToolService:
     def __init__(self, settings: Settings | None = None,
                  remaining: Callable[[], float | None] | None = None,
                  registry: Registry | None = None,
-                 stopped: Callable[[], bool] | None = None) -> None:
+                 stopped: Callable[[], bool] | None = None,
+                 hooks: ServiceHooks | None = None) -> None:
         self.registry = registry or builtin_registry()
+        self.hooks = hooks  # the run's hooks and events; None: a call is just the call
         self.context = ToolContext(settings, remaining, stopped)
         self._infos: list[ToolInfo] | None = None
         self._summaries: list[dict[str, Any]] | None = None
@@ -78,18 +89,28 @@ class ToolService:
         return self._infos
 
     def summaries(self) -> list[dict[str, Any]]:
-        """``Tool.list()``: ``{name, description, version}`` sorted by name."""
+        """``Tool.list()``: ``{name, description, version}`` sorted by name (as the
+        discovery hooks leave it)."""
+        discovery = self.hooks.discovery("summaries") if self.hooks is not None else None
+        if discovery is not None and (given := discovery.before()) is not PROCEED:
+            return given
         if self._summaries is None:
             self._summaries = [{"name": t.name, "description": t.description,
                                 "version": t.version}
                                for t in sorted(self.registry.all(), key=lambda t: t.name)]
-        return self._summaries
+        return self._summaries if discovery is None else discovery.after(self._summaries)
 
     def categories(self) -> list[str]:
         return self.registry.categories()
 
     def discover(self, category: str | None = None, tag: str | None = None
                  ) -> list[dict[str, Any]]:
+        """``Tool.discover``: the tools of a category and/or whose description mentions
+        ``tag`` (as the discovery hooks leave the list)."""
+        discovery = (self.hooks.discovery("discover", category, tag)
+                     if self.hooks is not None else None)
+        if discovery is not None and (given := discovery.before()) is not PROCEED:
+            return given
         needle = tag.lower() if tag else None
         out = []
         for t in sorted(self.registry.all(), key=lambda t: t.name):
@@ -99,7 +120,7 @@ class ToolService:
                 continue
             out.append({"name": t.name, "description": t.description,
                         "category": t.category, "version": t.version})
-        return out
+        return out if discovery is None else discovery.after(out)
 
     def register(self, tool: ToolSpec) -> None:
         """Add a tool for this run only (e.g. an agent wrapped as a tool).
@@ -132,10 +153,10 @@ class ToolService:
         try:
             return without_secrets(tool.execute(self.context, Params(params)),
                                    self.secret_values())
+        except ShownAsIs:  # a nested call's ToolFailed, HookCancelled, ProviderError...
+            raise
         except ToolError as exc:
             raise ToolFailed(tool.name, str(exc)) from exc
-        except ApiError:
-            raise
         except RecursionError:
             raise ToolFailed(tool.name, "Tool execution error: input nested too deeply") from None
         except (OSError, ValueError, TypeError, KeyError, IndexError, UnicodeError,
@@ -145,8 +166,19 @@ class ToolService:
             raise ToolFailed(tool.name, f"Tool execution error: {type(exc).__name__}: "
                                         f"{exc}") from exc
 
-    def invoke(self, name: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Run tool ``name``; return the script-visible result dict (spec §0.5)."""
+    def invoke(self, name: str, params: dict[str, Any] | None = None) -> Any:
+        """Run tool ``name`` under the run's hooks and events; return the script-visible
+        result dict (spec §0.5), or what a hook gave instead."""
+        call = self.hooks.call("tool", name, params) if self.hooks is not None else None
+        if call is None:  # no hooks, no listeners
+            return self._invoke(name, params)
+        given = call.before()  # ToolValidation, BeforeToolExecution (may redirect)
+        if given is not PROCEED:
+            return given
+        result = call.attempt(self._invoke)  # ToolError hooks may retry or replace
+        return call.after(result)  # AfterToolExecution
+
+    def _invoke(self, name: str, params: dict[str, Any] | None) -> dict[str, Any]:
         tool = self.registry.get(name)
         if tool is None:
             raise ToolNotFound(name)

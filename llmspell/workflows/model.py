@@ -12,15 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import WorkflowError as WorkflowError  # the base of workflows/ errors
+
 TYPES = ("sequential", "conditional", "loop", "parallel")
 STEP_TYPES = ("tool", "agent", "workflow", "custom")
 DEFAULT_STEP_TIMEOUT_MS = 30_000
 RETRY_ATTEMPTS = 3
 RETRY_DELAY_MS = 1000
-
-
-class WorkflowError(Exception):
-    """A workflow could not be built or its run failed (the message says where)."""
 
 
 @dataclass
