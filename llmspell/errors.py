@@ -4,7 +4,8 @@
     ├── ConfigError               a config file is missing, unreadable or has a wrong type
     ├── ScriptError               the script failed: syntax error, uncaught error, limit hit
     │   ├── ScriptTimeout         max_execution_time_ms / --timeout ran out
-    │   └── ScriptMemoryError     max_memory_bytes was exceeded
+    │   ├── ScriptMemoryError     max_memory_bytes was exceeded
+    │   └── ValueTooLarge         a value crossing Lua<->Python is past the conversion limits
     ├── ApiError *                a global was called wrongly (raised by lua/ and api/ only)
     ├── ProviderError *           an LLM provider call failed (names the provider, the cause)
     │   ├── ProviderConnectError  the server could not be reached, or the connection broke
@@ -71,6 +72,14 @@ class ScriptTimeout(ScriptError):
 
 class ScriptMemoryError(ScriptError):
     """The script allocated past its memory limit."""
+
+
+class ValueTooLarge(ScriptError):
+    """A value crossing the Lua/Python boundary is past the conversion limits.
+
+    Raised without the function name (lua/convert.py); the call protocol adds it
+    (``Tool.invoke: value too large to convert (more than N nodes)``).
+    """
 
 
 class ApiError(LLMSpellError, ShownAsIs):

@@ -35,6 +35,8 @@ from typing import Any
 
 from lupa import luajit21 as lupa
 
+from ..errors import ValueTooLarge
+
 lua_type = lupa.lua_type
 MAX_DEPTH = 200
 
@@ -54,14 +56,6 @@ ENTRY_COST = 48
 # Free heap that must remain after a value is pushed into Lua: what the adapters and
 # the protocol allocate for small things (an error message, a few small tables).
 HEADROOM = 256 * 1024
-
-
-class ValueTooLarge(Exception):
-    """A value crossing the Lua/Python boundary is past the conversion limits.
-
-    Raised without the function name; the call protocol adds it
-    (``Tool.invoke: value too large to convert (more than N nodes)``).
-    """
 
 
 @dataclass(frozen=True)
