@@ -23,8 +23,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from ..jsonutil import json_type
 from .model import (
     DEFAULT_STEP_TIMEOUT_MS,
     STEP_TYPES,
@@ -41,6 +42,8 @@ CONDITION_TYPES = ("always", "never", "shared_data_equals", "shared_data_exists"
 ALWAYS: dict[str, Any] = {"type": "always"}
 UNSUPPORTED = "Unsupported Lua type for JSON conversion"
 PLAIN = (str, int, float, bool, list, dict, type(None))
+LUA_NAMES = {"null": "nil", "array": "table", "object": "table"}
+T = TypeVar("T")
 
 
 class SpecError(WorkflowError):
@@ -74,18 +77,11 @@ def is_handle(value: Any) -> bool:
 
 
 def describe(value: Any) -> str:
-    """The Lua type name of a plain value, for error messages."""
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | dict):
-        return "table"
-    return "function"
+    """The Lua type name of a plain value (or a handle), for error messages."""
+    if is_handle(value):
+        return "function"
+    kind = json_type(value)
+    return LUA_NAMES.get(kind, kind)
 
 
 def check_plain(value: Any, where: str) -> Any:
@@ -177,30 +173,31 @@ class Parser:
                 return check_plain(spec[key], f"{self.where}: step '{step.name}' {key}")
         return None
 
+    def _need(self, step: Step, value: T | None, name: str, hint: str) -> T:
+        """``value``, or the error for a step of this type missing field ``name``."""
+        if value is None:
+            raise SpecError(f"{self.where}: {step.type} step '{step.name}' needs '{name}' "
+                            f"({hint})")
+        return value
+
     def _tool_step(self, step: Step, spec: dict[str, Any]) -> None:
         tool = spec.get("tool")
-        if not isinstance(tool, str):
-            raise SpecError(f"{self.where}: tool step '{step.name}' needs 'tool' (a tool name)")
-        step.tool = tool
+        step.tool = self._need(step, tool if isinstance(tool, str) else None, "tool",
+                               "a tool name")
         step.input = self._input(step, spec, "input", "parameters")
 
     def _agent_step(self, step: Step, spec: dict[str, Any]) -> None:
         agent = spec.get("agent")
         if isinstance(agent, dict):  # an agent instance: its name field
             agent = agent.get("name")
-        if not isinstance(agent, str):
-            raise SpecError(f"{self.where}: agent step '{step.name}' needs 'agent' (an agent "
-                            "name or instance)")
-        step.agent = agent
+        step.agent = self._need(step, agent if isinstance(agent, str) else None, "agent",
+                                "an agent name or instance")
         step.input = self._input(step, spec, "input")
 
     def _workflow_step(self, step: Step, spec: dict[str, Any]) -> None:
         ref = spec.get("workflow")
         nested = self.resolve.workflow(ref) if isinstance(ref, str | dict) else None
-        if nested is None:
-            raise SpecError(f"{self.where}: workflow step '{step.name}' needs 'workflow' "
-                            "(a workflow instance or id)")
-        step.workflow = nested
+        step.workflow = self._need(step, nested, "workflow", "a workflow instance or id")
         step.input = self._input(step, spec, "input")
 
     def _custom_step(self, step: Step, spec: dict[str, Any]) -> None:
@@ -208,12 +205,12 @@ class Parser:
         if isinstance(function, str):
             step.fn_name = function
             step.fn = self.resolve.step_function(None, function)
-        elif function is not None and is_handle(function):
-            step.fn_name = "<lua function>"
-            step.fn = self.resolve.step_function(function, None)
         else:
-            raise SpecError(f"{self.where}: custom step '{step.name}' needs 'function' "
-                            "(a function or the name of a global function)")
+            handle = function if function is not None and is_handle(function) else None
+            handle = self._need(step, handle, "function",
+                                "a function or the name of a global function")
+            step.fn_name = "<lua function>"
+            step.fn = self.resolve.step_function(handle, None)
         step.input = self._input(step, spec, "parameters", "input")
 
     # -- conditions, branches, iterators -----------------------------------------
