@@ -226,3 +226,23 @@ def test_tables_functions_and_data(tmp_path: Any) -> None:
         assert args.data(with_fn, "F.f", functions=True)["a"] is not None
     finally:
         rt.close()
+
+
+def test_hook_handles_are_objects(tmp_path: Any) -> None:
+    """api/hook.py on objects.py: a handle holds no forgeable id; look-alikes answer false."""
+    value = _run(tmp_path, """
+      local h = Hook.register("BeforeToolExecution", function() end)
+      local fields = 0
+      for _ in pairs(h) do fields = fields + 1 end
+      local fake = {__hook_id = h:id()}
+      local dot = select(2, pcall(function() return h.id() end))
+      return {fields = fields, mt = getmetatable(h), id = type(h:id()), point = h:hook_point(),
+              fake = Hook.unregister(fake), dot = dot, real = Hook.unregister(h),
+              again = Hook.unregister(h),
+              gone = select(2, pcall(function() return h:id() end))}
+    """)
+    assert value["fields"] == 0 and value["mt"] is False and value["id"] == "string"
+    assert value["point"] == "BeforeToolExecution"
+    assert value["fake"] is False and value["real"] is True and value["again"] is False
+    assert value["dot"].endswith("HookHandle:id: call it as a method, obj:id(...)")
+    assert value["gone"].endswith("Hook already unregistered")

@@ -39,7 +39,8 @@ Instances live until the run ends.
 The public methods of a class are its functions whose names do not start with ``_``;
 ``lua_names`` renames some for Lua (``{"set_default_error_handler":
 "setDefaultErrorHandler"}``). ``install`` puts an instance's methods into a global's
-table as dot-call functions named ``Global.f``.
+table as dot-call functions named ``Global.f``; ``find`` gives back the instance behind
+an object a script passes in (``Hook.unregister(handle)``).
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from __future__ import annotations
 import inspect
 import itertools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from . import convert
 
@@ -74,10 +75,14 @@ KIT = """(function()
     handles[fields] = handle
     return setmetatable(fields, mt)
   end
+  function kit.handle(value)
+    return handles[value]
+  end
   return kit
 end)()"""
 
 RESERVED = frozenset({"lua_fields"})
+Obj = TypeVar("Obj", bound="LuaObject")
 
 
 class LuaObject:
@@ -134,6 +139,13 @@ class Objects:
         self._handle_of[id(obj)] = handle
         self._tables[handle] = table
         return table
+
+    def find(self, value: Any, cls: type[Obj]) -> Obj | None:
+        """The ``cls`` instance behind a Lua value a script passed in, or None (any other
+        value, a look-alike table included)."""
+        handle = self._kit[b"handle"](value)
+        obj = self._instances.get(handle) if isinstance(handle, int) else None
+        return obj if isinstance(obj, cls) else None
 
     def forget(self, obj: LuaObject) -> None:
         """Drop ``obj``: its Lua table stays, but its methods now fail as foreign."""
