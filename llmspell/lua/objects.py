@@ -45,8 +45,8 @@ an object a script passes in (``Hook.unregister(handle)``).
 
 from __future__ import annotations
 
-import inspect
 import itertools
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -108,7 +108,8 @@ def lua_methods(cls: type) -> dict[str, str]:
             if klass in (object, LuaObject):
                 continue
             for attr, value in vars(klass).items():
-                if attr.startswith("_") or attr in RESERVED or not inspect.isfunction(value):
+                public = not attr.startswith("_") and attr not in RESERVED
+                if not public or not isinstance(value, types.FunctionType):
                     continue
                 found[getattr(cls, "lua_names", {}).get(attr, attr)] = attr
         _METHODS[cls] = found
