@@ -18,11 +18,13 @@ keeping the handle works).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
 from ..hooks import NOT_FIRED, HookContext, HookError, HookRegistry, registry_for
-from ..lua import convert
+from ..lua import args, convert
+from ..lua.objects import LuaObject, lua_objects
 
 try:
     from lupa.luajit21 import LuaError
@@ -62,18 +64,94 @@ def hook_registry(rt: Runtime) -> HookRegistry:
     return registry_for(rt.services)
 
 
-def install(rt: Runtime, table: Any) -> None:
-    registry = hook_registry(rt)
-    gate = lua_gate(rt)
-    warned: set[str] = set()
-    lua = rt.lua
+class HookHandle(LuaObject):
+    """What ``Hook.register`` returns: ``h:id()``, ``h:hook_point()``, ``h:unregister()``."""
 
-    def wrap(fn: Any, point: str) -> Any:
+    lua_name = "HookHandle"
+
+    def __init__(self, registry: HookRegistry, hook_id: str, point: str) -> None:
+        self._registry = registry
+        self._id = hook_id
+        self._point = point
+
+    def _check(self) -> None:
+        if self._registry.get(self._id) is None:
+            raise ApiError("Hook already unregistered")
+
+    def id(self) -> str:
+        self._check()
+        return self._id
+
+    def hook_point(self) -> str:
+        self._check()
+        return self._point
+
+    def unregister(self) -> bool:
+        return self._registry.unregister(self._id)
+
+
+class HookGlobal(LuaObject):
+    """The ``Hook`` table: its methods are the dot-call functions."""
+
+    lua_name = "Hook"
+    lua_names = {"list_hooks": "list"}
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+        self._registry = hook_registry(rt)
+        self._gate = lua_gate(rt)
+        self._warned: set[str] = set()
+
+    def register(self, point: Any = None, callback: Any = None,
+                 priority: Any = None) -> HookHandle:
+        name = args.text(point, "Hook.register", 1)
+        self._registry.check_point(name)
+        fn = args.function(callback, "Hook.register", 2, name="callback")
+        if name in NOT_FIRED and name not in self._warned:
+            self._warned.add(name)
+            self._rt.output.error(convert.encode(
+                f"warning: Hook.register: llmspell never fires {name} hooks (the point is "
+                "accepted for compatibility); this hook will not run\n"))
+        level = convert.decode(priority).lower() if isinstance(priority, bytes) else "normal"
+        hook_id = self._registry.register(name, self._hook(fn, name), level, language="lua")
+        return HookHandle(self._registry, hook_id, name)
+
+    def unregister(self, handle: Any = None) -> bool:
+        # upstream takes only a handle: anything but a table (a hook id string, nil)
+        # raises; a table that is not a handle answers false, as upstream does
+        if convert.lua_type(handle) != "table":
+            raise ApiError("Hook.unregister: argument #1 must be a hook handle (what "
+                           f"Hook.register returns), got {convert.describe(handle)}")
+        found = lua_objects(self._rt).find(handle, HookHandle)
+        return found.unregister() if found is not None else False
+
+    def list_hooks(self, filt: Any = None) -> list[dict[str, Any]]:
+        if filt is None:
+            return self._registry.list()
+        if isinstance(filt, bytes):
+            return self._registry.list(point=convert.decode(filt))
+        if convert.lua_type(filt) != "table":
+            raise ApiError("Hook.list: filter must be nil, a hook point name or a table, "
+                           f"got {convert.describe(filt)}")
+        f = args.data(filt, "Hook.list")
+        f = f if isinstance(f, dict) else {}
+        return self._registry.list(point=f.get("hook_point"), language=f.get("language"),
+                                   priority=f.get("priority"), tag=f.get("tag"))
+
+    def points(self) -> list[str]:
+        from ..hooks import HOOK_POINTS
+
+        return list(HOOK_POINTS)
+
+    def _hook(self, fn: Any, point: str) -> Callable[[HookContext], Any]:
+        """The registry's hook for the Lua function ``fn``: runs it on the script's thread
+        with the context as a Lua table (built once per context, shared by its hooks)."""
+        lua, gate = self._rt.lua, self._gate
+
         def invoke(ctx: HookContext) -> Any:
             arg = ctx.cache.get("lua")
             if arg is None:
-                arg = convert.to_lua(lua, ctx.to_dict())
-                ctx.cache["lua"] = arg
+                arg = ctx.cache["lua"] = convert.to_lua(lua, ctx.to_dict())
             try:
                 result = fn(arg)
             except LuaError as exc:
@@ -86,80 +164,13 @@ def install(rt: Runtime, table: Any) -> None:
                 raise HookError(f"hook at {point} returned a value that cannot be used: "
                                 f"{exc}") from None
 
-        def hook(ctx: HookContext) -> Any:
-            return gate.call(invoke, ctx)
+        return lambda ctx: gate.call(invoke, ctx)
 
-        return hook
-
-    def make_handle(hook_id: str, point: str) -> Any:
-        def check() -> None:
-            if registry.get(hook_id) is None:
-                raise ApiError("Hook already unregistered")
-
-        def id_(_self: Any = None) -> str:
-            check()
-            return hook_id
-
-        def hook_point(_self: Any = None) -> str:
-            check()
-            return point
-
-        def unregister(_self: Any = None) -> bool:
-            return registry.unregister(hook_id)
-
-        return rt.object("HookHandle", {"id": id_, "hook_point": hook_point,
-                                        "unregister": unregister},
-                         fields={"__hook_id": hook_id})
-
-    def register(point: Any = None, callback: Any = None, priority: Any = None) -> Any:
-        name = convert.text_arg(point, "Hook.register", 1)
-        registry.check_point(name)
-        if convert.lua_type(callback) != "function":
-            raise ApiError("Hook.register: argument #2 (callback) must be a function, "
-                           f"got {convert.describe(callback)}")
-        if name in NOT_FIRED and name not in warned:
-            warned.add(name)
-            rt.output.error(convert.encode(
-                f"warning: Hook.register: llmspell never fires {name} hooks (the point is "
-                "accepted for compatibility); this hook will not run\n"))
-        level = convert.decode(priority).lower() if isinstance(priority, bytes) else "normal"
-        hook_id = registry.register(name, wrap(callback, name), level, language="lua")
-        return make_handle(hook_id, name)
-
-    def unregister(handle: Any = None) -> bool:
-        # upstream takes only a handle: anything but a table (a hook id string, nil)
-        # raises; a table that is not a handle answers false, as upstream does
-        if convert.lua_type(handle) != "table":
-            raise ApiError("Hook.unregister: argument #1 must be a hook handle (what "
-                           f"Hook.register returns), got {convert.describe(handle)}")
-        hook_id = handle[b"__hook_id"]
-        if not isinstance(hook_id, bytes):
-            return False
-        return registry.unregister(convert.decode(hook_id))
-
-    def list_hooks(filt: Any = None) -> list[dict[str, Any]]:
-        if filt is None:
-            return registry.list()
-        if isinstance(filt, bytes):
-            return registry.list(point=convert.decode(filt))
-        if convert.lua_type(filt) == "table":
-            f = convert.to_python(filt)
-            if not isinstance(f, dict):
-                f = {}
-            return registry.list(point=f.get("hook_point"), language=f.get("language"),
-                                 priority=f.get("priority"), tag=f.get("tag"))
-        raise ApiError("Hook.list: filter must be nil, a hook point name or a table, "
-                       f"got {convert.describe(filt)}")
-
-    def points() -> list[str]:
-        from ..hooks import HOOK_POINTS
-
-        return list(HOOK_POINTS)
-
-    def shutdown() -> None:
+    def _shutdown(self) -> None:
         """SystemShutdown hooks run when the run ends (also after os.exit), on the
         script's thread, with 5 s to finish. A run stopped by its time limit or Ctrl-C
         skips them."""
+        rt, registry = self._rt, self._registry
         if not registry.has("SystemShutdown"):
             return
         reason = rt.stop_reason
@@ -179,9 +190,8 @@ def install(rt: Runtime, table: Any) -> None:
                     text = f"SystemShutdown hook failed: {exc}"
                 rt.output.error(convert.encode(text + "\n"))
 
-    rt.on_close(shutdown)
 
-    table[b"register"] = rt.function(register, "Hook.register")
-    table[b"unregister"] = rt.function(unregister, "Hook.unregister")
-    table[b"list"] = rt.function(list_hooks, "Hook.list")
-    table[b"points"] = rt.function(points, "Hook.points")
+def install(rt: Runtime, table: Any) -> None:
+    hook = HookGlobal(rt)
+    rt.on_close(hook._shutdown)
+    lua_objects(rt).install(table, hook)

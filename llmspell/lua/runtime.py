@@ -306,6 +306,8 @@ class Runtime:
 
         The Python functions receive the Lua table itself as first argument (usually
         ignored: they close over their Python state). Errors name ``type_name:method``.
+        The older form, kept for adapters not yet moved: new code uses ``lua/objects.py``
+        (a class, one protected metatable per run, methods made once).
         """
         obj = self.table(fields or {})
         for name, fn in methods.items():
