@@ -47,6 +47,9 @@ def _run(ctx: typer.Context, action: Callable[["BackupManager"], Any],
             service.close()
     except LLMSpellError as exc:
         raise _fail(exc, opts) from None
+    except OSError as exc:  # a folder that cannot be listed or read
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise _fail(StateError(f"backup failed{where}: {exc.strerror or exc}"), opts) from None
     if opts.output == "json":
         from .jsonutil import dumps_pretty
 

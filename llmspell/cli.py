@@ -23,6 +23,7 @@ from .tools.cli import tools_app
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .output import ScriptStream
 
 
 class OutputMode(StrEnum):
@@ -156,21 +157,24 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
     """Run a script file or inline code, print its result, exit with its status."""
     from .lua.globals import parse_script_args
     from .lua.runtime import Output, Runtime
-    from .output import print_error, print_result
+    from .output import PIPE_CLOSED_STATUS, print_error, print_result, quiet_closed_stream
     from .providers import session as llm_session
 
     llm = llm or LLMFlags()
+    stream = _script_stream(opts.output)
     try:
         settings = _load_settings(opts, rag)
         llm_session.begin_run(llm.record, llm.playback)
         if script is not None and not script.is_file():
             raise ScriptError(f"Script file not found: {script}")
-        output = Output(capture=opts.output == "pretty")
+        output = Output(capture=opts.output == "pretty", stream=stream)
         started = time.perf_counter()
         args = (parse_script_args(script.name, script_args or [])
                 if script is not None else None)
         rt = Runtime(settings, script_path=script, script_args=args, output=output,
                      timeout_seconds=timeout, debug=opts.debug, watchdog=True)
+        # the reader closed stdout (`| head`): stop the script as os.exit would
+        stream.on_closed = lambda: rt._exit(PIPE_CLOSED_STATUS)
         try:
             if script is not None:
                 value = rt.run_file(script, str(script))
@@ -180,25 +184,56 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
             rt.close()
             if llm.usage:
                 llm_session.print_usage()
+        if stream.closed:
+            raise typer.Exit(PIPE_CLOSED_STATUS)
         elapsed = (time.perf_counter() - started) * 1000
         print_result(value, opts.output, output.lines, elapsed, llm_session.usage_lines())
+    except BrokenPipeError:
+        quiet_closed_stream(sys.stdout)
+        raise typer.Exit(PIPE_CLOSED_STATUS) from None
     except ScriptExit as exc:
-        sys.stdout.flush()
+        _replay(stream)
         raise typer.Exit(exc.code) from None
     except ScriptInterrupted:
-        sys.stdout.flush()
+        _replay(stream)
         print_error("interrupted")
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
+        _replay(stream)
         print_error("interrupted")
         raise typer.Exit(130) from None
     except LLMSpellError as exc:
+        _replay(stream)
         raise _fail(exc, opts) from None
     except Exception as exc:  # a bug: one line unless --debug
+        _replay(stream)
         if opts.debug:
             raise
         raise _fail(LLMSpellError(f"internal error: {type(exc).__name__}: {exc}"),
                     opts) from None
+
+
+def _script_stream(mode: str) -> "ScriptStream":
+    """Where print/io.write go: stdout (text), stderr as they happen (json: stdout holds
+    only the result document), or kept for the Console Output block (pretty)."""
+    from .output import ScriptStream
+
+    if mode == "json":
+        return ScriptStream(sys.stderr.buffer, live=True)
+    if mode == "pretty":
+        return ScriptStream(None)
+    return ScriptStream(sys.stdout.buffer, live=sys.stdout.isatty())
+
+
+def _replay(stream: "ScriptStream") -> None:
+    """A run that did not finish shows what it printed (pretty mode kept it back)."""
+    try:
+        stream.replay()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        from .output import quiet_closed_stream
+
+        quiet_closed_stream(sys.stdout)
 
 
 # Options shared by `run` and `exec`.

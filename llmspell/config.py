@@ -13,6 +13,7 @@ Rules (see README "Configuration"):
 from __future__ import annotations
 
 import copy
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,6 +296,147 @@ def _check(value: Any, kind: str) -> bool:
     raise AssertionError(kind)
 
 
+DAY = 86_400
+YEAR = 365 * DAY
+TiB = 2**40
+
+# Allowed ranges of integer settings: (lowest, highest). A value outside is an error
+# naming the file, the key and the range, before anything runs: out-of-range values
+# used to abort LuaJIT ("PANIC: unprotected error"), overflow C ints or reach hnswlib
+# and numpy as raw messages. 0 means "no limit" where the note says so.
+RANGES: dict[str, tuple[int, int, str]] = {
+    "runtime.max_concurrent_scripts": (1, 10_000, ""),
+    "runtime.script_timeout_seconds": (0, 10 * YEAR, "0 = no limit"),
+    "runtime.security.max_execution_time_ms": (0, 10 * YEAR * 1000, "0 = no limit"),
+    "runtime.state_persistence.max_state_size_bytes": (1, TiB, ""),
+    "runtime.sessions.max_sessions": (0, 100_000_000, "0 = no limit"),
+    "runtime.sessions.max_artifacts_per_session": (0, 100_000_000, "0 = no limit"),
+    "runtime.sessions.artifact_compression_threshold": (0, TiB, ""),
+    "runtime.sessions.session_timeout_seconds": (0, 100 * YEAR, "0 = never"),
+    "runtime.sessions.max_artifact_size": (1, TiB, ""),
+    "rag.vector_storage.dimensions": (1, 16_384, ""),
+    "rag.vector_storage.max_memory_mb": (0, 2**20, "0 = no limit"),
+    "rag.vector_storage.hnsw.m": (2, 256, ""),
+    "rag.vector_storage.hnsw.ef_construction": (1, 100_000, ""),
+    "rag.vector_storage.hnsw.ef_search": (1, 100_000, ""),
+    "rag.vector_storage.hnsw.max_elements": (1, 2**31 - 1, ""),
+    "rag.vector_storage.hnsw.seed": (0, 2**32 - 1, ""),
+    "rag.vector_storage.hnsw.num_threads": (-1, 4096, "-1 or 0 = all cores"),
+    "rag.vector_storage.hnsw.nb_layers": (0, 256, ""),
+    "rag.vector_storage.hnsw.parallel_batch_size": (1, 1_000_000, ""),
+    "rag.vector_storage.hnsw.mmap_sync_interval": (0, YEAR, ""),
+    "rag.embedding.cache_size": (0, 100_000_000, "0 = no cache"),
+    "rag.embedding.cache_ttl_seconds": (0, 100 * YEAR, ""),
+    "rag.embedding.batch_size": (1, 100_000, ""),
+    "rag.embedding.timeout_seconds": (1, DAY, ""),
+    "rag.embedding.max_retries": (0, 100, ""),
+    "rag.chunking.chunk_size": (1, 10_000_000, ""),
+    "rag.chunking.overlap": (0, 10_000_000, ""),
+    "rag.chunking.max_chunk_size": (0, 10_000_000, ""),
+    "rag.chunking.min_chunk_size": (0, 10_000_000, ""),
+    "rag.tenant_limits.max_vectors": (0, 2**31 - 1, ""),
+    "rag.tenant_limits.max_storage_bytes": (0, 1024 * TiB, ""),
+    "rag.cache.search_cache_size": (0, 100_000_000, "0 = no cache"),
+    "rag.cache.search_cache_ttl_seconds": (0, 100 * YEAR, ""),
+    "rag.cache.document_cache_size_mb": (0, 2**20, ""),
+    "tools.rate_limit_per_minute": (0, 100_000_000, ""),
+    "tools.file_operations.max_file_size": (0, TiB, ""),
+    "tools.file_operations.max_depth": (0, 10_000, ""),
+    "tools.system.max_output_size": (0, 2**31 - 1, ""),
+    "tools.system.command_timeout_seconds": (0, YEAR, ""),
+    "hooks.rate_limit_per_minute": (0, 100_000_000, ""),
+    "events.buffer_size": (1, 100_000_000, ""),
+    "events.max_events_per_second": (0, 1_000_000_000, ""),
+}
+# LuaJIT cannot even start its standard library in less (it aborts the process)
+MIN_LUA_MEMORY = 1_048_576
+MAX_LUA_MEMORY = 2**47
+PROVIDER_RANGES: dict[str, tuple[int, int, str]] = {
+    "max_tokens": (1, 10_000_000, ""),
+    "timeout_seconds": (1, DAY, ""),
+    "max_retries": (0, 100, ""),
+}
+
+
+def _range_error(where: str, value: int, low: int, high: int, note: str,
+                 origin: str) -> ConfigError:
+    extra = f"; {note}" if note else ""
+    return ConfigError(f"{origin}: {where} = {value} is out of range (allowed: "
+                       f"{low:_} to {high:_}{extra})")
+
+
+def _origin(key: str, source: Path | None, environ: Any) -> str:
+    for name, path, _kind in ENV_OVERRIDES:
+        if path == key and name in environ:
+            return f"environment variable {name}"
+    return str(source) if source else "config"
+
+
+def check_ranges(data: dict[str, Any], source: Path | None,
+                 environ: dict[str, str] | os._Environ[str]) -> None:
+    """Raise a ConfigError for the first integer setting outside its allowed range."""
+    settings = Settings(data)
+    for key, (low, high, note) in RANGES.items():
+        value = settings.get(key)
+        if isinstance(value, int) and not low <= value <= high:
+            raise _range_error(key, value, low, high, note, _origin(key, source, environ))
+    key = "runtime.security.max_memory_bytes"
+    memory = settings.get(key)
+    if isinstance(memory, int) and memory != 0 and not (
+            MIN_LUA_MEMORY <= memory <= MAX_LUA_MEMORY):
+        raise _range_error(key, memory, MIN_LUA_MEMORY, MAX_LUA_MEMORY, "or 0 = no limit",
+                           _origin(key, source, environ))
+    _check_choices(settings, source)
+    _check_backup_section(settings.get("runtime.state_persistence.backup") or {}, source)
+    for name, entry in data["providers"]["providers"].items():
+        for field_name, (low, high, note) in PROVIDER_RANGES.items():
+            value = entry.get(field_name)
+            if isinstance(value, int) and not low <= value <= high:
+                raise _range_error(f"providers.{name}.{field_name}", value, low, high, note,
+                                   str(source) if source else "config")
+
+
+def _check_choices(settings: Settings, source: Path | None) -> None:
+    from .rag.chunking import STRATEGIES
+    from .rag.store import SPACES
+
+    origin = str(source) if source else "config"
+    for key, allowed in (("rag.vector_storage.hnsw.metric", tuple(SPACES)),
+                         ("rag.chunking.strategy", STRATEGIES)):
+        value = settings.get(key)
+        if isinstance(value, str) and value.lower() not in allowed:
+            raise ConfigError(f"{origin}: {key} = {value!r} is not one of "
+                              + ", ".join(allowed))
+
+
+BACKUP_KEYS: dict[str, tuple[str, float, float]] = {
+    "backup_dir": ("str", 0, 0),
+    "compression_enabled": ("bool", 0, 0),
+    "compression_level": ("int", 1, 9),
+    "max_backups": ("int", 1, 1_000_000),
+    "max_backup_age_days": ("float", 0, 100 * 365),
+    "incremental_enabled": ("bool", 0, 0),
+}
+
+
+def _check_backup_section(section: Any, source: Path | None) -> None:
+    """``[runtime.state_persistence.backup]`` is free-form upstream; what we read of it
+    must still have the right type and range."""
+    origin = str(source) if source else "config"
+    if not isinstance(section, dict):
+        raise ConfigError(f"{origin}: runtime.state_persistence.backup: expected a table")
+    for key, (kind, low, high) in BACKUP_KEYS.items():
+        value = section.get(key)
+        if value is None:
+            continue
+        where = f"runtime.state_persistence.backup.{key}"
+        if not _check(value, kind):
+            raise ConfigError(f"{origin}: {where}: expected {_KIND_NAMES[kind]}")
+        if kind in ("int", "float") and not low <= value <= high:
+            raise ConfigError(f"{origin}: {where} = {value} is out of range (allowed: "
+                              f"{int(low):_} to {int(high):_})")
+
+
 def defaults(schema: dict[str, Any] = SCHEMA) -> dict[str, Any]:
     """The default config tree for a schema (optional leaves are None)."""
     out: dict[str, Any] = {}
@@ -414,6 +556,10 @@ class Settings:
     data: dict[str, Any]
     source: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    # False for a config discovered in the current folder: a script could have written
+    # it, so it granted no rights (see ``restrict_untrusted``) and its provider URLs do
+    # not receive the user's keys.
+    grants_rights: bool = True
 
     def get(self, path: str, default: Any = None) -> Any:
         node: Any = self.data
@@ -438,10 +584,17 @@ def from_dict(raw: dict[str, Any], source: Path | None = None,
     warnings: list[str] = []
     raw = dict(raw)
     providers = raw.pop("providers", None)
-    _merge(SCHEMA, data, raw, "", warnings)
-    if providers is not None:
-        _merge_providers(data["providers"], providers, warnings)
-    apply_env(data, os.environ if environ is None else environ)
+    env = os.environ if environ is None else environ
+    try:
+        _merge(SCHEMA, data, raw, "", warnings)
+        if providers is not None:
+            _merge_providers(data["providers"], providers, warnings)
+    except ConfigError as exc:  # name the file too
+        if source is not None and not str(exc).startswith(str(source)):
+            raise ConfigError(f"{source}: {exc}") from None
+        raise
+    apply_env(data, env)
+    check_ranges(data, source, env)
     default_provider = data["providers"]["default_provider"]
     if default_provider is not None and default_provider not in data["providers"]["providers"]:
         # The rag-* configs name a default provider without declaring it: keep it as a hint.
@@ -449,7 +602,37 @@ def from_dict(raw: dict[str, Any], source: Path | None = None,
             f"providers.default_provider '{default_provider}' has no [providers.{default_provider}]"
             " table; it will be resolved when first used"
         )
+    register_secrets(data)
     return Settings(data=data, source=source, warnings=warnings)
+
+
+def register_secrets(node: Any, hidden: bool = False) -> None:
+    """Tell the secret filter every value stored as a credential (``api_key``,
+    ``sendgrid_api_key``, anything in a ``[...credentials]`` table), so error texts never
+    echo them. Only a key whose *last* word is a credential word counts here
+    (``key_prefix`` does not): these values are replaced in every error text."""
+    from . import secret_filter
+
+    if isinstance(node, dict):
+        for key, value in node.items():
+            name = str(key)
+            if isinstance(value, dict | list):
+                register_secrets(value, hidden or secret_filter.is_secret_name(name))
+            elif hidden or _credential_leaf(name):
+                register_secrets(value, True)
+    elif isinstance(node, list):
+        for value in node:
+            register_secrets(value, hidden)
+    elif hidden and isinstance(node, str) and not any(c.isspace() for c in node):
+        secret_filter.register(node)
+
+
+def _credential_leaf(name: str) -> bool:
+    from . import secret_filter
+
+    parts = secret_filter.words(name)
+    return (secret_filter.is_secret_name(name) and bool(parts)
+            and secret_filter.is_secret_name(parts[-1]))
 
 
 def read_file(path: Path) -> dict[str, Any]:
@@ -464,8 +647,27 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"Config path is a directory: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        bad = exc.object[exc.start]
+        raise ConfigError(f"{path}: invalid TOML: not UTF-8 text (byte 0x{bad:02X} at "
+                          f"offset {exc.start})") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from None
+
+
+def _home(env: dict[str, str] | os._Environ[str]) -> Path:
+    return Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
+
+
+def user_config_paths(environ: dict[str, str] | os._Environ[str] | None = None
+                      ) -> list[Path]:
+    """The user's own config files, in discovery order (they may grant rights)."""
+    env = os.environ if environ is None else environ
+    home = _home(env)
+    xdg = env.get("XDG_CONFIG_HOME")
+    return [home / ".llmspell" / "config.toml", home / ".llmspell.toml",
+            home / ".config" / "llmspell.toml",
+            (Path(xdg) if xdg else home / ".config") / "llmspell" / "config.toml"]
 
 
 def discover(cwd: Path | None = None, environ: dict[str, str] | os._Environ[str] | None = None
@@ -473,22 +675,198 @@ def discover(cwd: Path | None = None, environ: dict[str, str] | os._Environ[str]
     """The config file used when no -c/--config is given (upstream's order)."""
     env = os.environ if environ is None else environ
     cwd = cwd or Path.cwd()
-    home = Path(env.get("HOME") or env.get("USERPROFILE") or Path.home())
-    candidates = [home / ".llmspell" / "config.toml"]
-    candidates += [cwd / name for name in (
-        "llmspell.toml", ".llmspell.toml", "config/llmspell.toml", ".config/llmspell.toml")]
-    candidates += [home / ".llmspell.toml", home / ".config" / "llmspell.toml"]
-    xdg = env.get("XDG_CONFIG_HOME")
-    candidates.append((Path(xdg) if xdg else home / ".config") / "llmspell" / "config.toml")
+    first, *rest = user_config_paths(env)
+    candidates = [first]
+    candidates += [cwd / name for name in CWD_CONFIG_NAMES]
+    candidates += rest
     for path in candidates:
         if path.is_file():
             return path
     return None
 
 
+CWD_CONFIG_NAMES = ("llmspell.toml", ".llmspell.toml", "config/llmspell.toml",
+                    ".config/llmspell.toml")
+
+
+def is_user_config(path: Path, environ: dict[str, str] | os._Environ[str] | None = None
+                   ) -> bool:
+    real = os.path.realpath(path)
+    return any(real == os.path.realpath(p) for p in user_config_paths(environ))
+
+
+def protected_paths(environ: dict[str, str] | os._Environ[str] | None = None) -> list[str]:
+    """Where the files that grant rights live: scripts may neither read nor write them
+    (nor anything under ``~/.llmspell`` or ``$XDG_CONFIG_HOME/llmspell``), whatever the
+    allowed paths say — else a run could raise the rights of the next one.
+    ``LLMSPELL_CONFIG`` names one more."""
+    env = os.environ if environ is None else environ
+    names = ("HOME", "USERPROFILE", "XDG_CONFIG_HOME", "LLMSPELL_CONFIG")
+    return list(_protected_paths(tuple(env.get(n) for n in names)))
+
+
+@functools.lru_cache(maxsize=8)
+def _protected_paths(key: tuple[str | None, ...]) -> tuple[str, ...]:
+    """Resolved once per (HOME, USERPROFILE, XDG_CONFIG_HOME, LLMSPELL_CONFIG)."""
+    env = {n: v for n, v in zip(("HOME", "USERPROFILE", "XDG_CONFIG_HOME", "LLMSPELL_CONFIG"),
+                                key, strict=True) if v}
+    files = user_config_paths(env)
+    out = [files[0].parent, files[1], files[2], files[3].parent,
+           _home(env) / ".config" / "llmspell"]
+    if env.get("LLMSPELL_CONFIG"):
+        out.append(Path(env["LLMSPELL_CONFIG"]))
+    real: list[str] = []
+    for path in out:
+        r = os.path.realpath(os.path.expanduser(path))
+        if r not in real:
+            real.append(r)
+    return tuple(real)
+
+
+def is_protected(real: str, writing: bool = False,
+                 extra: list[str] | None = None) -> bool:
+    """True when the resolved path ``real`` is a rights-granting config file or lies in a
+    config folder; when ``writing``, also when it is a folder above one (a rename there
+    would create it). ``extra``: more protected paths, already resolved."""
+    sep = os.sep
+    for p in protected_paths() + list(extra or []):
+        if real == p or real.startswith(p.rstrip(sep) + sep):
+            return True
+        if writing and p.startswith(real.rstrip(sep) + sep):
+            return True
+    return False
+
+
+# -- what a config a script could have written may not do --------------------------------
+# Keys that grant a right when their value is looser than the built-in default. ``flag``:
+# true grants; ``limit``: more than the default, or 0/negative (= no limit), grants;
+# ``list``: a non-empty list other than the default grants; ``subset``: a comma list
+# grants when it names something the default does not; ``any``: always dropped.
+RIGHTS_KEYS: dict[str, str] = {
+    "runtime.module_paths": "list",
+    "runtime.script_timeout_seconds": "limit",
+    "runtime.security.allow_file_access": "flag",
+    "runtime.security.allow_network_access": "flag",
+    "runtime.security.allow_process_spawn": "flag",
+    "runtime.security.allowed_paths": "list",
+    "runtime.security.max_memory_bytes": "limit",
+    "runtime.security.max_execution_time_ms": "limit",
+    "runtime.state_persistence.max_state_size_bytes": "limit",
+    "runtime.sessions.max_artifact_size": "limit",
+    "runtime.sessions.max_sessions": "limit",
+    "runtime.sessions.max_artifacts_per_session": "limit",
+    "rag.vector_storage.max_memory_mb": "limit",
+    "rag.vector_storage.hnsw.max_elements": "limit",
+    "events.buffer_size": "limit",
+    "tools.rate_limit_per_minute": "limit",
+    "hooks.rate_limit_per_minute": "limit",
+    "tools.file_operations.allowed_paths": "list",
+    "tools.file_operations.max_file_size": "limit",
+    "tools.system.allow_process_execution": "flag",
+    "tools.system.allowed_commands": "subset",
+    "tools.system.max_output_size": "limit",
+    "tools.system.command_timeout_seconds": "limit",
+    "tools.network.allow_private_addresses": "flag",
+    "tools.network.service_checker_hosts": "any",
+    "tools.network.service_checker_ports": "any",
+    "tools.network.max_response_bytes": "any",
+    "tools.web_search.base_urls": "any",
+    # whole sections: servers and files that receive the user's credentials or data
+    "tools.database": "any",
+    "tools.email": "any",
+    "events.export.file": "any",
+    "events.export.webhook": "any",
+}
+# Where data is written: accepted only inside the current folder, not in a hidden folder.
+PATH_KEYS = ("runtime.state_persistence.path", "runtime.state_persistence.schema_directory",
+             "runtime.state_persistence.backup.backup_dir", "runtime.sessions.path",
+             "rag.vector_storage.persistence_path")
+
+
+def _pop_path(raw: dict[str, Any], path: str) -> tuple[bool, Any]:
+    *parents, last = path.split(".")
+    node: Any = raw
+    for part in parents:
+        node = node.get(part) if isinstance(node, dict) else None
+    if not isinstance(node, dict) or last not in node:
+        return False, None
+    return True, node[last]
+
+
+def _delete(raw: dict[str, Any], path: str) -> None:
+    *parents, last = path.split(".")
+    node: Any = raw
+    for part in parents:
+        node = node[part]
+    del node[last]
+
+
+def _grants(rule: str, value: Any, default: Any) -> bool:
+    if rule == "any":
+        return True
+    if rule == "flag":
+        return value is True and default is not True
+    if rule == "list":
+        return isinstance(value, list) and value != default and value != []
+    if rule == "limit":
+        if not isinstance(value, int) or isinstance(value, bool):
+            return False
+        return value <= 0 or (isinstance(default, int) and value > default)
+    if rule == "subset":
+        if not isinstance(value, str):
+            return False
+        allowed = {c.strip() for c in str(default or "").split(",")}
+        return any(c.strip() not in allowed for c in value.split(",") if c.strip())
+    raise AssertionError(rule)
+
+
+def _inside_folder(value: Any, folder: Path) -> bool:
+    if not isinstance(value, str) or not value:
+        return True
+    real = Path(os.path.realpath(Path(value).expanduser() if value.startswith("~")
+                                 else folder / value))
+    base = Path(os.path.realpath(folder))
+    if not real.is_relative_to(base):
+        return False
+    return not any(part.startswith(".") for part in real.relative_to(base).parts)
+
+
+def restrict_untrusted(raw: dict[str, Any], folder: Path) -> list[str]:
+    """Drop from ``raw`` every key that would grant a right; return their key paths.
+
+    Used for a config discovered in the current folder, which a script may have written.
+    Lowering a limit or turning a right off is kept.
+    """
+    base = defaults()
+    dropped: list[str] = []
+    for path, rule in RIGHTS_KEYS.items():
+        found, value = _pop_path(raw, path)
+        if found and _grants(rule, value, _get(base, path)):
+            _delete(raw, path)
+            dropped.append(path)
+    for path in PATH_KEYS:
+        found, value = _pop_path(raw, path)
+        if found and not _inside_folder(value, folder):
+            _delete(raw, path)
+            dropped.append(path)
+    return dropped
+
+
+def _get(tree: dict[str, Any], path: str) -> Any:
+    node: Any = tree
+    for part in path.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    return node
+
+
 def load(path: str | Path | None = None,
          environ: dict[str, str] | os._Environ[str] | None = None) -> Settings:
-    """Load settings from ``path`` (explicit, must exist) or by discovery, else defaults."""
+    """Load settings from ``path`` (explicit, must exist) or by discovery, else defaults.
+
+    A file named with ``-c``/``LLMSPELL_CONFIG`` or found in the user's own config
+    folders is the user's word. One found in the current folder keeps its settings but
+    grants no rights (``restrict_untrusted``), and its provider URLs get no keys.
+    """
     env = os.environ if environ is None else environ
     if path is None and env.get("LLMSPELL_CONFIG"):
         path = env["LLMSPELL_CONFIG"]
@@ -500,7 +878,18 @@ def load(path: str | Path | None = None,
     found = discover(environ=env)
     if found is None:
         return from_dict({}, None, env)
-    return from_dict(read_file(found), found, env)
+    raw = read_file(found)
+    if is_user_config(found, env):
+        return from_dict(raw, found, env)
+    dropped = restrict_untrusted(raw, Path.cwd())
+    settings = from_dict(raw, found, env)
+    settings.grants_rights = False
+    if dropped:
+        settings.warnings.append(
+            f"{found} was found in the current folder, so it grants no rights; ignored: "
+            f"{', '.join(dropped)} (to grant them, pass the file with -c or LLMSPELL_CONFIG, "
+            "or put them in ~/.config/llmspell/config.toml)")
+    return settings
 
 
 def default_toml() -> str:

@@ -65,7 +65,15 @@ class ScriptExit(BaseException):
 
 
 class ProviderError(ApiError):
-    """An LLM provider call failed; the message names the provider and the cause."""
+    """An LLM provider call failed; the message names the provider and the cause.
+
+    A server may quote the key it rejects: the message is stored with every known secret
+    hidden, so it can travel anywhere (workflow results, events, logs)."""
+
+    def __init__(self, message: str = "", *args: object) -> None:
+        from .secret_filter import redact_text
+
+        super().__init__(redact_text(message) if isinstance(message, str) else message, *args)
 
 
 class NeedsKeyError(ProviderError):

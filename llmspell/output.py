@@ -3,15 +3,93 @@
 The script's return value is printed as upstream prints it (spec § 21.6). Errors go to
 stderr as one clear line (plus the Lua traceback); rich colours them only on a TTY, so
 pipes and CI get plain text and rich is never imported there.
+
+The output contract (docs/globals.md): with ``--output json`` stdout carries exactly one
+JSON document and the script's ``print`` lines go to stderr as they happen; with
+``--output pretty`` each console line is printed once, in the ``Console Output:`` block;
+a reader that closes the pipe early (``| head``) ends the run quietly with status 141
+(128 + SIGPIPE, what a shell reports for ``seq`` or ``cat`` in the same place).
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from collections.abc import Callable
+from typing import Any, BinaryIO
 
 from . import jsonutil
+
+PIPE_CLOSED_STATUS = 141
+
+
+def quiet_closed_stream(stream: Any) -> None:
+    """The reader went away: point the stream's descriptor at /dev/null so the writes
+    and flushes still to come (ours, Python's at exit) succeed silently."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
+class ScriptStream:
+    """Where the script's ``print``/``io.write`` bytes go for one CLI run.
+
+    ``target`` is a binary stream (flushed after each write when ``live``) or None to
+    keep the bytes only (``--output pretty`` prints them once, after the run, or as they
+    were if the run fails). ``on_closed`` is called once when the reader closes the
+    pipe; the runtime then stops the script like ``os.exit``.
+    """
+
+    def __init__(self, target: BinaryIO | None, *, live: bool = False,
+                 on_closed: Callable[[], None] | None = None) -> None:
+        self.target = target
+        self.live = live
+        self.on_closed = on_closed
+        self.closed = False
+        self.kept: list[bytes] = []
+
+    def write(self, data: bytes) -> int:
+        if self.target is None:
+            self.kept.append(bytes(data))
+            return len(data)
+        if not self.closed:
+            try:
+                self.target.write(data)
+                if self.live:
+                    self.target.flush()
+            except BrokenPipeError:
+                self._reader_gone()
+        return len(data)
+
+    def flush(self) -> None:
+        if self.target is not None and not self.closed:
+            try:
+                self.target.flush()
+            except BrokenPipeError:
+                self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        self.closed = True
+        quiet_closed_stream(self.target)
+        if self.on_closed is not None:
+            self.on_closed()
+
+    def replay(self) -> None:
+        """Write the kept bytes to stdout (a ``pretty`` run that failed or exited)."""
+        data = b"".join(self.kept)
+        self.kept.clear()
+        if data:
+            write_stdout(data)
+
+
+def write_stdout(data: bytes) -> None:
+    """Write bytes to stdout; a closed pipe is dealt with by the caller's handler."""
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
 
 
 def format_result(value: Any, mode: str) -> str:
@@ -46,6 +124,10 @@ def _stderr_is_tty() -> bool:
 
 
 def print_error(message: str, detail: str = "") -> None:
+    """One error line (+ detail) on stderr, with secrets hidden (secret_filter)."""
+    from .secret_filter import redact_text
+
+    message, detail = redact_text(message), redact_text(detail)
     sys.stdout.flush()
     if _stderr_is_tty():
         from rich.console import Console

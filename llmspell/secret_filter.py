@@ -7,7 +7,9 @@ through this module, so the rules live once:
 - **Secret names.** A name is secret when one of its words (split on ``_ - . /``,
   spaces and camelCase) is a credential word: ``key``, ``apikey``, ``token``,
   ``secret``, ``password``, ``passwd``, ``pwd``, ``passphrase``, ``credential(s)``,
-  ``auth``, ``authorization``, ``cookie``, ``private``, ``signature``. Plurals of
+  ``auth``, ``authorization``, ``cookie``, ``private``, ``signature``; or a run-together
+  word that contains ``password``, ``secret``, ``credential``, ``apikey``... or ends in
+  ``key``/``token`` (``PGPASSWORD``, ``SECRETKEY``, ``GHTOKEN``). Plurals of
   counters stay visible (``max_tokens`` is a number of tokens, not a token), and so
   do names that only *name* a variable (``api_key_env = "OPENAI_API_KEY"``).
 - **Credentials inside URLs.** ``scheme://user:password@host`` keeps the user and
@@ -22,6 +24,7 @@ Nothing here imports lupa: services use it as plain Python.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import threading
@@ -36,6 +39,10 @@ SECRET_WORDS = frozenset({
     "pwd", "passphrase", "credential", "credentials", "auth", "authorization", "cookie",
     "private", "signature", "bearer", "sessionid",
 })
+# Run-together names (``PGPASSWORD``, ``SECRETKEY``, ``GHTOKEN``): a word containing one
+# of these, or ending in ``key``/``token``, is a credential word too.
+SECRET_PARTS = ("password", "passwd", "passphrase", "secret", "credential", "apikey")
+SECRET_ENDINGS = ("key", "token")
 # A name ending in one of these holds the *name* of a secret (an env var), not the secret.
 NAME_SUFFIXES = ("_env", "_env_var", "_var", "_file", "_path", "_header", "_name")
 
@@ -57,10 +64,21 @@ def is_secret_name(name: str) -> bool:
     """True when ``name`` (an env var, config key, header or parameter) names a secret."""
     if not isinstance(name, str) or not name:
         return False
+    return _is_secret_name(name)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_secret_name(name: str) -> bool:
     lowered = name.lower()
     if lowered.endswith(NAME_SUFFIXES):
         return False
-    return any(w in SECRET_WORDS for w in words(name))
+    return any(_secret_word(w) for w in words(name))
+
+
+def _secret_word(word: str) -> bool:
+    if word in SECRET_WORDS:
+        return True
+    return any(p in word for p in SECRET_PARTS) or word.endswith(SECRET_ENDINGS)
 
 
 def redact_urls(text: str) -> str:

@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated home for every test, a Lua runner, a CLI runner."""
+"""Shared fixtures: an isolated home for every test, a Lua runner, a CLI runner, and the
+fake LLM server (``fake_llm``, ``fake_llm_server``, ``stub``; see ``tests/fakellm.py``)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fakellm import fake_llm, fake_llm_server, stub  # noqa: F401 (fixtures)
 
 from llmspell import config as config_mod
 from llmspell.lua.runtime import Output, Runtime

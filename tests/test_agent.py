@@ -7,9 +7,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from llm_stub_support import Stub
-
-pytest_plugins = ["llm_stub_support"]
+    from fakellm import FakeLLM as Stub
 
 BUILD = """
 local a = Agent.builder():name("{name}"):description("test agent"):type("llm")

@@ -10,9 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from llm_stub_support import Stub
-
-pytest_plugins = ["llm_stub_support"]
+    from fakellm import FakeLLM as Stub
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = """

@@ -3,8 +3,6 @@ workflow steps, tools an agent calls)."""
 
 from __future__ import annotations
 
-pytest_plugins = ["llm_stub_support"]
-
 
 def test_tool_hooks_modify_cancel_replace_and_events(lua):
     run = lua("""

@@ -5,10 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from llm_stub_support import Stub
-
-pytest_plugins = ["llm_stub_support"]
-
+    from fakellm import FakeLLM as Stub
 
 def test_openai_embeddings_with_configured_dimensions(lua, stub: Stub) -> None:
     config = {"rag": {"enabled": True, "vector_storage": {"dimensions": 768}},

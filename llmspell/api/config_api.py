@@ -1,7 +1,10 @@
 """The Config global: read-only views of the loaded configuration (spec § 13).
 
-Secrets never reach scripts: `api_key` values read as "***". The mutators upstream
-gates behind permissions exist and always refuse: scripts cannot change the config.
+Secrets never reach scripts, whatever the getter and at any depth: a value whose key (or
+any key above it) is a secret name (``secret_filter.is_secret_name``: ``*key*``,
+``*token*``, ``*secret*``, ``*password*``...) reads as "***", credentials inside URLs
+are hidden and known secret values are replaced. The mutators upstream gates behind
+permissions exist and always refuse: scripts cannot change the config.
 """
 
 from __future__ import annotations
@@ -9,28 +12,38 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
+from .. import secret_filter
 from ..errors import ApiError
 from ..lua import convert
 
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
 
-SECRET_KEYS = {"api_key", "password", "smtp_password", "token", "secret"}
-
-
-def redact(node: Any) -> Any:
+def redact(node: Any, hidden: bool = False, values: set[str] | None = None) -> Any:
+    """A copy of ``node`` safe for a script; ``hidden``: it sits under a secret name."""
+    if values is None:
+        values = secret_filter.secret_values()
     if isinstance(node, dict):
-        return {k: ("***" if k in SECRET_KEYS and v else redact(v)) for k, v in node.items()}
-    if isinstance(node, list):
-        return [redact(v) for v in node]
+        return {k: redact(v, hidden or secret_filter.is_secret_name(str(k)), values)
+                for k, v in node.items()}
+    if isinstance(node, list | tuple):
+        return [redact(v, hidden, values) for v in node]
+    if hidden and node not in (None, "") and not isinstance(node, bool):
+        return secret_filter.MASK
+    if isinstance(node, str):
+        return secret_filter.redact_text(node, values)
     return node
+
+
+def _under_secret(path: str) -> bool:
+    return any(secret_filter.is_secret_name(part) for part in path.split("."))
 
 
 def install(rt: Runtime, table: Any) -> None:
     settings = rt.settings
 
     def view(path: str) -> Any:
-        return redact(copy.deepcopy(settings.get(path)))
+        return redact(copy.deepcopy(settings.get(path)), _under_secret(path))
 
     def get_provider(name: Any = None) -> Any:
         key = convert.text_arg(name, "Config.getProvider", 1)

@@ -127,8 +127,11 @@ def install(rt: Runtime, table: Any) -> None:
         return make_handle(hook_id, name)
 
     def unregister(handle: Any = None) -> bool:
+        # upstream takes only a handle: anything but a table (a hook id string, nil)
+        # raises; a table that is not a handle answers false, as upstream does
         if convert.lua_type(handle) != "table":
-            return False
+            raise ApiError("Hook.unregister: argument #1 must be a hook handle (what "
+                           f"Hook.register returns), got {convert.describe(handle)}")
         hook_id = handle[b"__hook_id"]
         if not isinstance(hook_id, bytes):
             return False

@@ -102,7 +102,9 @@ def install(rt: Runtime, table: Any) -> None:
 
     def ingest(docs: Any = None, options: Any = None) -> dict[str, Any]:
         data = convert.to_python(docs) if docs is not None else None
-        if isinstance(data, dict):
+        if data == {}:  # no document and no array part: nothing to do (as upstream)
+            items: list[Any] = []
+        elif isinstance(data, dict):
             items = [data]
         elif isinstance(data, list) and data:
             items = data

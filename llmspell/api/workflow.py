@@ -783,7 +783,13 @@ def _builder(bridge: Bridge) -> Any:
                                        condition=spec["condition"] or {"type": "always"}))
             branches.extend(spec["branches"])
             wf.branches = branches
-            wf.else_steps = list(spec["else"]) + list(spec["steps"])
+            wf.else_steps = list(spec["else"])
+            if spec["steps"]:  # upstream's conditional builder drops them too
+                names = ", ".join(f"'{s.name}'" for s in spec["steps"])
+                rt.output.error(convert.encode(
+                    f"warning: WorkflowBuilder:build: conditional workflow '{wf.name}' "
+                    f"ignores steps added with add_step ({names}); use add_then_step "
+                    "or add_else_step\n"))
         elif kind == "parallel":
             wf.branches = list(spec["branches"])
             wf.steps = list(spec["steps"])

@@ -167,6 +167,7 @@ end
 
 local write_out = wrap_up(py.write_out)
 local write_err = wrap_up(py.write_err)
+local flush_out = wrap_up(py.flush_out)
 
 local function lua_print(...)
   local n = select("#", ...)
@@ -273,7 +274,7 @@ end
 
 stdout_proxy = setmetatable({ __name = "file (stdout)" }, proxy_mt)
 stdout_proxy.write = function(self, ...) return write_values(write_out, stdout_proxy, ...) end
-stdout_proxy.flush = function() return stdout_proxy end
+stdout_proxy.flush = function() flush_out() return stdout_proxy end
 stdout_proxy.setvbuf = function() return true end
 stdout_proxy.close = function() return true end
 
@@ -301,6 +302,7 @@ stdin_proxy.close = function() return true end
 local io_safe = {
   stdout = stdout_proxy, stderr = stderr_proxy, stdin = stdin_proxy,
   write = function(...) return write_values(write_out, stdout_proxy, ...) end,
+  flush = function() flush_out() return stdout_proxy end,
   read = stdin_read,
   open = function(path, mode)
     mode = mode or "r"
@@ -339,7 +341,7 @@ local exit_now = wrap(py.exit)
 
 local os_safe = {
   time = real_os.time, clock = real_os.clock, date = real_os.date,
-  difftime = real_os.difftime, getenv = real_os.getenv,
+  difftime = real_os.difftime, getenv = wrap(py.getenv),  -- secrets read as nil
   exit = function(code) exit_now(code) end,
   execute = function(cmd)
     spawn_check("os.execute")
@@ -569,21 +571,32 @@ local function run(src, chunkname)
   return xpcall(fn, error_handler)
 end
 
--- Lazy globals: a table that fills itself on first access.
+-- Lazy globals: a table that fills itself on first access. An installer that fails
+-- (a store that cannot be opened) leaves the table lazy and raises at the script's line
+-- (level 3: fill <- the metamethod <- the script), not at this file's.
 local function lazy(name, install)
   local proxy = {}
-  setmetatable(proxy, {
+  local mt
+  local function fill(t)
+    setmetatable(t, nil)
+    local ok, err = pcall(install, t)
+    if ok then return end
+    setmetatable(t, mt)
+    if err == ABORT then error(ABORT, 0) end
+    if type(err) == "string" then err = err:gsub("^llmspell:%d+: ", "") end
+    error(err, 3)
+  end
+  mt = {
     __index = function(t, k)
-      setmetatable(t, nil)
-      install(t)
+      fill(t)
       return t[k]  -- not rawget: an installer may give the table a metatable
     end,
     __newindex = function(t, k, v)
-      setmetatable(t, nil)
-      install(t)
+      fill(t)
       rawset(t, k, v)
     end,
-  })
+  }
+  setmetatable(proxy, mt)
   rawset(_G, name, proxy)
   return proxy
 end

@@ -22,6 +22,8 @@ from typing import Any, TypeVar
 
 from lupa import luajit21 as lupa
 
+from .. import config as config_mod
+from .. import secret_filter
 from ..config import Settings
 from ..errors import (
     ApiError,
@@ -48,7 +50,16 @@ def _deny_attributes(obj: Any, name: Any, is_setting: bool) -> Any:
 
 
 class Output:
-    """Where print/io.write go: stdout (live) and, for --output pretty, a capture."""
+    """Where print/io.write go: stdout (live) and, for --output pretty, a capture.
+
+    Output reaches the stream promptly, to a pipe or a file as to a terminal, so a
+    script that is killed (or hangs) has delivered what it printed: a terminal gets
+    every write flushed; elsewhere a write is flushed if the last flush is at least
+    ``FLUSH_INTERVAL`` old, and otherwise a timer flushes it that much later. A
+    100,000-line print loop into a pipe took 0.12 s fully buffered, 0.3-0.5 s with a
+    flush per write and 0.16 s this way. ``io.stdout:flush()`` flushes at once."""
+
+    FLUSH_INTERVAL = 0.02
 
     def __init__(self, capture: bool = False, stream: Any = None) -> None:
         self.capture = capture
@@ -56,15 +67,33 @@ class Output:
         self._partial = ""
         self._out = stream if stream is not None else sys.stdout.buffer
         self._tty = stream is None and sys.stdout.isatty()
+        self._lock = threading.Lock()
+        self._last_flush = 0.0
+        self._timer: threading.Timer | None = None
 
     def write(self, data: bytes) -> None:
         self._out.write(data)
-        if self._tty:
-            self._out.flush()
+        if self._tty or time.monotonic() - self._last_flush >= self.FLUSH_INTERVAL:
+            self.flush()
+        else:
+            self._flush_soon()
         if self.capture:
             text = self._partial + convert.decode(data)
             *done, self._partial = text.split("\n")
             self.lines.extend(done)
+
+    def _flush_soon(self) -> None:
+        with self._lock:
+            if self._timer is not None:
+                return
+            self._timer = threading.Timer(self.FLUSH_INTERVAL, self._timed_flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def _timed_flush(self) -> None:
+        with self._lock:
+            self._timer = None
+        self.flush()
 
     def error(self, data: bytes) -> None:
         self.flush()
@@ -72,6 +101,7 @@ class Output:
         sys.stderr.flush()
 
     def flush(self) -> None:
+        self._last_flush = time.monotonic()
         try:
             self._out.flush()
         except (BrokenPipeError, ValueError):
@@ -147,11 +177,13 @@ class Runtime:
             b"seed": random.randrange(1, 2**31),
             b"write_out": self._protocol(self._write_out, "print"),
             b"write_err": self._protocol(self._write_err, "io.stderr:write"),
+            b"flush_out": self._protocol(self._flush_out, "io.stdout:flush"),
             b"read_stdin": self._protocol(self._read_stdin, "io.read"),
             b"path_check": self._protocol(self._path_check, "io.open"),
             b"spawn_check": self._protocol(self._spawn_check, "os.execute"),
             b"module_source": self._protocol(self._module_source, "require"),
             b"exit": self._protocol(self._exit, "os.exit"),
+            b"getenv": self._protocol(self._getenv, "os.getenv"),
             b"package_path": convert.encode(
                 ";".join(str(Path(p) / "?.lua") for p in self.module_roots())),
         })
@@ -172,14 +204,14 @@ class Runtime:
             try:
                 result = fn(*args)
             except ApiError as exc:
-                return (False, convert.encode(str(exc)))
+                return (False, _lua_message(str(exc)))
             except KeyboardInterrupt:
                 self._abort = ("interrupt", 130)
                 return (False, self.abort_token)
             except lupa.LuaError as exc:
                 if self._abort is not None:
                     return (False, self.abort_token)
-                return (False, convert.encode(_lua_error_text(exc)))
+                return (False, _lua_message(_lua_error_text(exc)))
             except Exception as exc:  # a bug or an unexpected failure: say where
                 if self._abort is not None:
                     return (False, self.abort_token)
@@ -187,7 +219,7 @@ class Runtime:
                     import traceback
 
                     traceback.print_exc()
-                return (False, convert.encode(f"{name}: {exc}"))
+                return (False, _lua_message(f"{name}: {exc}"))
             if self._abort is not None:
                 return (False, self.abort_token)
             try:
@@ -195,7 +227,7 @@ class Runtime:
                     return (True, *[convert.to_lua(lua, item) for item in result])
                 return (True, convert.to_lua(lua, result))
             except TypeError as exc:
-                return (False, convert.encode(f"{name}: {exc}"))
+                return (False, _lua_message(f"{name}: {exc}"))
 
         return call
 
@@ -341,6 +373,9 @@ class Runtime:
     def _write_err(self, data: bytes, _is_print: bool) -> None:
         self.output.error(data)
 
+    def _flush_out(self) -> None:
+        self.output.flush()
+
     def _read_stdin(self, fmt: Any) -> Any:
         stdin = sys.stdin.buffer
         if isinstance(fmt, int | float):
@@ -380,6 +415,10 @@ class Runtime:
         text = convert.decode(path)
         roots = self.allowed_roots()
         real = os.path.realpath(text)
+        writing = not (isinstance(mode, bytes) and mode.startswith(b"r") and b"+" not in mode)
+        if config_mod.is_protected(real, writing, self._own_config()):
+            raise ApiError(f"{fn}: '{text}' is a llmspell config location; scripts may not "
+                           "touch it (rights come from the user)")
         if "*" not in roots:
             resolved = [os.path.realpath(r) for r in roots]
             if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep)
@@ -387,6 +426,11 @@ class Runtime:
                 raise ApiError(f"{fn}: '{text}' is outside the allowed paths "
                                f"({', '.join(resolved)}; runtime.security.allowed_paths)")
         return convert.encode(real)
+
+    def _own_config(self) -> list[str]:
+        source = self.settings.source
+        trusted = getattr(self.settings, "grants_rights", True)
+        return [os.path.realpath(source)] if source is not None and trusted else []
 
     def _spawn_check(self, fname: Any) -> None:
         if not self.settings.get("runtime.security.allow_process_spawn"):
@@ -416,6 +460,19 @@ class Runtime:
                                              f"@{display}"))
         lines = "".join(f"\n\tno file '{t}'" for t in tried)
         raise ApiError(f"module '{text}' not found:{lines}")
+
+    def _getenv(self, name: Any = None) -> bytes | None:
+        """``os.getenv``: a secret-named variable reads as nil; URL credentials are hidden."""
+        if isinstance(name, int | float) and not isinstance(name, bool):
+            name = (b"%.14g" % name)  # Lua turns a number argument into its text
+        if not isinstance(name, bytes):
+            raise ApiError("bad argument #1 to 'getenv' (string expected, got "
+                           f"{convert.describe(name)})")
+        text = convert.decode(name)
+        value = os.environ.get(text)
+        if value is None or secret_filter.is_secret_name(text):
+            return None
+        return convert.encode(secret_filter.redact_text(value))
 
     def _exit(self, code: Any = None) -> None:
         if code is None or code is True:
@@ -468,7 +525,10 @@ class Runtime:
             self._deadline = None
         if self._abort is not None:
             self._raise_abort()
-        ok, payload = returned if isinstance(returned, tuple) else (returned, None)
+        # (ok, first value, more values...): a script's extra return values are dropped,
+        # as upstream prints only the first
+        ok, payload = (returned[0], returned[1] if len(returned) > 1 else None) \
+            if isinstance(returned, tuple) else (returned, None)
         if ok:
             return convert.result_to_python(payload)
         if payload == self.abort_token:
@@ -516,6 +576,11 @@ class Runtime:
         if reason == "exit":
             raise ScriptExit(code)
         raise ScriptInterrupted()
+
+
+def _lua_message(text: str) -> bytes:
+    """An error text for Lua, with every known secret and URL credential hidden."""
+    return convert.encode(secret_filter.redact_text(text))
 
 
 def _strip_shebang(source: bytes) -> bytes:

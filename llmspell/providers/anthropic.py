@@ -124,6 +124,7 @@ class AnthropicClient:
         prompt = completion = None
         finish = None
         model = request.model
+        done = False
         try:
             for line in self.http.lines(response, url):
                 if not line.startswith("data:"):
@@ -155,12 +156,17 @@ class AnthropicClient:
                 elif kind == "message_delta":
                     finish = (event.get("delta") or {}).get("stop_reason") or finish
                     completion = (event.get("usage") or {}).get("output_tokens", completion)
+                elif kind == "message_stop":
+                    done = True
+                    break
                 elif kind == "error":
                     err = event.get("error") or {}
                     raise ProviderError(f"{self.name}: stream error: "
                                         f"{err.get('message') or err}")
         finally:
             response.close()
+        if not done:
+            raise self.http.cut(url, "'message_stop' event")
         calls = []
         for _, slot in sorted(blocks.items()):
             try:

@@ -59,16 +59,7 @@ class Cassette:
     # -- playback -------------------------------------------------------------
 
     def _load(self) -> None:
-        try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ProviderError(f"playback cassette not found: {self.path}") from None
-        except ValueError as exc:
-            raise ProviderError(f"playback cassette {self.path} is not valid JSON: {exc}"
-                                ) from None
-        if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
-            raise ProviderError(f"playback cassette {self.path} has no 'interactions' list")
-        self.interactions = data["interactions"]
+        self.interactions = _read_interactions(self.path)
         queues: dict[tuple[str, str, str, str], deque[dict[str, Any]]] = defaultdict(deque)
         for item in self.interactions:
             queues[self._key(item["provider"], item["endpoint"], item.get("method", "POST"),
@@ -141,11 +132,100 @@ class Cassette:
     def save(self) -> None:
         if self.mode != "record":
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if self.path.is_dir():
+            raise ProviderError(f"record cassette {self.path} is a directory; give a file "
+                                "path")
         tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text(json.dumps({"version": VERSION, "interactions": self.interactions},
-                                  indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps({"version": VERSION, "interactions": self.interactions},
+                                      indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            raise ProviderError(f"record cassette {self.path} cannot be written: "
+                                f"{exc.strerror or exc}") from None
+
+
+MAX_DEPTH = 200  # no real request or reply nests deeper; deeper would overflow later
+
+
+def _depth_exceeds(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests deeper than ``limit`` (iterative: no recursion to overflow)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > limit:
+                return True
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _read_interactions(path: Path) -> list[dict[str, Any]]:
+    """The cassette's interactions, each checked; any damage is one ProviderError line that
+    names the file and the entry."""
+    where = f"playback cassette {path}"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ProviderError(f"playback cassette not found: {path}") from None
+    except IsADirectoryError:
+        raise ProviderError(f"{where} is a directory; give the cassette file") from None
+    except OSError as exc:
+        raise ProviderError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProviderError(f"{where} is not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = json.loads(text)
+    except RecursionError:
+        raise ProviderError(f"{where} is nested too deeply to be a cassette") from None
+    except ValueError as exc:
+        raise ProviderError(f"{where} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
+        raise ProviderError(f"{where} has no 'interactions' list")
+    items = data["interactions"]
+    for number, item in enumerate(items, 1):
+        problem = _interaction_problem(item)
+        if problem:
+            raise ProviderError(f"{where}: interaction #{number}: {problem}; record it again "
+                                "with `llmspell run --record FILE`")
+    return items
+
+
+def _interaction_problem(item: Any) -> str | None:
+    """What is wrong with one recorded interaction, or None."""
+    if not isinstance(item, dict):
+        return f"expected an object, got {_kind(item)}"
+    for key in ("provider", "endpoint"):
+        if key not in item:
+            return f"'{key}' is missing"
+        if not isinstance(item[key], str) or not item[key]:
+            return f"'{key}' must be a string, got {_kind(item[key])}"
+    for key in ("method", "content_type", "response_text"):
+        if key in item and not isinstance(item[key], str):
+            return f"'{key}' must be a string, got {_kind(item[key])}"
+    status = item.get("status", 200)
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        return f"'status' must be an HTTP status code (100-599), got {json.dumps(status)}"
+    for key in ("request", "response"):
+        if _depth_exceeds(item.get(key), MAX_DEPTH):
+            return f"'{key}' is nested too deeply (over {MAX_DEPTH} levels)"
+    return None
 
 
 def activate(cassette: Cassette | None) -> None:

@@ -4,6 +4,13 @@ Every request names its provider and endpoint (``chat/completions``, ``messages`
 ``api/chat``, ...); the cassette transport (record/playback) keys on them. Failures become
 ``ProviderError`` messages that name the provider and the cause: connection refused (with
 the URL), timeouts, HTTP status with the server's own message, malformed replies.
+
+Time: ``timeout_seconds`` is a deadline for the whole call (connect, send, headers, body,
+a stream to its end, and any retries), clipped to the time the script or agent has left.
+httpx's own timeouts bound each socket operation only, so a server trickling one byte at
+a time would never trip them: every socket read, write and connect of our transports is
+capped by the call's deadline (``_DeadlineBackend``), and streams also give up after
+``STREAM_IDLE_SECONDS`` without data.
 """
 
 from __future__ import annotations
@@ -14,8 +21,10 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
+import httpcore
 import httpx
 
 from ..errors import ProviderError
@@ -23,8 +32,11 @@ from . import cassette as cassette_mod
 from .retry import RETRY_STATUSES, Retryable, RetryPolicy, parse_retry_after, with_retry
 
 DEFAULT_TIMEOUT = 120.0
+CONNECT_TIMEOUT = 10.0
+STREAM_IDLE_SECONDS = 60.0  # a stream silent this long is stalled (if the deadline is later)
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
 _local = threading.local()
+_io = threading.local()  # the deadline of the call doing socket I/O on this thread
 
 
 @contextlib.contextmanager
@@ -43,6 +55,97 @@ def deadline(seconds: float | None) -> Iterator[None]:
 def _left() -> float | None:
     until = getattr(_local, "deadline", None)
     return None if until is None else max(0.0, until - time.monotonic())
+
+
+@contextlib.contextmanager
+def _io_deadline(until: float) -> Iterator[None]:
+    """Cap every socket operation of our transports on this thread at ``until``."""
+    previous = getattr(_io, "until", None)
+    _io.until = until
+    try:
+        yield
+    finally:
+        _io.until = previous
+
+
+def _capped(timeout: float | None, expired: type[Exception]) -> float | None:
+    until = getattr(_io, "until", None)
+    if until is None:
+        return timeout
+    left = until - time.monotonic()
+    if left <= 0:
+        raise expired("the request's deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read, write and TLS handshake ends by the call's deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self.inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self.inner.read(max_bytes, _capped(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self.inner.write(buffer, _capped(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self.inner.start_tls(
+            ssl_context, server_hostname, _capped(timeout, httpcore.ConnectTimeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self.inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self.inner = inner
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None
+                    ) -> httpcore.NetworkStream:
+        return _DeadlineStream(self.inner.connect_tcp(
+            host, port, _capped(timeout, httpcore.ConnectTimeout), local_address,
+            socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self.inner.connect_unix_socket(
+            path, _capped(timeout, httpcore.ConnectTimeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self.inner.sleep(seconds)
+
+
+def _network_transport() -> httpx.BaseTransport:
+    """httpx's transport with the deadline backend under its connection pool (when this
+    httpx keeps it where we expect; otherwise the checks between stream reads remain)."""
+    transport = httpx.HTTPTransport()
+    pool = getattr(transport, "_pool", None)
+    backend = getattr(pool, "_network_backend", None)
+    if isinstance(backend, httpcore.NetworkBackend):
+        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+    return transport
+
+
+@dataclass(frozen=True)
+class _Deadline:
+    """One call's time bound: when it ends, how long it was, what set it."""
+
+    until: float
+    seconds: float
+    source: str
+
+    def left(self) -> float:
+        return max(0.0, self.until - time.monotonic())
+
+    def describe(self) -> str:
+        return f"{round(self.seconds, 2):g}s ({self.source})"
 
 
 def redact(value: str) -> str:
@@ -159,7 +262,9 @@ class Http:
             if cassette is not None and cassette.mode == "playback":
                 transport = CassetteTransport(cassette)
             elif cassette is not None:
-                transport = CassetteTransport(cassette, httpx.HTTPTransport())
+                transport = CassetteTransport(cassette, _network_transport())
+            else:
+                transport = _network_transport()
         self.cassette = cassette
         self.client = httpx.Client(transport=transport, timeout=self.timeout)
 
@@ -178,12 +283,19 @@ class Http:
     def close(self) -> None:
         self.client.close()
 
-    def _timeout(self) -> httpx.Timeout:
-        total = self.timeout
+    def _deadline(self) -> _Deadline:
+        """This call's deadline: timeout_seconds, or less if the script/agent has less."""
+        seconds, source = self.timeout, f"providers.{self.provider}.timeout_seconds"
         left = self.budget()
-        if left is not None:
-            total = max(0.05, min(total, left))
-        return httpx.Timeout(total, connect=min(total, 10.0))
+        if left is not None and left < seconds:
+            seconds, source = max(0.05, left), "the time the script or agent has left"
+        return _Deadline(time.monotonic() + seconds, seconds, source)
+
+    @staticmethod
+    def _timeout(deadline: _Deadline, stream: bool) -> httpx.Timeout:
+        left = max(0.01, deadline.left())
+        read = min(left, STREAM_IDLE_SECONDS) if stream else left
+        return httpx.Timeout(left, connect=min(left, CONNECT_TIMEOUT), read=read)
 
     def _log(self, request: httpx.Request, status: Any, started: float) -> None:
         if not self.debug:
@@ -207,24 +319,31 @@ class Http:
             all_headers["content-type"] = "application/json"
         all_headers.update(headers or {})
         p = self.provider
+        limit = self._deadline()
 
         def attempt(n: int) -> httpx.Response:
-            timeout = self._timeout()
+            if limit.left() <= 0:
+                raise ProviderError(f"{p}: request to {url} timed out after "
+                                    f"{limit.describe()}")
+            timeout = self._timeout(limit, stream)
             request = self.client.build_request(
                 method, url, headers=all_headers, content=content, timeout=timeout,
                 extensions={"llmspell": (p, endpoint)})
             started = time.perf_counter()
             try:
-                response = self.client.send(request, stream=stream)
-            except httpx.ConnectTimeout:
-                self._log(request, "connect timeout", started)
-                raise Retryable(ProviderError(
-                    f"{p}: connecting to {url} timed out after {timeout.connect:g}s")) from None
-            except httpx.TimeoutException:
+                with _io_deadline(limit.until):
+                    response = self.client.send(request, stream=stream)
+            except httpx.TimeoutException as exc:
                 self._log(request, "timeout", started)
+                if limit.left() <= 0.05:  # the call's own deadline: no time for a retry
+                    raise ProviderError(f"{p}: request to {url} timed out after "
+                                        f"{limit.describe()}") from None
+                what = ("connecting to" if isinstance(exc, httpx.ConnectTimeout)
+                        else "waiting for a reply from")
+                seconds = timeout.connect if isinstance(exc, httpx.ConnectTimeout) \
+                    else timeout.read
                 raise Retryable(ProviderError(
-                    f"{p}: request to {url} timed out after {timeout.read:g}s "
-                    f"(providers.{p}.timeout_seconds)")) from None
+                    f"{p}: {what} {url} timed out after {seconds:g}s")) from None
             except httpx.ConnectError as exc:
                 self._log(request, "connect error", started)
                 reason = str(exc) or type(exc).__name__
@@ -240,15 +359,21 @@ class Http:
                 raise ProviderError(f"{p}: request to {url} failed: {exc}") from None
             self._log(request, response.status_code, started)
             if response.status_code < 400:
+                response.extensions["llmspell.deadline"] = limit
                 return response
-            response.read()
-            response.close()
+            with _io_deadline(limit.until):
+                try:
+                    response.read()
+                except httpx.HTTPError:
+                    pass  # the status says enough
+                finally:
+                    response.close()
             error = self.status_error(response, url, body)
             if response.status_code in RETRY_STATUSES:
                 raise Retryable(error, parse_retry_after(response.headers))
             raise error
 
-        return with_retry(attempt, self.policy, budget=self.budget)
+        return with_retry(attempt, self.policy, budget=limit.left)
 
     def status_error(self, response: httpx.Response, url: str, body: Any) -> ProviderError:
         p = self.provider
@@ -283,17 +408,50 @@ class Http:
         return data
 
     def lines(self, response: httpx.Response, url: str) -> Iterator[str]:
-        """The lines of a streamed reply; a timeout or dropped connection mid-stream becomes
-        a ProviderError naming the provider and URL."""
-        try:
-            yield from response.iter_lines()
-        except httpx.TimeoutException:
-            raise ProviderError(f"{self.provider}: the stream from {url} stalled (no data for "
-                                f"{self.timeout:g}s; providers.{self.provider}.timeout_seconds)"
-                                ) from None
-        except httpx.HTTPError as exc:
-            raise ProviderError(f"{self.provider}: the stream from {url} broke off: "
-                                f"{exc or type(exc).__name__}") from None
+        """The lines of a streamed reply, read within the call's deadline. A stall, the
+        deadline or a dropped connection mid-stream becomes a ProviderError naming the
+        provider and URL. The caller checks that the stream reached its terminator."""
+        limit = response.extensions.get("llmspell.deadline")
+        until = limit.until if isinstance(limit, _Deadline) else time.monotonic() + self.timeout
+        idle = min(STREAM_IDLE_SECONDS, limit.seconds if isinstance(limit, _Deadline)
+                   else self.timeout)
+        pieces = response.iter_text()
+        buffer = ""
+        last_data = time.monotonic()
+        while True:
+            try:
+                with _io_deadline(until):
+                    piece = next(pieces)
+            except StopIteration:
+                break
+            except httpx.TimeoutException:
+                raise self._stream_timeout(url, limit, idle, last_data) from None
+            except httpx.HTTPError as exc:
+                raise ProviderError(f"{self.provider}: the stream from {url} broke off: "
+                                    f"{exc or type(exc).__name__}") from None
+            last_data = time.monotonic()
+            buffer += piece
+            while "\n" in buffer:
+                line, buffer = buffer.split("\n", 1)
+                yield line.rstrip("\r")
+            if time.monotonic() >= until:  # also when a proxy bypasses the deadline backend
+                raise self._stream_timeout(url, limit, idle, last_data)
+        if buffer:
+            yield buffer.rstrip("\r")
+
+    def _stream_timeout(self, url: str, limit: Any, idle: float, last_data: float
+                        ) -> ProviderError:
+        p = self.provider
+        if time.monotonic() - last_data >= idle * 0.9:
+            return ProviderError(f"{p}: the stream from {url} stalled (no data for "
+                                 f"{round(idle, 2):g}s; providers.{p}.timeout_seconds)")
+        what = limit.describe() if isinstance(limit, _Deadline) else f"{self.timeout:g}s"
+        return ProviderError(f"{p}: the stream from {url} timed out after {what}")
+
+    def cut(self, url: str, terminator: str) -> ProviderError:
+        """A stream that ended cleanly but before its terminator: the reply is incomplete."""
+        return ProviderError(f"{self.provider}: the stream from {url} was cut off before its "
+                             f"end (no {terminator}); the reply is incomplete")
 
     def malformed(self, url: str, what: str) -> ProviderError:
         return ProviderError(f"{self.provider}: malformed reply from {url}: {what}")

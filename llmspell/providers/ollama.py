@@ -88,7 +88,7 @@ class OllamaClient:
             return result
         parts: list[str] = []
         calls: list[dict[str, Any]] = []
-        final: dict[str, Any] = {}
+        final: dict[str, Any] | None = None
         try:
             for line in self.http.lines(response, url):
                 if not line.strip():
@@ -110,6 +110,8 @@ class OllamaClient:
                     break
         finally:
             response.close()
+        if final is None:
+            raise self.http.cut(url, "line with \"done\": true")
         result = ChatResponse(text="".join(parts), model=final.get("model") or request.model,
                               tool_calls=calls, prompt_tokens=final.get("prompt_eval_count"),
                               completion_tokens=final.get("eval_count"),

@@ -109,12 +109,14 @@ class OpenAIClient:
         usage: dict[str, Any] = {}
         finish = None
         model = request.model
+        done = False
         try:
             for line in self.http.lines(response, url):
                 if not line.startswith("data:"):
                     continue
                 payload = line[5:].strip()
                 if payload == "[DONE]":
+                    done = True
                     break
                 try:
                     event = json.loads(payload)
@@ -139,6 +141,8 @@ class OpenAIClient:
                     finish = choice.get("finish_reason") or finish
         finally:
             response.close()
+        if not done:
+            raise self.http.cut(url, "'data: [DONE]'")
         result = ChatResponse(
             text="".join(parts), model=model,
             tool_calls=[{"id": c["id"] or f"call_{i}", "name": c["name"],

@@ -20,11 +20,20 @@ Base URL, first found wins:
   4. ``OPENAI_BASE_URL`` / ``ANTHROPIC_BASE_URL`` / ``OLLAMA_HOST`` (for those types)
   5. the public default (``https://api.openai.com/v1``, ``https://api.anthropic.com``,
      ``http://127.0.0.1:11434``, or the hosted OpenAI-compatible service's URL)
+
+The user's key goes only where the user said (issue 10): it is sent when the endpoint
+lies under a URL of steps 2-5 — step 2 only from a config that grants rights
+(``Settings.grants_rights``: not one discovered in the current folder) — same scheme,
+host and port, and the same path or a sub-path. An endpoint chosen by the script
+(step 1) elsewhere is called without a key (keyless local servers still work; one that
+demands a key answers 401, and the error says why). A key the script passes itself
+(``:api_key()``) is the script's own and goes with it.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,17 +86,25 @@ class ProviderInfo:
     entry: dict[str, Any] = field(default_factory=dict)
 
     explicit_key: bool = False
+    key_withheld: bool = False  # the endpoint is not one the user configured
 
     @property
     def key_hint(self) -> str:
         if self.explicit_key:
             return "the key given to the agent with :api_key()"
+        if self.key_withheld:
+            return (f"the base_url: the user's {self.name} key is not sent to {self.base_url}, "
+                    "a URL the script chose (it goes only to the configured "
+                    f"providers.{self.name}.base_url, the provider's URL variable or its "
+                    "default; configure this URL there, or pass the agent its own :api_key())")
         return f"{self.key_env} or providers.{self.name}.api_key"
 
     def key(self) -> str | None:
         """The API key to send; raises NeedsKeyError when one is required and missing."""
         if self.api_key:
             return self.api_key
+        if self.key_withheld:
+            return None  # try keyless: a local server may need none
         if self.needs_key and not cassette.is_playback():
             raise NeedsKeyError(f"{self.name}: no API key: set {self.key_env} or "
                                 f"providers.{self.name}.api_key")
@@ -132,8 +149,13 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
     if not url:
         raise ProviderError(f"{name}: an OpenAI-compatible provider needs a base URL: set "
                             f"providers.{name}.base_url")
-    if kind == "ollama" and "://" not in url:
-        url = "http://" + url
+    url = _with_scheme(url, kind)
+    withheld = False
+    if key and not api_key:
+        user_urls = _user_urls(settings, entry, env, upper, ptype, public_url)
+        withheld = not any(url_within(url, _with_scheme(u, kind)) for u in user_urls)
+        if withheld:
+            key = None
     timeout = entry.get("timeout_seconds")
     return ProviderInfo(
         name=name, type=ptype, kind=kind, base_url=url.rstrip("/"), api_key=key,
@@ -141,7 +163,52 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
         default_model=entry.get("default_model") or entry.get("model"),
         timeout=float(timeout) if timeout else None, policy=RetryPolicy.from_config(entry),
         enabled=bool(entry.get("enabled", True)), configured=bool(entry), entry=entry,
-        explicit_key=bool(api_key))
+        explicit_key=bool(api_key), key_withheld=withheld)
+
+
+def _with_scheme(url: str, kind: str) -> str:
+    return "http://" + url if kind == "ollama" and "://" not in url else url
+
+
+def _user_urls(settings: Any, entry: Mapping[str, Any], env: Mapping[str, str], upper: str,
+               ptype: str, public_url: str) -> list[str]:
+    """The endpoints the user configured for a provider (where its key may go)."""
+    urls = [env.get(f"LLMSPELL_PROVIDER_{upper}_BASE_URL"), env.get(f"LLMSPELL_{upper}_ENDPOINT"),
+            env.get(STANDARD_BASE_ENV.get(ptype, "")), public_url]
+    if getattr(settings, "grants_rights", True):
+        urls.insert(0, entry.get("base_url"))
+    return [u for u in urls if isinstance(u, str) and u]
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin_and_path(url: str) -> tuple[tuple[str, str, int | None], str] | None:
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if not scheme or not parts.hostname:
+        return None
+    path = unquote(parts.path)
+    if any(seg in (".", "..") for seg in path.split("/")):
+        return None
+    path = posixpath.normpath("/" + path.strip("/")) if path.strip("/") else "/"
+    return (scheme, parts.hostname.lower().rstrip("."), port or _DEFAULT_PORTS.get(scheme)), path
+
+
+def url_within(url: str, base: str) -> bool:
+    """True when ``url`` has ``base``'s scheme, host and port and its path is ``base``'s
+    path or below it (``/v1`` admits ``/v1`` and ``/v1/x``, never ``/v1evil`` or ``/``)."""
+    a, b = _origin_and_path(url), _origin_and_path(base)
+    if a is None or b is None or a[0] != b[0]:
+        return False
+    return b[1] == "/" or a[1] == b[1] or a[1].startswith(b[1] + "/")
+
 
 
 def default_provider(settings: Any) -> str | None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from .chunking import STRATEGIES, ChunkConfig, chunk_text, default_tokenizer
 from .embeddings import CachedEmbedder, select_embedder
-from .store import Record, VectorStore
+from .store import Record, StoreError, VectorStore
 
 EXTRA_SCHEMA = """
 CREATE TABLE IF NOT EXISTS collections (
@@ -88,6 +88,7 @@ class RagService:
             num_threads=get("rag.vector_storage.hnsw.num_threads"),
             path=get("rag.vector_storage.persistence_path"),
             max_memory_mb=get("rag.vector_storage.max_memory_mb"),
+            warn=self.notify,
         )
         self.store.db.executescript(EXTRA_SCHEMA)
         self._embedder_arg = embedder
@@ -138,9 +139,10 @@ class RagService:
         db = self.store.db
         row = db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
         if row is None:
-            with db:
-                db.execute("INSERT INTO meta VALUES ('embedder', ?)", (name,))
-        elif row[0] != name:
+            with db:  # OR IGNORE: another process sharing the store may record it first
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('embedder', ?)", (name,))
+            row = db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
+        if row[0] != name:
             raise RagError(f"the vector store at {self.store.path} holds vectors from the "
                            f"embedder '{row[0]}', but this run embeds with '{name}'; their "
                            "vectors cannot be compared. Configure the same embedder "
@@ -335,7 +337,12 @@ class RagService:
 
     def create_session_collection(self, session_id: str, ttl: float | None = None
                                   ) -> dict[str, Any]:
-        sid = parse_session_id(session_id)
+        # any string id, as upstream (a UUID in its canonical form); ingest and search
+        # in the session scope still need a UUID, as upstream's do
+        try:
+            sid = parse_session_id(session_id)
+        except RagError:
+            sid = session_id
         namespace = f"session:{sid}"
         ttl = float(ttl) if ttl and ttl > 0 else None
         with self.store.db:
@@ -415,4 +422,11 @@ class RagService:
         self.store.save()
 
     def close(self) -> None:
-        self.store.close()
+        """Save the indexes and close. The rows are committed already, so an index that
+        cannot be saved now (a full disk) is rebuilt from them on the next open: say so
+        rather than fail the run."""
+        try:
+            self.store.close()
+        except StoreError as exc:
+            self._notify_out(f"RAG: {exc}; it will be rebuilt from the stored rows when the "
+                             "store is next opened")

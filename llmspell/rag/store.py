@@ -11,21 +11,42 @@
   :meth:`save` (and on close). On open, a graph file is reconciled with SQLite: rows
   missing from it are added, labels no longer in SQLite are marked deleted, so a run
   that died before saving loses nothing.
+- Every graph file has its SHA-256 in SQLite (``index_files``), recorded under an
+  exclusive lock on ``indexes/.lock`` as the file replaces the old one. On open a file
+  whose checksum does not match (any damage: flipped bytes, truncation), or, for a file
+  from before checksums, whose structure is inconsistent, is not handed to hnswlib (a
+  damaged graph can crash it): it is rebuilt from the SQLite rows, saying so once.
+- :meth:`save` writes a temp file, fsyncs it and checks it is complete before it
+  replaces the old graph; a failed write (a full disk) raises and keeps the old file.
+- Several processes may share one ``path``: labels are taken inside the write
+  transaction, so concurrent writers never collide, and each open reconciles the graph
+  with the rows, so nothing one of them wrote is lost.
 - A store remembers its dimensions and metric; opening it with others raises
   :class:`DimensionMismatch`.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import hashlib
 import json
+import mmap
+import os
 import re
 import sqlite3
+import struct
+import sys
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ..faultpoint import fault_point
+from ..state.sqlite import fsync_dir, read_only_fs
 
 INITIAL_CAPACITY = 1024
 EXACT_FILTER_LIMIT = 5000  # filtered searches over at most this many vectors are exact
@@ -43,7 +64,15 @@ CREATE TABLE IF NOT EXISTS vectors (
     PRIMARY KEY (namespace, label));
 CREATE INDEX IF NOT EXISTS vectors_doc ON vectors (namespace, doc_id);
 CREATE INDEX IF NOT EXISTS vectors_expiry ON vectors (expires_at) WHERE expires_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS index_files (
+    namespace TEXT PRIMARY KEY, sha256 TEXT NOT NULL, previous_sha256 TEXT,
+    size INTEGER NOT NULL, saved_at REAL NOT NULL);
 """
+BUSY_TIMEOUT_SECONDS = 30.0
+# hnswlib's file header: offsetLevel0, max_elements, cur_element_count,
+# size_data_per_element, label_offset, offsetData (size_t), maxlevel (int),
+# enterpoint_node (uint32), maxM, maxM0, M (size_t), mult (double), ef_construction
+HNSW_HEADER = struct.Struct("<6QiI3QdQ")
 
 
 class StoreError(Exception):
@@ -90,6 +119,75 @@ class _Namespace:
     dirty: bool = False
 
 
+def _sha256(path: Path) -> str:
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
+
+
+def check_index_file(path: Path, dimensions: int, *, links: bool = True,
+                     expect_count: int | None = None) -> str | None:
+    """What is structurally wrong with an hnswlib graph file (None: nothing found).
+
+    Checks the header against ``dimensions``, that every section is there and the file
+    ends where the last one does, and (``links``) that every level-0 neighbour id names
+    an element of the file: the damage that makes hnswlib read out of bounds.
+    """
+    try:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            if size < HNSW_HEADER.size:
+                return f"{size} bytes, shorter than an index header"
+            with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as data:
+                return _check_index_data(data, size, dimensions, links, expect_count)
+    except (OSError, ValueError, BufferError) as exc:
+        return f"cannot read it: {getattr(exc, 'strerror', None) or exc}"
+
+
+def _check_index_data(data: Any, size: int, dimensions: int, links: bool,
+                      expect_count: int | None) -> str | None:
+    import numpy as np
+
+    (offset0, max_elements, count, per_element, label_offset, offset_data, max_level,
+     enter, max_m, max_m0, m, _mult, _efc) = HNSW_HEADER.unpack_from(data)
+    links0 = max_m0 * 4 + 4
+    if (offset0 != 0 or not 0 < m <= 10_000 or max_m != m or max_m0 != 2 * m
+            or offset_data != links0 or label_offset != links0 + dimensions * 4
+            or per_element != label_offset + 8 or count > max_elements
+            or not 0 <= max_level < 256
+            or (count and enter >= count)):
+        return "inconsistent header"
+    if expect_count is not None and count != expect_count:
+        return f"{count} elements, expected {expect_count}"
+    pos = HNSW_HEADER.size + count * per_element
+    if pos > size:
+        return f"truncated ({size} bytes)"
+    level0 = np.frombuffer(data, dtype=np.uint8, count=count * per_element,
+                           offset=HNSW_HEADER.size).reshape(count, per_element)
+    if links and count:
+        step = 65536
+        for start in range(0, count, step):
+            block = level0[start:start + step]
+            counts = block[:, :2].copy().view("<u2").ravel()
+            if (counts > max_m0).any():
+                return "a neighbour list is longer than the graph allows"
+            ids = block[:, 4:links0].copy().view("<u4")
+            used = np.arange(max_m0) < counts[:, None]
+            if (ids[used] >= count).any():
+                return "a neighbour id points outside the graph"
+    upper = max_m * 4 + 4
+    unpack = struct.Struct("<I").unpack_from
+    for _ in range(count):
+        if pos + 4 > size:
+            return f"truncated ({size} bytes)"
+        (length,) = unpack(data, pos)
+        if length % upper or length > upper * max_level:
+            return "inconsistent upper-level links"
+        pos += 4 + length
+    if pos != size:
+        return f"{size} bytes, but its sections end at {pos}"
+    return None
+
+
 def _file_name(namespace: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", namespace)[:40]
     digest = hashlib.sha1(namespace.encode("utf-8", "surrogatepass")).hexdigest()[:12]
@@ -103,7 +201,8 @@ class VectorStore:
                  allow_replace_deleted: bool = True, num_threads: int | None = None,
                  path: str | Path | None = None,
                  initial_capacity: int = INITIAL_CAPACITY,
-                 max_memory_mb: int | None = None) -> None:
+                 max_memory_mb: int | None = None,
+                 warn: Callable[[str], None] | None = None) -> None:
         import hnswlib  # noqa: F401  (fail early and clearly if it is missing)
 
         if dimensions < 1:
@@ -131,15 +230,9 @@ class VectorStore:
         self.max_memory_bytes = max_memory_mb * 2**20 if max_memory_mb else None
         self.versions: dict[str, int] = {}  # bumped on every change (search caches)
         self.path = Path(path).expanduser() if path else None
+        self.warn = warn or (lambda message: print(message, file=sys.stderr, flush=True))
         self._open: dict[str, _Namespace] = {}
-        if self.path is not None:
-            (self.path / "indexes").mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(str(self.path / "rag.sqlite3"))
-            self.db.execute("PRAGMA journal_mode=WAL")
-            self.db.execute("PRAGMA synchronous=NORMAL")
-        else:
-            self.db = sqlite3.connect(":memory:")
-        self.db.executescript(SCHEMA)
+        self.db = self._open_db()
         self._check_meta()
         # skip the expiry query on every search until some vector has an expiry
         self._expiring = self.db.execute(
@@ -147,14 +240,60 @@ class VectorStore:
 
     # -- set-up -----------------------------------------------------------------
 
+    def _open_db(self) -> sqlite3.Connection:
+        """The SQLite side; an error names the file and, when it is that, a read-only
+        folder (SQLite alone only says "unable to open database file")."""
+        if self.path is None:
+            db = sqlite3.connect(":memory:")
+            db.executescript(SCHEMA)
+            return db
+        where = self.path / "rag.sqlite3"
+        try:
+            (self.path / "indexes").mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(str(where), timeout=BUSY_TIMEOUT_SECONDS)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(self._open_failure(where, exc)) from None
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            db.close()
+            raise StoreError(self._open_failure(where, exc)) from None
+        self._sweep_temp_files()
+        return db
+
+    def _open_failure(self, where: Path, exc: Exception) -> str:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        message = f"cannot open the vector store {where}: {why}"
+        if read_only_fs(self.path) or (isinstance(exc, OSError) and exc.errno == errno.EROFS):
+            message += (f" ({self.path} is on a read-only file system; the store needs to "
+                        "write there: point rag.vector_storage.persistence_path at a "
+                        "writable folder)")
+        elif isinstance(exc, OSError) and exc.errno == errno.EACCES:
+            message += " (permission denied)"
+        return message
+
+    def _sweep_temp_files(self, older_than: float = 3600.0) -> None:
+        """Temp files of saves that a kill interrupted (never recent ones: another process
+        may be saving right now)."""
+        assert self.path is not None
+        cutoff = time.time() - older_than
+        for leftover in (self.path / "indexes").glob("*.tmp"):
+            try:
+                if leftover.stat().st_mtime < cutoff:
+                    leftover.unlink()
+            except OSError:
+                pass
+
     def _check_meta(self) -> None:
         rows = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
         if not rows:
-            with self.db:
-                self.db.executemany("INSERT INTO meta VALUES (?, ?)",
+            with self.db:  # OR IGNORE: another process may be initialising it too
+                self.db.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)",
                                     [("dimensions", str(self.dimensions)),
                                      ("metric", self.space)])
-            return
+            rows = dict(self.db.execute("SELECT key, value FROM meta").fetchall())
         dims, space = int(rows.get("dimensions", self.dimensions)), rows.get("metric")
         if dims != self.dimensions or (space and space != self.space):
             raise DimensionMismatch(
@@ -185,34 +324,80 @@ class VectorStore:
             if not create:
                 return None
             with self.db:
-                self.db.execute("INSERT INTO namespaces (name, next_label, created_at) "
-                                "VALUES (?, 0, ?)", (namespace, time.time()))
+                self.db.execute("INSERT OR IGNORE INTO namespaces (name, next_label, "
+                                "created_at) VALUES (?, 0, ?)", (namespace, time.time()))
             ns = _Namespace(namespace, self._new_index(self.initial_capacity))
         else:
             ns = self._load(namespace)
         self._open[namespace] = ns
         return ns
 
+    @contextmanager
+    def _index_lock(self, exclusive: bool) -> Iterator[None]:
+        """Between processes: a graph file and its recorded checksum change together."""
+        assert self.path is not None
+        lock = self.path / "indexes" / ".lock"
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError:
+            try:  # a read-only store: nobody can be writing it
+                fd = os.open(lock, os.O_RDONLY)
+            except OSError:
+                yield
+                return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
+    def _damage(self, namespace: str, file: Path) -> str | None:
+        """Why the graph file must not be loaded (None: it is what was saved)."""
+        row = self.db.execute("SELECT sha256, previous_sha256 FROM index_files "
+                              "WHERE namespace = ?", (namespace,)).fetchone()
+        if row is None:  # saved before checksums were kept: check its structure
+            return check_index_file(file, self.dimensions)
+        try:
+            digest = _sha256(file)
+        except OSError as exc:
+            return f"cannot read it: {exc.strerror}"
+        return None if digest in row else "checksum mismatch"
+
+    def _read_index(self, namespace: str, file: Path) -> tuple[Any, bool]:
+        """The saved graph (None if absent or damaged) and whether it has a checksum."""
+        import hnswlib
+
+        with self._index_lock(exclusive=False):
+            if not file.is_file():
+                return None, False
+            damage = self._damage(namespace, file)
+            if damage is None:
+                index = hnswlib.Index(space=self.space, dim=self.dimensions)
+                try:
+                    index.load_index(str(file),
+                                     allow_replace_deleted=self.allow_replace_deleted)
+                except (RuntimeError, MemoryError) as exc:
+                    damage = f"unreadable: {exc}"
+        if damage is not None:
+            self.warn(f"RAG: the index file {file} (namespace '{namespace}') is damaged "
+                      f"({damage}); rebuilding it from {self.path / 'rag.sqlite3'}")
+            return None, False
+        if index.dim != self.dimensions:
+            raise DimensionMismatch(f"index file {file} has {index.dim}-dim vectors; "
+                                    f"rag.vector_storage is {self.dimensions} dims")
+        index.set_ef(self.ef_search)
+        checked = self.db.execute("SELECT 1 FROM index_files WHERE namespace = ?",
+                                  (namespace,)).fetchone() is not None
+        return index, checked
+
     def _load(self, namespace: str) -> _Namespace:
         """Open a persisted namespace: its graph file reconciled with SQLite."""
-        import hnswlib
         import numpy as np
 
         live = dict(self.db.execute(
             "SELECT label, vector FROM vectors WHERE namespace = ?", (namespace,)).fetchall())
         file = self._file(namespace)
-        index = None
-        if file is not None and file.is_file():
-            index = hnswlib.Index(space=self.space, dim=self.dimensions)
-            try:
-                index.load_index(str(file), allow_replace_deleted=self.allow_replace_deleted)
-            except RuntimeError:
-                index = None  # unreadable: rebuilt from SQLite below
-            else:
-                if index.dim != self.dimensions:
-                    raise DimensionMismatch(f"index file {file} has {index.dim}-dim vectors; "
-                                            f"rag.vector_storage is {self.dimensions} dims")
-                index.set_ef(self.ef_search)
+        index, checked = (None, False) if file is None else self._read_index(namespace, file)
         if index is None:
             index = self._new_index(max(self.initial_capacity, len(live)))
             present: set[int] = set()
@@ -236,7 +421,8 @@ class VectorStore:
             index.add_items(vectors, np.asarray(missing, dtype=np.int64),
                             num_threads=self.num_threads,
                             replace_deleted=self.allow_replace_deleted)
-        ns.dirty = bool(stale or missing)
+        # a graph without a recorded checksum is saved again to get one
+        ns.dirty = bool(stale or missing) or (file is not None and not checked)
         return ns
 
     def _grow(self, ns: _Namespace, extra: int) -> None:
@@ -285,16 +471,20 @@ class VectorStore:
         ns = self._ns(namespace, create=True)
         assert ns is not None
         self._grow(ns, len(records))
-        (first,) = self.db.execute("SELECT next_label FROM namespaces WHERE name = ?",
-                                   (namespace,)).fetchone()
-        labels = list(range(first, first + len(records)))
         now = time.time()
         keep_vectors = self.path is not None
-        rows = [(namespace, label, r.id, r.doc_id, r.chunk_index, r.content,
-                 json.dumps(r.metadata, ensure_ascii=False), now, r.expires_at,
-                 vectors[i].tobytes() if keep_vectors else None)
-                for i, (label, r) in enumerate(zip(labels, records, strict=True))]
         with self.db:
+            # the labels are read under the write lock: another process sharing this
+            # store may be adding to the same namespace at this moment
+            if not self.db.in_transaction:
+                self.db.execute("BEGIN IMMEDIATE")
+            (first,) = self.db.execute("SELECT next_label FROM namespaces WHERE name = ?",
+                                       (namespace,)).fetchone()
+            labels = list(range(first, first + len(records)))
+            rows = [(namespace, label, r.id, r.doc_id, r.chunk_index, r.content,
+                     json.dumps(r.metadata, ensure_ascii=False), now, r.expires_at,
+                     vectors[i].tobytes() if keep_vectors else None)
+                    for i, (label, r) in enumerate(zip(labels, records, strict=True))]
             self.db.executemany("INSERT INTO vectors VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
             self.db.execute("UPDATE namespaces SET next_label = ? WHERE name = ?",
                             (first + len(records), namespace))
@@ -348,6 +538,7 @@ class VectorStore:
         with self.db:
             self.db.execute("DELETE FROM vectors WHERE namespace = ?", (namespace,))
             self.db.execute("DELETE FROM namespaces WHERE name = ?", (namespace,))
+            self.db.execute("DELETE FROM index_files WHERE namespace = ?", (namespace,))
         self._open.pop(namespace, None)
         self.versions[namespace] = self.versions.get(namespace, 0) + 1
         file = self._file(namespace)
@@ -505,18 +696,67 @@ class VectorStore:
     # -- lifecycle ------------------------------------------------------------------
 
     def save(self) -> None:
-        """Write every changed graph to ``path`` (no-op for an in-memory store)."""
+        """Write every changed graph to ``path`` (no-op for an in-memory store).
+
+        Each graph goes to a temp file that is fsynced and checked (complete, the right
+        number of elements) before it replaces the old one; a failed write raises
+        :class:`StoreError` and leaves the old file (and the rows, the source of truth)
+        as they were."""
         if self.path is None:
             return
         for ns in list(self._open.values()):
             if ns.dirty:
-                file = self._file(ns.name)
-                assert file is not None
-                tmp = file.with_suffix(".tmp")
-                ns.index.save_index(str(tmp))
-                tmp.replace(file)
+                self._save_one(ns)
                 ns.dirty = False
         self.db.commit()
+
+    def _save_one(self, ns: _Namespace) -> None:
+        file = self._file(ns.name)
+        assert file is not None
+        try:
+            fd, name = tempfile.mkstemp(dir=file.parent, prefix=f".{file.stem}-",
+                                        suffix=".tmp")
+            os.close(fd)
+        except OSError as exc:
+            raise StoreError(f"cannot save the index of namespace '{ns.name}' in "
+                             f"{file.parent}: {exc.strerror}") from None
+        tmp = Path(name)
+        try:
+            size, digest = self._write_checked(ns, tmp, file)
+            with self._index_lock(exclusive=True):
+                with self.db:
+                    self.db.execute(
+                        "INSERT INTO index_files (namespace, sha256, previous_sha256, size, "
+                        "saved_at) VALUES (?, ?, NULL, ?, ?) ON CONFLICT(namespace) DO "
+                        "UPDATE SET previous_sha256 = sha256, sha256 = excluded.sha256, "
+                        "size = excluded.size, saved_at = excluded.saved_at",
+                        (ns.name, digest, size, time.time()))
+                fault_point("rag.save.before_replace")
+                os.replace(tmp, file)
+                fsync_dir(file.parent)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot save the index of namespace '{ns.name}': {exc}"
+                             ) from None
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def _write_checked(self, ns: _Namespace, tmp: Path, file: Path) -> tuple[int, str]:
+        """Write the graph to ``tmp`` and make sure all of it reached the disk."""
+        failed = (f"cannot save the index of namespace '{ns.name}' to {file}")
+        kept = "; the previous index file is kept"
+        try:
+            ns.index.save_index(str(tmp))
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+        except (RuntimeError, OSError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            raise StoreError(f"{failed}: {why}{kept}") from None
+        problem = check_index_file(tmp, self.dimensions, links=False,
+                                   expect_count=ns.index.get_current_count())
+        if problem is not None:
+            raise StoreError(f"{failed}: the written file is incomplete ({problem}); is the "
+                             f"disk full?{kept}")
+        return tmp.stat().st_size, _sha256(tmp)
 
     def close(self) -> None:
         try:

@@ -5,8 +5,9 @@ Artifact content is content-addressed: ``blobs`` holds each distinct content onc
 its BLAKE3 hash, and every artifact row points at a hash. Content bigger than
 ``inline_max`` bytes (file databases only) is kept out of the row store, in
 ``<db stem>-artifacts/<hash[:2]>/<hash>``, written to a temp file, fsynced and renamed
-into place while the database write lock is held; a blob is removed (its file renamed
-aside, then deleted after the commit) when its last artifact goes.
+into place while the database write lock is held. When its last artifact goes, a blob's
+row is deleted in the same transaction and its file only after that commit (a crash in
+between is finished on the next open), so a killed delete never loses content.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StateError
-from ..state.sqlite import fsync_dir, open_database
+from ..faultpoint import fault_point
+from ..state.sqlite import fsync_dir, open_database, storage_hint
 
 SESSIONS_FORMAT_VERSION = 1
+FREED_PREFIX = ".freed-"
 
 SESSIONS_SCHEMA = """
 CREATE TABLE sessions (
@@ -98,6 +101,7 @@ class SessionStore:
             ":memory:" if self.path is None else self.path, "sessions",
             SESSIONS_FORMAT_VERSION, SESSIONS_SCHEMA)
         self._sweep_temp_files()
+        self._recover_files()
 
     def _sweep_temp_files(self, older_than: float = 3600.0) -> None:
         """Remove content files a crashed writer left half-way (never recent ones: another
@@ -183,20 +187,16 @@ class SessionStore:
         conn.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*fields.values(), session_id))
 
     def delete_session(self, session_id: str) -> bool:
-        trash: list[tuple[Path, Path]] = []
-        try:
-            with self.write() as conn:
-                hashes = [r[0] for r in conn.execute(
-                    "SELECT DISTINCT hash FROM artifacts WHERE session_id = ?", (session_id,))]
-                conn.execute("DELETE FROM artifacts WHERE session_id = ?", (session_id,))
-                gone = conn.execute("DELETE FROM sessions WHERE id = ?",
-                                    (session_id,)).rowcount
-                for digest in hashes:
-                    self._release_blob(conn, digest, trash)
-        except BaseException:
-            self._untrash(trash)
-            raise
-        self._empty_trash(trash)
+        with self.write() as conn:
+            hashes = [r[0] for r in conn.execute(
+                "SELECT DISTINCT hash FROM artifacts WHERE session_id = ?", (session_id,))]
+            conn.execute("DELETE FROM artifacts WHERE session_id = ?", (session_id,))
+            gone = conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,)).rowcount
+            freed = [d for d in hashes if self._release_blob(conn, d)]
+            self._mark_freed(freed)
+            fault_point("sessions.delete.before_commit")
+        fault_point("sessions.delete.after_commit")
+        self._remove_freed(freed)
         return gone > 0
 
     # -- blobs ----------------------------------------------------------------------
@@ -209,15 +209,21 @@ class SessionStore:
         """For large content on a file store: a fsynced temp file to rename into place."""
         if self.blob_dir is None or len(stored) <= self.inline_max:
             return None
-        self.blob_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=self.blob_dir, prefix=".tmp-")
+        tmp = None
         try:
+            self.blob_dir.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.blob_dir, prefix=".tmp-")
             with os.fdopen(fd, "wb") as fh:
                 fh.write(stored)
                 fh.flush()
                 os.fsync(fh.fileno())
-        except BaseException:
-            os.unlink(tmp)
+        except BaseException as exc:
+            if tmp is not None:
+                os.unlink(tmp)
+            if isinstance(exc, OSError):
+                raise StateError(f"cannot store artifact content in {self.blob_dir}: "
+                                 f"{exc.strerror or exc}"
+                                 + storage_hint(self.blob_dir, exc)) from None
             raise
         return Path(tmp)
 
@@ -255,30 +261,75 @@ class SessionStore:
                                  f"{self.blob_dir}: {exc.strerror}") from None
         return bytes(data), bool(compressed)
 
-    def _release_blob(self, conn: sqlite3.Connection, digest: str,
-                      trash: list[tuple[Path, Path]]) -> None:
+    def _release_blob(self, conn: sqlite3.Connection, digest: str) -> bool:
+        """Inside a write transaction: drop the blob row if no artifact uses it any more.
+        True when its content lives in a file (to remove after the commit)."""
         if conn.execute("SELECT 1 FROM artifacts WHERE hash = ? LIMIT 1", (digest,)).fetchone():
-            return
+            return False
         row = conn.execute("SELECT in_file FROM blobs WHERE hash = ?", (digest,)).fetchone()
         conn.execute("DELETE FROM blobs WHERE hash = ?", (digest,))
-        if row and row[0]:
-            path = self._blob_path(digest)
-            if path.exists():
-                aside = path.with_name(f".trash-{digest}-{os.getpid()}")
-                os.replace(path, aside)
-                trash.append((aside, path))
+        return bool(row and row[0])
 
-    @staticmethod
-    def _empty_trash(trash: list[tuple[Path, Path]]) -> None:
-        for aside, _ in trash:
+    # Content files are removed only after the transaction that dropped their rows has
+    # committed: a crash before the commit leaves rows and files as they were. Before the
+    # commit a marker file ``.freed-<hash>`` is written for each file about to go, so a
+    # crash between the commit and the removal is finished the next time a store opens.
+
+    def _marker(self, digest: str) -> Path:
+        assert self.blob_dir is not None
+        return self.blob_dir / f"{FREED_PREFIX}{digest}"
+
+    def _mark_freed(self, digests: list[str]) -> None:
+        for digest in digests:
+            try:
+                self._marker(digest).touch()
+            except OSError:
+                pass  # (a full disk) delete anyway: a kill now would only leave a stray file
+
+    def _remove_freed(self, digests: list[str]) -> None:
+        """After the commit: remove the content files of blobs that are still gone. Done
+        under the write lock, so no other writer is storing that content again meanwhile;
+        if it cannot be done now, the markers leave the job to the next open."""
+        if not digests:
+            return
+        try:
+            with self.write() as conn:
+                for digest in digests:
+                    self._remove_if_unused(conn, digest)
+        except (StateError, OSError):
+            pass
+
+    def _remove_if_unused(self, conn: sqlite3.Connection, digest: str) -> None:
+        if conn.execute("SELECT 1 FROM blobs WHERE hash = ?", (digest,)).fetchone() is None:
+            self._blob_path(digest).unlink(missing_ok=True)
+        self._marker(digest).unlink(missing_ok=True)
+
+    def _recover_files(self) -> None:
+        """On open: finish removals a killed delete left (markers), and put back content
+        files an older llmspell renamed aside (``.trash-<hash>-<pid>``) before a crash."""
+        if self.blob_dir is None or not self.blob_dir.is_dir():
+            return
+        markers = list(self.blob_dir.glob(FREED_PREFIX + "*"))
+        trash = list(self.blob_dir.glob("*/.trash-*"))
+        if not markers and not trash:
+            return
+        try:
+            with self.write() as conn:
+                for marker in markers:
+                    self._remove_if_unused(conn, marker.name[len(FREED_PREFIX):])
+                for aside in trash:
+                    self._restore_trash(conn, aside)
+        except (StateError, OSError):
+            pass
+
+    def _restore_trash(self, conn: sqlite3.Connection, aside: Path) -> None:
+        digest = aside.name[len(".trash-"):].rsplit("-", 1)[0]
+        row = conn.execute("SELECT in_file FROM blobs WHERE hash = ?", (digest,)).fetchone()
+        final = self._blob_path(digest)
+        if row is not None and row[0] and not final.exists():
+            os.replace(aside, final)
+        else:
             aside.unlink(missing_ok=True)
-
-    @staticmethod
-    def _untrash(trash: list[tuple[Path, Path]]) -> None:
-        """The transaction failed: put the content files back."""
-        for aside, path in trash:
-            if aside.exists():
-                os.replace(aside, path)
 
     # -- artifacts ------------------------------------------------------------------
 
@@ -327,23 +378,20 @@ class SessionStore:
         return out
 
     def delete_artifact(self, session_id: str, sequence: int) -> bool:
-        trash: list[tuple[Path, Path]] = []
-        try:
-            with self.write() as conn:
-                row = conn.execute(
-                    "SELECT hash FROM artifacts WHERE session_id = ? AND sequence = ?",
-                    (session_id, sequence)).fetchone()
-                if row is None:
-                    return False
-                conn.execute("DELETE FROM artifacts WHERE session_id = ? AND sequence = ?",
-                             (session_id, sequence))
-                conn.execute("UPDATE sessions SET artifact_count = artifact_count - 1 "
-                             "WHERE id = ?", (session_id,))
-                self._release_blob(conn, row[0], trash)
-        except BaseException:
-            self._untrash(trash)
-            raise
-        self._empty_trash(trash)
+        with self.write() as conn:
+            row = conn.execute(
+                "SELECT hash FROM artifacts WHERE session_id = ? AND sequence = ?",
+                (session_id, sequence)).fetchone()
+            if row is None:
+                return False
+            conn.execute("DELETE FROM artifacts WHERE session_id = ? AND sequence = ?",
+                         (session_id, sequence))
+            conn.execute("UPDATE sessions SET artifact_count = artifact_count - 1 "
+                         "WHERE id = ?", (session_id,))
+            freed = [row[0]] if self._release_blob(conn, row[0]) else []
+            self._mark_freed(freed)
+            fault_point("sessions.delete_artifact.before_commit")
+        self._remove_freed(freed)
         return True
 
     def close(self) -> None:

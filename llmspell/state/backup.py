@@ -18,19 +18,23 @@ chain. Cleanup keeps the newest ``max_backups`` (and drops those older than
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import json
 import os
 import secrets
 import tempfile
+import time
+import zlib
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StateError
-from .sqlite import fsync_dir
+from ..faultpoint import fault_point
+from .sqlite import fsync_dir, read_only_fs
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -39,6 +43,7 @@ if TYPE_CHECKING:
 BACKUP_FORMAT = "llmspell-state-backup"
 BACKUP_FORMAT_VERSION = 1
 SUFFIXES = (".backup.json.gz", ".backup.json")
+TEMP_PREFIX = ".tmp-"
 
 
 class BackupError(StateError):
@@ -109,6 +114,8 @@ class BackupManager:
         if not self.directory.is_dir():
             return out
         for path in self.directory.iterdir():
+            if path.name.startswith("."):  # temp files of backups being (or never) written
+                continue
             for suffix in SUFFIXES:
                 if path.name.endswith(suffix):
                     out[path.name[: -len(suffix)]] = path
@@ -130,8 +137,8 @@ class BackupManager:
             if raw[:2] == b"\x1f\x8b":
                 raw = gzip.decompress(raw)
             doc = json.loads(raw.decode("utf-8", "surrogatepass"))
-        except (OSError, EOFError, gzip.BadGzipFile, UnicodeDecodeError,
-                json.JSONDecodeError) as exc:
+        except (OSError, EOFError, gzip.BadGzipFile, zlib.error, UnicodeDecodeError,
+                json.JSONDecodeError, RecursionError) as exc:
             raise BackupError(f"backup '{backup_id}' ({path}) is unreadable: {exc}") from None
         if not isinstance(doc, dict) or doc.get("format") != BACKUP_FORMAT:
             raise BackupError(f"{path} is not an llmspell state backup")
@@ -142,6 +149,20 @@ class BackupManager:
                 f"understands up to {BACKUP_FORMAT_VERSION} (upgrade llmspell to restore it)")
         if not isinstance(doc.get("entries"), dict) or not isinstance(doc.get("deleted"), list):
             raise BackupError(f"backup '{backup_id}' ({path}) is damaged: missing entries")
+        count = doc.get("key_count")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int)
+                                  or count < 0):
+            raise BackupError(f"backup '{backup_id}' ({path}) is damaged: key_count "
+                              f"{count!r} is not a count")
+        for name in ("created_at", "parent_id", "description"):
+            if doc.get(name) is not None and not isinstance(doc[name], str):
+                raise BackupError(f"backup '{backup_id}' ({path}) is damaged: {name} is not "
+                                  "a string")
+        try:
+            _parse_time(str(doc.get("created_at") or ""))
+        except ValueError:
+            raise BackupError(f"backup '{backup_id}' ({path}) is damaged: created_at "
+                              f"{doc.get('created_at')!r} is not a time") from None
         return doc
 
     def _info(self, backup_id: str, doc: dict[str, Any]) -> BackupInfo:
@@ -150,30 +171,52 @@ class BackupManager:
             id=backup_id, path=path, created_at=str(doc.get("created_at")),
             incremental=bool(doc.get("incremental")), parent_id=doc.get("parent_id"),
             description=doc.get("description"), entry_count=len(doc["entries"]),
-            deleted_count=len(doc["deleted"]), key_count=int(doc.get("key_count") or 0),
-            size=path.stat().st_size, format_version=int(doc["format_version"]))
+            deleted_count=len(doc["deleted"]), key_count=doc.get("key_count") or 0,
+            size=_size(path), format_version=int(doc["format_version"]))
 
     def _write(self, doc: dict[str, Any]) -> Path:
-        self.directory.mkdir(parents=True, exist_ok=True)
         data = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode(
             "utf-8", "surrogatepass")
         suffix = SUFFIXES[0] if self.compression else SUFFIXES[1]
         if self.compression:
             data = gzip.compress(data, compresslevel=self.compression_level)
         final = self.directory / (doc["id"] + suffix)
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=suffix)
+        tmp = None
         try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            # the writer's pid in the name: cleanup removes it once that process is gone
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=f"{TEMP_PREFIX}{os.getpid()}-",
+                                       suffix=suffix)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
+            fault_point("backup.before_rename")
             os.replace(tmp, final)
-        except BaseException:
-            if os.path.exists(tmp):
+        except OSError as exc:
+            raise BackupError(f"cannot write a backup in {self.directory}: "
+                              f"{exc.strerror or exc}{_why(self.directory, exc)}") from None
+        finally:
+            if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
-            raise
         fsync_dir(self.directory)
         return final
+
+    def _sweep_temp_files(self, older_than: float = 3600.0) -> list[str]:
+        """Remove temp files of backups whose writer is gone (killed mid-write)."""
+        removed: list[str] = []
+        if not self.directory.is_dir():
+            return removed
+        cutoff = time.time() - older_than
+        for path in self.directory.glob(TEMP_PREFIX + "*"):
+            pid = path.name[len(TEMP_PREFIX):].split("-", 1)[0]
+            try:
+                if (pid.isdigit() and not _alive(int(pid))) or path.stat().st_mtime < cutoff:
+                    path.unlink()
+                    removed.append(path.name)
+            except OSError:
+                pass
+        return removed
 
     # -- chain ----------------------------------------------------------------------
 
@@ -252,7 +295,7 @@ class BackupManager:
                 out.append(self._info(backup_id, self._read(backup_id)).as_dict())
             except BackupError as exc:
                 out.append({"id": backup_id, "backup_id": backup_id, "path": str(path),
-                            "created_at": "", "error": str(exc), "size": path.stat().st_size,
+                            "created_at": "", "error": str(exc), "size": _size(path),
                             "incremental": False, "backup_type": "unknown"})
         out.sort(key=lambda b: (b["created_at"], b["id"]), reverse=True)
         return out
@@ -271,7 +314,7 @@ class BackupManager:
             result["chain"] = self._chain(backup_id)
             result["key_count"] = len(state)
             doc = self._read(backup_id)
-            if int(doc.get("key_count") or 0) != len(state):
+            if (doc.get("key_count") or 0) != len(state):
                 raise BackupError(f"backup '{backup_id}' restores {len(state)} keys but "
                                   f"recorded {doc.get('key_count')}")
             for text in state.values():
@@ -330,12 +373,46 @@ class BackupManager:
                 pass
         doomed = [b for b in backups if b["id"] not in keep]
         freed = sum(b["size"] for b in doomed)
+        temp_files: list[str] = []
         if not dry_run:
             for b in doomed:
-                Path(b["path"]).unlink(missing_ok=True)
+                try:
+                    Path(b["path"]).unlink(missing_ok=True)
+                except OSError as exc:
+                    raise BackupError(f"cannot delete backup {b['path']}: {exc.strerror}"
+                                      f"{_why(self.directory, exc)}") from None
+            temp_files = self._sweep_temp_files()
         return {"success": True, "dry_run": dry_run, "deleted_count": len(doomed),
                 "retained_count": len(backups) - len(doomed), "space_freed": freed,
-                "deleted": [b["id"] for b in doomed]}
+                "deleted": [b["id"] for b in doomed], "temp_files_removed": temp_files}
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def _why(directory: Path, exc: OSError) -> str:
+    if exc.errno == errno.ENOSPC:
+        return " (the disk is full; the previous backups are untouched)"
+    if exc.errno == errno.EROFS or read_only_fs(directory):
+        return (" (it is on a read-only file system: set "
+                "[runtime.state_persistence.backup] backup_dir to a writable folder)")
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return " (permission denied)"
+    return ""
 
 
 def backup_manager(service: StateService, settings: Settings) -> BackupManager:

@@ -16,6 +16,7 @@ own transaction unless the caller opens one (``transaction``).
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from collections.abc import Iterator
@@ -27,6 +28,49 @@ from ..errors import StateError
 APPLICATION_ID = 0x4C4C5350  # "LLSP"
 SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_MS = 30_000
+
+
+CORRUPT_CODES = {sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
+
+
+def read_only_fs(path: Path) -> bool:
+    """Whether ``path`` (or its nearest existing parent) is on a read-only mount."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def disk_full(path: Path) -> bool:
+    """Whether the file system holding ``path`` has (almost) no room left."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        stat = os.statvfs(path)
+    except OSError:
+        return False
+    return stat.f_bavail * stat.f_frsize < 64 * 1024
+
+
+def storage_hint(path: Path, exc: BaseException) -> str:
+    """Why a healthy file may fail to open: say which, so nobody moves a good file away."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    err = getattr(exc, "errno", None)
+    if read_only_fs(path) or code == sqlite3.SQLITE_READONLY or err == errno.EROFS:
+        return (f" ({path.parent} is on a read-only file system; llmspell needs to write "
+                "there, even to read: point the config at a writable path)")
+    if code == sqlite3.SQLITE_FULL or err == errno.ENOSPC or disk_full(path):
+        return f" (the disk holding {path.parent} is full)"
+    if code in (sqlite3.SQLITE_PERM, sqlite3.SQLITE_AUTH) or err in (errno.EACCES,
+                                                                      errno.EPERM):
+        return " (permission denied)"
+    if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
+        return " (another process holds it locked)"
+    if code == sqlite3.SQLITE_CANTOPEN:
+        return f" (check that {path.parent} exists and is writable)"
+    return ""
 
 
 def _refuse(path: Path, why: str) -> StateError:
@@ -56,13 +100,18 @@ def open_database(path: Path | str, kind: str, format_version: int, schema: str
     if not memory:
         path = Path(path)
         check_file(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StateError(f"{path}: cannot create its folder: {exc.strerror}"
+                             + storage_hint(path, exc)) from None
     where = Path(str(path))
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,
                                timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as exc:
-        raise StateError(f"{path}: cannot open database: {exc}") from None
+        raise StateError(f"{path}: cannot open database: {exc}"
+                         + storage_hint(where, exc)) from None
     try:
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         _identify_and_init(conn, where, kind, format_version, schema)
@@ -73,7 +122,10 @@ def open_database(path: Path | str, kind: str, format_version: int, schema: str
         conn.execute("PRAGMA synchronous = NORMAL")
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise _refuse(where, f"is corrupt or not an llmspell database ({exc})") from None
+        if getattr(exc, "sqlite_errorcode", None) in CORRUPT_CODES:
+            raise _refuse(where, f"is corrupt or not an llmspell database ({exc})") from None
+        raise StateError(f"{where}: cannot open database: {exc}" + storage_hint(where, exc)
+                         ) from None
     except BaseException:
         conn.close()
         raise

@@ -29,8 +29,12 @@ class ToolContext:
 
     @cached_property
     def guard(self) -> PathGuard:
+        source = self.settings.source
+        trusted = getattr(self.settings, "grants_rights", True)
+        own = [str(source)] if source is not None and trusted else []
         return PathGuard(self.get("tools.file_operations.allowed_paths", ["/tmp"]),
-                         int(self.get("tools.file_operations.max_file_size", 50 * 2**20)))
+                         int(self.get("tools.file_operations.max_file_size", 50 * 2**20)),
+                         protected=own)
 
     @cached_property
     def net(self) -> NetPolicy:

@@ -17,9 +17,20 @@ from .errors import SecurityViolation, ToolStorageError, ToolValidationError
 DEFAULT_ROOTS = ["/tmp"]
 
 
+def _full_dir(real: str) -> bool:
+    try:
+        with os.scandir(real) as it:
+            return any(True for _ in it)
+    except OSError:
+        return False
+
+
 class PathGuard:
     def __init__(self, roots: list[str] | None = None,
-                 max_file_size: int = 50 * 1024 * 1024) -> None:
+                 max_file_size: int = 50 * 1024 * 1024,
+                 protected: list[str] | None = None) -> None:
+        # e.g. the -c config file in use
+        self.protected = [os.path.realpath(p) for p in protected or []]
         configured = list(roots if roots is not None else DEFAULT_ROOTS)
         self.any_path = "*" in configured
         if configured == DEFAULT_ROOTS:
@@ -37,6 +48,12 @@ class PathGuard:
         self.max_file_size = max_file_size
 
     def allows(self, real: str) -> bool:
+        from ..config import is_protected
+
+        if is_protected(real, extra=self.protected):  # config files: a run may not grant the next
+            return False
+        if is_protected(real, writing=True, extra=self.protected) and not _full_dir(real):
+            return False  # a folder above one that a copy/move could create or replace
         if self.any_path:
             return True
         for root in self.roots:
@@ -52,6 +69,11 @@ class PathGuard:
             raise SecurityViolation(f"Path contains a NUL byte: {path!r}")
         real = os.path.realpath(os.path.expanduser(path))
         if not self.allows(real):
+            from ..config import is_protected
+
+            if is_protected(real, extra=self.protected):
+                raise SecurityViolation(f"Path '{path}' is a llmspell config location; "
+                                        "scripts may not touch it (rights come from the user)")
             roots = ", ".join(self.roots) or "none"
             raise SecurityViolation(
                 f"Path '{path}' is outside the allowed paths ({roots}); "

@@ -67,6 +67,78 @@ def text_of(value: Any) -> str:
         return str(value)
 
 
+def rust_duration(seconds: float) -> str:
+    """A duration as Rust's ``{:?}`` prints it (``1.5s``, ``12.003ms``, ``850µs``, ``40ns``):
+    upstream's result sentences carry it, and scripts print them."""
+    nanos = max(0, round(seconds * 1_000_000_000))
+    secs, frac = divmod(nanos, 1_000_000_000)
+    if secs:
+        whole, rest, digits, unit = secs, frac, 9, "s"
+    elif frac >= 1_000_000:
+        whole, rest, digits, unit = frac // 1_000_000, frac % 1_000_000, 6, "ms"
+    elif frac >= 1_000:
+        whole, rest, digits, unit = frac // 1_000, frac % 1_000, 3, "µs"
+    else:
+        return f"{frac}ns"
+    decimals = f"{rest:0{digits}d}".rstrip("0")
+    return f"{whole}.{decimals}{unit}" if decimals else f"{whole}{unit}"
+
+
+def summary(run: Run, success: bool, seconds: float) -> str:
+    """The result ``text``: the sentence upstream's workflows return (sequential.rs,
+    parallel.rs, conditional.rs, loop.rs). Step outputs live in ``output`` and
+    ``metadata.extra.outputs``, not here."""
+    wf = run.workflow
+    results = run.results
+    ran = [r for r in results if not r.get("skipped")]
+    failed = sum(1 for r in ran if not r["success"])
+    duration = rust_duration(seconds)
+    errors = "; ".join(f"{r['name']}: {r['error']}" for r in ran if not r["success"])
+    if wf.type == "parallel":
+        states = run.extra.get("branches") or {}
+        done = [s for s in states.values() if s != "not_run"]
+        ok = sum(1 for s in done if s == "completed")
+        counts = f"{len(done)} branches executed, {ok} succeeded, {len(done) - ok} failed"
+        if not success:
+            required = run.extra.get("required_failed") or []
+            reason = f"{len(required)} required branches failed" if required else errors
+            return (f"Parallel workflow '{wf.name}' failed: {reason or 'Unknown error'}. "
+                    f"{counts}. Duration: {duration}")
+        return f"Parallel workflow '{wf.name}' completed successfully. {counts}. " \
+               f"Duration: {duration}"
+    if wf.type == "conditional":
+        total = len(wf.branches) + (1 if wf.else_steps else 0)
+        matched = 0 if run.extra.get("branch") is None else 1
+        counts = (f"{matched} branches matched out of {total}, {matched} executed. "
+                  f"{len(ran)} steps total, {len(ran) - failed} succeeded, {failed} failed")
+        state = "completed successfully" if success else \
+            f"failed: {errors or 'Unknown error'}"
+        return f"Conditional workflow '{wf.name}' {state}. {counts}. Duration: {duration}"
+    if wf.type == "loop":
+        done = int(run.extra.get("iterations", 0))
+        planned = run.extra.get("planned_iterations")
+        total = done if planned is None else planned
+        if not success:
+            return (f"Loop workflow '{wf.name}' failed: {errors or 'Unknown error'}. "
+                    f"{done} of {total} iterations completed. Duration: {duration}")
+        reason = LOOP_BREAKS.get(str(run.extra.get("loop_exit")))
+        if reason and planned is not None and done >= planned:
+            reason = None  # a range or collection capped by max_iterations ran in full
+        broke = f" (broke early: {reason})" if reason else ""
+        return (f"Loop workflow '{wf.name}' completed successfully. {done} of {total} "
+                f"iterations completed{broke}. Duration: {duration}")
+    if not success:
+        return (f"Sequential workflow '{wf.name}' failed: {errors or 'Unknown error'}. "
+                f"{len(ran)} steps executed, {failed} failed. Duration: {duration}")
+    return (f"Sequential workflow '{wf.name}' completed successfully. {len(ran)} steps "
+            f"executed. Duration: {duration}")
+
+
+LOOP_BREAKS = {"break_condition": "break condition met",
+               "loop_condition": "loop condition no longer holds",
+               "while_condition": "while condition no longer holds",
+               "max_iterations": "max_iterations reached"}
+
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][\w.\-]*)\s*\}\}")
 
 
@@ -116,22 +188,37 @@ class Run:
                 return False, None
         return True, value
 
-    def render(self, value: Any, prev: Any, extra: dict[str, Any]) -> Any:
+    def render(self, value: Any, prev: Any, extra: dict[str, Any],
+               tables_as_text: bool = False) -> Any:
+        """Resolve ``{{...}}`` templates in a step's parameters.
+
+        Upstream hands ``{{...}}`` to tools untouched, so resolving must never break a
+        step that works there: a template naming nothing (or nil) stays as written, and
+        with ``tables_as_text`` (tool parameters) a whole-string template whose value is a
+        table becomes text (its ``text`` field, else JSON) and a boolean ``"true"`` or
+        ``"false"``, so a string parameter stays a string. Custom Lua steps and nested
+        workflows get tables as tables.
+        """
         if isinstance(value, str) and "{{" in value:
             whole = _TEMPLATE.fullmatch(value.strip())
             if whole:
                 found, got = self.lookup(whole.group(1), prev, extra)
-                return got if found else value
+                if not found or got is None:
+                    return value
+                # tools coerce numbers to strings and "true"/"false" to booleans, not
+                # the other way: tables and booleans reach them as text
+                return text_of(got) if tables_as_text and isinstance(got, dict | list | bool) \
+                    else got
 
             def sub(m: re.Match[str]) -> str:
                 found, got = self.lookup(m.group(1), prev, extra)
-                return text_of(got) if found else m.group(0)
+                return text_of(got) if found and got is not None else m.group(0)
 
             return _TEMPLATE.sub(sub, value)
         if isinstance(value, dict):
-            return {k: self.render(v, prev, extra) for k, v in value.items()}
+            return {k: self.render(v, prev, extra, tables_as_text) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.render(v, prev, extra) for v in value]
+            return [self.render(v, prev, extra, tables_as_text) for v in value]
         return value
 
 
@@ -303,7 +390,8 @@ class Engine:
             run.extra.get("tolerated"))
         if run.extra.get("required_failed"):
             success = False
-        elapsed = int((time.perf_counter() - run.started) * 1000)
+        seconds = time.perf_counter() - run.started
+        elapsed = int(seconds * 1000)
         extra = {
             "workflow_type": wf.type, "workflow_name": wf.name, "workflow_id": wf.id,
             "execution_id": run.execution_id, "total_steps": total,
@@ -314,7 +402,8 @@ class Engine:
             "errors": [f"{r['name']}: {r['error']}" for r in results if not r["success"]],
             **run.extra,
         }
-        return {"text": text_of(output), "media": [], "tool_calls": [], "output": output,
+        return {"text": summary(run, success, seconds), "media": [], "tool_calls": [],
+                "output": output,
                 "success": success, "execution_id": run.execution_id,
                 "metadata": {"execution_time_ms": elapsed, "extra": extra}}
 
@@ -473,7 +562,9 @@ class Engine:
             if self.tool is None:
                 raise WorkflowError("tool steps need the Tool service, which is not available")
             if step.input is not None:
-                params = run.render(step.input, value, extra)
+                # a whole `input = "{{prev}}"` may yield the parameter table itself
+                params = run.render(step.input, value, extra,
+                                    tables_as_text=isinstance(step.input, dict))
             else:
                 params = {"input": text_of(value)} if value not in (None, {}) else {}
             if not isinstance(params, dict):
@@ -668,6 +759,21 @@ class Engine:
             return enumerate(values or [])
         return ((i, None) for i in range(10**12))  # while: bounded by conditions
 
+    @staticmethod
+    def _planned(wf: Workflow) -> int | None:
+        """How many iterations a range or collection loop has (None for while loops)."""
+        it = wf.iterator or {}
+        if "range" in it:
+            r = it["range"] or {}
+            return len(range(int(r.get("start", 0)), int(r.get("end", 0)),
+                             int(r.get("step", 1) or 1)))
+        if "collection" in it:
+            values = it["collection"]
+            if isinstance(values, dict):
+                values = values.get("values", list(values.values()))
+            return len(values or [])
+        return None
+
     def _run_loop(self, run: Run) -> Any:
         wf = run.workflow
         it = wf.iterator or {}
@@ -676,6 +782,9 @@ class Engine:
         results: list[Any] = []
         last = run.input
         reason = "completed"
+        planned = self._planned(wf)
+        if planned is not None:
+            run.extra["planned_iterations"] = min(planned, cap)
         for index, item in self._iterate(wf):
             self._check_time(run)
             if index >= cap:
