@@ -16,6 +16,7 @@ capped by the call's deadline (``_DeadlineBackend``), and streams also give up a
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import sys
 import threading
@@ -158,32 +159,55 @@ def redact(value: str) -> str:
 
 
 class _TeeStream(httpx.SyncByteStream):
-    """Passes a streamed reply through unchanged and records it once fully read."""
+    """Passes a streamed reply through unchanged and records it once fully read.
+
+    A reader may stop before the body ends (an SSE reader stops at ``data: [DONE]``; the
+    end of the chunked body can come later). The rest is then read for the cassette from
+    the same open iterator, before anything closes the connection: when our generator is
+    closed (the reader's generators are closed innermost-last, so the connection's
+    iterator is still open then) or, if ``close()`` comes first, there.
+    """
 
     def __init__(self, inner: httpx.SyncByteStream, done: Callable[[bytes], None]) -> None:
         self.inner = inner
         self.done = done
         self.parts: list[bytes] = []
         self.finished = False
+        self.recorded = False
+        self._source: Iterator[bytes] | None = None
+
+    def _iterator(self) -> Iterator[bytes]:
+        if self._source is None:
+            self._source = iter(self.inner)
+        return self._source
 
     def __iter__(self) -> Iterator[bytes]:
-        for part in self.inner:
-            self.parts.append(part)
-            yield part
-        self.finished = True
+        source = self._iterator()
+        try:
+            for part in source:
+                self.parts.append(part)
+                yield part
+            self.finished = True
+        except GeneratorExit:
+            self._drain()
+            raise
+
+    def _drain(self) -> None:
+        if self.finished:
+            return
+        try:
+            for part in self._iterator():
+                self.parts.append(part)
+            self.finished = True
+        except (httpx.HTTPError, ValueError):  # ValueError: a generator already running
+            pass
 
     def close(self) -> None:
-        if not self.finished:  # the reader stopped early (e.g. at "data: [DONE]"): keep the rest
-            try:
-                for part in self.inner:
-                    self.parts.append(part)
-                self.finished = True
-            except httpx.HTTPError:
-                pass
+        self._drain()
         self.inner.close()
-        if self.finished:
+        if self.finished and not self.recorded:
+            self.recorded = True
             self.done(b"".join(self.parts))
-            self.finished = False
 
 
 class CassetteTransport(httpx.BaseTransport):
@@ -208,6 +232,7 @@ class CassetteTransport(httpx.BaseTransport):
                                                                     "application/json")},
                                   content=content, request=request)
         assert self.inner is not None
+        self.cassette.refuse_keys(provider, body)
         response = self.inner.handle_request(request)
         if response.status_code == 429 or response.status_code >= 500:
             return response  # transient faults are not part of the exchange
@@ -225,6 +250,28 @@ class CassetteTransport(httpx.BaseTransport):
     def close(self) -> None:
         if self.inner is not None:
             self.inner.close()
+
+
+OPENAI_PATHS = ("/chat/completions", "/embeddings", "/models")
+
+
+def _base_url_hint(provider: str, url: str) -> str:
+    hint = f"is providers.{provider}.base_url right?"
+    if url.endswith(OPENAI_PATHS) and "/v1/" not in url:
+        hint += " (OpenAI-compatible servers usually answer under /v1: base_url = '.../v1')"
+    return hint
+
+
+def _on_this_machine(url: str) -> bool:
+    """A loopback server (llama.cpp, Ollama, ... on this machine): its 500 is its answer to
+    this request, not an infrastructure hiccup, so retrying only costs time."""
+    host = httpx.URL(url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _server_message(response: httpx.Response) -> str:
@@ -369,6 +416,8 @@ class Http:
                 finally:
                     response.close()
             error = self.status_error(response, url, body)
+            if response.status_code == 500 and _on_this_machine(url):
+                raise error
             if response.status_code in RETRY_STATUSES:
                 raise Retryable(error, parse_retry_after(response.headers))
             raise error
@@ -383,11 +432,12 @@ class Http:
         if status in (401, 403):
             hint = f"; check {self.key_hint}" if self.key_hint else ""
             return ProviderError(f"{p}: authentication failed (HTTP {status}): {message}{hint}")
-        if status == 404 and model and ("model" in message.lower() or "not found" in
-                                        message.lower()):
+        if status == 404 and model and (str(model).lower() in message.lower()
+                                        or "model" in message.lower()):
             return ProviderError(f"{p}: unknown model '{model}' (HTTP 404): {message}")
-        if status == 404:
-            return ProviderError(f"{p}: {url} not found (HTTP 404): {message}")
+        if status == 404:  # the URL itself: a base_url without /v1, a wrong path
+            return ProviderError(f"{p}: {url} not found (HTTP 404): {message}; "
+                                 f"{_base_url_hint(p, url)}")
         if status == 429:
             return ProviderError(f"{p}: rate limited (HTTP 429): {message}")
         if status >= 500:
