@@ -130,13 +130,13 @@ def main() -> int:
             t = time.perf_counter()
             with client.stream("POST", base + "/chat/completions", content=streamed,
                                headers=headers) as r:
+                first = None
                 for line in r.iter_lines():
-                    if line.startswith("data:") and '"content"' in line:
+                    if first is None and line.startswith("data:") and '"content"' in line:
                         first = time.perf_counter() - t
-                        for _ in r.iter_lines():
-                            pass
-                        return first
-            raise RuntimeError("no content event in the stream")
+            if first is None:
+                raise RuntimeError("no content event in the stream")
+            return first
 
         for _ in range(5):  # warm-up: connections, prompt cache, JIT
             raw()

@@ -8,6 +8,9 @@ The same findings are shown against a real llama.cpp server in tests/realmodel/.
 from __future__ import annotations
 
 import json
+import ssl
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -154,3 +157,36 @@ def test_providers_names_the_variable_a_key_comes_from(cli, tmp_path: Path) -> N
     assert "key=env OPENAI_API_KEY" in lines["llama"], done.stdout
     assert "key=none" in lines["bare"]
     assert "sk-test" not in done.stdout
+
+
+# -- the first call of a run: no httpx CLI, no CA bundle for http:// ----------------------------
+
+def test_providers_do_not_load_the_httpx_command_line_client() -> None:
+    code = ("import sys, llmspell.providers.http, httpx\n"
+            "print(hasattr(sys.modules['httpx._main'], '__file__'),"
+            " 'rich.progress' in sys.modules, 'pygments' in sys.modules)\n"
+            "httpx.main(['--help'])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    first, _, rest = done.stdout.partition("\n")
+    assert first == "False False False", done.stdout + done.stderr
+    assert done.returncode == 0 and "HTTPX" in rest  # the real CLI when asked for
+
+
+def _ssl_context(http: Any) -> ssl.SSLContext:
+    pool = http.client._transport._pool  # httpx.HTTPTransport -> httpcore pool
+    return pool._ssl_context
+
+
+def test_a_plain_http_provider_loads_no_certificates() -> None:
+    from llmspell.providers.http import Http
+
+    plain = Http("local", base_url="http://127.0.0.1:8080/v1")
+    tls = Http("openai", base_url="https://api.openai.com/v1")
+    try:
+        assert _ssl_context(plain).get_ca_certs() == []
+        assert _ssl_context(plain).verify_mode == ssl.CERT_REQUIRED  # TLS would fail closed
+        assert _ssl_context(tls).get_ca_certs()
+    finally:
+        plain.close()
+        tls.close()

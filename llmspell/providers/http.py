@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
+import ssl
 import sys
 import threading
 import time
@@ -123,10 +124,19 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self.inner.sleep(seconds)
 
 
-def _network_transport() -> httpx.BaseTransport:
+def _no_tls() -> ssl.SSLContext:
+    """For a provider whose base URL is ``http://``: httpx builds a verifying TLS context
+    (loading the CA bundle, ~30 ms, the larger part of a first call) for every transport.
+    This one verifies too but trusts no certificate, so it costs nothing, and any TLS use
+    fails closed."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def _network_transport(base_url: str | None = None) -> httpx.BaseTransport:
     """httpx's transport with the deadline backend under its connection pool (when this
     httpx keeps it where we expect; otherwise the checks between stream reads remain)."""
-    transport = httpx.HTTPTransport()
+    plain = base_url is not None and base_url.lower().startswith("http://")
+    transport = httpx.HTTPTransport(verify=_no_tls()) if plain else httpx.HTTPTransport()
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, httpcore.NetworkBackend):
@@ -297,7 +307,8 @@ class Http:
     def __init__(self, provider: str, *, timeout: float | None = None,
                  policy: RetryPolicy | None = None, key_hint: str = "",
                  budget: Callable[[], float | None] | None = None, debug: bool = False,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 base_url: str | None = None) -> None:
         self.provider = provider
         self.timeout = float(timeout or DEFAULT_TIMEOUT)
         self.policy = policy or RetryPolicy()
@@ -309,9 +320,9 @@ class Http:
             if cassette is not None and cassette.mode == "playback":
                 transport = CassetteTransport(cassette)
             elif cassette is not None:
-                transport = CassetteTransport(cassette, _network_transport())
+                transport = CassetteTransport(cassette, _network_transport(base_url))
             else:
-                transport = _network_transport()
+                transport = _network_transport(base_url)
         self.cassette = cassette
         self.client = httpx.Client(transport=transport, timeout=self.timeout)
 
