@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProviderError
-from ..secret_filter import MASK, is_secret_name
+from ..secret_filter import MASK, MIN_VALUE_LENGTH, is_secret_name
 
 VERSION = 1
 _explicit: Cassette | None = None
@@ -131,7 +131,9 @@ class Cassette:
     # -- recording ------------------------------------------------------------
 
     def add_secret(self, value: str | None) -> None:
-        if value and len(value) >= 4:
+        """A key to keep out of the cassette; shorter than the secret filter's minimum it
+        is a placeholder (``"none"``, ``"EMPTY"``), not a secret, and is not searched for."""
+        if value and len(value) >= MIN_VALUE_LENGTH:
             self.secrets.add(value)
 
     def refuse_keys(self, provider: str, body: bytes | None) -> None:
