@@ -172,11 +172,16 @@ class _TeeStream(httpx.SyncByteStream):
     """Passes a streamed reply through unchanged and records it once fully read.
 
     A reader may stop before the body ends (an SSE reader stops at ``data: [DONE]``; the
-    end of the chunked body can come later). The rest is then read for the cassette from
-    the same open iterator, before anything closes the connection: when our generator is
-    closed (the reader's generators are closed innermost-last, so the connection's
-    iterator is still open then) or, if ``close()`` comes first, there.
+    end of the chunked body can come later). When the stream's terminator has been seen,
+    the rest is then read for the cassette from the same open iterator, before anything
+    closes the connection: when our generator is closed (outer generators close first,
+    so the connection's iterator is still open then) or, if ``close()`` comes first,
+    there. A reader that gave up mid-stream (an error, a callback that raised) is not
+    kept waiting for the rest of a reply that will not be recorded anyway.
     """
+
+    # the last event of each provider's stream: OpenAI, Anthropic, Ollama
+    TERMINATORS = (b"data: [DONE]", b"message_stop", b'"done":true', b'"done": true')
 
     def __init__(self, inner: httpx.SyncByteStream, done: Callable[[bytes], None]) -> None:
         self.inner = inner
@@ -199,8 +204,13 @@ class _TeeStream(httpx.SyncByteStream):
                 yield part
             self.finished = True
         except GeneratorExit:
-            self._drain()
+            if self._at_end():
+                self._drain()
             raise
+
+    def _at_end(self) -> bool:
+        tail = b"".join(self.parts[-3:])  # a terminator may straddle two parts
+        return any(t in tail for t in self.TERMINATORS)
 
     def _drain(self) -> None:
         if self.finished:
@@ -213,7 +223,8 @@ class _TeeStream(httpx.SyncByteStream):
             pass
 
     def close(self) -> None:
-        self._drain()
+        if not self.parts or self._at_end():
+            self._drain()
         self.inner.close()
         if self.finished and not self.recorded:
             self.recorded = True
