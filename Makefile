@@ -1,5 +1,6 @@
 # Set-up and checks. `make run` installs into .venv and runs a cookbook script;
-# `make test` runs the whole test suite and the conformance harness.
+# `make test` runs the whole test suite (tests/realmodel included when the
+# realmodel extra is installed) and the conformance harness.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -7,7 +8,7 @@ EXTRAS ?= dev
 CONFORMANCE ?= ../shared/conformance/run
 REQUIRED := $(shell paste -sd, tests/conformance-required.txt 2>/dev/null)
 
-.PHONY: install run test unit conformance conformance-all bench lint clean
+.PHONY: install run test unit realmodel conformance conformance-all bench lint clean
 
 install: $(BIN)/.installed
 
@@ -23,7 +24,12 @@ run: install
 test: unit conformance
 
 unit: install
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests -rs
+
+# Only the tier against a real model server (part of `unit` too; skipped, with one line
+# saying how to install it, without the realmodel extra).
+realmodel: install
+	$(BIN)/python -m pytest tests/realmodel -rs
 
 conformance: install
 	@if [ -x "$(CONFORMANCE)" ]; then \

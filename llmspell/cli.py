@@ -6,7 +6,6 @@ define typer commands: typer would eval every annotation string at each start.
 """
 
 
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -378,6 +377,24 @@ def init(
     typer.echo(f"Wrote default configuration to {output}")
 
 
+def _key_source(settings: "Settings", name: str, entry: dict[str, Any]) -> str:
+    """Where the key a provider would send comes from (``env OPENAI_API_KEY``, ...)."""
+    from .providers import ProviderError, resolve
+
+    key_env = entry.get("api_key_env")
+    try:
+        info = resolve(settings, name)
+    except ProviderError:
+        info = None
+    if info is not None and info.key_source:
+        withheld = " (withheld: base_url is not one you configured)" if info.key_withheld \
+            else ""
+        return info.key_source + withheld
+    if key_env:
+        return f"env {key_env} (unset)"
+    return "none"
+
+
 @app.command()
 def providers(ctx: typer.Context,
               detailed: bool = typer.Option(False, "--detailed", help="Show every field."),
@@ -397,13 +414,7 @@ def providers(ctx: typer.Context,
         checks = check_reachable(settings, list(settings.providers))
     rows = []
     for name, entry in settings.providers.items():
-        key_env = entry.get("api_key_env")
-        if entry.get("api_key"):
-            key = "config"
-        elif key_env:
-            key = f"env {key_env}" + ("" if os.environ.get(key_env) else " (unset)")
-        else:
-            key = "none"
+        key = _key_source(settings, name, entry)
         row = {"name": name, "type": entry.get("provider_type") or name,
                "model": entry.get("default_model"), "enabled": entry.get("enabled"),
                "base_url": entry.get("base_url"), "key": key}

@@ -148,7 +148,7 @@ def test_429_then_success_honours_retry_after(stub: Stub) -> None:
     assert statuses == [429, 429, 200]
 
 
-@pytest.mark.parametrize("status,provider", [(500, "openai"), (529, "anthropic"),
+@pytest.mark.parametrize("status,provider", [(502, "openai"), (529, "anthropic"),
                                              (503, "ollama")])
 def test_server_errors_retried_then_reported(stub: Stub, status: int, provider: str) -> None:
     stub.faults(fail_first=10, fail_status=status, retry_after=0.01)

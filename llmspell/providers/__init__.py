@@ -11,6 +11,8 @@ httpx is imported only when a client is built.
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +20,28 @@ from ..errors import NeedsKeyError, ProviderError
 
 if TYPE_CHECKING:
     from .registry import ProviderInfo
+
+
+def _defer_httpx_cli() -> None:
+    """httpx's ``__init__`` imports its command-line client (``httpx._main``: click,
+    rich.progress, rich.syntax, pygments), about half of its import time, paid by the
+    first provider call of every run. llmspell never runs that CLI, so until httpx is
+    imported the module is a stand-in whose ``main`` loads the real one if ever called."""
+    if "httpx" in sys.modules or "httpx._main" in sys.modules:
+        return
+    stand_in = types.ModuleType("httpx._main")
+
+    def main(*args: Any, **kwargs: Any) -> Any:
+        del sys.modules["httpx._main"]
+        import importlib
+
+        return importlib.import_module("httpx._main").main(*args, **kwargs)
+
+    stand_in.main = main  # type: ignore[attr-defined]
+    sys.modules["httpx._main"] = stand_in
+
+
+_defer_httpx_cli()
 
 
 def __getattr__(name: str) -> Any:  # registry names load on first use (CLI start-up)
@@ -61,7 +85,7 @@ def make_client(info: ProviderInfo, *, budget: Callable[[], float | None] | None
     if active is not None and active.mode == "record":
         active.add_secret(info.api_key)
     http = Http(info.name, timeout=timeout or info.timeout, policy=policy or info.policy,
-                key_hint=info.key_hint, budget=budget, debug=debug)
+                key_hint=info.key_hint, budget=budget, debug=debug, base_url=info.base_url)
     if info.kind == "anthropic":
         from .anthropic import AnthropicClient
 

@@ -3,8 +3,12 @@
 A cassette is a JSON file: ``{"version": 1, "interactions": [...]}``; each interaction
 holds the provider name, the endpoint (``chat/completions``, ``messages``, ``api/chat``,
 ...), the method, the canonical JSON request body and the reply (status, content type,
-body). Request headers are never written, so API keys and auth headers cannot leak; any
-configured key that appears in a body is replaced by ``***``.
+body). Credentials are kept out where they live: request headers are never written,
+request body fields with credential names (``api_key``, ``token``, ...) are written as
+``***`` (and matched that way on playback), and a request whose body would still carry
+a configured key is refused, not recorded. Bodies are otherwise kept byte for byte (a
+key that is also an ordinary word must not turn prompts or replies into ``***``); only
+error replies (4xx), where servers echo a rejected key, have the key's text hidden.
 
 Playback matches on provider, endpoint, method and the canonical body (keys sorted). Equal
 requests are answered in recorded order (the last answer repeats). A request with no
@@ -24,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProviderError
+from ..secret_filter import MASK, MIN_VALUE_LENGTH, is_secret_name
 
 VERSION = 1
 _explicit: Cassette | None = None
@@ -41,6 +46,33 @@ def canonical(body: bytes | str | None) -> str:
                           ensure_ascii=False)
     except ValueError:
         return text
+
+
+def mask_credentials(value: Any, _depth: int = 0) -> Any:
+    """A copy of JSON data with the values of credential-named fields (``api_key``,
+    ``token``, ...; see ``secret_filter.is_secret_name``) replaced by ``***``."""
+    if _depth > MAX_DEPTH:
+        return value
+    if isinstance(value, dict):
+        return {k: MASK if (isinstance(k, str) and is_secret_name(k)
+                            and isinstance(v, str | int | float) and v not in ("", MASK))
+                else mask_credentials(v, _depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [mask_credentials(v, _depth + 1) for v in value]
+    return value
+
+
+def request_text(body: bytes | str | None) -> str:
+    """The request as recorded and matched: canonical JSON with credential fields masked."""
+    text = canonical(body)
+    if not text:
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text
+    return json.dumps(mask_credentials(data), sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False)
 
 
 class Cassette:
@@ -63,8 +95,8 @@ class Cassette:
         queues: dict[tuple[str, str, str, str], deque[dict[str, Any]]] = defaultdict(deque)
         for item in self.interactions:
             queues[self._key(item["provider"], item["endpoint"], item.get("method", "POST"),
-                             canonical(json.dumps(item.get("request"))
-                                       if item.get("request") is not None else ""))
+                             request_text(json.dumps(item.get("request"))
+                                          if item.get("request") is not None else ""))
                    ].append(item)
         self._queues = dict(queues)
 
@@ -75,7 +107,7 @@ class Cassette:
 
     def lookup(self, provider: str, endpoint: str, method: str, body: bytes | None
                ) -> dict[str, Any]:
-        key = self._key(provider, endpoint, method, canonical(body))
+        key = self._key(provider, endpoint, method, request_text(body))
         with _lock:
             queue = self._queues.get(key)
             if queue:
@@ -99,22 +131,38 @@ class Cassette:
     # -- recording ------------------------------------------------------------
 
     def add_secret(self, value: str | None) -> None:
-        if value and len(value) >= 4:
+        """A key to keep out of the cassette; shorter than the secret filter's minimum it
+        is a placeholder (``"none"``, ``"EMPTY"``), not a secret, and is not searched for."""
+        if value and len(value) >= MIN_VALUE_LENGTH:
             self.secrets.add(value)
 
-    def _scrub(self, text: str) -> str:
+    def refuse_keys(self, provider: str, body: bytes | None) -> None:
+        """Raise before sending when the request body, as it would be recorded, holds a
+        configured key (say a prompt that quotes it): a cassette must never hold one."""
+        text = request_text(body)
         for secret in self.secrets:
-            text = text.replace(secret, "***")
+            if secret in text:
+                raise ProviderError(
+                    f"{provider}: not recording this request: its body contains the "
+                    "provider's API key (outside any credential field), and a cassette "
+                    "must never hold a key; record with a key that does not occur in "
+                    "prompts or tool results")
+
+    def _hide_keys(self, text: str) -> str:
+        for secret in sorted(self.secrets, key=len, reverse=True):
+            text = text.replace(secret, MASK)
         return text
 
     def record(self, provider: str, endpoint: str, method: str, body: bytes | None,
                status: int, content_type: str, reply: bytes) -> None:
-        request_text = self._scrub(canonical(body))
+        recorded = request_text(body)
         try:
-            request: Any = json.loads(request_text) if request_text else None
+            request: Any = json.loads(recorded) if recorded else None
         except ValueError:
-            request = request_text
-        reply_text = self._scrub(reply.decode("utf-8", "replace"))
+            request = recorded
+        reply_text = reply.decode("utf-8", "replace")
+        if status >= 400:  # error replies may echo a rejected key
+            reply_text = self._hide_keys(reply_text)
         item: dict[str, Any] = {"provider": provider, "endpoint": endpoint.strip("/"),
                                 "method": method.upper(), "request": request,
                                 "status": status, "content_type": content_type}

@@ -16,7 +16,9 @@ capped by the call's deadline (``_DeadlineBackend``), and streams also give up a
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
+import ssl
 import sys
 import threading
 import time
@@ -122,10 +124,19 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self.inner.sleep(seconds)
 
 
-def _network_transport() -> httpx.BaseTransport:
+def _no_tls() -> ssl.SSLContext:
+    """For a provider whose base URL is ``http://``: httpx builds a verifying TLS context
+    (loading the CA bundle, ~30 ms, the larger part of a first call) for every transport.
+    This one verifies too but trusts no certificate, so it costs nothing, and any TLS use
+    fails closed."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+def _network_transport(base_url: str | None = None) -> httpx.BaseTransport:
     """httpx's transport with the deadline backend under its connection pool (when this
     httpx keeps it where we expect; otherwise the checks between stream reads remain)."""
-    transport = httpx.HTTPTransport()
+    plain = base_url is not None and base_url.lower().startswith("http://")
+    transport = httpx.HTTPTransport(verify=_no_tls()) if plain else httpx.HTTPTransport()
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, httpcore.NetworkBackend):
@@ -158,32 +169,66 @@ def redact(value: str) -> str:
 
 
 class _TeeStream(httpx.SyncByteStream):
-    """Passes a streamed reply through unchanged and records it once fully read."""
+    """Passes a streamed reply through unchanged and records it once fully read.
+
+    A reader may stop before the body ends (an SSE reader stops at ``data: [DONE]``; the
+    end of the chunked body can come later). When the stream's terminator has been seen,
+    the rest is then read for the cassette from the same open iterator, before anything
+    closes the connection: when our generator is closed (outer generators close first,
+    so the connection's iterator is still open then) or, if ``close()`` comes first,
+    there. A reader that gave up mid-stream (an error, a callback that raised) is not
+    kept waiting for the rest of a reply that will not be recorded anyway.
+    """
+
+    # the last event of each provider's stream: OpenAI, Anthropic, Ollama
+    TERMINATORS = (b"data: [DONE]", b"message_stop", b'"done":true', b'"done": true')
 
     def __init__(self, inner: httpx.SyncByteStream, done: Callable[[bytes], None]) -> None:
         self.inner = inner
         self.done = done
         self.parts: list[bytes] = []
         self.finished = False
+        self.recorded = False
+        self._source: Iterator[bytes] | None = None
+
+    def _iterator(self) -> Iterator[bytes]:
+        if self._source is None:
+            self._source = iter(self.inner)
+        return self._source
 
     def __iter__(self) -> Iterator[bytes]:
-        for part in self.inner:
-            self.parts.append(part)
-            yield part
-        self.finished = True
+        source = self._iterator()
+        try:
+            for part in source:
+                self.parts.append(part)
+                yield part
+            self.finished = True
+        except GeneratorExit:
+            if self._at_end():
+                self._drain()
+            raise
+
+    def _at_end(self) -> bool:
+        tail = b"".join(self.parts[-3:])  # a terminator may straddle two parts
+        return any(t in tail for t in self.TERMINATORS)
+
+    def _drain(self) -> None:
+        if self.finished:
+            return
+        try:
+            for part in self._iterator():
+                self.parts.append(part)
+            self.finished = True
+        except (httpx.HTTPError, ValueError):  # ValueError: a generator already running
+            pass
 
     def close(self) -> None:
-        if not self.finished:  # the reader stopped early (e.g. at "data: [DONE]"): keep the rest
-            try:
-                for part in self.inner:
-                    self.parts.append(part)
-                self.finished = True
-            except httpx.HTTPError:
-                pass
+        if not self.parts or self._at_end():
+            self._drain()
         self.inner.close()
-        if self.finished:
+        if self.finished and not self.recorded:
+            self.recorded = True
             self.done(b"".join(self.parts))
-            self.finished = False
 
 
 class CassetteTransport(httpx.BaseTransport):
@@ -208,6 +253,7 @@ class CassetteTransport(httpx.BaseTransport):
                                                                     "application/json")},
                                   content=content, request=request)
         assert self.inner is not None
+        self.cassette.refuse_keys(provider, body)
         response = self.inner.handle_request(request)
         if response.status_code == 429 or response.status_code >= 500:
             return response  # transient faults are not part of the exchange
@@ -225,6 +271,28 @@ class CassetteTransport(httpx.BaseTransport):
     def close(self) -> None:
         if self.inner is not None:
             self.inner.close()
+
+
+OPENAI_PATHS = ("/chat/completions", "/embeddings", "/models")
+
+
+def _base_url_hint(provider: str, url: str) -> str:
+    hint = f"is providers.{provider}.base_url right?"
+    if url.endswith(OPENAI_PATHS) and "/v1/" not in url:
+        hint += " (OpenAI-compatible servers usually answer under /v1: base_url = '.../v1')"
+    return hint
+
+
+def _on_this_machine(url: str) -> bool:
+    """A loopback server (llama.cpp, Ollama, ... on this machine): its 500 is its answer to
+    this request, not an infrastructure hiccup, so retrying only costs time."""
+    host = httpx.URL(url).host
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _server_message(response: httpx.Response) -> str:
@@ -250,7 +318,8 @@ class Http:
     def __init__(self, provider: str, *, timeout: float | None = None,
                  policy: RetryPolicy | None = None, key_hint: str = "",
                  budget: Callable[[], float | None] | None = None, debug: bool = False,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None,
+                 base_url: str | None = None) -> None:
         self.provider = provider
         self.timeout = float(timeout or DEFAULT_TIMEOUT)
         self.policy = policy or RetryPolicy()
@@ -262,9 +331,9 @@ class Http:
             if cassette is not None and cassette.mode == "playback":
                 transport = CassetteTransport(cassette)
             elif cassette is not None:
-                transport = CassetteTransport(cassette, _network_transport())
+                transport = CassetteTransport(cassette, _network_transport(base_url))
             else:
-                transport = _network_transport()
+                transport = _network_transport(base_url)
         self.cassette = cassette
         self.client = httpx.Client(transport=transport, timeout=self.timeout)
 
@@ -370,6 +439,8 @@ class Http:
                 finally:
                     response.close()
             error = self.status_error(response, url, body)
+            if response.status_code == 500 and _on_this_machine(url):
+                raise error
             if response.status_code in RETRY_STATUSES:
                 raise Retryable(error, parse_retry_after(response.headers))
             raise error
@@ -386,11 +457,12 @@ class Http:
             hint = f"; check {self.key_hint}" if self.key_hint else ""
             return ProviderHTTPError(f"{p}: authentication failed (HTTP {status}): "
                                      f"{message}{hint}", status)
-        if status == 404 and model and ("model" in message.lower() or "not found" in
-                                        message.lower()):
+        if status == 404 and model and (str(model).lower() in message.lower()
+                                        or "model" in message.lower()):
             return ProviderHTTPError(f"{p}: unknown model '{model}' (HTTP 404): {message}", status)
-        if status == 404:
-            return ProviderHTTPError(f"{p}: {url} not found (HTTP 404): {message}", status)
+        if status == 404:  # the URL itself: a base_url without /v1, a wrong path
+            return ProviderHTTPError(f"{p}: {url} not found (HTTP 404): {message}; "
+                                     f"{_base_url_hint(p, url)}", status)
         if status == 429:
             return ProviderHTTPError(f"{p}: rate limited (HTTP 429): {message}", status)
         if status >= 500:

@@ -19,7 +19,9 @@ def _to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
             out.append({"role": "tool", "tool_call_id": m.get("tool_call_id", ""),
                         "content": m.get("content", "")})
         elif role == "assistant" and m.get("tool_calls"):
-            out.append({"role": "assistant", "content": m.get("content") or None,
+            # "" and not null: llama.cpp's server (and templates that concatenate the
+            # content) reject null; OpenAI and the other compatible servers accept "".
+            out.append({"role": "assistant", "content": m.get("content") or "",
                         "tool_calls": [{"id": c["id"], "type": "function",
                                         "function": {"name": c["name"],
                                                      "arguments": json.dumps(c["arguments"])}}
@@ -66,6 +68,9 @@ class OpenAIClient:
                 "name": t["name"], "description": t.get("description", ""),
                 "parameters": t.get("parameters") or {"type": "object", "properties": {}}}}
                 for t in request.tools]
+            # named, not left to the server's default: llama.cpp's function-calling chat
+            # formats call tools only when the request asks for "auto"
+            body["tool_choice"] = "auto"
         if stream:
             body["stream"] = True
             if self.info.type == "openai":

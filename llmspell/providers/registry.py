@@ -87,6 +87,7 @@ class ProviderInfo:
 
     explicit_key: bool = False
     key_withheld: bool = False  # the endpoint is not one the user configured
+    key_source: str = ""  # where the key came from: "agent", "config", "env VAR" ("": none)
 
     @property
     def key_hint(self) -> str:
@@ -133,13 +134,15 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
         f"{upper}_API_KEY"
     key_env = entry.get("api_key_env") or standard_key_env
     key = api_key or entry.get("api_key")
+    source = "agent" if api_key else "config" if key else ""
     if not key and entry.get("api_key_env"):
         key = env.get(entry["api_key_env"]) or None  # named explicitly: no other fallback
+        source = f"env {entry['api_key_env']}" if key else ""
     elif not key:
         for var in (f"LLMSPELL_PROVIDER_{upper}_API_KEY", f"LLMSPELL_{upper}_API_KEY",
                     standard_key_env, f"{upper}_API_KEY"):
             if env.get(var):
-                key = env[var]
+                key, source = env[var], f"env {var}"
                 break
     url = base_url or entry.get("base_url") or \
         env.get(f"LLMSPELL_PROVIDER_{upper}_BASE_URL") or env.get(f"LLMSPELL_{upper}_ENDPOINT")
@@ -163,7 +166,7 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
         default_model=entry.get("default_model") or entry.get("model"),
         timeout=float(timeout) if timeout else None, policy=RetryPolicy.from_config(entry),
         enabled=bool(entry.get("enabled", True)), configured=bool(entry), entry=entry,
-        explicit_key=bool(api_key), key_withheld=withheld)
+        explicit_key=bool(api_key), key_withheld=withheld, key_source=source)
 
 
 def _with_scheme(url: str, kind: str) -> str:
