@@ -18,7 +18,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from . import jsonutil
+from .. import jsonutil
 
 PIPE_CLOSED_STATUS = 141
 
@@ -125,7 +125,7 @@ def _stderr_is_tty() -> bool:
 
 def print_error(message: str, detail: str = "") -> None:
     """One error line (+ detail) on stderr, with secrets hidden (secret_filter)."""
-    from .secret_filter import redact_text
+    from ..secret_filter import redact_text
 
     message, detail = redact_text(message), redact_text(detail)
     sys.stdout.flush()

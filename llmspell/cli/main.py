@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from . import __version__
-from .backup_cli import backup_app
-from .errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
-from .tools.cli import tools_app
+from .. import __version__
+from ..errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
+from .backup import backup_app
+from .tools import tools_app
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ..config import Settings
     from .output import ScriptStream
 
 
@@ -101,7 +101,7 @@ def _fail(exc: BaseException, opts: Options) -> typer.Exit:
 
 
 def _load_settings(opts: Options, rag: "RagFlags | None" = None) -> "Settings":
-    from . import config as config_mod
+    from .. import config as config_mod
     from .output import print_warning
 
     if opts.engine != "lua":
@@ -125,7 +125,7 @@ class RagFlags:
     backend: str | None
 
     def apply(self, settings: "Settings") -> None:
-        from . import config as config_mod
+        from .. import config as config_mod
 
         if self.config is not None:
             extra = config_mod.from_dict({"rag": config_mod.read_file(self.config).get("rag", {})},
@@ -155,10 +155,10 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
              script_args: list[str] | None, timeout: float | None,
              llm: LLMFlags | None = None) -> None:
     """Run a script file or inline code, print its result, exit with its status."""
-    from .lua.globals import parse_script_args
-    from .lua.runtime import Output, Runtime
+    from ..lua.globals import parse_script_args
+    from ..lua.runtime import Output, Runtime
+    from ..providers import session as llm_session
     from .output import PIPE_CLOSED_STATUS, print_error, print_result, quiet_closed_stream
-    from .providers import session as llm_session
 
     llm = llm or LLMFlags()
     stream = _script_stream(opts.output)
@@ -314,7 +314,7 @@ def validate(
         raise _fail(exc, opts) from None
     where = str(settings.source) if settings.source else "built-in defaults"
     if opts.output == "json":
-        from . import jsonutil
+        from .. import jsonutil
 
         typer.echo(jsonutil.dumps_pretty({"valid": True, "source": where,
                                           "warnings": settings.warnings}))
@@ -331,8 +331,8 @@ def info(ctx: typer.Context,
     import lupa
     from lupa import luajit21
 
-    from . import paths
-    from .lua.globals import GLOBALS
+    from .. import paths
+    from ..lua.globals import GLOBALS
 
     opts = _opts(ctx)
     lua = luajit21.LuaRuntime(register_eval=False, register_builtins=False)
@@ -344,7 +344,7 @@ def info(ctx: typer.Context,
         "python": platform.python_version(),
     }
     if all_:
-        from . import config as config_mod
+        from .. import config as config_mod
 
         data["config_file"] = str(opts.config or config_mod.discover() or "(defaults)")
         data["config_dir"] = str(paths.config_dir())
@@ -353,7 +353,7 @@ def info(ctx: typer.Context,
         data["sandbox"] = ["no python module", "no ffi/jit", "text-only load",
                            "io/os per [runtime.security]", "memory cap", "timeout"]
     if opts.output == "json":
-        from . import jsonutil
+        from .. import jsonutil
 
         typer.echo(jsonutil.dumps_pretty(data))
         return
@@ -369,7 +369,7 @@ def init(
     force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write the default configuration as TOML."""
-    from .config import default_toml
+    from ..config import default_toml
 
     opts = _opts(ctx)
     if output.exists() and not force:
@@ -392,7 +392,7 @@ def providers(ctx: typer.Context,
         raise _fail(exc, opts) from None
     checks: dict[str, Any] = {}
     if not no_check:
-        from .providers import check_reachable
+        from ..providers import check_reachable
 
         checks = check_reachable(settings, list(settings.providers))
     rows = []
@@ -414,7 +414,7 @@ def providers(ctx: typer.Context,
             row["options"] = entry.get("options", {})
         rows.append(row)
     if opts.output == "json":
-        from . import jsonutil
+        from .. import jsonutil
 
         typer.echo(jsonutil.dumps_pretty(rows))
         return

@@ -31,7 +31,7 @@ def list_tools(
     category: str | None = typer.Option(None, "--category", help="Only this category."),
 ) -> None:
     """List every built-in tool with its category and description."""
-    from .registry import builtin_registry
+    from ..tools.registry import builtin_registry
 
     tools = sorted(builtin_registry().all(), key=lambda t: (t.category, t.name))
     if category:
@@ -60,7 +60,7 @@ def list_tools(
 
 
 def _default(value: Any) -> str:
-    from .schema import MISSING
+    from ..tools.schema import MISSING
 
     return "" if value is MISSING else json.dumps(value)
 
@@ -68,7 +68,7 @@ def _default(value: Any) -> str:
 @tools_app.command("show")
 def show_tool(ctx: typer.Context, name: str = typer.Argument(..., help="Tool name.")) -> None:
     """Describe one tool: category, security level and parameters."""
-    from .registry import builtin_registry
+    from ..tools.registry import builtin_registry
 
     tool = builtin_registry().get(name)
     if tool is None:

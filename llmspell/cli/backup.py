@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    from .state.backup import BackupManager
+    from ..state.backup import BackupManager
 
 backup_app = typer.Typer(help="Create, list, validate and restore state backups.",
                          no_args_is_help=True, rich_markup_mode=None)
@@ -27,10 +27,10 @@ backup_app = typer.Typer(help="Create, list, validate and restore state backups.
 
 def _run(ctx: typer.Context, action: Callable[["BackupManager"], Any],
          show: Callable[[Any], None]) -> Any:
-    from .cli import _fail, _load_settings, _opts
-    from .errors import LLMSpellError, StateError
-    from .state.backup import backup_manager
-    from .state.service import open_state
+    from ..errors import LLMSpellError, StateError
+    from ..state.backup import backup_manager
+    from ..state.service import open_state
+    from .main import _fail, _load_settings, _opts
 
     opts = _opts(ctx)
     try:
@@ -51,7 +51,7 @@ def _run(ctx: typer.Context, action: Callable[["BackupManager"], Any],
         where = f" ({exc.filename})" if exc.filename else ""
         raise _fail(StateError(f"backup failed{where}: {exc.strerror or exc}"), opts) from None
     if opts.output == "json":
-        from .jsonutil import dumps_pretty
+        from ..jsonutil import dumps_pretty
 
         typer.echo(dumps_pretty(result))
     else:
