@@ -11,18 +11,17 @@ from typing import Any
 
 import typer
 
+from .common import options
+
 tools_app = typer.Typer(help="List and describe the built-in tools.", no_args_is_help=True,
                         rich_markup_mode=None)
 
 
-def _mode(ctx: typer.Context) -> str:
-    return str(getattr(ctx.find_root().obj, "output", "text"))
-
-
 def _tty() -> bool:
-    import os
+    """Rich tables on stdout? (the one rule, in output.py)"""
+    from .output import use_rich
 
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return use_rich(sys.stdout)
 
 
 @tools_app.command("list")
@@ -36,15 +35,16 @@ def list_tools(
     tools = sorted(builtin_registry().all(), key=lambda t: (t.category, t.name))
     if category:
         tools = [t for t in tools if t.category == category]
-    if _mode(ctx) == "json":
+    if options(ctx).output == "json":
         typer.echo(json.dumps([{"name": t.name, "category": t.category,
                                 "description": t.description, "version": t.version,
                                 "security_level": t.security_level} for t in tools],
                               indent=2))
         return
     if _tty():
-        from rich.console import Console
         from rich.table import Table
+
+        from .output import rich_console
 
         table = Table(title=f"{len(tools)} built-in tools", title_justify="left")
         table.add_column("Name", style="bold cyan", no_wrap=True)
@@ -52,7 +52,7 @@ def list_tools(
         table.add_column("Description")
         for t in tools:
             table.add_row(t.name, t.category, t.description)
-        Console(highlight=False).print(table)
+        rich_console().print(table)
         return
     width = max((len(t.name) for t in tools), default=4)
     for t in tools:
@@ -74,18 +74,19 @@ def show_tool(ctx: typer.Context, name: str = typer.Argument(..., help="Tool nam
     if tool is None:
         typer.echo(f"Error: Tool '{name}' not found (see `llmspell tools list`)", err=True)
         raise typer.Exit(1)
-    if _mode(ctx) == "json":
+    if options(ctx).output == "json":
         typer.echo(json.dumps({"name": tool.name, "category": tool.category,
                                "description": tool.description, "version": tool.version,
                                "security_level": tool.security_level,
                                "parameters": tool.parameters_schema()}, indent=2))
         return
     if _tty():
-        from rich.console import Console
         from rich.markup import escape
         from rich.table import Table
 
-        console = Console(highlight=False)
+        from .output import rich_console
+
+        console = rich_console()
         console.print(f"[bold cyan]{escape(tool.name)}[/]  v{tool.version}  "
                       f"[magenta]{tool.category}[/]  security: {tool.security_level}")
         console.print(escape(tool.description))
