@@ -1,11 +1,10 @@
 """`llmspell tools list` and `llmspell tools show NAME`: the built-in catalog.
 
 Rich tables on a terminal; plain text in pipes; JSON with the global ``--output json``.
-Only typer is imported here; rich and the catalog load when a command runs.
+Only typer is imported here; json, rich and the catalog load when a command runs.
 """
 
 
-import json
 import sys
 from typing import Any
 
@@ -36,6 +35,8 @@ def list_tools(
     if category:
         tools = [t for t in tools if t.category == category]
     if options(ctx).output == "json":
+        import json
+
         typer.echo(json.dumps([{"name": t.name, "category": t.category,
                                 "description": t.description, "version": t.version,
                                 "security_level": t.security_level} for t in tools],
@@ -60,6 +61,8 @@ def list_tools(
 
 
 def _default(value: Any) -> str:
+    import json
+
     from ..tools.schema import MISSING
 
     return "" if value is MISSING else json.dumps(value)
@@ -75,6 +78,8 @@ def show_tool(ctx: typer.Context, name: str = typer.Argument(..., help="Tool nam
         typer.echo(f"Error: Tool '{name}' not found (see `llmspell tools list`)", err=True)
         raise typer.Exit(1)
     if options(ctx).output == "json":
+        import json
+
         typer.echo(json.dumps({"name": tool.name, "category": tool.category,
                                "description": tool.description, "version": tool.version,
                                "security_level": tool.security_level,
