@@ -98,3 +98,15 @@ def test_the_console_script_points_at_the_entry_function():
     module, _, attr = scripts["llmspell"].partition(":")
     assert getattr(importlib.import_module(module), attr) is importlib.import_module(
         "llmspell.cli.main").main
+
+
+def test_loading_the_command_tree_stays_light(isolated_home):
+    """`--version`/`--help` load the commands only: config, the Lua runtime, the services,
+    rich and json come when a command runs (new commands keep their imports inside)."""
+    code = ("import sys\nimport llmspell.cli.main\n"
+            "heavy = ('lupa', 'rich', 'httpx', 'numpy', 'hnswlib', 'sqlite3', 'json',\n"
+            "         'llmspell.config', 'llmspell.lua', 'llmspell.tools', 'llmspell.state')\n"
+            "print('HEAVY', sorted(m for m in heavy if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=isolated_home)
+    assert "HEAVY []" in proc.stdout, proc.stdout + proc.stderr
