@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
-from llmspell import cli as cli_mod
-from llmspell.tools import cli as tools_cli
+from llmspell.cli import main as cli_mod
+from llmspell.cli import tools as tools_cli
 
 
 def test_tools_list_plain(cli):

@@ -1,4 +1,4 @@
--- The REPL's Lua helpers (llmspell/repl.py). Compiled before the first entry runs, in the
+-- The REPL's Lua helpers (llmspell/cli/repl.py). Compiled before the first entry runs, in the
 -- prelude's private environment (see prelude.lua, "Our own chunks"): an entry that
 -- replaces `load`, `tostring` or the string library changes none of them.
 --   show(...)   the values of an expression entry as one line (strings/tables as JSON)

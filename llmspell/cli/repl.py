@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import Settings
+    from ..config import Settings
 
 PROMPT = "> "
 CONTINUE = ">> "
@@ -69,7 +69,7 @@ def convert_name(value: Any) -> str:
 
 
 def default_history() -> Path:
-    from .paths import data_dir
+    from ..paths import data_dir
 
     return data_dir() / "repl_history"
 
@@ -117,9 +117,9 @@ class History:
 def run_repl(settings: Settings, history_path: Path | None = None, *,
              debug: bool = False) -> int:
     """Run the prompt until Ctrl-D; return the exit status."""
-    from . import __version__
-    from .errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
-    from .lua.runtime import Output, Runtime
+    from .. import __version__
+    from ..errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
+    from ..lua.runtime import Output, Runtime
     from .output import print_error
 
     interactive = sys.stdin.isatty()

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from .common import echo_json, fail, load_settings, options
+
 if TYPE_CHECKING:
-    from .state.backup import BackupManager
+    from ..state.backup import BackupManager
 
 backup_app = typer.Typer(help="Create, list, validate and restore state backups.",
                          no_args_is_help=True, rich_markup_mode=None)
@@ -27,14 +29,13 @@ backup_app = typer.Typer(help="Create, list, validate and restore state backups.
 
 def _run(ctx: typer.Context, action: Callable[["BackupManager"], Any],
          show: Callable[[Any], None]) -> Any:
-    from .cli import _fail, _load_settings, _opts
-    from .errors import LLMSpellError, StateError
-    from .state.backup import backup_manager
-    from .state.service import open_state
+    from ..errors import LLMSpellError, StateError
+    from ..state.backup import backup_manager
+    from ..state.service import open_state
 
-    opts = _opts(ctx)
+    opts = options(ctx)
     try:
-        settings = _load_settings(opts)
+        settings = load_settings(opts)
         service = open_state(settings)
         try:
             if service.backend != "sqlite":
@@ -46,14 +47,12 @@ def _run(ctx: typer.Context, action: Callable[["BackupManager"], Any],
         finally:
             service.close()
     except LLMSpellError as exc:
-        raise _fail(exc, opts) from None
+        raise fail(exc, opts) from None
     except OSError as exc:  # a folder that cannot be listed or read
         where = f" ({exc.filename})" if exc.filename else ""
-        raise _fail(StateError(f"backup failed{where}: {exc.strerror or exc}"), opts) from None
+        raise fail(StateError(f"backup failed{where}: {exc.strerror or exc}"), opts) from None
     if opts.output == "json":
-        from .jsonutil import dumps_pretty
-
-        typer.echo(dumps_pretty(result))
+        echo_json(result)
     else:
         show(result)
     return result

@@ -16,9 +16,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
-from . import jsonutil
+from .. import jsonutil
+
+if TYPE_CHECKING:
+    from rich.console import Console
 
 PIPE_CLOSED_STATUS = 141
 
@@ -85,6 +88,26 @@ class ScriptStream:
             write_stdout(data)
 
 
+
+def script_stream(mode: str) -> ScriptStream:
+    """Where print/io.write go for an ``--output`` mode: stdout (text), stderr as they
+    happen (json: stdout holds only the result document), or kept for the Console Output
+    block (pretty)."""
+    if mode == "json":
+        return ScriptStream(sys.stderr.buffer, live=True)
+    if mode == "pretty":
+        return ScriptStream(None)
+    return ScriptStream(sys.stdout.buffer, live=sys.stdout.isatty())
+
+
+def replay_unfinished(stream: ScriptStream) -> None:
+    """A run that did not finish shows what it printed (pretty mode kept it back)."""
+    try:
+        stream.replay()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        quiet_closed_stream(sys.stdout)
+
 def write_stdout(data: bytes) -> None:
     """Write bytes to stdout; a closed pipe is dealt with by the caller's handler."""
     sys.stdout.flush()
@@ -119,21 +142,30 @@ def print_result(value: Any, mode: str, captured: list[str], elapsed_ms: float,
     out.flush()
 
 
-def _stderr_is_tty() -> bool:
-    return sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+def use_rich(stream: Any) -> bool:
+    """Colour and tables only on a terminal, and not when NO_COLOR is set; decided here for
+    every command, so pipes and CI get plain text and never import rich."""
+    return bool(stream.isatty()) and not os.environ.get("NO_COLOR")
+
+
+def rich_console(*, stderr: bool = False, soft_wrap: bool = False) -> Console:
+    """A rich console for our own messages (imports rich): our markup only, no automatic
+    highlighting of the text we print. Escape untrusted text (rich.markup.escape)."""
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=soft_wrap)
 
 
 def print_error(message: str, detail: str = "") -> None:
     """One error line (+ detail) on stderr, with secrets hidden (secret_filter)."""
-    from .secret_filter import redact_text
+    from ..secret_filter import redact_text
 
     message, detail = redact_text(message), redact_text(detail)
     sys.stdout.flush()
-    if _stderr_is_tty():
-        from rich.console import Console
+    if use_rich(sys.stderr):
         from rich.markup import escape
 
-        console = Console(stderr=True, highlight=False, soft_wrap=True)
+        console = rich_console(stderr=True, soft_wrap=True)
         console.print(f"[bold red]Error:[/] {escape(message)}")
         if detail:
             console.print(escape(detail), style="dim")

@@ -1,28 +1,26 @@
 """`llmspell tools list` and `llmspell tools show NAME`: the built-in catalog.
 
 Rich tables on a terminal; plain text in pipes; JSON with the global ``--output json``.
-Only typer is imported here; rich and the catalog load when a command runs.
+Only typer is imported here; json, rich and the catalog load when a command runs.
 """
 
 
-import json
 import sys
 from typing import Any
 
 import typer
 
+from .common import options
+
 tools_app = typer.Typer(help="List and describe the built-in tools.", no_args_is_help=True,
                         rich_markup_mode=None)
 
 
-def _mode(ctx: typer.Context) -> str:
-    return str(getattr(ctx.find_root().obj, "output", "text"))
-
-
 def _tty() -> bool:
-    import os
+    """Rich tables on stdout? (the one rule, in output.py)"""
+    from .output import use_rich
 
-    return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return use_rich(sys.stdout)
 
 
 @tools_app.command("list")
@@ -31,20 +29,23 @@ def list_tools(
     category: str | None = typer.Option(None, "--category", help="Only this category."),
 ) -> None:
     """List every built-in tool with its category and description."""
-    from .registry import builtin_registry
+    from ..tools.registry import builtin_registry
 
     tools = sorted(builtin_registry().all(), key=lambda t: (t.category, t.name))
     if category:
         tools = [t for t in tools if t.category == category]
-    if _mode(ctx) == "json":
+    if options(ctx).output == "json":
+        import json
+
         typer.echo(json.dumps([{"name": t.name, "category": t.category,
                                 "description": t.description, "version": t.version,
                                 "security_level": t.security_level} for t in tools],
                               indent=2))
         return
     if _tty():
-        from rich.console import Console
         from rich.table import Table
+
+        from .output import rich_console
 
         table = Table(title=f"{len(tools)} built-in tools", title_justify="left")
         table.add_column("Name", style="bold cyan", no_wrap=True)
@@ -52,7 +53,7 @@ def list_tools(
         table.add_column("Description")
         for t in tools:
             table.add_row(t.name, t.category, t.description)
-        Console(highlight=False).print(table)
+        rich_console().print(table)
         return
     width = max((len(t.name) for t in tools), default=4)
     for t in tools:
@@ -60,7 +61,9 @@ def list_tools(
 
 
 def _default(value: Any) -> str:
-    from .schema import MISSING
+    import json
+
+    from ..tools.schema import MISSING
 
     return "" if value is MISSING else json.dumps(value)
 
@@ -68,24 +71,27 @@ def _default(value: Any) -> str:
 @tools_app.command("show")
 def show_tool(ctx: typer.Context, name: str = typer.Argument(..., help="Tool name.")) -> None:
     """Describe one tool: category, security level and parameters."""
-    from .registry import builtin_registry
+    from ..tools.registry import builtin_registry
 
     tool = builtin_registry().get(name)
     if tool is None:
         typer.echo(f"Error: Tool '{name}' not found (see `llmspell tools list`)", err=True)
         raise typer.Exit(1)
-    if _mode(ctx) == "json":
+    if options(ctx).output == "json":
+        import json
+
         typer.echo(json.dumps({"name": tool.name, "category": tool.category,
                                "description": tool.description, "version": tool.version,
                                "security_level": tool.security_level,
                                "parameters": tool.parameters_schema()}, indent=2))
         return
     if _tty():
-        from rich.console import Console
         from rich.markup import escape
         from rich.table import Table
 
-        console = Console(highlight=False)
+        from .output import rich_console
+
+        console = rich_console()
         console.print(f"[bold cyan]{escape(tool.name)}[/]  v{tool.version}  "
                       f"[magenta]{tool.category}[/]  security: {tool.security_level}")
         console.print(escape(tool.description))

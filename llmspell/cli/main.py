@@ -1,4 +1,7 @@
-"""The `llmspell` command line (spec § 21). Each command parses flags and calls one function.
+"""The `llmspell` command line (spec § 21): the root typer app, its global options and the
+top-level commands. Each command parses flags and calls one function. The shared pieces
+(options, settings, the error exit) are in `common.py`; the sub-apps (`backup.py`,
+`tools.py`) import only those, and this module adds them with `add_typer`.
 
 Kept light: only typer is imported at start-up; the Lua runtime, rich and every service
 load when a command needs them. No `from __future__ import annotations` in modules that
@@ -9,42 +12,33 @@ define typer commands: typer would eval every annotation string at each start.
 import sys
 import time
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from . import __version__
-from .backup_cli import backup_app
-from .errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
-from .tools.cli import tools_app
+from .. import __version__
+from ..errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
+from .backup import backup_app
+from .common import (
+    ConfigOpt,
+    DebugOpt,
+    Engine,
+    EngineOpt,
+    Options,
+    OutputMode,
+    OutputOpt,
+    VerboseOpt,
+    echo_json,
+    fail,
+    load_settings,
+    load_settings_or_exit,
+    options,
+)
+from .tools import tools_app
 
 if TYPE_CHECKING:
-    from .config import Settings
-    from .output import ScriptStream
-
-
-class OutputMode(StrEnum):
-    text = "text"
-    json = "json"
-    pretty = "pretty"
-
-
-class Engine(StrEnum):
-    lua = "lua"
-    javascript = "javascript"
-    python = "python"
-
-
-@dataclass
-class Options:
-    config: Path | None
-    debug: bool
-    verbose: bool
-    output: str
-    engine: str
-
+    from ..config import Settings
 
 app = typer.Typer(
     add_completion=False,
@@ -64,55 +58,16 @@ def _version(value: bool) -> None:
 @app.callback()
 def _main_options(
     ctx: typer.Context,
-    config: Path | None = typer.Option(
-        None, "-c", "--config", envvar="LLMSPELL_CONFIG", help="Config file (TOML)."),
-    debug: bool = typer.Option(False, "--debug", help="Python tracebacks and debug logging."),
-    verbose: bool = typer.Option(False, "-v", "--verbose", help="More logging on stderr."),
-    output: OutputMode = typer.Option(OutputMode.text, "--output", help="Result format."),
-    engine: Engine = typer.Option(Engine.lua, "--engine", envvar="LLMSPELL_ENGINE",
-                                  help="Script engine (only lua is available)."),
+    config: ConfigOpt = None,
+    debug: DebugOpt = False,
+    verbose: VerboseOpt = False,
+    output: OutputOpt = OutputMode.text,
+    engine: EngineOpt = Engine.lua,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
 ) -> None:
     ctx.obj = Options(config=config, debug=debug, verbose=verbose, output=output.value,
                       engine=engine.value)
-
-
-def _opts(ctx: typer.Context) -> Options:
-    obj = ctx.find_root().obj
-    assert isinstance(obj, Options)
-    return obj
-
-
-def _fail(exc: BaseException, opts: Options) -> typer.Exit:
-    """Report an error the way the CLI always does: one line (+ Lua traceback), exit 1."""
-    from .output import print_error
-
-    if opts.debug and not isinstance(exc, LLMSpellError):
-        raise exc
-    detail = exc.traceback if isinstance(exc, ScriptError) else ""
-    if opts.debug and isinstance(exc, LLMSpellError) and exc.__cause__ is not None:
-        import traceback
-
-        detail = (detail + "\n" + "".join(traceback.format_exception(exc.__cause__))).strip()
-    print_error(str(exc), detail)
-    return typer.Exit(getattr(exc, "exit_code", 1))
-
-
-def _load_settings(opts: Options, rag: "RagFlags | None" = None) -> "Settings":
-    from . import config as config_mod
-    from .output import print_warning
-
-    if opts.engine != "lua":
-        raise LLMSpellError(f"Engine '{opts.engine}' is not available: only 'lua' is built in")
-    settings = config_mod.load(opts.config)
-    if opts.verbose or opts.debug:
-        settings.set("runtime.log_level", "debug")
-    if rag is not None:
-        rag.apply(settings)
-    for warning in settings.warnings:
-        print_warning(warning)
-    return settings
 
 
 @dataclass
@@ -124,7 +79,7 @@ class RagFlags:
     backend: str | None
 
     def apply(self, settings: "Settings") -> None:
-        from . import config as config_mod
+        from .. import config as config_mod
 
         if self.config is not None:
             extra = config_mod.from_dict({"rag": config_mod.read_file(self.config).get("rag", {})},
@@ -154,15 +109,22 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
              script_args: list[str] | None, timeout: float | None,
              llm: LLMFlags | None = None) -> None:
     """Run a script file or inline code, print its result, exit with its status."""
-    from .lua.globals import parse_script_args
-    from .lua.runtime import Output, Runtime
-    from .output import PIPE_CLOSED_STATUS, print_error, print_result, quiet_closed_stream
-    from .providers import session as llm_session
+    from ..lua.globals import parse_script_args
+    from ..lua.runtime import Output, Runtime
+    from ..providers import session as llm_session
+    from .output import (
+        PIPE_CLOSED_STATUS,
+        print_error,
+        print_result,
+        quiet_closed_stream,
+        replay_unfinished,
+        script_stream,
+    )
 
     llm = llm or LLMFlags()
-    stream = _script_stream(opts.output)
+    stream = script_stream(opts.output)
     try:
-        settings = _load_settings(opts, rag)
+        settings = load_settings(opts, rag.apply)
         llm_session.begin_run(llm.record, llm.playback)
         if script is not None and not script.is_file():
             raise ScriptError(f"Script file not found: {script}")
@@ -191,48 +153,25 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
         quiet_closed_stream(sys.stdout)
         raise typer.Exit(PIPE_CLOSED_STATUS) from None
     except ScriptExit as exc:
-        _replay(stream)
+        replay_unfinished(stream)
         raise typer.Exit(exc.code) from None
     except ScriptInterrupted:
-        _replay(stream)
+        replay_unfinished(stream)
         print_error("interrupted")
         raise typer.Exit(130) from None
     except KeyboardInterrupt:
-        _replay(stream)
+        replay_unfinished(stream)
         print_error("interrupted")
         raise typer.Exit(130) from None
     except LLMSpellError as exc:
-        _replay(stream)
-        raise _fail(exc, opts) from None
+        replay_unfinished(stream)
+        raise fail(exc, opts) from None
     except Exception as exc:  # a bug: one line unless --debug
-        _replay(stream)
+        replay_unfinished(stream)
         if opts.debug:
             raise
-        raise _fail(LLMSpellError(f"internal error: {type(exc).__name__}: {exc}"),
-                    opts) from None
-
-
-def _script_stream(mode: str) -> "ScriptStream":
-    """Where print/io.write go: stdout (text), stderr as they happen (json: stdout holds
-    only the result document), or kept for the Console Output block (pretty)."""
-    from .output import ScriptStream
-
-    if mode == "json":
-        return ScriptStream(sys.stderr.buffer, live=True)
-    if mode == "pretty":
-        return ScriptStream(None)
-    return ScriptStream(sys.stdout.buffer, live=sys.stdout.isatty())
-
-
-def _replay(stream: "ScriptStream") -> None:
-    """A run that did not finish shows what it printed (pretty mode kept it back)."""
-    try:
-        stream.replay()
-        sys.stdout.flush()
-    except BrokenPipeError:
-        from .output import quiet_closed_stream
-
-        quiet_closed_stream(sys.stdout)
+        raise fail(LLMSpellError(f"internal error: {type(exc).__name__}: {exc}"),
+                   opts) from None
 
 
 # Options shared by `run` and `exec`.
@@ -272,7 +211,7 @@ def run(
     """Run a Lua script: llmspell run script.lua -- pos1 --name value."""
     if args and args[0] == "--":
         args = args[1:]
-    _execute(_opts(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
+    _execute(options(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
              script=script, code=None, script_args=args, timeout=timeout,
              llm=LLMFlags(record, playback, usage))
 
@@ -293,7 +232,7 @@ def exec_(
     usage: UsageOpt = False,
 ) -> None:
     """Run inline Lua code: llmspell exec 'print(1 + 1)'."""
-    _execute(_opts(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
+    _execute(options(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
              script=None, code=code, script_args=None, timeout=timeout,
              llm=LLMFlags(record, playback, usage))
 
@@ -304,19 +243,13 @@ def validate(
     config: Path | None = typer.Option(None, "-c", "--config", help="Config file to check."),
 ) -> None:
     """Load and validate a config file (or the discovered one)."""
-    opts = _opts(ctx)
+    opts = options(ctx)
     if config is not None:
         opts.config = config
-    try:
-        settings = _load_settings(opts)
-    except LLMSpellError as exc:
-        raise _fail(exc, opts) from None
+    settings = load_settings_or_exit(opts)
     where = str(settings.source) if settings.source else "built-in defaults"
     if opts.output == "json":
-        from . import jsonutil
-
-        typer.echo(jsonutil.dumps_pretty({"valid": True, "source": where,
-                                          "warnings": settings.warnings}))
+        echo_json({"valid": True, "source": where, "warnings": settings.warnings})
     else:
         typer.echo(f"Configuration is valid: {where}")
 
@@ -330,10 +263,10 @@ def info(ctx: typer.Context,
     import lupa
     from lupa import luajit21
 
-    from . import paths
-    from .lua.globals import GLOBALS
+    from .. import paths
+    from ..lua.globals import GLOBALS
 
-    opts = _opts(ctx)
+    opts = options(ctx)
     lua = luajit21.LuaRuntime(register_eval=False, register_builtins=False)
     data: dict[str, Any] = {
         "llmspell": __version__,
@@ -343,7 +276,7 @@ def info(ctx: typer.Context,
         "python": platform.python_version(),
     }
     if all_:
-        from . import config as config_mod
+        from .. import config as config_mod
 
         data["config_file"] = str(opts.config or config_mod.discover() or "(defaults)")
         data["config_dir"] = str(paths.config_dir())
@@ -352,9 +285,7 @@ def info(ctx: typer.Context,
         data["sandbox"] = ["no python module", "no ffi/jit", "text-only load",
                            "io/os per [runtime.security]", "memory cap", "timeout"]
     if opts.output == "json":
-        from . import jsonutil
-
-        typer.echo(jsonutil.dumps_pretty(data))
+        echo_json(data)
         return
     for key, value in data.items():
         shown = ", ".join(value) if isinstance(value, list) else value
@@ -368,11 +299,11 @@ def init(
     force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing file."),
 ) -> None:
     """Write the default configuration as TOML."""
-    from .config import default_toml
+    from ..config import default_toml
 
-    opts = _opts(ctx)
+    opts = options(ctx)
     if output.exists() and not force:
-        raise _fail(LLMSpellError(f"{output} already exists (use --force to overwrite)"), opts)
+        raise fail(LLMSpellError(f"{output} already exists (use --force to overwrite)"), opts)
     output.write_text(default_toml(), encoding="utf-8")
     typer.echo(f"Wrote default configuration to {output}")
 
@@ -402,14 +333,11 @@ def providers(ctx: typer.Context,
                                             help="Do not contact the providers.")
               ) -> None:
     """List the providers the configuration declares and whether each is reachable."""
-    opts = _opts(ctx)
-    try:
-        settings = _load_settings(opts)
-    except LLMSpellError as exc:
-        raise _fail(exc, opts) from None
+    opts = options(ctx)
+    settings = load_settings_or_exit(opts)
     checks: dict[str, Any] = {}
     if not no_check:
-        from .providers import check_reachable
+        from ..providers import check_reachable
 
         checks = check_reachable(settings, list(settings.providers))
     rows = []
@@ -425,9 +353,7 @@ def providers(ctx: typer.Context,
             row["options"] = entry.get("options", {})
         rows.append(row)
     if opts.output == "json":
-        from . import jsonutil
-
-        typer.echo(jsonutil.dumps_pretty(rows))
+        echo_json(rows)
         return
     if not rows:
         typer.echo("No providers configured.")
@@ -449,11 +375,8 @@ def repl(
     """Interactive Lua prompt with every global; expressions print their value."""
     from .repl import run_repl
 
-    opts = _opts(ctx)
-    try:
-        settings = _load_settings(opts)
-    except LLMSpellError as exc:
-        raise _fail(exc, opts) from None
+    opts = options(ctx)
+    settings = load_settings_or_exit(opts)
     raise typer.Exit(run_repl(settings, history, debug=opts.debug))
 
 

@@ -1,0 +1,11 @@
+"""The `llmspell` command line.
+
+    main.py    the root typer app, its global options and top-level commands; `main()`
+               is the console entry point (also `python -m llmspell`)
+    common.py  what every command shares: `Options`/`options(ctx)`, `load_settings`, `fail`
+    backup.py  `llmspell backup ...`      tools.py  `llmspell tools ...`
+    repl.py    `llmspell repl`            output.py how results and errors reach the terminal
+
+Sub-apps import `common`, never `main`. This file stays empty so that importing one
+module of the package loads nothing else.
+"""
