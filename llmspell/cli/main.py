@@ -310,7 +310,7 @@ def init(
 
 def _key_source(settings: "Settings", name: str, entry: dict[str, Any]) -> str:
     """Where the key a provider would send comes from (``env OPENAI_API_KEY``, ...)."""
-    from .providers import ProviderError, resolve
+    from ..providers import ProviderError, resolve
 
     key_env = entry.get("api_key_env")
     try:
