@@ -135,7 +135,7 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
         rt = Runtime(settings, script_path=script, script_args=args, output=output,
                      timeout_seconds=timeout, debug=opts.debug, watchdog=True)
         # the reader closed stdout (`| head`): stop the script as os.exit would
-        stream.on_closed = lambda: rt._exit(PIPE_CLOSED_STATUS)
+        stream.on_closed = lambda: rt.request_exit(PIPE_CLOSED_STATUS)
         try:
             if script is not None:
                 value = rt.run_file(script, str(script))

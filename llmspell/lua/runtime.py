@@ -580,6 +580,10 @@ class Runtime:
             status = int(code)
         else:
             raise ApiError(f"os.exit: expected a number or boolean, got {convert.describe(code)}")
+        self.request_exit(status)
+
+    def request_exit(self, status: int) -> None:
+        """Stop the script at its next check as ``os.exit(status)`` would (any thread)."""
         self._abort = ("exit", status)
 
     # -- running --------------------------------------------------------------
