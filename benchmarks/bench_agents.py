@@ -1,4 +1,4 @@
-"""Agent overhead against the loopback LLM stub, with the floor measured in the same run.
+"""Agent overhead against the loopback fake LLM server (tests/fakellm.py), with the floor measured in the same run.
 
     overhead = p50(agent:invoke from Lua) - p50(raw httpx POST of the same request)
     creation = p50(Agent.builder():name():model():build() from Lua)
@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STUB = ROOT.parent / "shared" / "conformance" / "llm_stub.py"
-KEY = "bench-key"
+SERVER = ROOT / "tests" / "fakellm.py"  # the project's own fake LLM server
+KEY = "test-key-openai"  # the key it demands (fakellm.OPENAI_KEY)
 
 
 def p50(samples: list[float]) -> float:
@@ -28,8 +28,8 @@ def p50(samples: list[float]) -> float:
 
 def main() -> int:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 300
-    proc = subprocess.Popen([sys.executable, str(STUB), "--port", "0", "--key", KEY,
-                             "--max-seconds", "600"], stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, str(SERVER), "--max-seconds", "600"],
+                            stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     port = int(proc.stdout.readline())
     base = f"http://127.0.0.1:{port}/v1"
@@ -72,7 +72,7 @@ def main() -> int:
             invoke()
         raw_t: list[float] = []
         agent_t: list[float] = []
-        # The stub (http.server) writes a reply's headers and body separately; with Nagle
+        # The server (http.server) writes a reply's headers and body separately; with Nagle
         # on its side and delayed ACKs on ours, a request can wait ~40 ms for an ACK,
         # depending on what the previous request on the machine was. A throwaway request
         # on a third connection before each measured one puts both paths in the same
@@ -80,7 +80,7 @@ def main() -> int:
         primer = httpx.Client(timeout=30)
 
         def prime() -> None:
-            primer.get(f"http://127.0.0.1:{port}/_stub/health")
+            primer.get(f"http://127.0.0.1:{port}/api/version")
 
         for i in range(n):  # interleaved, order alternating, so drift hits both equally
             for fn, samples in ((raw, raw_t), (invoke, agent_t))[::1 if i % 2 else -1]:
@@ -100,7 +100,7 @@ def main() -> int:
     floor, agent = p50(raw_t), p50(agent_t)
     overhead = agent - floor
     create = p50(create_t)
-    print(f"bench_agents: {n} interleaved requests to the loopback stub")
+    print(f"bench_agents: {n} interleaved requests to the loopback fake server")
     print(f"  floor   raw httpx POST          p50 {floor:7.3f} ms")
     print(f"  agent   agent:invoke from Lua   p50 {agent:7.3f} ms   ratio {agent / floor:5.2f}x")
     print(f"  overhead (agent - floor)            {overhead:7.3f} ms   target <= 1 ms "

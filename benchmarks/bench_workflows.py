@@ -8,7 +8,7 @@
 Floors: one Python->Lua call of the same function (what a step cannot avoid), two
 Lua->Python calls of a no-op adapter function (what publish+receive cannot avoid), one
 Python->Lua call (what a Lua hook cannot avoid). Ratio = figure / floor.
-Also shown: the same 4 agent steps (stub replies held back 200 ms) run sequentially and
+Also shown: the same 4 agent steps (the fake server holds replies back 200 ms) run sequentially and
 in parallel, to show parallel branches overlapping on I/O.
 Run: .venv/bin/python benchmarks/bench_workflows.py [ROUNDS]
 """
@@ -147,19 +147,15 @@ def main() -> int:
 
 
 def parallel_overlap() -> tuple[float, float, int, float] | None:
-    """The same agent steps against the loopback stub (each reply held back ``delay``),
+    """The same agent steps against the loopback fake LLM server (each reply held back ``delay``),
     run by a sequential and by a parallel workflow: parallel branches overlap on I/O."""
     import subprocess
     from pathlib import Path
 
-    stub = Path(__file__).resolve().parent.parent.parent / "shared" / "conformance" / \
-        "llm_stub.py"
-    if not stub.exists():
-        return None
-    n, delay, key = 4, 0.2, "bench-key"
-    proc = subprocess.Popen([sys.executable, str(stub), "--port", "0", "--key", key,
-                             "--delay", str(delay), "--max-seconds", "120"],
-                            stdout=subprocess.PIPE, text=True)
+    server = Path(__file__).resolve().parent.parent / "tests" / "fakellm.py"
+    n, delay, key = 4, 0.2, "test-key-openai"  # the key the fake server demands
+    proc = subprocess.Popen([sys.executable, str(server), "--delay", str(delay),
+                             "--max-seconds", "120"], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         port = int(proc.stdout.readline())

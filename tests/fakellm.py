@@ -772,3 +772,25 @@ def fake_llm(fake_llm_server: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> FakeL
 def stub(fake_llm: FakeLLM) -> FakeLLM:
     """The older name of ``fake_llm``."""
     return fake_llm
+
+
+# -- as a program (benchmarks run it in a process of its own) ---------------------------------
+
+def main(argv: list[str] | None = None) -> None:
+    """``python tests/fakellm.py [--delay S] [--max-seconds N]``: serve, print the port."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--delay", type=float, default=0.0, help="hold every reply back")
+    parser.add_argument("--max-seconds", type=float, default=600.0, help="then exit")
+    args = parser.parse_args(argv)
+    server = FakeLLM().start()
+    if args.delay:
+        server.faults(delay=args.delay)
+    print(server.port, flush=True)
+    time.sleep(args.max_seconds)
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
