@@ -1,4 +1,5 @@
-"""Agent overhead against the loopback fake LLM server (tests/fakellm.py), with the floor measured in the same run.
+"""Agent overhead against the project's fake LLM server (tests/fakellm.py), floor measured
+in the same run.
 
     overhead = p50(agent:invoke from Lua) - p50(raw httpx POST of the same request)
     creation = p50(Agent.builder():name():model():build() from Lua)
