@@ -6,7 +6,7 @@ through this module, so the rules live once:
 
 - **Secret names.** A name is secret when one of its words (split on ``_ - . /``,
   spaces and camelCase) is a credential word: ``key``, ``apikey``, ``token``,
-  ``secret``, ``password``, ``passwd``, ``pwd``, ``passphrase``, ``credential(s)``,
+  ``secret``, ``password``, ``passwd``, ``pass``, ``pwd``, ``passphrase``, ``credential(s)``,
   ``auth``, ``authorization``, ``cookie``, ``private``, ``signature``; or a run-together
   word that contains ``password``, ``secret``, ``credential``, ``apikey``... or ends in
   ``key``/``token`` (``PGPASSWORD``, ``SECRETKEY``, ``GHTOKEN``). Plurals of
@@ -36,7 +36,7 @@ MIN_VALUE_LENGTH = 8
 
 SECRET_WORDS = frozenset({
     "key", "keys", "apikey", "token", "secret", "secrets", "password", "passwords", "passwd",
-    "pwd", "passphrase", "credential", "credentials", "auth", "authorization", "cookie",
+    "pass", "pwd", "passphrase", "credential", "credentials", "auth", "authorization", "cookie",
     "private", "signature", "bearer", "sessionid",
 })
 # Run-together names (``PGPASSWORD``, ``SECRETKEY``, ``GHTOKEN``): a word containing one
