@@ -1,0 +1,78 @@
+"""Red team: Python-side amplifiers (work outside the Lua heap cap).
+
+A few megabytes of script text must not become gigabytes in Python: ``csv_analyzer``
+repeats every column name in each JSON record and pads short rows to the header's width,
+so its input is checked for cells, and its output size is known before it is built.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tools_helpers import run_cli
+
+WIDE_HEADER = """
+    local cols = {}
+    for i = 1, 2000 do cols[i] = string.rep("c", 195) .. string.format("%05d", i) end
+    local header = table.concat(cols, ",")
+    cols = nil
+"""
+
+
+def test_csv_json_records_repeating_long_column_names_are_refused(tmp_path: Path) -> None:
+    script = WIDE_HEADER + """
+    local rows = {header}
+    for i = 1, 1000 do rows[#rows + 1] = string.rep(",", 1999) end
+    local csv = table.concat(rows, "\\n")
+    rows, header = nil, nil
+    for _, fmt in ipairs({"json", "jsonl"}) do
+      local ok, err = pcall(Tool.invoke, "csv_analyzer",
+                            {operation = "convert", input = csv, options = {format = fmt}})
+      print(fmt, ok, err)
+    end
+    """
+    done = run_cli(script, tmp_path, "--timeout", "20")
+    assert done.code == 0, done.stderr
+    assert done.stdout.count("false") == 2 and "too large" in done.stdout, done.stdout
+    assert done.max_rss_mb < 300, done.max_rss_mb
+
+
+def test_csv_short_rows_padded_to_a_wide_header_are_refused(tmp_path: Path) -> None:
+    script = """
+    local header = string.rep("a,", 19999) .. "a"
+    local csv = header .. string.rep("\\nx", 100000)
+    local ok, err = pcall(Tool.invoke, "csv_analyzer", {operation = "analyze", input = csv})
+    print(ok, err)
+    """
+    done = run_cli(script, tmp_path, "--timeout", "20")
+    assert done.code == 0, done.stderr
+    assert done.stdout.startswith("false") and "too large" in done.stdout, done.stdout
+    assert done.max_rss_mb < 300, done.max_rss_mb
+
+
+def test_csv_transform_literal_columns_cannot_multiply_the_output(tmp_path: Path) -> None:
+    script = """
+    local csv = "a\\n" .. string.rep("1\\n", 5000)
+    local adds = {}
+    for i = 1, 200 do adds["c" .. i] = string.rep("z", 5000) end
+    local ok, err = pcall(Tool.invoke, "csv_analyzer",
+        {operation = "transform", input = csv, options = {add_columns = adds}})
+    print(ok, err)
+    """
+    done = run_cli(script, tmp_path, "--timeout", "20")
+    assert done.code == 0, done.stderr
+    assert done.stdout.startswith("false") and "too large" in done.stdout, done.stdout
+    assert done.max_rss_mb < 300, done.max_rss_mb
+
+
+def test_ordinary_csv_still_converts(tmp_path: Path) -> None:
+    script = """
+    local rows = {"name,age"}
+    for i = 1, 20000 do rows[#rows + 1] = "n" .. i .. "," .. i end
+    local r = Tool.invoke("csv_analyzer", {operation = "convert",
+                                           input = table.concat(rows, "\\n"),
+                                           options = {format = "json"}})
+    print(#r.data, r.data[20000].age)
+    """
+    done = run_cli(script, tmp_path)
+    assert done.stdout.startswith("20000\t20000"), done.stdout + done.stderr
