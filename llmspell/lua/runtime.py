@@ -520,6 +520,12 @@ class Runtime:
                                f"({', '.join(resolved)}; runtime.security.allowed_paths)")
         return convert.encode(real)
 
+    def checked_path(self, path: str, mode: str, fn: str) -> str:
+        """``path`` resolved, if Lua's ``io.open(path, mode)`` may open it (raises ApiError
+        naming ``fn`` otherwise): for globals that read or write files for the script."""
+        return convert.decode(self._path_check(convert.encode(path), convert.encode(mode),
+                                               convert.encode(fn)))
+
     def _own_config(self) -> list[str]:
         source = self.settings.source
         trusted = getattr(self.settings, "grants_rights", True)
