@@ -512,6 +512,9 @@ class Runtime:
         if config_mod.is_protected(real, writing, self._own_config()):
             raise ApiError(f"{fn}: '{text}' is a llmspell config location; scripts may not "
                            "touch it (rights come from the user)")
+        if config_mod.is_process_info(real):
+            raise ApiError(f"{fn}: '{text}' is a process's own information (/proc/<pid>: its "
+                           "environment holds secrets)")
         if "*" not in roots:
             resolved = [os.path.realpath(r) for r in roots]
             if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep)

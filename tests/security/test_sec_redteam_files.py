@@ -46,3 +46,34 @@ def test_artifact_store_file_still_reads_allowed_files(tmp_path: Path) -> None:
     """
     done = run_cli(script, tmp_path, config=config)
     assert done.stdout.startswith("hello notes"), done.stdout + done.stderr
+
+
+STAR = ('[runtime.security]\nallow_file_access = true\nallowed_paths = ["*"]\n'
+        '[tools.file_operations]\nallowed_paths = ["*"]\n')
+PROC_SECRET = "tok-redteam-proc-3e9a7c15"
+
+
+def test_all_paths_still_hide_the_process_environment(tmp_path: Path) -> None:
+    """``allowed_paths = ["*"]`` grants the user's files, not the secrets that ``os.getenv``
+    hides: /proc/<pid>/environ (ours or another process's) and /proc/<pid>/mem hold them,
+    raw for Lua's io and, base64-encoded, past the tools' secret filter."""
+    script = """
+        for _, p in ipairs({"/proc/self/environ", "/proc/" .. "self/mem",
+                            "/proc/thread-self/environ"}) do
+          local ok, f = pcall(io.open, p)
+          print("io", p, ok and (f and "opened" or "nil") or "refused: " .. tostring(f))
+        end
+        local ok, r = pcall(Tool.invoke, "base64_encoder",
+                            {operation = "encode", input_file = "/proc/self/environ"})
+        print("tool", ok and JSON.stringify(r) or "refused: " .. tostring(r))
+    """
+    done = run_cli(script, tmp_path, config=STAR, env={"MY_SERVICE_TOKEN": PROC_SECRET})
+    assert done.code == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len([x for x in lines if "refused" in x]) == 4, done.stdout
+    assert "opened" not in done.stdout, done.stdout
+
+
+def test_all_paths_still_read_ordinary_proc_files(tmp_path: Path) -> None:
+    done = run_cli('print(io.open("/proc/cpuinfo") ~= nil)', tmp_path, config=STAR)
+    assert done.stdout.startswith("true"), done.stdout + done.stderr
