@@ -241,7 +241,7 @@ class Runtime:
                 return (False, NO_MEMORY)
             try:
                 result = fn(*args)
-                if self._abort is not None:
+                if self._check():  # also a deadline that passed inside a blocking call
                     return (False, self.abort_token)
                 if isinstance(result, convert.LuaMulti):
                     return self._push_many(result)
