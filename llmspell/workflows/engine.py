@@ -140,6 +140,18 @@ LOOP_BREAKS = {"break_condition": "break condition met",
                "max_iterations": "max_iterations reached"}
 
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][\w.\-]*)\s*\}\}")
+# Characters of text one step's templates may splice in: a template repeated many times
+# (or naming a large output) would otherwise build any amount of text in Python, outside
+# the Lua heap's cap.
+RENDER_LIMIT = 16 * 1024 * 1024
+
+
+def _spliced(count: list[int], text: str) -> str:
+    count[0] += len(text)
+    if count[0] > RENDER_LIMIT:
+        raise WorkflowError(f"templates in the step's input expand to more than "
+                            f"{RENDER_LIMIT} characters")
+    return text
 
 
 class Run:
@@ -189,7 +201,7 @@ class Run:
         return True, value
 
     def render(self, value: Any, prev: Any, extra: dict[str, Any],
-               tables_as_text: bool = False) -> Any:
+               tables_as_text: bool = False, count: list[int] | None = None) -> Any:
         """Resolve ``{{...}}`` templates in a step's parameters.
 
         Upstream hands ``{{...}}`` to tools untouched, so resolving must never break a
@@ -197,8 +209,11 @@ class Run:
         with ``tables_as_text`` (tool parameters) a whole-string template whose value is a
         table becomes text (its ``text`` field, else JSON) and a boolean ``"true"`` or
         ``"false"``, so a string parameter stays a string. Custom Lua steps and nested
-        workflows get tables as tables.
+        workflows get tables as tables. At most ``RENDER_LIMIT`` characters are spliced in
+        (``count`` carries the total through nested parameters).
         """
+        if count is None:
+            count = [0]
         if isinstance(value, str) and "{{" in value:
             whole = _TEMPLATE.fullmatch(value.strip())
             if whole:
@@ -207,18 +222,20 @@ class Run:
                     return value
                 # tools coerce numbers to strings and "true"/"false" to booleans, not
                 # the other way: tables and booleans reach them as text
-                return text_of(got) if tables_as_text and isinstance(got, dict | list | bool) \
-                    else got
+                return _spliced(count, text_of(got)) \
+                    if tables_as_text and isinstance(got, dict | list | bool) else got
 
             def sub(m: re.Match[str]) -> str:
                 found, got = self.lookup(m.group(1), prev, extra)
-                return text_of(got) if found and got is not None else m.group(0)
+                return _spliced(count, text_of(got)) if found and got is not None \
+                    else m.group(0)
 
             return _TEMPLATE.sub(sub, value)
         if isinstance(value, dict):
-            return {k: self.render(v, prev, extra, tables_as_text) for k, v in value.items()}
+            return {k: self.render(v, prev, extra, tables_as_text, count)
+                    for k, v in value.items()}
         if isinstance(value, list):
-            return [self.render(v, prev, extra, tables_as_text) for v in value]
+            return [self.render(v, prev, extra, tables_as_text, count) for v in value]
         return value
 
 

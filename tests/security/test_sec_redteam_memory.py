@@ -76,3 +76,22 @@ def test_ordinary_csv_still_converts(tmp_path: Path) -> None:
     """
     done = run_cli(script, tmp_path)
     assert done.stdout.startswith("20000\t20000"), done.stdout + done.stderr
+
+
+def test_workflow_templates_cannot_multiply_a_step_output(tmp_path: Path) -> None:
+    """``{{prev}}`` written 500 times spliced a 1 MB output 500 times, in Python."""
+    script = """
+    local wf = Workflow.sequential({name = "amp", steps = {
+      {name = "a", type = "custom",
+       ["function"] = function() return string.rep("x", 1000000) end},
+      {name = "b", type = "tool", tool = "hash_calculator",
+       input = {operation = "hash", input = string.rep("{{prev}}", 500)}},
+    }})
+    local ok, err = pcall(function() return wf:execute({}) end)
+    print(ok, err)
+    """
+    done = run_cli(script, tmp_path, "--timeout", "30")
+    assert done.code == 0, done.stderr
+    assert done.stdout.startswith("false") and "expand to more than" in done.stdout, \
+        done.stdout[:300]
+    assert done.max_rss_mb < 300, done.max_rss_mb
