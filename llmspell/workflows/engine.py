@@ -154,6 +154,31 @@ def _spliced(count: list[int], text: str) -> str:
     return text
 
 
+# Step outputs one execution may hold (characters of text, plus 8 per list or table
+# entry): a loop or many steps keep every output until the run ends, in Python, outside
+# the Lua heap's cap.
+RUN_OUTPUT_LIMIT = 128 * 1024 * 1024
+
+
+def _output_size(value: Any, budget: int) -> int:
+    """About how much memory ``value`` holds, counted until past ``budget``."""
+    total, stack = 0, [value]
+    while stack and total <= budget:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, dict):
+            total += 8 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            total += 8 * len(item)
+            stack.extend(item)
+        else:
+            total += 8
+    return total
+
+
 class Run:
     """The state of one execution."""
 
@@ -167,9 +192,15 @@ class Run:
         self.lock = threading.Lock()
         self.extra: dict[str, Any] = {}
         self.started = time.perf_counter()
+        self.held = 0  # see RUN_OUTPUT_LIMIT
 
     def record(self, result: dict[str, Any]) -> None:
+        size = _output_size(result.get("output"), RUN_OUTPUT_LIMIT)
         with self.lock:
+            self.held += size
+            if self.held > RUN_OUTPUT_LIMIT:
+                raise WorkflowError(f"Workflow '{self.workflow.name}': its step outputs hold "
+                                    f"more than {RUN_OUTPUT_LIMIT} bytes")
             self.results.append(result)
             if result["success"] and not result.get("skipped"):
                 self.outputs[result["name"]] = result.get("output")

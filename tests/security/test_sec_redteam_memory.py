@@ -95,3 +95,23 @@ def test_workflow_templates_cannot_multiply_a_step_output(tmp_path: Path) -> Non
     assert done.stdout.startswith("false") and "expand to more than" in done.stdout, \
         done.stdout[:300]
     assert done.max_rss_mb < 300, done.max_rss_mb
+
+
+def test_a_loop_cannot_pile_up_step_outputs(tmp_path: Path) -> None:
+    """Each iteration's 10 MB tool output was kept until the end: 80 of them took 4.7 GB."""
+    script = """
+    local wf = Workflow.loop({
+      name = "acc", iterator = {range = {start = 1, ["end"] = 80, step = 1}},
+      max_iterations = 100,
+      body = {{name = "b", type = "tool", tool = "text_manipulator",
+               input = {operation = "replace", input = string.rep("a", 1000),
+                        options = {from = "a", to = string.rep("y", 10000)}}}},
+    })
+    local ok, err = pcall(function() return wf:execute({}) end)
+    print(ok, err)
+    """
+    done = run_cli(script, tmp_path, "--timeout", "60")
+    assert done.code == 0, done.stderr
+    assert done.stdout.startswith("false") and "step outputs hold more than" in done.stdout, \
+        done.stdout[:300]
+    assert done.max_rss_mb < 450, done.max_rss_mb
