@@ -115,3 +115,25 @@ def test_a_loop_cannot_pile_up_step_outputs(tmp_path: Path) -> None:
     assert done.stdout.startswith("false") and "step outputs hold more than" in done.stdout, \
         done.stdout[:300]
     assert done.max_rss_mb < 450, done.max_rss_mb
+
+
+def test_the_memory_state_cannot_grow_without_limit(tmp_path: Path) -> None:
+    """Each value is under max_state_size_bytes, but 120 keys of 5 MB held 650 MB."""
+    script = """
+    local big = string.rep("z", 5000000)
+    local ok, err = pcall(function()
+      for i = 1, 120 do
+        collectgarbage()
+        State.save("global", "k" .. i, big .. i)
+      end
+    end)
+    print(ok, err)
+    State.delete("global", "k1")
+    print(pcall(State.save, "global", "small", "still works"))
+    """
+    done = run_cli(script, tmp_path, "--timeout", "60")
+    assert done.code == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("false") and "in all" in lines[0], done.stdout[:300]
+    assert lines[1].startswith("true"), done.stdout[:300]
+    assert done.max_rss_mb < 450, done.max_rss_mb
