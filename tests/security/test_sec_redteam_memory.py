@@ -137,3 +137,23 @@ def test_the_memory_state_cannot_grow_without_limit(tmp_path: Path) -> None:
     assert lines[0].startswith("false") and "in all" in lines[0], done.stdout[:300]
     assert lines[1].startswith("true"), done.stdout[:300]
     assert done.max_rss_mb < 450, done.max_rss_mb
+
+
+def test_unread_events_cannot_pile_up(tmp_path: Path) -> None:
+    """A subscription nobody reads kept every 5 MB event (120 of them: 630 MB); now the
+    oldest are dropped past 64 MB, as when its buffer is full."""
+    script = """
+    local big = string.rep("z", 5000000)
+    local sub = Event.subscribe("x.*")
+    for i = 1, 120 do
+      collectgarbage()
+      Event.publish("x.y", {n = i, data = big .. i})
+    end
+    local first = Event.receive(sub, 100)
+    print(first.data.n)
+    """
+    done = run_cli(script, tmp_path, "--timeout", "60")
+    assert done.code == 0, done.stderr
+    first = int(done.stdout.split()[0])
+    assert 100 < first <= 120, done.stdout[:200]
+    assert done.max_rss_mb < 300, done.max_rss_mb
