@@ -153,6 +153,10 @@ def _file_operations(ctx: ToolContext, p: Params) -> ToolOutput:
         dst = ctx.guard.check(dst_text, "target_path")
         if not src.exists():
             raise ToolStorageError(f"Source does not exist: {src_text}")
+        if dst.is_dir() and (op == "move" or not src.is_dir()):
+            # shutil puts the source *inside* an existing folder: check where it lands
+            # (a `.llmspell` folder moved onto the home folder is the user's config)
+            dst = ctx.guard.check(str(dst / src.name), "target_path")
         dst.parent.mkdir(parents=True, exist_ok=True)
         if op == "copy":
             if src.is_dir():
