@@ -530,6 +530,13 @@ def _detect(data: bytes) -> str:
         return "cp1252"
 
 
+def _check_converted_size(ctx: ToolContext, size: int) -> None:
+    """A converted file is at most ``max_file_size`` bytes, like any file a tool writes."""
+    if size > ctx.guard.max_file_size:
+        raise ToolValidationError(f"The converted file would be {size} bytes (limit "
+                                  f"{ctx.guard.max_file_size} bytes)")
+
+
 def _converter(ctx: ToolContext, p: Params) -> ToolOutput:
     op = p.req_str("operation")
     src_text = p.req_str("path")
@@ -562,6 +569,8 @@ def _converter(ctx: ToolContext, p: Params) -> ToolOutput:
         text = data.decode(codec)
         size = max(1, p.int("tab_size", 4))
         if p.bool("convert_to_spaces", True):
+            # each tab becomes up to `size` spaces: refuse before building a huge text
+            _check_converted_size(ctx, len(data) + text.count("\t") * (size - 1))
             lines = [re.sub(r"^[ \t]+", lambda m: m.group(0).expandtabs(size), line)
                      for line in text.splitlines(keepends=True)]
         else:
@@ -572,6 +581,7 @@ def _converter(ctx: ToolContext, p: Params) -> ToolOutput:
     else:
         raise ToolValidationError(f"Invalid operation: {op} (encoding, line_endings, "
                                   "indentation)")
+    _check_converted_size(ctx, len(out))
     atomic_write(dst, out)
     return _done(op, "File conversion completed successfully",
                  {"input_path": src_text, "output_path": dst_text, "operation": op})

@@ -157,3 +157,18 @@ def test_unread_events_cannot_pile_up(tmp_path: Path) -> None:
     first = int(done.stdout.split()[0])
     assert 100 < first <= 120, done.stdout[:200]
     assert done.max_rss_mb < 300, done.max_rss_mb
+
+
+def test_file_converter_tabs_cannot_expand_without_limit(tmp_path: Path) -> None:
+    """100,000 tabs with tab_size = 100,000 asked for 10^10 spaces (19 GB seen)."""
+    script = f"""
+    local src = "{tmp_path / 'tabs.txt'}"
+    Tool.invoke("file_operations", {{operation = "write", path = src,
+                                     input = string.rep("\\t", 100000)}})
+    print(pcall(Tool.invoke, "file_converter", {{operation = "indentation", path = src,
+        target_path = src .. ".out", convert_to_spaces = true, tab_size = 100000}}))
+    """
+    done = run_cli(script, tmp_path, "--timeout", "20")
+    assert done.code == 0, done.stderr
+    assert done.stdout.startswith("false") and "would be" in done.stdout, done.stdout[:300]
+    assert done.max_rss_mb < 300, done.max_rss_mb
