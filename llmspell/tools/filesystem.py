@@ -627,7 +627,7 @@ def _search(ctx: ToolContext, p: Params) -> ToolOutput:
     deadline = time.monotonic() + ctx.timeout(30.0)
     context = min(10, max(0, p.int("context_lines", 2)))
     max_depth = min(20, max(0, p.int("max_depth", 20)))
-    max_size = p.int("max_file_size", 10 * 1024 * 1024)
+    max_size = min(p.int("max_file_size", 10 * 1024 * 1024), ctx.guard.max_file_size)
     per_file = p.int("max_matches_per_file", 100)
     include = {e.lower().lstrip(".") for e in (p.str_list("include_extensions", []) or [])}
     exclude = {e.lower().lstrip(".") for e in (p.str_list("exclude_extensions", []) or [])}

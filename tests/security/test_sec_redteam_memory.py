@@ -172,3 +172,25 @@ def test_file_converter_tabs_cannot_expand_without_limit(tmp_path: Path) -> None
     assert done.code == 0, done.stderr
     assert done.stdout.startswith("false") and "would be" in done.stdout, done.stdout[:300]
     assert done.max_rss_mb < 300, done.max_rss_mb
+
+
+def test_wav_conversion_cannot_multiply_the_file(tmp_path: Path) -> None:
+    """8-bit mono to 32-bit 64 channels wrote 256x the input (a 1 MB WAV became 256 MB)."""
+    import wave
+
+    src = tmp_path / "in.wav"
+    with wave.open(str(src), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(1)
+        w.setframerate(8000)
+        w.writeframes(b"\x80" * 1_000_000)
+    script = f"""
+    print(pcall(Tool.invoke, "audio_processor", {{operation = "convert",
+        source_path = "{src}", target_path = "{tmp_path / 'out.wav'}",
+        channels = 64, bits_per_sample = 32}}))
+    """
+    done = run_cli(script, tmp_path, "--timeout", "60")
+    assert done.code == 0, done.stderr
+    assert done.stdout.startswith("false") and "would be" in done.stdout, done.stdout[:300]
+    out = tmp_path / "out.wav"
+    assert not out.exists() or out.stat().st_size < 60_000_000
