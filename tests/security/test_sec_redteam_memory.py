@@ -194,3 +194,25 @@ def test_wav_conversion_cannot_multiply_the_file(tmp_path: Path) -> None:
     assert done.stdout.startswith("false") and "would be" in done.stdout, done.stdout[:300]
     out = tmp_path / "out.wav"
     assert not out.exists() or out.stat().st_size < 60_000_000
+
+
+SESSIONS = "[runtime.sessions]\nenabled = true\n"
+
+
+def test_memory_sessions_cannot_grow_without_limit(tmp_path: Path) -> None:
+    """100 sessions (the count limit) of 8 MB metadata each held 850 MB in memory."""
+    script = """
+    local big = string.rep("z", 8000000)
+    local ok, err = pcall(function()
+      for i = 1, 100 do
+        collectgarbage()
+        Session.create({name = "s" .. i, metadata = {x = big .. i}})
+      end
+    end)
+    print(ok, err)
+    """
+    done = run_cli(script, tmp_path, "--timeout", "60", config=SESSIONS)
+    assert done.code == 0, done.stderr
+    assert done.stdout.startswith("false") and "held in memory" in done.stdout, \
+        done.stdout[:300]
+    assert done.max_rss_mb < 500, done.max_rss_mb
