@@ -122,6 +122,17 @@ def redact_text(text: str, values: Iterable[str] | None = None) -> str:
     return text
 
 
+def contains_secret(data: str | bytes, values: Iterable[str] | None = None) -> bool:
+    """True when ``data`` (text, or bytes holding it as UTF-8) contains a known secret
+    value: for tools that would hand it on transformed (base64, another encoding), where
+    ``redact_text`` on their result could no longer find it."""
+    for value in secret_values() if values is None else values:
+        if (value.encode("utf-8", "surrogateescape") if isinstance(data, bytes)
+                else value) in data:
+            return True
+    return False
+
+
 def scrub(value: Any, values: Iterable[str] | None = None, _depth: int = 0) -> Any:
     """A copy of plain data with secrets hidden: secret-named keys masked, text redacted."""
     if values is None:

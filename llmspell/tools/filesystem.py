@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..secret_filter import contains_secret
 from .errors import SecurityViolation, ToolError, ToolStorageError, ToolValidationError
 from .registry import ToolOutput, ToolSpec, envelope, message_output, ok
 from .schema import Param, Params
@@ -541,6 +542,9 @@ def _converter(ctx: ToolContext, p: Params) -> ToolOutput:
     op = p.req_str("operation")
     src_text = p.req_str("path")
     data = ctx.guard.read_bytes(src_text)
+    if op == "encoding" and contains_secret(data):  # UTF-16 would hide it from the filter
+        raise SecurityViolation(f"File '{src_text}' contains a secret value (a key from the "
+                                "environment or config); its encoding is not converted")
     dst_text = p.str("target_path") or src_text
     dst = ctx.guard.check(dst_text, "target_path")
     if op == "encoding":

@@ -33,3 +33,41 @@ def test_words_containing_pass_stay_visible(tmp_path: Path) -> None:
     done = run_cli('print(os.getenv("BYPASS_CACHE"), os.getenv("COMPASS_HEADING"))', tmp_path,
                    env={"BYPASS_CACHE": "yes-please", "COMPASS_HEADING": "north"})
     assert done.stdout.startswith("yes-please\tnorth"), done.stdout
+
+
+KEY = "sk-redteam-file-8b1e4d2f6a"
+
+
+def test_a_file_holding_a_secret_is_not_reencoded_past_the_filter(tmp_path: Path) -> None:
+    """``file_operations`` read shows the key as ``***``; base64 or UTF-16 of the same file
+    handed it out in a form the filter does not recognise."""
+    dotenv = tmp_path / "project.env"
+    dotenv.write_text(f"OPENAI_API_KEY={KEY}\n")
+    script = f"""
+        print(Tool.invoke("file_operations", {{operation = "read", path = "{dotenv}"}}).text)
+        print(pcall(function()
+          return Tool.invoke("base64_encoder", {{operation = "encode",
+                                                 input_file = "{dotenv}"}}).result.output
+        end))
+        print(pcall(Tool.invoke, "file_converter", {{operation = "encoding",
+          path = "{dotenv}", target_path = "{tmp_path / 'u16.env'}", to_encoding = "utf16le"}}))
+        local ok, r = pcall(Tool.invoke, "file_operations",
+                            {{operation = "read", path = "{tmp_path / 'u16.env'}"}})
+        print(ok and (r.text:gsub("%z", "")) or "no copy")
+    """
+    done = run_cli(script, tmp_path, env={"OPENAI_API_KEY": KEY})
+    assert done.code == 0, done.stderr
+    import base64
+
+    out = done.stdout
+    assert KEY not in out and base64.b64encode(f"OPENAI_API_KEY={KEY}\n".encode()).decode() \
+        not in out, out
+    assert out.count("contains a secret value") == 2, out
+
+
+def test_files_without_secrets_still_encode(tmp_path: Path) -> None:
+    plain = tmp_path / "plain.txt"
+    plain.write_text("hello")
+    done = run_cli(f'print(Tool.invoke("base64_encoder", {{operation = "encode", '
+                   f'input_file = "{plain}"}}).result.output)', tmp_path)
+    assert done.stdout.startswith("aGVsbG8="), done.stdout + done.stderr
