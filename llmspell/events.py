@@ -37,7 +37,7 @@ DEFAULT_TIMEOUT_MS = 5000
 QUEUE_BYTES = 64 * 1024 * 1024
 
 
-def _data_size(value: Any, budget: int = QUEUE_BYTES) -> int:
+def data_size(value: Any, budget: int = QUEUE_BYTES) -> int:
     """About how much memory event data holds (text plus 8 per entry), counted until past
     ``budget``."""
     total, stack = 64, [value]
@@ -179,7 +179,7 @@ class EventBus:
             "ttl": ttl_seconds,
             "metadata": metadata or {},
         }
-        size = _data_size(data) if subs else 0
+        size = data_size(data) if subs else 0
         for sub in subs:
             with sub.cond:
                 full = sub.queue.maxlen is not None and len(sub.queue) == sub.queue.maxlen

@@ -216,3 +216,19 @@ def test_memory_sessions_cannot_grow_without_limit(tmp_path: Path) -> None:
     assert done.stdout.startswith("false") and "held in memory" in done.stdout, \
         done.stdout[:300]
     assert done.max_rss_mb < 500, done.max_rss_mb
+
+
+def test_debug_capture_buffer_cannot_hold_huge_messages(tmp_path: Path) -> None:
+    """Debug's capture buffer (1000 entries) kept every message whole: 40 of 3 MB held
+    120 MB (1000 of them, 3 GB)."""
+    script = """
+    local big = string.rep("z", 3000000)
+    for i = 1, 40 do collectgarbage(); Debug.info(big .. i, "m") end
+    local last = Debug.getCapturedEntries()
+    local e = last[#last]
+    print(#e.message < 100000, e.message:sub(-20))
+    """
+    done = run_cli(script, tmp_path, "--timeout", "60")
+    assert done.code == 0, done.stderr[-300:]
+    assert done.stdout.startswith("true"), done.stdout[:300]
+    assert done.max_rss_mb < 120, done.max_rss_mb
