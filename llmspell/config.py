@@ -737,6 +737,19 @@ def is_protected(real: str, writing: bool = False,
     return False
 
 
+_PROCESS_INFO = ("/proc/self", "/proc/thread-self")
+
+
+def is_process_info(real: str) -> bool:
+    """True for ``/proc/<pid>/...`` (and ``/proc/self``): a process's environment, memory and
+    open files hold the secrets ``os.getenv`` hides, so no allowed path (not even ``*``)
+    reaches them. ``real`` is resolved (``/proc/self`` already became ``/proc/<pid>``)."""
+    if not real.startswith("/proc/"):
+        return False
+    first = real[len("/proc/"):].split("/", 1)[0]
+    return first.isdigit() or real.startswith(_PROCESS_INFO)
+
+
 # -- what a config a script could have written may not do --------------------------------
 # Keys that grant a right when their value is looser than the built-in default. ``flag``:
 # true grants; ``limit``: more than the default, or 0/negative (= no limit), grants;

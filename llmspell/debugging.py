@@ -70,6 +70,27 @@ def _now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# The capture buffer keeps at most this much of each entry's message and metadata (its
+# 1000 entries live in Python, outside the Lua heap's cap); the log line itself is whole.
+CAPTURE_TEXT = 64 * 1024
+
+
+def _kept(entry: dict[str, Any]) -> dict[str, Any]:
+    """``entry`` as the capture buffer keeps it: long messages cut, large metadata noted."""
+    from .events import data_size
+
+    message, data = entry["message"], entry.get("metadata")
+    if len(message) <= CAPTURE_TEXT and (data is None or data_size(data, CAPTURE_TEXT)
+                                         <= CAPTURE_TEXT):
+        return entry
+    kept = dict(entry)
+    if len(message) > CAPTURE_TEXT:
+        kept["message"] = f"{message[:CAPTURE_TEXT]}... ({len(message)} characters)"
+    if data is not None and data_size(data, CAPTURE_TEXT) > CAPTURE_TEXT:
+        kept["metadata"] = f"(metadata over {CAPTURE_TEXT} bytes, not kept)"
+    return kept
+
+
 class DebugService:
     """Levelled, filtered logging with a capture buffer, and named timers."""
 
@@ -156,7 +177,7 @@ class DebugService:
             entry["module"] = module
         if data is not None:
             entry["metadata"] = data
-        self.captured.append(entry)
+        self.captured.append(_kept(entry))
         if self.on_log is not None:
             self.on_log(entry)
         stream = self._stream or sys.stderr

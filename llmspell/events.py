@@ -31,9 +31,35 @@ from typing import Any
 DEFAULT_TIMEOUT_MS = 5000
 
 
+# Bytes of event data one subscription may hold unread (besides events.buffer_size
+# events): the data lives in Python, outside the Lua heap's cap; past it the oldest
+# events are dropped, as when the buffer is full.
+QUEUE_BYTES = 64 * 1024 * 1024
+
+
+def data_size(value: Any, budget: int = QUEUE_BYTES) -> int:
+    """About how much memory event data holds (text plus 8 per entry), counted until past
+    ``budget``."""
+    total, stack = 64, [value]
+    while stack and total <= budget:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, dict):
+            total += 8 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            total += 8 * len(item)
+            stack.extend(item)
+        else:
+            total += 8
+    return total
+
+
 class Subscription:
     __slots__ = ("id", "pattern", "language", "_match", "_cache", "queue", "cond",
-                 "dropped", "received", "closed")
+                 "dropped", "received", "closed", "sizes", "held")
 
     def __init__(self, pattern: str, language: str, capacity: int) -> None:
         self.id = str(uuid.uuid4())
@@ -42,6 +68,8 @@ class Subscription:
         self._match = re.compile(fnmatch.translate(pattern)).match
         self._cache: dict[str, bool] = {}
         self.queue: deque[dict[str, Any]] = deque(maxlen=capacity if capacity > 0 else None)
+        self.sizes: deque[int] = deque()  # the data size of each queued event (QUEUE_BYTES)
+        self.held = 0
         self.cond = threading.Condition(threading.Lock())
         self.dropped = 0
         self.received = 0
@@ -151,11 +179,18 @@ class EventBus:
             "ttl": ttl_seconds,
             "metadata": metadata or {},
         }
+        size = data_size(data) if subs else 0
         for sub in subs:
             with sub.cond:
-                if sub.queue.maxlen is not None and len(sub.queue) == sub.queue.maxlen:
+                full = sub.queue.maxlen is not None and len(sub.queue) == sub.queue.maxlen
+                while sub.queue and (full or sub.held + size > QUEUE_BYTES):
+                    sub.queue.popleft()
+                    sub.held -= sub.sizes.popleft()
                     sub.dropped += 1
+                    full = False
                 sub.queue.append(event)
+                sub.sizes.append(size)
+                sub.held += size
                 sub.cond.notify()
             self.delivered += 1
         if self._export is not None:
@@ -217,6 +252,7 @@ class EventBus:
             while True:
                 while sub.queue:
                     event = sub.queue.popleft()
+                    sub.held -= sub.sizes.popleft()
                     ttl = event.get("ttl")
                     if ttl is not None and time.time() - event["timestamp"] > ttl:
                         continue

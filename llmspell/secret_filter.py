@@ -6,7 +6,7 @@ through this module, so the rules live once:
 
 - **Secret names.** A name is secret when one of its words (split on ``_ - . /``,
   spaces and camelCase) is a credential word: ``key``, ``apikey``, ``token``,
-  ``secret``, ``password``, ``passwd``, ``pwd``, ``passphrase``, ``credential(s)``,
+  ``secret``, ``password``, ``passwd``, ``pass``, ``pwd``, ``passphrase``, ``credential(s)``,
   ``auth``, ``authorization``, ``cookie``, ``private``, ``signature``; or a run-together
   word that contains ``password``, ``secret``, ``credential``, ``apikey``... or ends in
   ``key``/``token`` (``PGPASSWORD``, ``SECRETKEY``, ``GHTOKEN``). Plurals of
@@ -36,7 +36,7 @@ MIN_VALUE_LENGTH = 8
 
 SECRET_WORDS = frozenset({
     "key", "keys", "apikey", "token", "secret", "secrets", "password", "passwords", "passwd",
-    "pwd", "passphrase", "credential", "credentials", "auth", "authorization", "cookie",
+    "pass", "pwd", "passphrase", "credential", "credentials", "auth", "authorization", "cookie",
     "private", "signature", "bearer", "sessionid",
 })
 # Run-together names (``PGPASSWORD``, ``SECRETKEY``, ``GHTOKEN``): a word containing one
@@ -120,6 +120,17 @@ def redact_text(text: str, values: Iterable[str] | None = None) -> str:
         if value in text:
             text = text.replace(value, MASK)
     return text
+
+
+def contains_secret(data: str | bytes, values: Iterable[str] | None = None) -> bool:
+    """True when ``data`` (text, or bytes holding it as UTF-8) contains a known secret
+    value: for tools that would hand it on transformed (base64, another encoding), where
+    ``redact_text`` on their result could no longer find it."""
+    for value in secret_values() if values is None else values:
+        if (value.encode("utf-8", "surrogateescape") if isinstance(data, bytes)
+                else value) in data:
+            return True
+    return False
 
 
 def scrub(value: Any, values: Iterable[str] | None = None, _depth: int = 0) -> Any:

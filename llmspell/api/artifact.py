@@ -10,7 +10,6 @@ Same availability as ``Session``. ``Artifact.store_file`` reads a file only when
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,17 +37,9 @@ def _metadata(value: Any, fn: str, position: int) -> dict[str, Any]:
 
 
 def _readable(rt: Runtime, raw: str, fn: str) -> Path:
-    if not rt.settings.get("runtime.security.allow_file_access"):
-        raise ApiError(f"{fn}: file access is disabled "
-                       "(set runtime.security.allow_file_access = true)")
-    real = os.path.realpath(raw)
-    roots = rt.allowed_roots()
-    if "*" not in roots:
-        resolved = [os.path.realpath(r) for r in roots]
-        if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep) for r in resolved):
-            raise ApiError(f"{fn}: '{raw}' is outside the allowed paths "
-                           f"({', '.join(resolved)}; runtime.security.allowed_paths)")
-    return Path(real)
+    """``raw`` resolved, if ``io.open`` could read it: the same guard (file access on,
+    inside the allowed paths, never a llmspell config file)."""
+    return Path(rt.checked_path(raw, "r", fn))
 
 
 def install(rt: Runtime, table: Any) -> None:

@@ -242,7 +242,7 @@ class Runtime:
                 return (False, NO_MEMORY)
             try:
                 result = fn(*args)
-                if self._abort is not None:
+                if self._check():  # also a deadline that passed inside a blocking call
                     return (False, self.abort_token)
                 if isinstance(result, convert.LuaMulti):
                     return self._push_many(result)
@@ -516,6 +516,9 @@ class Runtime:
         if config_mod.is_protected(real, writing, self._own_config()):
             raise ApiError(f"{fn}: '{text}' is a llmspell config location; scripts may not "
                            "touch it (rights come from the user)")
+        if config_mod.is_process_info(real):
+            raise ApiError(f"{fn}: '{text}' is a process's own information (/proc/<pid>: its "
+                           "environment holds secrets)")
         if "*" not in roots:
             resolved = [os.path.realpath(r) for r in roots]
             if not any(real == r or real.startswith(r.rstrip(os.sep) + os.sep)
@@ -523,6 +526,12 @@ class Runtime:
                 raise ApiError(f"{fn}: '{text}' is outside the allowed paths "
                                f"({', '.join(resolved)}; runtime.security.allowed_paths)")
         return convert.encode(real)
+
+    def checked_path(self, path: str, mode: str, fn: str) -> str:
+        """``path`` resolved, if Lua's ``io.open(path, mode)`` may open it (raises ApiError
+        naming ``fn`` otherwise): for globals that read or write files for the script."""
+        return convert.decode(self._path_check(convert.encode(path), convert.encode(mode),
+                                               convert.encode(fn)))
 
     def _own_config(self) -> list[str]:
         source = self.settings.source

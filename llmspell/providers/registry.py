@@ -24,7 +24,8 @@ Base URL, first found wins:
 The user's key goes only where the user said (issue 10): it is sent when the endpoint
 lies under a URL of steps 2-5 — step 2 only from a config that grants rights
 (``Settings.grants_rights``: not one discovered in the current folder) — same scheme,
-host and port, and the same path or a sub-path. An endpoint chosen by the script
+host and port, and the same path or a sub-path; and never when such a config sets the
+provider's ``api_key_env`` or gives it another ``provider_type``. An endpoint chosen by the script
 (step 1) elsewhere is called without a key (keyless local servers still work; one that
 demands a key answers 401, and the error says why). A key the script passes itself
 (``:api_key()``) is the script's own and goes with it.
@@ -156,7 +157,8 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
     withheld = False
     if key and not api_key:
         user_urls = _user_urls(settings, entry, env, upper, ptype, public_url)
-        withheld = not any(url_within(url, _with_scheme(u, kind)) for u in user_urls)
+        withheld = _steered(settings, entry, name, ptype) or \
+            not any(url_within(url, _with_scheme(u, kind)) for u in user_urls)
         if withheld:
             key = None
     timeout = entry.get("timeout_seconds")
@@ -167,6 +169,17 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
         timeout=float(timeout) if timeout else None, policy=RetryPolicy.from_config(entry),
         enabled=bool(entry.get("enabled", True)), configured=bool(entry), entry=entry,
         explicit_key=bool(api_key), key_withheld=withheld, key_source=source)
+
+
+def _steered(settings: Any, entry: Mapping[str, Any], name: str, ptype: str) -> bool:
+    """True when a config that grants no rights (found in the current folder: a script may
+    have written it) chooses which variable holds the key (``api_key_env``) or gives the
+    name another type (``provider_type``): it would pick which of the user's secrets goes
+    to which provider's URL, so no key is sent."""
+    if getattr(settings, "grants_rights", True):
+        return False
+    own = name.strip().lower()
+    return bool(entry.get("api_key_env")) or ptype != ALIASES.get(own, own)
 
 
 def _with_scheme(url: str, kind: str) -> str:

@@ -17,6 +17,7 @@ against its hash when read back.
 from __future__ import annotations
 
 import fnmatch
+import json
 import uuid
 import zlib
 from collections.abc import Callable
@@ -97,6 +98,12 @@ def content_hash(content: bytes) -> str:
     import blake3
 
     return blake3.blake3(content).hexdigest()
+
+
+# The memory backend holds at most this much artifact content and session metadata in all
+# (or max_artifact_size, if larger; no limit when that is 0): it lives in this process,
+# outside the Lua heap's cap, and the count limits alone allow 100 x 1000 x 100 MB.
+MEMORY_HELD_LIMIT = 256 * 1024 * 1024
 
 
 class SessionService:
@@ -221,11 +228,25 @@ class SessionService:
             if self.max_sessions and active >= self.max_sessions:
                 raise SessionError(f"Maximum active sessions reached ({self.max_sessions}; "
                                    "runtime.sessions.max_sessions): complete or delete some")
+            self._check_held(conn, len(json.dumps(metadata or {}, default=str)))
             self.store.insert_session(conn, {
                 "id": sid, "name": name, "description": description, "tags": tags,
                 "status": "active", "created_at": stamp, "updated_at": stamp,
                 "parent_session_id": parent, "custom_metadata": metadata or {}})
         return sid
+
+    def _check_held(self, conn: Any, adding: int) -> None:
+        """Refuse ``adding`` more bytes past ``MEMORY_HELD_LIMIT`` (memory backend only)."""
+        if not self.store.memory or not self.max_artifact_size:
+            return
+        limit = max(MEMORY_HELD_LIMIT, self.max_artifact_size)
+        held = conn.execute(
+            "SELECT (SELECT COALESCE(SUM(stored_size), 0) FROM blobs) + "
+            "(SELECT COALESCE(SUM(length(custom_metadata)), 0) FROM sessions)").fetchone()[0]
+        if held + adding > limit:
+            raise SessionError(f"the sessions held in memory would exceed {limit} bytes of "
+                               "artifacts and metadata; delete some sessions, or use a "
+                               "durable storage_backend")
 
     def get(self, session_id: Any) -> dict[str, Any]:
         return self._public(self._row(session_id))
@@ -356,6 +377,7 @@ class SessionService:
                         f"({self.max_artifacts_per_session}; "
                         "runtime.sessions.max_artifacts_per_session)")
                 else:
+                    self._check_held(conn, len(stored))
                     sequence = row["next_sequence"] + 1
                     stamp = self._stamp()
                     self.store.put_blob(conn, digest, len(content), stored, compressed,

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StateError
-from .store import JsonText, MemoryStore
+from .store import JsonText, MemoryStore, MemoryStoreFull
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 DURABLE_ALIASES = ("sled", "rocksdb")
 DEFAULT_MAX_VALUE_BYTES = 10_000_000
+# The memory backend holds at most this many times max_state_size_bytes in all (0: no
+# limit, like the setting).
+MEMORY_TOTAL_FACTOR = 16
 
 _ENCODE = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False,
                            check_circular=True).encode
@@ -86,7 +89,7 @@ class StateService:
             return
         text = self.encode(key, value)
         if self._memory is not None:
-            self._memory.data[key] = _DECODE(text)  # a private copy
+            self._hold(key, _DECODE(text), len(text))  # a private copy
         else:
             self.store.put(key, text)
 
@@ -100,7 +103,7 @@ class StateService:
         if self._memory is not None:
             if self.max_value_bytes and size_bound > self.max_value_bytes:
                 self.encode(key, value)
-            self._memory.data[key] = value
+            self._hold(key, value, size_bound)
         else:
             self.store.put(key, self.encode(key, value))
 
@@ -112,10 +115,17 @@ class StateService:
             if self.max_value_bytes and 3 * len(text) > self.max_value_bytes:
                 self.encode(key, _DECODE(text))  # exact check; raises when too large
             stored = JsonText(text)
-            self._memory.data[key] = stored
+            self._hold(key, stored, len(text))
             return stored
         self.store.put(key, self.encode(key, _DECODE(text)))
         return None
+
+    def _hold(self, key: str, value: Any, size: int) -> None:
+        assert self._memory is not None
+        try:
+            self._memory.hold(key, value, size)
+        except MemoryStoreFull as exc:
+            raise StateValueError(f"value for key '{key}' cannot be stored: {exc}") from None
 
     def get(self, key: str) -> Any:
         """The value under the full key ``key`` (a copy the caller may change), or None."""
@@ -213,7 +223,7 @@ def open_state(settings: Settings) -> StateService:
     backend = backend_name(settings.get(f"{section}.backend_type"), section)
     max_bytes = settings.get(f"{section}.max_state_size_bytes") or 0
     if not enabled or backend == "memory":
-        return StateService(MemoryStore(), max_bytes)
+        return StateService(MemoryStore(MEMORY_TOTAL_FACTOR * max_bytes), max_bytes)
     from .sqlite_store import SQLiteStore
 
     return StateService(SQLiteStore(state_path(settings)), max_bytes)

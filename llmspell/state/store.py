@@ -29,6 +29,10 @@ def _items(data: dict[str, Any]) -> list[tuple[str, Any]]:
             continue
 
 
+class MemoryStoreFull(ValueError):
+    """The memory store's total limit would be passed (``MemoryStore.limit``)."""
+
+
 class JsonText(str):
     """A value the memory store holds as its JSON text (as written by the Lua fast path,
     see ``api/state.py``); decoded when read. Not necessarily canonical JSON."""
@@ -59,8 +63,27 @@ class MemoryStore:
     backend = "memory"
     path: Path | None = None
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = 0) -> None:
         self.data: dict[str, Any] = {}
+        # The JSON size of each value and their total, capped by ``limit`` (0: none): the
+        # values live in Python, outside the Lua heap's cap, and a script can save any
+        # number of keys.
+        self.limit = limit
+        self.sizes: dict[str, int] = {}
+        self.total = 0
+
+    def hold(self, key: str, value: Any, size: int) -> None:
+        """Store ``value`` (JSON data or ``JsonText``, about ``size`` bytes as JSON) under
+        ``key``; raises ``MemoryStoreFull`` past ``limit``."""
+        total = self.total - self.sizes.get(key, 0) + size
+        if self.limit and total > self.limit:
+            raise MemoryStoreFull(
+                f"the state held in memory would exceed {self.limit} bytes in all "
+                "(16 x runtime.state_persistence.max_state_size_bytes); delete some keys, "
+                "or use the sqlite backend")
+        self.data[key] = value
+        self.sizes[key] = size
+        self.total = total
 
     def get(self, key: str) -> str | None:
         value = self.data.get(key)
@@ -69,9 +92,10 @@ class MemoryStore:
         return None if value is None else _ENCODE(value)
 
     def put(self, key: str, text: str) -> None:
-        self.data[key] = _DECODE(text)
+        self.hold(key, _DECODE(text), len(text))
 
     def delete(self, key: str) -> bool:
+        self.total -= self.sizes.pop(key, 0)
         return self.data.pop(key, None) is not None
 
     def keys(self, prefix: str = "") -> list[str]:
@@ -83,6 +107,8 @@ class MemoryStore:
 
     def replace_all(self, items: dict[str, str]) -> None:
         self.data = {k: _DECODE(v) for k, v in items.items()}
+        self.sizes = {k: len(v) for k, v in items.items()}
+        self.total = sum(self.sizes.values())
 
     def count(self) -> int:
         return len(self.data)

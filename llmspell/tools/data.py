@@ -29,6 +29,26 @@ def _raw_result(op: str, result: Any, message: str, **extra: Any) -> ToolOutput:
 
 CSV_LIMIT = 500 * 1024 * 1024
 ANALYSIS_ROWS = 10_000
+# Python holds each cell as a list slot and a record entry (~100 bytes, 100x a one-byte
+# cell), and short rows are padded to the header's width: cells are counted before the
+# records are built. JSON records repeat every column name, transform adds its literal
+# columns to each row: their size is estimated before they are built.
+CSV_MAX_CELLS = 2_000_000
+CSV_OUTPUT_LIMIT = 64 * 1024 * 1024
+
+
+def _check_cells(text: str, delimiter: str) -> None:
+    """Refuse before parsing when the text has room for more than ``CSV_MAX_CELLS`` cells
+    (quoted delimiters and line breaks only make the count larger)."""
+    if text.count(delimiter) + text.count("\n") + 1 > CSV_MAX_CELLS:
+        raise ToolValidationError(f"CSV input too large (more than {CSV_MAX_CELLS} cells)")
+
+
+def _check_output(rows: int, per_row: int, text: str) -> None:
+    """Refuse a result of about ``rows * per_row`` bytes past ``CSV_OUTPUT_LIMIT``."""
+    if rows * per_row + len(text) > CSV_OUTPUT_LIMIT:
+        raise ToolValidationError(f"CSV result too large (about {rows * per_row} bytes; "
+                                  f"limit {CSV_OUTPUT_LIMIT})")
 
 
 def _read_csv(text: str) -> tuple[list[str], list[list[str]], str]:
@@ -37,10 +57,14 @@ def _read_csv(text: str) -> tuple[list[str], list[list[str]], str]:
     sample = text[:8192]
     counts = {d: sample.splitlines()[0].count(d) if sample else 0 for d in ",;\t|"}
     delimiter = max(counts, key=lambda d: counts[d]) if any(counts.values()) else ","
+    _check_cells(text, delimiter)
     rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
     rows = [r for r in rows if r]
     if not rows:
         raise ToolValidationError("CSV input has no header row")
+    if len(rows[0]) * (len(rows) - 1) > CSV_MAX_CELLS:  # each record has the header's width
+        raise ToolValidationError(f"CSV input too large (more than {CSV_MAX_CELLS} cells "
+                                  "once short rows are padded to the header)")
     return rows[0], rows[1:], delimiter
 
 
@@ -223,6 +247,8 @@ def _csv(ctx: ToolContext, p: Params) -> ToolOutput:
         fmt = options.get("format")
         if not fmt:
             raise ToolValidationError("Convert operation requires options.format")
+        if fmt in ("json", "jsonl", "jsonlines"):  # each record repeats the column names
+            _check_output(len(rows), sum(len(h) + 8 for h in header), text)
         if fmt == "json":
             data = [{k: _typed(v) for k, v in rec.items()} for rec in records]
             return _raw_result(op, data, "CSV convert completed")
@@ -259,6 +285,7 @@ def _csv(ctx: ToolContext, p: Params) -> ToolOutput:
             raise ToolValidationError("rename_columns and add_columns must be objects")
         keep = [h for h in header if h not in drops]
         new_header = [str(renames.get(h, h)) for h in keep] + list(adds)
+        _check_output(len(rows), sum(len(str(e)) + 10 for e in adds.values()), text)
         out_rows = [[rec[h] for h in keep] + [_column_value(str(expr), rec) for expr in
                                                adds.values()] for rec in records]
         return _raw_result(op, _write_csv(new_header, out_rows, delimiter),

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..secret_filter import contains_secret
 from .errors import SecurityViolation, ToolError, ToolStorageError, ToolValidationError
 from .registry import ToolOutput, ToolSpec, envelope, message_output, ok
 from .schema import Param, Params
@@ -153,6 +154,10 @@ def _file_operations(ctx: ToolContext, p: Params) -> ToolOutput:
         dst = ctx.guard.check(dst_text, "target_path")
         if not src.exists():
             raise ToolStorageError(f"Source does not exist: {src_text}")
+        if dst.is_dir() and (op == "move" or not src.is_dir()):
+            # shutil puts the source *inside* an existing folder: check where it lands
+            # (a `.llmspell` folder moved onto the home folder is the user's config)
+            dst = ctx.guard.check(str(dst / src.name), "target_path")
         dst.parent.mkdir(parents=True, exist_ok=True)
         if op == "copy":
             if src.is_dir():
@@ -526,10 +531,20 @@ def _detect(data: bytes) -> str:
         return "cp1252"
 
 
+def _check_converted_size(ctx: ToolContext, size: int) -> None:
+    """A converted file is at most ``max_file_size`` bytes, like any file a tool writes."""
+    if size > ctx.guard.max_file_size:
+        raise ToolValidationError(f"The converted file would be {size} bytes (limit "
+                                  f"{ctx.guard.max_file_size} bytes)")
+
+
 def _converter(ctx: ToolContext, p: Params) -> ToolOutput:
     op = p.req_str("operation")
     src_text = p.req_str("path")
     data = ctx.guard.read_bytes(src_text)
+    if op == "encoding" and contains_secret(data):  # UTF-16 would hide it from the filter
+        raise SecurityViolation(f"File '{src_text}' contains a secret value (a key from the "
+                                "environment or config); its encoding is not converted")
     dst_text = p.str("target_path") or src_text
     dst = ctx.guard.check(dst_text, "target_path")
     if op == "encoding":
@@ -558,6 +573,8 @@ def _converter(ctx: ToolContext, p: Params) -> ToolOutput:
         text = data.decode(codec)
         size = max(1, p.int("tab_size", 4))
         if p.bool("convert_to_spaces", True):
+            # each tab becomes up to `size` spaces: refuse before building a huge text
+            _check_converted_size(ctx, len(data) + text.count("\t") * (size - 1))
             lines = [re.sub(r"^[ \t]+", lambda m: m.group(0).expandtabs(size), line)
                      for line in text.splitlines(keepends=True)]
         else:
@@ -568,6 +585,7 @@ def _converter(ctx: ToolContext, p: Params) -> ToolOutput:
     else:
         raise ToolValidationError(f"Invalid operation: {op} (encoding, line_endings, "
                                   "indentation)")
+    _check_converted_size(ctx, len(out))
     atomic_write(dst, out)
     return _done(op, "File conversion completed successfully",
                  {"input_path": src_text, "output_path": dst_text, "operation": op})
@@ -613,7 +631,7 @@ def _search(ctx: ToolContext, p: Params) -> ToolOutput:
     deadline = time.monotonic() + ctx.timeout(30.0)
     context = min(10, max(0, p.int("context_lines", 2)))
     max_depth = min(20, max(0, p.int("max_depth", 20)))
-    max_size = p.int("max_file_size", 10 * 1024 * 1024)
+    max_size = min(p.int("max_file_size", 10 * 1024 * 1024), ctx.guard.max_file_size)
     per_file = p.int("max_matches_per_file", 100)
     include = {e.lower().lstrip(".") for e in (p.str_list("include_extensions", []) or [])}
     exclude = {e.lower().lstrip(".") for e in (p.str_list("exclude_extensions", []) or [])}

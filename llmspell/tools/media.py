@@ -136,6 +136,10 @@ def _audio(ctx: ToolContext, p: Params) -> ToolOutput:
                 raise ToolValidationError("bits_per_sample must be 8, 16, 24 or 32")
             if channels is not None and not 1 <= channels <= 64:
                 raise ToolValidationError("channels must be between 1 and 64")
+            out_size = params.nframes * (channels or params.nchannels) * out_width
+            if out_size > ctx.guard.max_file_size:  # up to 256x the input (8-bit mono in)
+                raise ToolValidationError(f"The converted WAV would be {out_size} bytes "
+                                          f"(limit {ctx.guard.max_file_size} bytes)")
             dst.parent.mkdir(parents=True, exist_ok=True)
             deadline = time.monotonic() + ctx.timeout(CONVERT_SECONDS)
             with wave.open(str(dst), "wb") as w:

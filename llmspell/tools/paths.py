@@ -48,9 +48,11 @@ class PathGuard:
         self.max_file_size = max_file_size
 
     def allows(self, real: str) -> bool:
-        from ..config import is_protected
+        from ..config import is_process_info, is_protected
 
         if is_protected(real, extra=self.protected):  # config files: a run may not grant the next
+            return False
+        if is_process_info(real):  # /proc/<pid>/environ holds the user's keys
             return False
         if is_protected(real, writing=True, extra=self.protected) and not _full_dir(real):
             return False  # a folder above one that a copy/move could create or replace
@@ -69,11 +71,14 @@ class PathGuard:
             raise SecurityViolation(f"Path contains a NUL byte: {path!r}")
         real = os.path.realpath(os.path.expanduser(path))
         if not self.allows(real):
-            from ..config import is_protected
+            from ..config import is_process_info, is_protected
 
             if is_protected(real, extra=self.protected):
                 raise SecurityViolation(f"Path '{path}' is a llmspell config location; "
                                         "scripts may not touch it (rights come from the user)")
+            if is_process_info(real):
+                raise SecurityViolation(f"Path '{path}' is a process's own information "
+                                        "(/proc/<pid>: its environment holds secrets)")
             roots = ", ".join(self.roots) or "none"
             raise SecurityViolation(
                 f"Path '{path}' is outside the allowed paths ({roots}); "

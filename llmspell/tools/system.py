@@ -153,15 +153,26 @@ def _allowed_commands(ctx: ToolContext) -> set[str]:
     return {x.strip() for x in items if x.strip()} - BLOCKED_COMMANDS
 
 
+def _arg_values(arg: str) -> list[str]:
+    """The parts of one argument a program may take as a path: the argument itself, what
+    follows each ``=`` (``--file=X``, ``if=X``) and, in a group of short options, every
+    tail after the first letter (programs take a short option's value glued on:
+    ``date -f/etc/x``, ``-uf../x``)."""
+    values = [] if arg.startswith("-") else [arg]
+    values += [arg[i + 1:] for i, c in enumerate(arg) if c == "="]
+    if arg.startswith("-") and not arg.startswith("--"):
+        values += [arg[i:] for i in range(2, len(arg))]
+    return [v for v in values if v]
+
+
 def _check_arg_paths(ctx: ToolContext, args: list[str], cwd: str) -> None:
     """Arguments naming files must stay inside the allowed paths too."""
     for arg in args:
-        if arg.startswith("-") and "=" not in arg:
-            continue
-        value = arg.split("=", 1)[1] if arg.startswith("-") else arg
-        candidate = value if os.path.isabs(value) else os.path.join(cwd, value)
-        if os.path.isabs(value) or ".." in value.split(os.sep) or os.path.lexists(candidate):
-            ctx.guard.check(candidate, "arguments")
+        for value in _arg_values(arg):
+            candidate = value if os.path.isabs(value) else os.path.join(cwd, value)
+            if os.path.isabs(value) or ".." in value.split(os.sep) \
+                    or os.path.lexists(candidate):
+                ctx.guard.check(candidate, "arguments")
 
 
 def _process(ctx: ToolContext, p: Params) -> ToolOutput:

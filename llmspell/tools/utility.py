@@ -142,6 +142,16 @@ UUID_GENERATOR = ToolSpec(
 
 # -- base64_encoder -------------------------------------------------------------------
 
+def _refuse_secrets(data: bytes, path: str | None) -> None:
+    """A file holding a known secret (a key of the user's environment or config) is not
+    re-encoded: the secret filter hides it in results only where it appears as is."""
+    from ..secret_filter import contains_secret
+
+    if contains_secret(data):
+        raise SecurityViolation(f"File '{path}' contains a secret value (a key from the "
+                                "environment or config); it is not encoded")
+
+
 def _base64(ctx: ToolContext, p: Params) -> ToolOutput:
     import base64
     import binascii
@@ -156,6 +166,7 @@ def _base64(ctx: ToolContext, p: Params) -> ToolOutput:
     binary_input = p.bool("binary_input", False)
     if "input_file" in p:
         data = ctx.guard.read_bytes(p.str("input_file"), "input_file")
+        _refuse_secrets(data, p.str("input_file"))
     elif "input" in p:
         text = p.str("input")
         if binary_input and op == "encode":

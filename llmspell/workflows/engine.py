@@ -140,6 +140,43 @@ LOOP_BREAKS = {"break_condition": "break condition met",
                "max_iterations": "max_iterations reached"}
 
 _TEMPLATE = re.compile(r"\{\{\s*([A-Za-z_][\w.\-]*)\s*\}\}")
+# Characters of text one step's templates may splice in: a template repeated many times
+# (or naming a large output) would otherwise build any amount of text in Python, outside
+# the Lua heap's cap.
+RENDER_LIMIT = 16 * 1024 * 1024
+
+
+def _spliced(count: list[int], text: str) -> str:
+    count[0] += len(text)
+    if count[0] > RENDER_LIMIT:
+        raise WorkflowError(f"templates in the step's input expand to more than "
+                            f"{RENDER_LIMIT} characters")
+    return text
+
+
+# Step outputs one execution may hold (characters of text, plus 8 per list or table
+# entry): a loop or many steps keep every output until the run ends, in Python, outside
+# the Lua heap's cap.
+RUN_OUTPUT_LIMIT = 128 * 1024 * 1024
+
+
+def _output_size(value: Any, budget: int) -> int:
+    """About how much memory ``value`` holds, counted until past ``budget``."""
+    total, stack = 0, [value]
+    while stack and total <= budget:
+        item = stack.pop()
+        if isinstance(item, str | bytes):
+            total += len(item)
+        elif isinstance(item, dict):
+            total += 8 * len(item)
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            total += 8 * len(item)
+            stack.extend(item)
+        else:
+            total += 8
+    return total
 
 
 class Run:
@@ -155,9 +192,15 @@ class Run:
         self.lock = threading.Lock()
         self.extra: dict[str, Any] = {}
         self.started = time.perf_counter()
+        self.held = 0  # see RUN_OUTPUT_LIMIT
 
     def record(self, result: dict[str, Any]) -> None:
+        size = _output_size(result.get("output"), RUN_OUTPUT_LIMIT)
         with self.lock:
+            self.held += size
+            if self.held > RUN_OUTPUT_LIMIT:
+                raise WorkflowError(f"Workflow '{self.workflow.name}': its step outputs hold "
+                                    f"more than {RUN_OUTPUT_LIMIT} bytes")
             self.results.append(result)
             if result["success"] and not result.get("skipped"):
                 self.outputs[result["name"]] = result.get("output")
@@ -189,7 +232,7 @@ class Run:
         return True, value
 
     def render(self, value: Any, prev: Any, extra: dict[str, Any],
-               tables_as_text: bool = False) -> Any:
+               tables_as_text: bool = False, count: list[int] | None = None) -> Any:
         """Resolve ``{{...}}`` templates in a step's parameters.
 
         Upstream hands ``{{...}}`` to tools untouched, so resolving must never break a
@@ -197,8 +240,11 @@ class Run:
         with ``tables_as_text`` (tool parameters) a whole-string template whose value is a
         table becomes text (its ``text`` field, else JSON) and a boolean ``"true"`` or
         ``"false"``, so a string parameter stays a string. Custom Lua steps and nested
-        workflows get tables as tables.
+        workflows get tables as tables. At most ``RENDER_LIMIT`` characters are spliced in
+        (``count`` carries the total through nested parameters).
         """
+        if count is None:
+            count = [0]
         if isinstance(value, str) and "{{" in value:
             whole = _TEMPLATE.fullmatch(value.strip())
             if whole:
@@ -207,18 +253,20 @@ class Run:
                     return value
                 # tools coerce numbers to strings and "true"/"false" to booleans, not
                 # the other way: tables and booleans reach them as text
-                return text_of(got) if tables_as_text and isinstance(got, dict | list | bool) \
-                    else got
+                return _spliced(count, text_of(got)) \
+                    if tables_as_text and isinstance(got, dict | list | bool) else got
 
             def sub(m: re.Match[str]) -> str:
                 found, got = self.lookup(m.group(1), prev, extra)
-                return text_of(got) if found and got is not None else m.group(0)
+                return _spliced(count, text_of(got)) if found and got is not None \
+                    else m.group(0)
 
             return _TEMPLATE.sub(sub, value)
         if isinstance(value, dict):
-            return {k: self.render(v, prev, extra, tables_as_text) for k, v in value.items()}
+            return {k: self.render(v, prev, extra, tables_as_text, count)
+                    for k, v in value.items()}
         if isinstance(value, list):
-            return [self.render(v, prev, extra, tables_as_text) for v in value]
+            return [self.render(v, prev, extra, tables_as_text, count) for v in value]
         return value
 
 
