@@ -166,3 +166,43 @@ def test_the_script_sees_one_line_naming_the_provider(server: str, cli: Any,
     assert done.returncode == 0, done.stderr
     assert "false" in done.stdout and "openai: malformed reply from" in done.stdout
     assert "AttributeError" not in done.stdout and "object has no" not in done.stdout
+
+
+def gzip_bomb(inflated_mib: int) -> bytes:
+    """A gzip body of a JSON object padded with ``inflated_mib`` MiB of spaces."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 31)
+    block = b" " * 2**20
+    parts = [packer.compress(b"{")]
+    parts += [packer.compress(block) for _ in range(inflated_mib)]
+    parts += [packer.compress(b"}"), packer.flush()]
+    return b"".join(parts)
+
+
+class _BombHandler(_Handler):
+    bomb = b""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-encoding", "gzip")
+        self.send_header("content-length", str(len(self.bomb)))
+        self.end_headers()
+        self.wfile.write(self.bomb)
+
+
+def test_a_gzip_bomb_is_refused_before_it_fills_memory() -> None:
+    _BombHandler.bomb = gzip_bomb(200)  # 200 KiB on the wire, 200 MiB inflated
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _BombHandler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(ProviderError) as info:
+            ask(f"http://127.0.0.1:{httpd.server_port}", "openai")
+    finally:
+        httpd.shutdown()
+    message = str(info.value)
+    assert message.startswith("openai: malformed reply from http://127.0.0.1:")
+    assert "larger than 64 MiB" in message

@@ -34,6 +34,7 @@ from .retry import RETRY_STATUSES, Retryable, RetryPolicy, parse_retry_after, wi
 DEFAULT_TIMEOUT = 120.0
 CONNECT_TIMEOUT = 10.0
 STREAM_IDLE_SECONDS = 60.0  # a stream silent this long is stalled (if the deadline is later)
+MAX_REPLY_BYTES = 64 * 1024 * 1024  # a reply (after gzip), or one stream line, past this fails
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
 _local = threading.local()
 _io = threading.local()  # the deadline of the call doing socket I/O on this thread
@@ -332,7 +333,9 @@ class Http:
             started = time.perf_counter()
             try:
                 with _io_deadline(limit.until):
-                    response = self.client.send(request, stream=stream)
+                    response = self.client.send(request, stream=True)
+                    if not stream or response.status_code >= 400:
+                        self._read_capped(response, url)
             except httpx.TimeoutException as exc:
                 self._log(request, "timeout", started)
                 if limit.left() <= 0.05:  # the call's own deadline: no time for a retry
@@ -374,6 +377,21 @@ class Http:
             raise error
 
         return with_retry(attempt, self.policy, budget=limit.left)
+
+    def _read_capped(self, response: httpx.Response, url: str) -> None:
+        """Read the body, decompressed, up to MAX_REPLY_BYTES (a gzip bomb is an error)."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_REPLY_BYTES:
+                    raise self.malformed(url, f"the reply is larger than "
+                                              f"{MAX_REPLY_BYTES // 2**20} MiB")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        response._content = b"".join(chunks)  # what httpx's own read() sets
 
     def status_error(self, response: httpx.Response, url: str, body: Any) -> ProviderError:
         p = self.provider
@@ -434,6 +452,9 @@ class Http:
             while "\n" in buffer:
                 line, buffer = buffer.split("\n", 1)
                 yield line.rstrip("\r")
+            if len(buffer) > MAX_REPLY_BYTES:
+                raise self.malformed(url, f"a stream line is longer than "
+                                          f"{MAX_REPLY_BYTES // 2**20} MiB")
             if time.monotonic() >= until:  # also when a proxy bypasses the deadline backend
                 raise self._stream_timeout(url, limit, idle, last_data)
         if buffer:
