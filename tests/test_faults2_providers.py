@@ -206,3 +206,27 @@ def test_a_gzip_bomb_is_refused_before_it_fills_memory() -> None:
     message = str(info.value)
     assert message.startswith("openai: malformed reply from http://127.0.0.1:")
     assert "larger than 64 MiB" in message
+
+
+class _RedirectHandler(_Handler):
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        self.send_response(302)
+        self.send_header("location", self.path)  # a loop
+        self.send_header("content-length", "0")
+        self.end_headers()
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_a_redirect_is_named_not_called_an_empty_reply(name: str) -> None:
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _RedirectHandler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(ProviderError) as info:
+            ask(f"http://127.0.0.1:{httpd.server_port}", name)
+    finally:
+        httpd.shutdown()
+    message = str(info.value)
+    assert message.startswith(f"{name}: ") and "redirects (HTTP 302)" in message, message
+    assert f"providers.{name}.base_url" in message

@@ -28,6 +28,7 @@ import httpcore
 import httpx
 
 from ..errors import ProviderError
+from ..secret_filter import redact_urls
 from . import cassette as cassette_mod
 from .retry import RETRY_STATUSES, Retryable, RetryPolicy, parse_retry_after, with_retry
 
@@ -334,7 +335,7 @@ class Http:
             try:
                 with _io_deadline(limit.until):
                     response = self.client.send(request, stream=True)
-                    if not stream or response.status_code >= 400:
+                    if not stream or response.status_code >= 300:
                         self._read_capped(response, url)
             except httpx.TimeoutException as exc:
                 self._log(request, "timeout", started)
@@ -361,7 +362,7 @@ class Http:
             except httpx.HTTPError as exc:
                 raise ProviderError(f"{p}: request to {url} failed: {exc}") from None
             self._log(request, response.status_code, started)
-            if response.status_code < 400:
+            if response.status_code < 300:
                 response.extensions["llmspell.deadline"] = limit
                 return response
             with _io_deadline(limit.until):
@@ -410,6 +411,10 @@ class Http:
             return ProviderError(f"{p}: rate limited (HTTP 429): {message}")
         if status >= 500:
             return ProviderError(f"{p}: server error (HTTP {status}): {message}")
+        if status < 400:  # redirects are not followed: the key must not go elsewhere
+            return ProviderError(f"{p}: {url} redirects (HTTP {status}) to "
+                                 f"{redact_urls(response.headers.get('location', '?'))}; set "
+                                 f"providers.{p}.base_url to the final address")
         return ProviderError(f"{p}: request rejected (HTTP {status}): {message}")
 
     def json(self, response: httpx.Response, url: str) -> dict[str, Any]:
