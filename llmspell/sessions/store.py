@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import StateError
 from ..faultpoint import fault_point
-from ..state.sqlite import fsync_dir, open_database, storage_hint
+from ..state.sqlite import failure_hint, fsync_dir, open_database, storage_hint
 
 SESSIONS_FORMAT_VERSION = 1
 FREED_PREFIX = ".freed-"
@@ -132,7 +132,8 @@ class SessionStore:
                 yield self._conn()
             except sqlite3.Error as exc:
                 raise StateError(f"session store {action} failed "
-                                 f"({self.path or 'memory'}): {exc}") from None
+                                 f"({self.path or 'memory'}): {exc}"
+                                 + failure_hint(self.path, exc)) from None
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
