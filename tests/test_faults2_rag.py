@@ -47,7 +47,7 @@ def server() -> Iterator[str]:
                                     "[1e39, 0, 0, 0, 0, 0, 0, 0]"],
                          ids=["infinite", "past-float32"])
 def test_a_non_finite_embedding_is_refused(server: str, tmp_path: Path, vector: str) -> None:
-    _Embeddings.body = ('{"data": [{"embedding": %s}]}' % vector).encode()
+    _Embeddings.body = ('{"data": [{"embedding": ' + vector + '}]}').encode()
     (tmp_path / "c.toml").write_text(
         f'[providers.openai]\nbase_url = "{server}/v1"\napi_key = "k"\nmax_retries = 0\n'
         '[rag]\nenabled = true\n[rag.vector_storage]\ndimensions = 8\n'
