@@ -434,7 +434,8 @@ def _check_choices(settings: Settings, source: Path | None) -> None:
             raise ConfigError(f"{origin}: {key}: expected a string, one of "
                               + ", ".join(allowed))
         if isinstance(value, str) and value.strip().lower() not in allowed:
-            raise ConfigError(f"{origin}: {key} = {value!r} is not one of "
+            shown = repr(value) if len(value) <= 60 else repr(value[:60]) + "..."
+            raise ConfigError(f"{origin}: {key} = {shown} is not one of "
                               + ", ".join(allowed))
     _check_paths(settings, origin)
 
@@ -722,6 +723,8 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"Config path is a directory: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     except UnicodeDecodeError as exc:
         bad = exc.object[exc.start]
         raise ConfigError(f"{path}: invalid TOML: not UTF-8 text (byte 0x{bad:02X} at "

@@ -54,3 +54,28 @@ def test_validate_names_the_key(tmp_path: Path, toml: str, key: str) -> None:
         line = done.stderr.strip().splitlines()[0]
         assert line.startswith("Error: ") and "c.toml" in line and key in line, line
         assert "Traceback" not in done.stderr and "ran" not in done.stdout
+
+
+ODD_TOML = {
+    "deep arrays": "[debug]\nx = " + "[" * 5000 + "]" * 5000 + "\n",
+    "deep inline tables": "[providers.openai]\nrate_limit = " + "{a=" * 900 + "1"
+                          + "}" * 900 + "\n",
+}
+
+
+@pytest.mark.parametrize("name", sorted(ODD_TOML))
+def test_toml_nested_too_deeply_is_one_line(tmp_path: Path, name: str) -> None:
+    (tmp_path / "c.toml").write_text(ODD_TOML[name])
+    done = subprocess.run([sys.executable, "-m", "llmspell", "-c", "c.toml", "validate"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr.strip() == "Error: c.toml: invalid TOML: arrays or tables nested " \
+                                  "too deeply", done.stderr[-500:]
+
+
+def test_a_huge_bad_value_is_refused_promptly_and_shortened(tmp_path: Path) -> None:
+    (tmp_path / "c.toml").write_text('[runtime]\nlog_level = "' + "x" * 2_000_000 + '"\n')
+    done = subprocess.run([sys.executable, "-m", "llmspell", "-c", "c.toml", "validate"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 1
+    assert "runtime.log_level = 'xxx" in done.stderr and len(done.stderr) < 500
