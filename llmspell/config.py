@@ -386,7 +386,7 @@ def check_ranges(data: dict[str, Any], source: Path | None,
             MIN_LUA_MEMORY <= memory <= MAX_LUA_MEMORY):
         raise _range_error(key, memory, MIN_LUA_MEMORY, MAX_LUA_MEMORY, "or 0 = no limit",
                            _origin(key, source, environ))
-    _check_choices(settings, source)
+    _check_choices(settings, source, environ)
     _check_backup_section(settings.get("runtime.state_persistence.backup") or {}, source)
     for name, entry in data["providers"]["providers"].items():
         _check_provider_entry(name, entry, str(source) if source else "config")
@@ -416,11 +416,11 @@ RETRY_RANGES: dict[str, tuple[float, float]] = {
 }
 
 
-def _check_choices(settings: Settings, source: Path | None) -> None:
+def _check_choices(settings: Settings, source: Path | None, environ: Any = None) -> None:
     from .rag.chunking import STRATEGIES
     from .rag.store import SPACES
 
-    origin = str(source) if source else "config"
+    environ = environ or {}
     for key, allowed in (("rag.vector_storage.hnsw.metric", tuple(SPACES)),
                          ("rag.chunking.strategy", STRATEGIES),
                          ("runtime.state_persistence.backend_type", BACKENDS),
@@ -430,23 +430,31 @@ def _check_choices(settings: Settings, source: Path | None) -> None:
                          ("rag.vector_storage.backend", ("hnsw",)),
                          ("default_engine", ("lua", "javascript", "python"))):
         value = settings.get(key)
+        origin = _origin(key, source, environ)
         if value is not None and not isinstance(value, str):
             raise ConfigError(f"{origin}: {key}: expected a string, one of "
                               + ", ".join(allowed))
         if isinstance(value, str) and value.strip().lower() not in allowed:
-            shown = repr(value) if len(value) <= 60 else repr(value[:60]) + "..."
-            raise ConfigError(f"{origin}: {key} = {shown} is not one of "
+            raise ConfigError(f"{origin}: {key} = {_shown(value)} is not one of "
                               + ", ".join(allowed))
-    _check_paths(settings, origin)
+    _check_paths(settings, source, environ)
 
 
-def _check_paths(settings: Settings, origin: str) -> None:
+def _shown(value: Any) -> str:
+    """A value for an error message: its repr, cut to 60 characters."""
+    return repr(value) if not isinstance(value, str) or len(value) <= 60 \
+        else repr(value[:60]) + "..."
+
+
+def _check_paths(settings: Settings, source: Path | None, environ: Any) -> None:
     for key in STRING_LISTS:
         value = settings.get(key)
+        origin = _origin(key, source, environ)
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{origin}: {key}: expected a list of strings")
     for key in FILE_PATHS + FOLDER_PATHS:
         value = settings.get(key)
+        origin = _origin(key, source, environ)
         if value is None:
             continue
         if not isinstance(value, str):
@@ -456,9 +464,11 @@ def _check_paths(settings: Settings, origin: str) -> None:
                               "out for the default")
         path = Path(value).expanduser()
         if key in FILE_PATHS and path.is_dir():
-            raise ConfigError(f"{origin}: {key} = {value!r} is a folder; it must name a file")
+            raise ConfigError(f"{origin}: {key} = {_shown(value)} is a folder; it must name "
+                              "a file")
         if key in FOLDER_PATHS and path.exists() and not path.is_dir():
-            raise ConfigError(f"{origin}: {key} = {value!r} is a file; it must name a folder")
+            raise ConfigError(f"{origin}: {key} = {_shown(value)} is a file; it must name "
+                              "a folder")
 
 
 def _check_provider_entry(name: str, entry: dict[str, Any], origin: str) -> None:
@@ -466,7 +476,7 @@ def _check_provider_entry(name: str, entry: dict[str, Any], origin: str) -> None
     url = entry.get("base_url")
     if url is not None and (not isinstance(url, str) or (
             url.strip() and not url.strip().lower().startswith(("http://", "https://")))):
-        raise ConfigError(f"{origin}: providers.{name}.base_url = {url!r} is not an http:// "
+        raise ConfigError(f"{origin}: providers.{name}.base_url = {_shown(url)} is not an http:// "
                           "or https:// URL")
     retry = entry.get("retry")
     if retry is None:

@@ -79,3 +79,15 @@ def test_a_huge_bad_value_is_refused_promptly_and_shortened(tmp_path: Path) -> N
                           cwd=tmp_path, capture_output=True, text=True, timeout=30)
     assert done.returncode == 1
     assert "runtime.log_level = 'xxx" in done.stderr and len(done.stderr) < 500
+
+
+def test_a_bad_value_from_the_environment_names_the_variable(tmp_path: Path) -> None:
+    import os
+
+    env = {**os.environ, "LLMSPELL_STATE_BACKEND": "postgres"}
+    done = subprocess.run([sys.executable, "-m", "llmspell", "exec", "print('ran')"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    assert done.returncode == 1 and "ran" not in done.stdout
+    assert done.stderr.startswith("Error: environment variable LLMSPELL_STATE_BACKEND: "
+                                  "runtime.state_persistence.backend_type = 'postgres'"), \
+        done.stderr
