@@ -148,3 +148,24 @@ def test_rag_rows_lost_beside_their_indexes_are_refused(filled: Path, tmp_path: 
     line = first_error(run(d, "print(#RAG.search('document number 5', {k = 3}))"))
     assert str(db) in line and "holds indexes" in line, line
     assert [f.read_bytes() for f in indexes] == before  # the indexes are not emptied
+
+
+@pytest.mark.parametrize("fault", ["full", "read-only"])
+def test_a_new_store_on_a_full_or_read_only_disk_is_a_clear_error(tmp_path: Path,
+                                                                  fault: str) -> None:
+    from faults_support import fill, remount_read_only, tmpfs
+
+    with tmpfs(tmp_path / "disk") as disk:
+        if fault == "full":
+            fill(disk)
+        else:
+            remount_read_only(disk)
+        (tmp_path / "c.toml").write_text(CONFIG.format(d=disk))
+        for code, name in (("State.save('global', 'a', 1)", "state.db"),
+                           ("Session.create({name = 'x'})", "sessions.db")):
+            line = first_error(run(tmp_path, code))
+            assert f"{disk / name}: cannot create database" in line, line
+            assert ("is full" if fault == "full" else "read-only file system") in line, line
+            assert "Errno" not in line
+        assert sorted(p.name for p in disk.iterdir()) == (["filler"] if fault == "full"
+                                                          else [])

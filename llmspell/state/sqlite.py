@@ -145,7 +145,10 @@ def _create(path: Path, kind: str, format_version: int, schema: str) -> None:
                          + storage_hint(path, exc)) from None
     finally:
         for name in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
-            name.unlink(missing_ok=True)
+            try:
+                name.unlink(missing_ok=True)
+            except OSError:
+                pass  # (a read-only folder: nothing was made)
 
 
 def open_database(path: Path | str, kind: str, format_version: int, schema: str
