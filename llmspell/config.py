@@ -386,9 +386,10 @@ def check_ranges(data: dict[str, Any], source: Path | None,
             MIN_LUA_MEMORY <= memory <= MAX_LUA_MEMORY):
         raise _range_error(key, memory, MIN_LUA_MEMORY, MAX_LUA_MEMORY, "or 0 = no limit",
                            _origin(key, source, environ))
-    _check_choices(settings, source)
+    _check_choices(settings, source, environ)
     _check_backup_section(settings.get("runtime.state_persistence.backup") or {}, source)
     for name, entry in data["providers"]["providers"].items():
+        _check_provider_entry(name, entry, str(source) if source else "config")
         for field_name, (low, high, note) in PROVIDER_RANGES.items():
             value = entry.get(field_name)
             if isinstance(value, int) and not low <= value <= high:
@@ -396,17 +397,102 @@ def check_ranges(data: dict[str, Any], source: Path | None,
                                    str(source) if source else "config")
 
 
-def _check_choices(settings: Settings, source: Path | None) -> None:
+BACKENDS = ("memory", "sqlite", "sled", "rocksdb")
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "off")
+# Settings naming a file (an existing folder there is an error) or a folder (an existing
+# file there is an error); an empty string is an error for both (leave the key out).
+FILE_PATHS = ("runtime.state_persistence.path", "runtime.sessions.path", "events.export.file")
+FOLDER_PATHS = ("rag.vector_storage.persistence_path",
+                "runtime.state_persistence.backup.backup_dir")
+STRING_LISTS = ("runtime.module_paths", "runtime.security.allowed_paths",
+                "tools.file_operations.allowed_paths", "events.filtering.include_types",
+                "events.filtering.exclude_types", "events.filtering.include_components",
+                "events.filtering.exclude_components")
+# providers.NAME.retry: (lowest, highest) of each number read from it
+RETRY_RANGES: dict[str, tuple[float, float]] = {
+    "max_retries": (0, 100), "initial_delay_ms": (0, DAY * 1000),
+    "max_delay_ms": (0, DAY * 1000), "max_total_ms": (0, DAY * 1000),
+    "backoff_multiplier": (1, 100),
+}
+
+
+def _check_choices(settings: Settings, source: Path | None, environ: Any = None) -> None:
     from .rag.chunking import STRATEGIES
     from .rag.store import SPACES
 
-    origin = str(source) if source else "config"
+    environ = environ or {}
     for key, allowed in (("rag.vector_storage.hnsw.metric", tuple(SPACES)),
-                         ("rag.chunking.strategy", STRATEGIES)):
+                         ("rag.chunking.strategy", STRATEGIES),
+                         ("runtime.state_persistence.backend_type", BACKENDS),
+                         ("runtime.sessions.storage_backend", BACKENDS),
+                         ("runtime.log_level", LOG_LEVELS),
+                         ("debug.level", LOG_LEVELS),
+                         ("rag.vector_storage.backend", ("hnsw",)),
+                         ("default_engine", ("lua", "javascript", "python"))):
         value = settings.get(key)
-        if isinstance(value, str) and value.lower() not in allowed:
-            raise ConfigError(f"{origin}: {key} = {value!r} is not one of "
+        origin = _origin(key, source, environ)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(f"{origin}: {key}: expected a string, one of "
                               + ", ".join(allowed))
+        if isinstance(value, str) and value.strip().lower() not in allowed:
+            raise ConfigError(f"{origin}: {key} = {_shown(value)} is not one of "
+                              + ", ".join(allowed))
+    _check_paths(settings, source, environ)
+
+
+def _shown(value: Any) -> str:
+    """A value for an error message: its repr, cut to 60 characters."""
+    return repr(value) if not isinstance(value, str) or len(value) <= 60 \
+        else repr(value[:60]) + "..."
+
+
+def _check_paths(settings: Settings, source: Path | None, environ: Any) -> None:
+    for key in STRING_LISTS:
+        value = settings.get(key)
+        origin = _origin(key, source, environ)
+        if isinstance(value, list) and not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{origin}: {key}: expected a list of strings")
+    for key in FILE_PATHS + FOLDER_PATHS:
+        value = settings.get(key)
+        origin = _origin(key, source, environ)
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            raise ConfigError(f"{origin}: {key}: expected a string")
+        if not value.strip():
+            raise ConfigError(f"{origin}: {key} is empty: give a path, or leave the key "
+                              "out for the default")
+        path = Path(value).expanduser()
+        if key in FILE_PATHS and path.is_dir():
+            raise ConfigError(f"{origin}: {key} = {_shown(value)} is a folder; it must name "
+                              "a file")
+        if key in FOLDER_PATHS and path.exists() and not path.is_dir():
+            raise ConfigError(f"{origin}: {key} = {_shown(value)} is a file; it must name "
+                              "a folder")
+
+
+def _check_provider_entry(name: str, entry: dict[str, Any], origin: str) -> None:
+    """What the clients read beyond the integer fields: base_url and the retry table."""
+    url = entry.get("base_url")
+    if url is not None and (not isinstance(url, str) or (
+            url.strip() and not url.strip().lower().startswith(("http://", "https://")))):
+        raise ConfigError(f"{origin}: providers.{name}.base_url = {_shown(url)} is not an http:// "
+                          "or https:// URL")
+    retry = entry.get("retry")
+    if retry is None:
+        return
+    if not isinstance(retry, dict):
+        raise ConfigError(f"{origin}: providers.{name}.retry: expected a table")
+    for key, (low, high) in RETRY_RANGES.items():
+        value = retry.get(key)
+        if value is None:
+            continue
+        where = f"providers.{name}.retry.{key}"
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{origin}: {where}: expected a number")
+        if not low <= value <= high:  # (NaN fails too)
+            raise ConfigError(f"{origin}: {where} = {value} is out of range (allowed: "
+                              f"{low:_} to {high:_})")
 
 
 BACKUP_KEYS: dict[str, tuple[str, float, float]] = {
@@ -647,6 +733,8 @@ def read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"Config path is a directory: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid TOML: arrays or tables nested too deeply") from None
     except UnicodeDecodeError as exc:
         bad = exc.object[exc.start]
         raise ConfigError(f"{path}: invalid TOML: not UTF-8 text (byte 0x{bad:02X} at "

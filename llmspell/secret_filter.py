@@ -47,9 +47,12 @@ SECRET_ENDINGS = ("key", "token")
 NAME_SUFFIXES = ("_env", "_env_var", "_var", "_file", "_path", "_header", "_name")
 
 _WORD_SPLIT = re.compile(r"[_\-./\s:]+|(?<=[a-z0-9])(?=[A-Z])")
-_URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^\s:/@]*):"
-                           r"(?P<password>[^\s/@]+)@")
-_QUERY_PARAM = re.compile(r"(?P<sep>[?&;])(?P<name>[^=&#\s]+)=(?P<value>[^&#\s]*)")
+# Linear time on any text: a scheme starts only where no scheme character precedes it,
+# and a parameter name holds no separator (a long run of letters, or of ';', in a long
+# error message made these quadratic: minutes to print it).
+_URL_USERINFO = re.compile(r"(?<![a-zA-Z0-9+.\-])(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)"
+                           r"(?P<user>[^\s:/@]*):(?P<password>[^\s/@]+)@")
+_QUERY_PARAM = re.compile(r"(?P<sep>[?&;])(?P<name>[^=&#\s?;]+)=(?P<value>[^&#\s]*)")
 
 _registered: set[str] = set()
 _lock = threading.Lock()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from llmspell import config as config_mod
-from llmspell.errors import StateError
+from llmspell.errors import ConfigError, StateError
 from llmspell.state.service import StateService, StateValueError, open_state
 from llmspell.state.sqlite_store import STATE_FORMAT_VERSION, SQLiteStore
 from llmspell.state.store import MemoryStore, prefix_bounds
@@ -98,9 +98,13 @@ def test_open_state_picks_backend(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert durable.path == tmp_path / "r.db"
     durable.close()
     assert "rocksdb" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="backend_type = 'redis' is not one of"):
+        config_mod.from_dict(
+            {"runtime": {"state_persistence": {"backend_type": "redis"}}}, environ={})
+    settings = config_mod.from_dict({}, environ={})  # set after validation: still refused
+    settings.set("runtime.state_persistence.backend_type", "redis")
     with pytest.raises(StateError, match="unknown backend 'redis'"):
-        open_state(config_mod.from_dict(
-            {"runtime": {"state_persistence": {"backend_type": "redis"}}}, environ={}))
+        open_state(settings)
 
 
 def test_default_path_is_under_xdg_data_home(isolated_home: Path) -> None:

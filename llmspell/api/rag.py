@@ -10,6 +10,7 @@ collection (another collection name is its own namespace); ingest honours per-ca
 
 from __future__ import annotations
 
+import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
@@ -77,7 +78,10 @@ def install(rt: Runtime, table: Any) -> None:
         rt.services["rag"] = service
         rt.on_close(service.close)
     svc = service
-    errors = (RagError, StoreError, ValueError)
+    errors = (RagError, StoreError, ValueError, sqlite3.Error)
+
+    def named(exc: Exception) -> Exception:  # a damaged rag.sqlite3 is named, with advice
+        return svc.store.explain(exc) if isinstance(exc, sqlite3.Error) else exc
 
     def search(query: Any = None, options: Any = None) -> dict[str, Any]:
         text = _str(query)
@@ -98,7 +102,7 @@ def install(rt: Runtime, table: Any) -> None:
             scope, scope_id, namespace = _scope("RAG.search", opts)
             return svc.search(text, k, scope, scope_id, threshold, filters or None, namespace)
         except errors as exc:
-            raise _fail("RAG.search", exc) from None
+            raise _fail("RAG.search", named(exc)) from None
 
     def ingest(docs: Any = None, options: Any = None) -> dict[str, Any]:
         data = convert.to_python(docs) if docs is not None else None
@@ -121,7 +125,7 @@ def install(rt: Runtime, table: Any) -> None:
             scope, scope_id, _ = _scope("RAG.ingest", opts)
             return svc.ingest(items, scope, scope_id, chunking)
         except errors as exc:
-            raise _fail("RAG.ingest", exc) from None
+            raise _fail("RAG.ingest", named(exc)) from None
 
     def configure(options: Any = None) -> None:
         if options is None or convert.lua_type(options) != "table":
@@ -129,7 +133,7 @@ def install(rt: Runtime, table: Any) -> None:
         try:
             svc.configure(_opts("RAG.configure", options))
         except errors as exc:
-            raise _fail("RAG.configure", exc) from None
+            raise _fail("RAG.configure", named(exc)) from None
 
     def cleanup_scope(scope: Any = None, scope_id: Any = None) -> int:
         s, sid = _str(scope), _str(scope_id)
@@ -139,7 +143,7 @@ def install(rt: Runtime, table: Any) -> None:
         try:
             return svc.cleanup_scope(s, sid)
         except errors as exc:
-            raise ApiError(f"RAG cleanup failed: {exc}") from None
+            raise ApiError(f"RAG cleanup failed: {named(exc)}") from None
 
     def get_stats(scope: Any = None, scope_id: Any = None) -> dict[str, Any]:
         s = _str(scope) if scope is not None else None
@@ -149,7 +153,7 @@ def install(rt: Runtime, table: Any) -> None:
         try:
             return svc.stats(s, sid)
         except errors as exc:
-            raise _fail("RAG.get_stats", exc) from None
+            raise _fail("RAG.get_stats", named(exc)) from None
 
     def create_session_collection(session_id: Any = None, ttl: Any = None) -> dict[str, Any]:
         sid = _str(session_id)
@@ -160,7 +164,7 @@ def install(rt: Runtime, table: Any) -> None:
         try:
             return svc.create_session_collection(sid, ttl)
         except errors as exc:
-            return {"created": False, "session_id": sid, "error": str(exc)}
+            return {"created": False, "session_id": sid, "error": str(named(exc))}
 
     def configure_session(options: Any = None) -> dict[str, Any]:
         opts = _opts("RAG.configure_session", options)
@@ -173,7 +177,7 @@ def install(rt: Runtime, table: Any) -> None:
         try:
             return svc.configure_session(sid, ttl)
         except errors as exc:
-            raise _fail("RAG.configure_session", exc) from None
+            raise _fail("RAG.configure_session", named(exc)) from None
 
     def list_providers() -> list[str]:
         names = list(PROVIDERS)

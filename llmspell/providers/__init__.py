@@ -79,6 +79,7 @@ def make_client(info: ProviderInfo, *, budget: Callable[[], float | None] | None
                 policy: Any = None) -> Any:
     """A chat/embedding client for a resolved provider."""
     from . import cassette
+    from .checked import CheckedClient
     from .http import Http
 
     active = cassette.active()
@@ -89,14 +90,14 @@ def make_client(info: ProviderInfo, *, budget: Callable[[], float | None] | None
     if info.kind == "anthropic":
         from .anthropic import AnthropicClient
 
-        return AnthropicClient(info, http)
+        return CheckedClient(AnthropicClient(info, http))
     if info.kind == "ollama":
         from .ollama import OllamaClient
 
-        return OllamaClient(info, http)
+        return CheckedClient(OllamaClient(info, http))
     from .openai import OpenAIClient
 
-    return OpenAIClient(info, http)
+    return CheckedClient(OpenAIClient(info, http))
 
 
 def chat_client(settings: Any, provider_name: str, *, base_url: str | None = None,

@@ -30,12 +30,14 @@ import httpcore
 import httpx
 
 from ..errors import ProviderConnectError, ProviderError, ProviderHTTPError, ProviderTimeout
+from ..secret_filter import redact_urls
 from . import cassette as cassette_mod
 from .retry import RETRY_STATUSES, Retryable, RetryPolicy, parse_retry_after, with_retry
 
 DEFAULT_TIMEOUT = 120.0
 CONNECT_TIMEOUT = 10.0
 STREAM_IDLE_SECONDS = 60.0  # a stream silent this long is stalled (if the deadline is later)
+MAX_REPLY_BYTES = 64 * 1024 * 1024  # a reply (after gzip), or one stream line, past this fails
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
 _local = threading.local()
 _io = threading.local()  # the deadline of the call doing socket I/O on this thread
@@ -401,7 +403,9 @@ class Http:
             started = time.perf_counter()
             try:
                 with _io_deadline(limit.until):
-                    response = self.client.send(request, stream=stream)
+                    response = self.client.send(request, stream=True)
+                    if not stream or response.status_code >= 300:
+                        self._read_capped(response, url)
             except httpx.TimeoutException as exc:
                 self._log(request, "timeout", started)
                 if limit.left() <= 0.05:  # the call's own deadline: no time for a retry
@@ -428,7 +432,7 @@ class Http:
             except httpx.HTTPError as exc:
                 raise ProviderError(f"{p}: request to {url} failed: {exc}") from None
             self._log(request, response.status_code, started)
-            if response.status_code < 400:
+            if response.status_code < 300:
                 response.extensions["llmspell.deadline"] = limit
                 return response
             with _io_deadline(limit.until):
@@ -446,6 +450,21 @@ class Http:
             raise error
 
         return with_retry(attempt, self.policy, budget=limit.left)
+
+    def _read_capped(self, response: httpx.Response, url: str) -> None:
+        """Read the body, decompressed, up to MAX_REPLY_BYTES (a gzip bomb is an error)."""
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_REPLY_BYTES:
+                    raise self.malformed(url, f"the reply is larger than "
+                                              f"{MAX_REPLY_BYTES // 2**20} MiB")
+                chunks.append(chunk)
+        finally:
+            response.close()
+        response._content = b"".join(chunks)  # what httpx's own read() sets
 
     def status_error(self, response: httpx.Response, url: str, body: Any
                      ) -> ProviderHTTPError:
@@ -467,6 +486,10 @@ class Http:
             return ProviderHTTPError(f"{p}: rate limited (HTTP 429): {message}", status)
         if status >= 500:
             return ProviderHTTPError(f"{p}: server error (HTTP {status}): {message}", status)
+        if status < 400:  # redirects are not followed: the key must not go elsewhere
+            return ProviderHTTPError(f"{p}: {url} redirects (HTTP {status}) to "
+                                     f"{redact_urls(response.headers.get('location', '?'))}; "
+                                     f"set providers.{p}.base_url to the final address", status)
         return ProviderHTTPError(f"{p}: request rejected (HTTP {status}): {message}", status)
 
     def json(self, response: httpx.Response, url: str) -> dict[str, Any]:
@@ -509,6 +532,9 @@ class Http:
             while "\n" in buffer:
                 line, buffer = buffer.split("\n", 1)
                 yield line.rstrip("\r")
+            if len(buffer) > MAX_REPLY_BYTES:
+                raise self.malformed(url, f"a stream line is longer than "
+                                          f"{MAX_REPLY_BYTES // 2**20} MiB")
             if time.monotonic() >= until:  # also when a proxy bypasses the deadline backend
                 raise self._stream_timeout(url, limit, idle, last_data)
         if buffer:

@@ -16,6 +16,8 @@ class Usage:
 
     def add(self, provider: str, model: str, prompt: int | None, completion: int | None
             ) -> None:
+        prompt = prompt if type(prompt) is int else None  # a server's odd 'usage' counts 0
+        completion = completion if type(completion) is int else None
         with self._lock:
             self.requests += 1
             self.prompt_tokens += prompt or 0

@@ -47,7 +47,7 @@ from typing import Any
 
 from ..errors import StoreError
 from ..faultpoint import fault_point
-from ..state.sqlite import fsync_dir, read_only_fs
+from ..state.sqlite import CORRUPT_CODES, fsync_dir, read_only_fs
 
 INITIAL_CAPACITY = 1024
 EXACT_FILTER_LIMIT = 5000  # filtered searches over at most this many vectors are exact
@@ -70,6 +70,8 @@ CREATE TABLE IF NOT EXISTS index_files (
     size INTEGER NOT NULL, saved_at REAL NOT NULL);
 """
 BUSY_TIMEOUT_SECONDS = 30.0
+DAMAGED = (" (the file is damaged: restore it from a copy, or move the folder away and "
+           "ingest again; llmspell does not repair it)")
 # hnswlib's file header: offsetLevel0, max_elements, cur_element_count,
 # size_data_per_element, label_offset, offsetData (size_t), maxlevel (int),
 # enterpoint_node (uint32), maxM, maxM0, M (size_t), mult (double), ef_construction
@@ -230,10 +232,15 @@ class VectorStore:
         self.warn = warn or (lambda message: print(message, file=sys.stderr, flush=True))
         self._open: dict[str, _Namespace] = {}
         self.db = self._open_db()
-        self._check_meta()
-        # skip the expiry query on every search until some vector has an expiry
-        self._expiring = self.db.execute(
-            "SELECT 1 FROM vectors WHERE expires_at IS NOT NULL LIMIT 1").fetchone() is not None
+        try:
+            self._check_meta()
+            # skip the expiry query on every search until some vector has an expiry
+            self._expiring = self.db.execute(
+                "SELECT 1 FROM vectors WHERE expires_at IS NOT NULL LIMIT 1"
+            ).fetchone() is not None
+        except sqlite3.Error as exc:
+            self.db.close()
+            raise self.explain(exc) from None
 
     # -- set-up -----------------------------------------------------------------
 
@@ -245,6 +252,7 @@ class VectorStore:
             db.executescript(SCHEMA)
             return db
         where = self.path / "rag.sqlite3"
+        self._refuse_lost_rows(where)
         try:
             (self.path / "indexes").mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(str(where), timeout=BUSY_TIMEOUT_SECONDS)
@@ -260,9 +268,19 @@ class VectorStore:
         self._sweep_temp_files()
         return db
 
+    def explain(self, exc: Exception) -> StoreError:
+        """A SQLite failure of this store, naming its file (and, if damaged, what to do)."""
+        where = self.path / "rag.sqlite3" if self.path else "in memory"
+        message = f"the vector store {where}: {exc}"
+        if getattr(exc, "sqlite_errorcode", None) in CORRUPT_CODES:
+            message += DAMAGED
+        return StoreError(message)
+
     def _open_failure(self, where: Path, exc: Exception) -> str:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         message = f"cannot open the vector store {where}: {why}"
+        if getattr(exc, "sqlite_errorcode", None) in CORRUPT_CODES:
+            message += DAMAGED
         if read_only_fs(self.path) or (isinstance(exc, OSError) and exc.errno == errno.EROFS):
             message += (f" ({self.path} is on a read-only file system; the store needs to "
                         "write there: point rag.vector_storage.persistence_path at a "
@@ -270,6 +288,22 @@ class VectorStore:
         elif isinstance(exc, OSError) and exc.errno == errno.EACCES:
             message += " (permission denied)"
         return message
+
+    def _refuse_lost_rows(self, where: Path) -> None:
+        """Index files without their rows: ``rag.sqlite3`` was deleted or truncated. Opening
+        would start an empty store and drop every vector from the indexes at exit."""
+        try:
+            size = where.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        except OSError:
+            return
+        if size == 0 and any((self.path / "indexes").glob("*.hnsw")):  # type: ignore[operator]
+            state = "is empty (0 bytes)" if where.exists() else "is missing"
+            raise StoreError(f"cannot open the vector store {where}: it {state} but "
+                             f"{self.path / 'indexes'} holds indexes; the documents' rows "
+                             "are lost. Restore rag.sqlite3 from a copy, or move the folder "
+                             "away and ingest again")
 
     def _sweep_temp_files(self, older_than: float = 3600.0) -> None:
         """Temp files of saves that a kill interrupted (never recent ones: another process

@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import StateError
 from ..faultpoint import fault_point
-from ..state.sqlite import fsync_dir, open_database, storage_hint
+from ..state.sqlite import failure_hint, fsync_dir, open_database, storage_hint
 
 SESSIONS_FORMAT_VERSION = 1
 FREED_PREFIX = ".freed-"
@@ -97,6 +97,7 @@ class SessionStore:
                          else self.path.with_name(self.path.stem + "-artifacts"))
         self.inline_max = inline_max
         self._lock = threading.RLock()
+        self._placed: list[str] = []  # content files moved into place in this transaction
         self.conn: sqlite3.Connection | None = open_database(
             ":memory:" if self.path is None else self.path, "sessions",
             SESSIONS_FORMAT_VERSION, SESSIONS_SCHEMA)
@@ -132,20 +133,29 @@ class SessionStore:
                 yield self._conn()
             except sqlite3.Error as exc:
                 raise StateError(f"session store {action} failed "
-                                 f"({self.path or 'memory'}): {exc}") from None
+                                 f"({self.path or 'memory'}): {exc}"
+                                 + failure_hint(self.path, exc)) from None
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction holding the database write lock."""
+        """One write transaction holding the database write lock. Content files that
+        ``put_blob`` moved into place carry a marker until the commit; if the transaction
+        fails (or a kill stops it) they are removed, now or at the next open."""
         with self._guard("write") as conn:
             conn.execute("BEGIN IMMEDIATE")
+            self._placed = []
             try:
                 yield conn
+                conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
+                placed, self._placed = self._placed, []
+                self._remove_freed(placed)  # files of rows that never were
                 raise
-            conn.execute("COMMIT")
+            placed, self._placed = self._placed, []
+            for digest in placed:
+                self._marker(digest).unlink(missing_ok=True)
 
     # -- sessions -------------------------------------------------------------------
 
@@ -238,8 +248,11 @@ class SessionStore:
         if prepared is not None:
             final = self._blob_path(digest)
             final.parent.mkdir(parents=True, exist_ok=True)
+            self._mark_freed([digest])  # until the commit: a kill leaves no orphan file
+            self._placed.append(digest)
             os.replace(prepared, final)
             fsync_dir(final.parent)
+            fault_point("sessions.put_blob.after_rename")
         conn.execute(
             "INSERT OR REPLACE INTO blobs (hash, size, stored_size, compressed, in_file, data) "
             "VALUES (?, ?, ?, ?, ?, ?)",
@@ -274,6 +287,8 @@ class SessionStore:
     # committed: a crash before the commit leaves rows and files as they were. Before the
     # commit a marker file ``.freed-<hash>`` is written for each file about to go, so a
     # crash between the commit and the removal is finished the next time a store opens.
+    # The same marker guards a file being added (``put_blob``) until its row commits: a
+    # file whose row never committed is removed the same way.
 
     def _marker(self, digest: str) -> Path:
         assert self.blob_dir is not None

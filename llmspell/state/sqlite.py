@@ -6,7 +6,8 @@ Every database llmspell writes carries ``PRAGMA application_id = APPLICATION_ID`
 - a file that is not SQLite at all (corrupt, or some other file at that path);
 - a SQLite file of another application (tables but a different application id);
 - an llmspell file of the other kind, or of a newer format than this program knows.
-Only an absent or empty file is initialised. Nothing is written to a refused file.
+A new file is made whole beside its path and linked into place, so an empty file at
+the path is refused as truncated. Nothing is written to a refused file.
 
 Connections use WAL, ``synchronous=NORMAL`` (a commit survives the process being killed;
 only an OS crash or power loss can drop the last commits) and a busy timeout so two
@@ -18,7 +19,9 @@ from __future__ import annotations
 
 import errno
 import os
+import secrets
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,6 +76,15 @@ def storage_hint(path: Path, exc: BaseException) -> str:
     return ""
 
 
+def failure_hint(path: Path | None, exc: BaseException) -> str:
+    """For a statement that failed on an open store: a damaged file says so and what to
+    do; otherwise why a healthy file may fail (``storage_hint``)."""
+    if getattr(exc, "sqlite_errorcode", None) in CORRUPT_CODES:
+        return (" (the file is damaged: restore it from a copy or a backup, or move it away"
+                " to start afresh; llmspell does not repair it)")
+    return storage_hint(path, exc) if path is not None else ""
+
+
 def _refuse(path: Path, why: str) -> StateError:
     return StateError(f"{path}: {why}; refusing to use or overwrite it "
                       "(move the file away or point the config at another path)")
@@ -89,8 +101,54 @@ def check_file(path: Path) -> None:
         raise _refuse(path, "is a directory, not an llmspell database") from None
     except OSError as exc:
         raise StateError(f"{path}: cannot read: {exc.strerror}") from None
-    if head and head != SQLITE_HEADER:
+    if not head:
+        # llmspell creates its files whole (``_create``): an empty one was truncated
+        raise _refuse(path, "is empty (0 bytes): a truncated llmspell database or some other "
+                      "file (restore it from a copy, or delete it to start afresh)")
+    if head != SQLITE_HEADER:
         raise _refuse(path, "is not an llmspell database (not a SQLite file; corrupt or foreign)")
+
+
+def _create(path: Path, kind: str, format_version: int, schema: str) -> None:
+    """Make a new database at ``path`` whole: built in a temp file beside it, then linked
+    into place, so a kill never leaves an empty or half-made file at ``path`` (an empty
+    file there is refused as truncated). Another process may win the race: its file stays."""
+    for leftover in path.parent.glob(f".{path.name}.init-*"):
+        try:
+            if leftover.stat().st_mtime < time.time() - 3600:  # a kill left it long ago
+                leftover.unlink()
+        except OSError:
+            pass
+    tmp = path.with_name(f".{path.name}.init-{os.getpid()}-{secrets.token_hex(4)}")
+    try:
+        conn = sqlite3.connect(str(tmp), isolation_level=None)
+        try:
+            _identify_and_init(conn, tmp, kind, format_version, schema)
+            conn.execute("PRAGMA journal_mode = WAL")
+        finally:
+            conn.close()
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        except OSError as exc:  # a file system without hard links
+            if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV, errno.EMLINK):
+                raise
+            if not path.exists():
+                os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except (OSError, sqlite3.Error) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise StateError(f"{path}: cannot create database: {why}"
+                         + storage_hint(path, exc)) from None
+    finally:
+        for name in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
+            try:
+                name.unlink(missing_ok=True)
+            except OSError:
+                pass  # (a read-only folder: nothing was made)
 
 
 def open_database(path: Path | str, kind: str, format_version: int, schema: str
@@ -105,6 +163,8 @@ def open_database(path: Path | str, kind: str, format_version: int, schema: str
         except OSError as exc:
             raise StateError(f"{path}: cannot create its folder: {exc.strerror}"
                              + storage_hint(path, exc)) from None
+        if not path.exists():
+            _create(path, kind, format_version, schema)
     where = Path(str(path))
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False,

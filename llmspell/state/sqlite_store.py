@@ -21,7 +21,7 @@ import zlib
 from pathlib import Path
 
 from ..errors import StateError
-from .sqlite import open_database, transaction
+from .sqlite import failure_hint, open_database, transaction
 from .store import prefix_bounds
 
 STATE_FORMAT_VERSION = 2  # the latest; new files are created at it
@@ -101,7 +101,8 @@ class SQLiteStore:
         return self.conn
 
     def _fail(self, action: str, exc: sqlite3.Error) -> StateError:
-        return StateError(f"{action} failed on {self.path}: {exc}")
+        return StateError(f"{action} failed on {self.path}: {exc}"
+                          + failure_hint(self.path, exc))
 
     def get(self, key: str) -> str | None:
         with self._lock:

@@ -48,11 +48,16 @@ class RemoteEmbedder:
         for lo in range(0, len(texts), self.batch_size):
             batch = [t if t.strip() else " " for t in texts[lo:lo + self.batch_size]]
             rows.extend(self._client.embed(batch, model=self.model, dimensions=self.dimensions))
-        out = np.asarray(rows, dtype=np.float32).reshape(len(rows), -1) if rows else \
-            np.zeros((0, self.dimensions), dtype=np.float32)
-        if out.shape[1] != self.dimensions:
-            raise ValueError(f"embedding provider '{self.provider}' returned {out.shape[1]}-dim "
-                             f"vectors; rag.vector_storage.dimensions is {self.dimensions}")
+        for row in rows:
+            if len(row) != self.dimensions:
+                raise ValueError(f"embedding provider '{self.provider}' returned {len(row)}-dim "
+                                 f"vectors; rag.vector_storage.dimensions is {self.dimensions}")
+        with np.errstate(over="ignore"):  # past float32's range is inf: refused below
+            out = np.asarray(rows, dtype=np.float32).reshape(len(rows), self.dimensions) \
+                if rows else np.zeros((0, self.dimensions), dtype=np.float32)
+        if not np.isfinite(out).all():
+            raise ValueError(f"embedding provider '{self.provider}' returned a vector with "
+                             "an infinite or NaN value (or one past float32's range)")
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out
