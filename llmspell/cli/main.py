@@ -300,11 +300,15 @@ def init(
 ) -> None:
     """Write the default configuration as TOML."""
     from ..config import default_toml
+    from ..paths import write_atomically
 
     opts = options(ctx)
     if output.exists() and not force:
         raise fail(LLMSpellError(f"{output} already exists (use --force to overwrite)"), opts)
-    output.write_text(default_toml(), encoding="utf-8")
+    try:
+        write_atomically(output, default_toml().encode("utf-8"))
+    except OSError as exc:
+        raise fail(LLMSpellError(f"cannot write {output}: {exc.strerror or exc}"), opts) from None
     typer.echo(f"Wrote default configuration to {output}")
 
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..paths import write_atomically
 from ..secret_filter import contains_secret
 from .errors import SecurityViolation, ToolError, ToolStorageError, ToolValidationError
 from .registry import ToolOutput, ToolSpec, envelope, message_output, ok
@@ -42,25 +43,12 @@ def _kind(st: os.stat_result) -> str:
 
 
 def atomic_write(path: Path, data: bytes, append: bool = False) -> None:
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
     if append:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("ab") as fh:
             fh.write(data)
         return
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomically(path, data)
 
 
 _FILE_OPS = {
