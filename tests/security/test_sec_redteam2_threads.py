@@ -15,13 +15,13 @@ STEP = 'type = "custom", ["function"] = '
 
 
 def _peak_threads(fn) -> tuple[object, int]:
-    base = threading.active_count()
     peak = [0]
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            peak[0] = max(peak[0], threading.active_count() - base - 1)
+            workers = sum(t.name == "llmspell-workflow" for t in threading.enumerate())
+            peak[0] = max(peak[0], workers)
             time.sleep(0.002)
 
     sampler = threading.Thread(target=sample, daemon=True)
