@@ -90,13 +90,11 @@ def user_keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def lua(tmp_path: Any) -> Any:
+def lua(lua: Any) -> Any:
     """These tests are about keys, so the user lets scripts reach loopback servers
     (``[tools.network] allow_private_addresses``; without it a script-chosen loopback
     URL is refused outright: test_sec_redteam2_ssrf.py)."""
-    from conftest import LuaRunner
-
-    runner = LuaRunner(tmp_path)
+    runner = lua
 
     def run(code: str, config: dict[str, Any] | None = None, **kw: Any) -> Any:
         merged = dict(config or {})
