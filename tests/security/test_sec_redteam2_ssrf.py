@@ -132,3 +132,18 @@ def test_current_folder_config_cannot_allow_private_addresses(tmp_path: Path,
     done = run_cli(BUILDER.replace("URL", f"http://127.0.0.1:{port}/admin"), tmp_path,
                    env=_env(tmp_path))
     assert paths == [], done.stdout + done.stderr
+
+
+def test_connect_time_check_holds_when_the_name_changes_after_resolve(internal) -> None:
+    """DNS rebinding: the address is checked again when the connection opens."""
+    import httpx
+
+    from llmspell.providers.http import _network_transport
+
+    port, paths = internal
+    client = httpx.Client(transport=_network_transport("http://rebind.example", True))
+    with pytest.raises(httpx.ConnectError, match="private or local address"):
+        client.post(f"http://127.0.0.1:{port}/admin", content=b"x")
+    assert paths == []
+    open_client = httpx.Client(transport=_network_transport("http://127.0.0.1", False))
+    assert open_client.post(f"http://127.0.0.1:{port}/v1/chat/completions").status_code == 200
