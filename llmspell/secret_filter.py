@@ -44,7 +44,9 @@ SECRET_WORDS = frozenset({
 SECRET_PARTS = ("password", "passwd", "passphrase", "secret", "credential", "apikey")
 SECRET_ENDINGS = ("key", "token")
 # A name ending in one of these holds the *name* of a secret (an env var), not the secret.
-NAME_SUFFIXES = ("_env", "_env_var", "_var", "_file", "_path", "_header", "_name")
+# Not ``_header``: ``AUTH_HEADER``/``X_API_KEY_HEADER`` usually hold the header's value (a
+# credential); hiding a config's ``api_key_header`` (a header's name) costs nothing.
+NAME_SUFFIXES = ("_env", "_env_var", "_var", "_file", "_path", "_name")
 
 _WORD_SPLIT = re.compile(r"[_\-./\s:]+|(?<=[a-z0-9])(?=[A-Z])")
 # Linear time on any text: a scheme starts only where no scheme character precedes it,

@@ -185,8 +185,11 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.delenv("LLMSPELL_PLAYBACK", raising=False)
     for var in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         monkeypatch.delenv(var, raising=False)
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    for var in ("OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "OLLAMA_HOST"):
+        monkeypatch.setenv(var, url)  # the user's server: the scripts may point agents at it
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield url
     finally:
         server.shutdown()
         server.server_close()

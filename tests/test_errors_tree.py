@@ -39,6 +39,7 @@ OUTSIDE_THE_TREE = {
     "llmspell.tools.isolated._Stopped",  # the run was stopped while a worker ran
     "llmspell.api.workflow.StepError",  # carries a step's Lua error to the engine
     "llmspell.state.store.MemoryStoreFull",  # StateService re-raises it as StateValueError
+    "llmspell.held.HeldBytesFull",  # re-raised as ApiError / AgentError by its services
     "llmspell.tools.calc.CalcError", "llmspell.tools.handlebars.HandlebarsError",
     "llmspell.replay.ReplayError",  # ValueErrors of pure helpers, wrapped by their tool
 }

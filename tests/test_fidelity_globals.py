@@ -91,7 +91,7 @@ def test_deliberate_differences_hold_and_are_documented(lua, stub: Stub,
       local a = Agent.builder():name("g"):model("groq/llama-3.1-8b-instant")
         :base_url("{stub.url}/v1"):api_key("test-key-openai"):build()
       return a:invoke({{text = "hi"}}).text
-    """).value
+    """, config={"tools": {"network": {"allow_private_addresses": True}}}).value
     assert reply.startswith("[stub llama-3.1-8b-instant ")
     globals_diff = _differences("globals.md")
     assert "allow_file_access" in globals_diff and "`io`" in globals_diff

@@ -202,6 +202,12 @@ class LLMAgent:
         cap = DEFAULT_HISTORY if cap is None else max(0, cap)
         if len(self.history) > cap:
             del self.history[:len(self.history) - cap]
+        if self.registry is not None and self.registry.get(self.name) is self:
+            try:  # the conversation counts against the run's budget (llmspell/held.py)
+                self.registry.charge(self.name, self, "agent:invoke")
+            except AgentError:
+                del self.history[-2:]
+                raise
         metadata: dict[str, Any] = {"model": self.config.model,
                                     "execution_time_ms": int(elapsed),
                                     "provider": self.config.provider, "agent": self.name}

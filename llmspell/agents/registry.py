@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import AgentError, ShownAsIs
+from ..held import AGENTS_HELD_LIMIT, HeldBytes, HeldBytesFull
 from ..hooks import PROCEED
 from .llm import DEFAULT_LIMITS, AgentConfig, LLMAgent
 
@@ -99,10 +100,19 @@ class AgentRegistry:
         self.contexts: dict[str, dict[str, Any]] = {}
         self.shared: dict[str, dict[str, Any]] = {}
         self.saved: dict[str, dict[str, Any]] = {}
+        self.held = HeldBytes(AGENTS_HELD_LIMIT, "agents (configs and conversations)")
 
     # -- agents ---------------------------------------------------------------
 
-    def create(self, config: AgentConfig) -> LLMAgent:
+    def charge(self, name: str, agent: Any, fn: str) -> None:
+        """Count what ``agent`` keeps (config, conversation) against the run's budget."""
+        kept = (getattr(agent, "config", None), getattr(agent, "history", None))
+        try:
+            self.held.charge_value(name, kept, fn)
+        except HeldBytesFull as exc:
+            raise AgentError(str(exc)) from None
+
+    def create(self, config: AgentConfig, fn: str = "AgentBuilder:build") -> LLMAgent:
         if not config.model:
             raise AgentError("Model is required")
         if not config.provider:
@@ -110,13 +120,18 @@ class AgentRegistry:
         if config.name in self.agents:
             raise AgentError(f"Agent '{config.name}' already exists")
         agent = LLMAgent(config, self.providers, self.tools, self.output, registry=self)
-        self._store(config.name, agent)
+        self._store(config.name, agent, fn)
         return agent
 
-    def _store(self, name: str, agent: Any) -> None:
+    def _store(self, name: str, agent: Any, fn: str = "Agent") -> None:
         """Keep ``agent``: a BeforeAgentInit hook may refuse it (nothing is stored)."""
-        if self.hooks is not None:
-            self.hooks.agent_lifecycle("BeforeAgentInit", name, agent, "creation")
+        self.charge(name, agent, fn)
+        try:
+            if self.hooks is not None:
+                self.hooks.agent_lifecycle("BeforeAgentInit", name, agent, "creation")
+        except BaseException:
+            self.held.release(name)
+            raise
         self.agents[name] = agent
         if self.hooks is not None:
             self.hooks.agent_lifecycle("AfterAgentInit", name, agent, "creation")
@@ -140,7 +155,7 @@ class AgentRegistry:
         result = call.attempt(respond)  # AgentError hooks may retry or replace
         return call.after(result)  # AfterAgentExecution
 
-    def create_from_dict(self, data: dict[str, Any]) -> LLMAgent:
+    def create_from_dict(self, data: dict[str, Any], fn: str = "Agent.register") -> LLMAgent:
         """``Agent.register({...})``: the effective-config shape or a flat one."""
         from ..providers.registry import split_model
 
@@ -186,7 +201,7 @@ class AgentRegistry:
             for key in DEFAULT_LIMITS:
                 if isinstance(limits.get(key), int):
                     config.resource_limits[key] = limits[key]
-        return self.create(config)
+        return self.create(config, fn)
 
     def get(self, name: str) -> Any:
         return self.agents.get(name)
@@ -205,6 +220,7 @@ class AgentRegistry:
         if self.hooks is not None:
             self.hooks.agent_lifecycle("BeforeAgentShutdown", name, agent, "shutdown")
         del self.agents[name]
+        self.held.release(name)
         if self.hooks is not None:
             self.hooks.agent_lifecycle("AfterAgentShutdown", name, agent, "shutdown")
 
@@ -226,7 +242,8 @@ class AgentRegistry:
         for member in members:
             if member not in self.agents:
                 raise AgentError(f"Failed to create composite: agent '{member}' not found")
-        self._store(name, CompositeAgent(name, list(members), config, self))
+        self._store(name, CompositeAgent(name, list(members), config, self),
+                    "Agent.create_composite")
 
     def capabilities_of(self, agent: Any) -> list[str]:
         if isinstance(agent, CompositeAgent):

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
+from ..held import WORKFLOWS_HELD_LIMIT, HeldBytes, HeldBytesFull
 from ..lua import args, convert
 from ..lua.objects import LuaObject, lua_objects
 from ..workflows.engine import Engine
@@ -101,6 +102,8 @@ class Bridge:
                                  convert.encode(f"[workflow] {line}\n")))
         self.instances: dict[str, Workflow] = {}
         self.objects: dict[str, WorkflowInstance] = {}
+        self.held = HeldBytes(WORKFLOWS_HELD_LIMIT, "workflow instances (definitions, "
+                              "inputs, shared data, last run)")
         if _exporting(rt):  # exported events include workflow lifecycle events
             from .event import event_bus
 
@@ -254,10 +257,18 @@ class Bridge:
 
     # instances ---------------------------------------------------------------------
 
-    def register(self, wf: Workflow) -> WorkflowInstance:
+    def charge(self, wf: Workflow, fn: str) -> None:
+        """Count what ``wf`` keeps against the run's budget (``llmspell/held.py``)."""
+        try:
+            self.held.charge_value(wf.id, wf, fn)
+        except HeldBytesFull as exc:
+            raise ApiError(str(exc)) from None
+
+    def register(self, wf: Workflow, fn: str = "WorkflowBuilder:build") -> WorkflowInstance:
         if not wf.id.startswith("workflow_"):
             wf.id = f"workflow_{uuid.uuid4().hex[:12]}"
         wf.created_at = time.time()
+        self.charge(wf, fn)
         self.instances[wf.id] = wf
         obj = self.objects[wf.id] = WorkflowInstance(self, wf)
         return obj
@@ -266,7 +277,8 @@ class Bridge:
         """``Workflow.<kind>(cfg)`` / ``Workflow.register(kind, cfg)``."""
         data = args.table_data(cfg, where, 1, functions=True)
         with spec_errors():
-            return self.register(self.parser(where).workflow(kind, data))
+            wf = self.parser(where).workflow(kind, data)
+        return self.register(wf, where)
 
     def execute(self, wf: Workflow, value: Any) -> dict[str, Any]:
         if value is None:
@@ -286,6 +298,14 @@ class Bridge:
                 return self.engine.execute(wf, data)
         except Cancelled:
             raise ApiError(f"Workflow '{wf.name}' was stopped") from None
+        finally:
+            if wf.id in self.instances:  # its last run (input, outputs) stays with it
+                try:
+                    self.charge(wf, "workflow:execute")
+                except ApiError:
+                    wf.last_run = None
+                    self.charge(wf, "workflow:execute")
+                    raise
 
     def warnings(self, wf: Workflow) -> list[str]:
         out: list[str] = []
@@ -372,7 +392,17 @@ class WorkflowInstance(LuaObject):
         if v is None:
             self._wf.shared.pop(k, None)
         else:
+            old = self._wf.shared.get(k)
             self._wf.shared[k] = v
+            if self._wf.id in self._bridge.instances:
+                try:
+                    self._bridge.charge(self._wf, "workflow:set_shared_data")
+                except ApiError:
+                    if old is None:
+                        self._wf.shared.pop(k, None)
+                    else:
+                        self._wf.shared[k] = old
+                    raise
         svc = self._bridge.state()
         if svc is not None:
             svc.set(f"global:workflow:{self._wf.id}:shared:{k}", v)
@@ -645,6 +675,7 @@ class WorkflowGlobal(LuaObject):
         if self._bridge.instances.pop(key, None) is None:
             raise ApiError(f"Workflow not found: {key}")
         self._bridge.objects.pop(key, None)
+        self._bridge.held.release(key)
 
     def register(self, kind: Any = None, params: Any = None) -> str:
         k = args.text(kind, "Workflow.register", 1)
@@ -654,6 +685,8 @@ class WorkflowGlobal(LuaObject):
         return self._bridge.from_table(k, params, "Workflow.register").workflow.id
 
     def clear(self) -> None:
+        for key in self._bridge.instances:
+            self._bridge.held.release(key)
         self._bridge.instances.clear()
         self._bridge.objects.clear()
 

@@ -86,7 +86,8 @@ def make_client(info: ProviderInfo, *, budget: Callable[[], float | None] | None
     if active is not None and active.mode == "record":
         active.add_secret(info.api_key)
     http = Http(info.name, timeout=timeout or info.timeout, policy=policy or info.policy,
-                key_hint=info.key_hint, budget=budget, debug=debug, base_url=info.base_url)
+                key_hint=info.key_hint, budget=budget, debug=debug, base_url=info.base_url,
+                guard_private=info.guard_private)
     if info.kind == "anthropic":
         from .anthropic import AnthropicClient
 

@@ -107,12 +107,15 @@ class _DeadlineStream(httpcore.NetworkStream):
 
 
 class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+    def __init__(self, inner: httpcore.NetworkBackend, guard_private: bool = False) -> None:
         self.inner = inner
+        self.guard_private = guard_private
 
     def connect_tcp(self, host: str, port: int, timeout: float | None = None,
                     local_address: str | None = None, socket_options: Any = None
                     ) -> httpcore.NetworkStream:
+        if self.guard_private:  # checked again at connect time (DNS rebinding)
+            host = _public_address(host, port)
         return _DeadlineStream(self.inner.connect_tcp(
             host, port, _capped(timeout, httpcore.ConnectTimeout), local_address,
             socket_options))
@@ -126,6 +129,17 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self.inner.sleep(seconds)
 
 
+def _public_address(host: str, port: int) -> str:
+    """The web tools' private-address check (``tools/net.py``) for a script-chosen URL."""
+    from ..tools.errors import ToolError
+    from ..tools.net import NetPolicy
+
+    try:
+        return NetPolicy(allow_private=False)._check_host(host, port)
+    except ToolError as exc:
+        raise httpcore.ConnectError(str(exc)) from None
+
+
 def _no_tls() -> ssl.SSLContext:
     """For a provider whose base URL is ``http://``: httpx builds a verifying TLS context
     (loading the CA bundle, ~30 ms, the larger part of a first call) for every transport.
@@ -134,7 +148,8 @@ def _no_tls() -> ssl.SSLContext:
     return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
-def _network_transport(base_url: str | None = None) -> httpx.BaseTransport:
+def _network_transport(base_url: str | None = None, guard_private: bool = False
+                       ) -> httpx.BaseTransport:
     """httpx's transport with the deadline backend under its connection pool (when this
     httpx keeps it where we expect; otherwise the checks between stream reads remain)."""
     plain = base_url is not None and base_url.lower().startswith("http://")
@@ -142,7 +157,10 @@ def _network_transport(base_url: str | None = None) -> httpx.BaseTransport:
     pool = getattr(transport, "_pool", None)
     backend = getattr(pool, "_network_backend", None)
     if isinstance(backend, httpcore.NetworkBackend):
-        pool._network_backend = _DeadlineBackend(backend)  # type: ignore[union-attr]
+        pool._network_backend = _DeadlineBackend(backend, guard_private)  # type: ignore[union-attr]
+    elif guard_private:
+        raise ProviderError("cannot guard a script-chosen base_url against private "
+                            "addresses with this httpx")
     return transport
 
 
@@ -321,7 +339,7 @@ class Http:
                  policy: RetryPolicy | None = None, key_hint: str = "",
                  budget: Callable[[], float | None] | None = None, debug: bool = False,
                  transport: httpx.BaseTransport | None = None,
-                 base_url: str | None = None) -> None:
+                 base_url: str | None = None, guard_private: bool = False) -> None:
         self.provider = provider
         self.timeout = float(timeout or DEFAULT_TIMEOUT)
         self.policy = policy or RetryPolicy()
@@ -333,9 +351,9 @@ class Http:
             if cassette is not None and cassette.mode == "playback":
                 transport = CassetteTransport(cassette)
             elif cassette is not None:
-                transport = CassetteTransport(cassette, _network_transport(base_url))
+                transport = CassetteTransport(cassette, _network_transport(base_url, guard_private))
             else:
-                transport = _network_transport(base_url)
+                transport = _network_transport(base_url, guard_private)
         self.cassette = cassette
         self.client = httpx.Client(transport=transport, timeout=self.timeout)
 

@@ -89,6 +89,7 @@ class ProviderInfo:
     explicit_key: bool = False
     key_withheld: bool = False  # the endpoint is not one the user configured
     key_source: str = ""  # where the key came from: "agent", "config", "env VAR" ("": none)
+    guard_private: bool = False  # a script-chosen URL: private addresses refused at connect
 
     @property
     def key_hint(self) -> str:
@@ -154,13 +155,17 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
         raise ProviderError(f"{name}: an OpenAI-compatible provider needs a base URL: set "
                             f"providers.{name}.base_url")
     url = _with_scheme(url, kind)
+    user_urls = _user_urls(settings, entry, env, upper, ptype, public_url)
+    users = any(url_within(url, _with_scheme(u, kind)) for u in user_urls)
     withheld = False
     if key and not api_key:
-        user_urls = _user_urls(settings, entry, env, upper, ptype, public_url)
-        withheld = _steered(settings, entry, name, ptype) or \
-            not any(url_within(url, _with_scheme(u, kind)) for u in user_urls)
+        withheld = _steered(settings, entry, name, ptype) or not users
         if withheld:
             key = None
+    guard = bool(base_url) and not users and \
+        not settings.get("tools.network.allow_private_addresses", False)
+    if guard:
+        _check_public(url)
     timeout = entry.get("timeout_seconds")
     return ProviderInfo(
         name=name, type=ptype, kind=kind, base_url=url.rstrip("/"), api_key=key,
@@ -168,7 +173,22 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
         default_model=entry.get("default_model") or entry.get("model"),
         timeout=float(timeout) if timeout else None, policy=RetryPolicy.from_config(entry),
         enabled=bool(entry.get("enabled", True)), configured=bool(entry), entry=entry,
-        explicit_key=bool(api_key), key_withheld=withheld, key_source=source)
+        explicit_key=bool(api_key), key_withheld=withheld, key_source=source,
+        guard_private=guard)
+
+
+def _check_public(url: str) -> None:
+    """A URL the script chose gets the web tools' network policy (issue 10: no SSRF)."""
+    from ..tools.errors import ToolError, ToolNetworkError
+    from ..tools.net import NetPolicy
+
+    try:
+        NetPolicy(allow_private=False).check_url(url, "base_url")
+    except ToolNetworkError:
+        pass  # does not resolve now: checked again when connecting
+    except ToolError as exc:
+        raise ProviderError(f"base_url {url} refused: {exc} (or configure this URL for the "
+                            "provider: providers.<name>.base_url or its URL variable)") from None
 
 
 def _steered(settings: Any, entry: Mapping[str, Any], name: str, ptype: str) -> bool:

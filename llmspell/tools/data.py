@@ -6,6 +6,7 @@ import io
 import json
 import math
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from .errors import SecurityViolation, ToolError, ToolValidationError
@@ -638,6 +639,8 @@ GRAPH_BUILDER = ToolSpec(
 
 PDF_LIMIT = 10 * 1024 * 1024
 PDF_TEXT_LIMIT = 1024 * 1024
+PDF_MAX_PAGES = 2000  # pages whose text one call extracts
+PDF_SECONDS = 60.0  # one call's extraction time (also bounded by the script's time left)
 
 
 def _pdf_reader(ctx: ToolContext, path: str) -> Any:
@@ -653,11 +656,30 @@ def _pdf_reader(ctx: ToolContext, path: str) -> Any:
         raise ToolError(f"Cannot read PDF {path}: {exc}") from None
 
 
-def _page_texts(reader: Any) -> list[str]:
-    out = []
-    for page in reader.pages:
-        out.append(page.extract_text() or "")
-    return out
+def _page_texts(ctx: ToolContext, reader: Any, first: int = 0,
+                last: int | None = None) -> tuple[list[str], bool]:
+    """The text of pages ``first..last`` (0-based, inclusive), page by page: it stops once
+    ``PDF_TEXT_LIMIT`` characters are in hand (a small file's deflated streams can expand
+    to gigabytes of text, and many pages can share one stream), and refuses more than
+    ``PDF_MAX_PAGES`` pages or ``PDF_SECONDS``. Returns (texts, truncated)."""
+    pages = reader.pages
+    last = len(pages) - 1 if last is None else min(last, len(pages) - 1)
+    if last - first + 1 > PDF_MAX_PAGES:
+        raise ToolValidationError(f"The PDF has {last - first + 1} pages to extract, more "
+                                  f"than {PDF_MAX_PAGES}; use start_page/end_page")
+    until = time.monotonic() + ctx.timeout(PDF_SECONDS)
+    out: list[str] = []
+    total = 0
+    for index in range(first, last + 1):
+        if total >= PDF_TEXT_LIMIT:
+            return out, True
+        if ctx.stopped() or time.monotonic() > until:
+            raise ToolError(f"PDF text extraction stopped after {len(out)} pages "
+                            f"(time limit {PDF_SECONDS:g} s or the script's own)")
+        text = pages[index].extract_text() or ""
+        out.append(text[:PDF_TEXT_LIMIT - total])
+        total += len(out[-1])
+    return out, False
 
 
 def _pdf(ctx: ToolContext, p: Params) -> ToolOutput:
@@ -669,9 +691,11 @@ def _pdf(ctx: ToolContext, p: Params) -> ToolOutput:
     tool = "pdf-processor"
     if op == "extract_text":
         reader = _pdf_reader(ctx, path)
-        text = "\n".join(_page_texts(reader))[:PDF_TEXT_LIMIT]
+        texts, truncated = _page_texts(ctx, reader)
+        text = "\n".join(texts)[:PDF_TEXT_LIMIT]
         return _double(tool, op, {"text": text, "file_path": path, "length": len(text),
-                                  "page_count": len(reader.pages)})
+                                  "page_count": len(reader.pages), "pages_read": len(texts),
+                                  "truncated": truncated})
     if op == "extract_metadata":
         reader = _pdf_reader(ctx, path)
         real = ctx.guard.check(path, "input")
@@ -688,17 +712,17 @@ def _pdf(ctx: ToolContext, p: Params) -> ToolOutput:
             "encrypted": bool(reader.is_encrypted), "pdf_path": os.fspath(real)})
     if op == "extract_pages":
         reader = _pdf_reader(ctx, path)
-        texts = _page_texts(reader)
+        count = len(reader.pages)
         start = p.int("start_page", 1)
-        end = p.int("end_page", len(texts))
-        if start < 1 or start > max(1, len(texts)):
-            raise ToolValidationError(f"start_page {start} is out of range "
-                                      f"(1..{len(texts)})")
-        pages = [{"page": i + 1, "text": texts[i]} for i in range(start - 1, min(end,
-                                                                              len(texts)))]
+        end = p.int("end_page", count)
+        if start < 1 or start > max(1, count):
+            raise ToolValidationError(f"start_page {start} is out of range (1..{count})")
+        texts, truncated = _page_texts(ctx, reader, start - 1, end - 1)
+        pages = [{"page": start + i, "text": t} for i, t in enumerate(texts)]
         return _double(tool, op, {"pages": pages, "start_page": start, "file_path": path,
                                   "text": "\n".join(pg["text"] for pg in pages)
-                                  [:PDF_TEXT_LIMIT], "page_count": len(texts)})
+                                  [:PDF_TEXT_LIMIT], "page_count": count,
+                                  "truncated": truncated})
     raise ToolValidationError(f"Unknown operation: {op}")
 
 

@@ -406,6 +406,26 @@ def _extract(ctx: ToolContext, archive: Path, fmt: str, target: Path) -> tuple[l
     return written, size
 
 
+def _refuse_secret_members(entries: list[tuple[Path, str, str]]) -> None:
+    """A file holding a known secret is not archived: compressed, the secret filter could
+    no longer find it in what the script reads back (as for ``base64_encoder``)."""
+    from ..secret_filter import secret_values
+
+    values = secret_values()
+    if not values:
+        return
+    overlap = max(len(v.encode("utf-8", "surrogateescape")) for v in values)
+    for src, _, shown in entries:
+        tail = b""
+        with src.open("rb") as f:
+            while chunk := f.read(1 << 20):
+                if contains_secret(tail + chunk, values):
+                    raise SecurityViolation(f"File '{shown}' contains a secret value (a key "
+                                            "from the environment or config); it is not "
+                                            "archived")
+                tail = chunk[-overlap:]
+
+
 def _archive(ctx: ToolContext, p: Params) -> ToolOutput:
     import tarfile
     import zipfile
@@ -455,6 +475,7 @@ def _archive(ctx: ToolContext, p: Params) -> ToolOutput:
                 raise ToolStorageError(f"File not found: {item}")
         if len(entries) > MAX_MEMBERS:
             raise ToolValidationError(f"Too many files ({len(entries)} > {MAX_MEMBERS})")
+        _refuse_secret_members(entries)
         path.parent.mkdir(parents=True, exist_ok=True)
         level = p.int("compression_level", 6)
         if fmt == "ZIP":

@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import jsonutil
 from ..hooks import HookCancelled
-from .gate import Cancelled, LuaGate, Scope, Worker, current_scope
+from .gate import MAX_WORKER_THREADS, Cancelled, LuaGate, Scope, Worker, current_scope
 from .model import Branch, Step, Workflow, WorkflowError
 
 DEFAULT_MAX_ITERATIONS = 1000
@@ -665,7 +665,8 @@ class Engine:
     def _run_parallel(self, run: Run) -> Any:
         wf = run.workflow
         branches = wf.branches or [Branch(s.name, [s]) for s in wf.steps]
-        limit = max(1, min(wf.max_concurrency or len(branches), len(branches), 64))
+        limit = max(1, min(wf.max_concurrency or len(branches), len(branches),
+                           MAX_WORKER_THREADS))
         scope = Scope(current_scope())
         outcome: dict[str, tuple[bool, Any]] = {}
         lock = threading.Lock()
@@ -703,9 +704,22 @@ class Engine:
                     if fail_fast and branch.required:
                         stop.set()
 
-        workers = [Worker(self.gate, worker_loop, scope).start() for _ in range(limit)]
+        def slot_loop() -> None:
+            try:
+                worker_loop()
+            finally:
+                self.gate.give_slot()
+
+        granted = self.gate.take_slots(limit)  # run-wide cap: nesting cannot multiply it
+        if granted == 0:  # every slot is taken (by enclosing runs): branches run here
+            workers: list[Worker] = []
+            worker_loop()
+            finished = True
+        else:
+            workers = [Worker(self.gate, slot_loop, scope).start() for _ in range(granted)]
         try:
-            finished = self.gate.wait(workers, run.deadline, until=stop.is_set)
+            if workers:
+                finished = self.gate.wait(workers, run.deadline, until=stop.is_set)
         finally:
             if not all(w.done for w in workers):
                 scope.cancelled = True

@@ -19,6 +19,7 @@ from typing import Any
 
 _local = threading.local()
 STALL_SECONDS = 5.0  # a worker's Lua call gives up after the owner ignored it this long
+MAX_WORKER_THREADS = 64  # parallel-branch threads of one script run, all nesting levels
 
 
 class Cancelled(Exception):
@@ -94,6 +95,21 @@ class LuaGate:
         self._queue: queue.SimpleQueue[_Task | None] = queue.SimpleQueue()
         self._check = check  # True = the script must stop (timeout, Ctrl-C)
         self.pumping = 0  # > 0 while the owner waits in wait() (and runs queued work)
+        self._slots = MAX_WORKER_THREADS
+        self._slots_lock = threading.Lock()
+
+    def take_slots(self, wanted: int) -> int:
+        """Up to ``wanted`` of the run's parallel-thread slots (maybe 0), never waiting: a
+        nested parallel run that gets none runs its branches in its own thread, so it
+        cannot deadlock waiting for a slot its parent holds."""
+        with self._slots_lock:
+            granted = max(0, min(wanted, self._slots))
+            self._slots -= granted
+            return granted
+
+    def give_slot(self) -> None:
+        with self._slots_lock:
+            self._slots += 1
 
     def on_owner(self) -> bool:
         return threading.get_ident() == self.owner

@@ -89,6 +89,21 @@ def user_keys(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
 
 
+@pytest.fixture
+def lua(lua: Any) -> Any:
+    """These tests are about keys, so the user lets scripts reach loopback servers
+    (``[tools.network] allow_private_addresses``; without it a script-chosen loopback
+    URL is refused outright: test_sec_redteam2_ssrf.py)."""
+    runner = lua
+
+    def run(code: str, config: dict[str, Any] | None = None, **kw: Any) -> Any:
+        merged = dict(config or {})
+        merged.setdefault("tools", {"network": {"allow_private_addresses": True}})
+        return runner(code, config=merged, **kw)
+
+    return run
+
+
 def builder(model: str, url: str, extra: str = "") -> str:
     return (f'local a = Agent.builder():name("x"):model("{model}"):base_url("{url}"){extra}'
             ':build()\nreturn a:invoke({text = "ping"}).text')
