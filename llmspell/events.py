@@ -28,6 +28,8 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
+from .held import size_of
+
 DEFAULT_TIMEOUT_MS = 5000
 
 
@@ -38,23 +40,8 @@ QUEUE_BYTES = 64 * 1024 * 1024
 
 
 def data_size(value: Any, budget: int = QUEUE_BYTES) -> int:
-    """About how much memory event data holds (text plus 8 per entry), counted until past
-    ``budget``."""
-    total, stack = 64, [value]
-    while stack and total <= budget:
-        item = stack.pop()
-        if isinstance(item, str | bytes):
-            total += len(item)
-        elif isinstance(item, dict):
-            total += 8 * len(item)
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            total += 8 * len(item)
-            stack.extend(item)
-        else:
-            total += 8
-    return total
+    """About how much memory event data holds, counted until past ``budget``."""
+    return size_of(value, budget)
 
 
 class Subscription:

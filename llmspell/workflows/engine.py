@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import jsonutil
+from ..held import size_of
 from ..hooks import HookCancelled
 from .gate import MAX_WORKER_THREADS, Cancelled, LuaGate, Scope, Worker, current_scope
 from .model import Branch, Step, Workflow, WorkflowError
@@ -160,25 +161,6 @@ def _spliced(count: list[int], text: str) -> str:
 RUN_OUTPUT_LIMIT = 128 * 1024 * 1024
 
 
-def _output_size(value: Any, budget: int) -> int:
-    """About how much memory ``value`` holds, counted until past ``budget``."""
-    total, stack = 0, [value]
-    while stack and total <= budget:
-        item = stack.pop()
-        if isinstance(item, str | bytes):
-            total += len(item)
-        elif isinstance(item, dict):
-            total += 8 * len(item)
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list | tuple):
-            total += 8 * len(item)
-            stack.extend(item)
-        else:
-            total += 8
-    return total
-
-
 class Run:
     """The state of one execution."""
 
@@ -195,7 +177,7 @@ class Run:
         self.held = 0  # see RUN_OUTPUT_LIMIT
 
     def record(self, result: dict[str, Any]) -> None:
-        size = _output_size(result.get("output"), RUN_OUTPUT_LIMIT)
+        size = size_of(result.get("output"), RUN_OUTPUT_LIMIT)
         with self.lock:
             self.held += size
             if self.held > RUN_OUTPUT_LIMIT:
