@@ -408,6 +408,10 @@ STRING_LISTS = ("runtime.module_paths", "runtime.security.allowed_paths",
                 "tools.file_operations.allowed_paths", "events.filtering.include_types",
                 "events.filtering.exclude_types", "events.filtering.include_components",
                 "events.filtering.exclude_components")
+# The RAG choices, named here so that checking a config never imports the RAG code
+# (rag/chunking.py uses CHUNK_STRATEGIES; rag/store.py maps HNSW_METRICS to hnswlib spaces).
+CHUNK_STRATEGIES = ("sliding_window", "sentence", "semantic", "none")
+HNSW_METRICS = ("cosine", "euclidean", "l2", "inner_product", "innerproduct", "ip", "dot")
 # providers.NAME.retry: (lowest, highest) of each number read from it
 RETRY_RANGES: dict[str, tuple[float, float]] = {
     "max_retries": (0, 100), "initial_delay_ms": (0, DAY * 1000),
@@ -417,12 +421,9 @@ RETRY_RANGES: dict[str, tuple[float, float]] = {
 
 
 def _check_choices(settings: Settings, source: Path | None, environ: Any = None) -> None:
-    from .rag.chunking import STRATEGIES
-    from .rag.store import SPACES
-
     environ = environ or {}
-    for key, allowed in (("rag.vector_storage.hnsw.metric", tuple(SPACES)),
-                         ("rag.chunking.strategy", STRATEGIES),
+    for key, allowed in (("rag.vector_storage.hnsw.metric", HNSW_METRICS),
+                         ("rag.chunking.strategy", CHUNK_STRATEGIES),
                          ("runtime.state_persistence.backend_type", BACKENDS),
                          ("runtime.sessions.storage_backend", BACKENDS),
                          ("runtime.log_level", LOG_LEVELS),

@@ -131,3 +131,11 @@ def test_default_toml_round_trips():
     settings = config.from_dict(data, environ={})
     assert settings.warnings == []
     assert settings.get("rag.chunking.chunk_size") == 512
+
+
+def test_rag_choices_checked_by_the_config_are_the_ones_rag_knows() -> None:
+    from llmspell import config
+    from llmspell.rag import chunking, store
+
+    assert set(config.HNSW_METRICS) == set(store.SPACES)
+    assert chunking.STRATEGIES == config.CHUNK_STRATEGIES

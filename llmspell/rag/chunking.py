@@ -30,7 +30,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-STRATEGIES = ("sliding_window", "sentence", "semantic", "none")
+from ..config import CHUNK_STRATEGIES
+
+STRATEGIES = CHUNK_STRATEGIES
 # semantic: cut at the sentence gaps whose similarity is in the lowest 20 %
 SEMANTIC_BREAK_SHARE = 0.2
 
