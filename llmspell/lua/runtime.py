@@ -795,16 +795,56 @@ def _install_sigint(rt: Runtime) -> Callable[[], None] | None:
 
 # -- the reaper: Ctrl-C when llmspell itself cannot respond --------------------------
 # A C extension that holds the GIL (a long regex, a native library) stops every Python
-# thread, so nothing in the process can react to Ctrl-C. Under the CLI a small forked
-# helper receives the signal bytes (it owns the read end of the wakeup pipe), relays them
+# thread, so nothing in the process can react to Ctrl-C. Under the CLI a small helper
+# process receives the signal bytes (it owns the read end of the wakeup pipe), relays them
 # to the sigint thread here, and kills llmspell if it is still alive REAPER_SECONDS after
 # the first press (REAPER_SECOND_PRESS_SECONDS after a second one). It exits as soon as
 # llmspell does (end of file on a pipe only llmspell holds).
+#
+# The helper is a separate tiny program (``python -S -I -c``, stdlib os/select only),
+# spawned without copying this process: forking llmspell itself cost ~12 ms per run
+# (page tables, then copy-on-write faults). It runs in its own session, so a terminal's
+# Ctrl-C reaches it only through the pipe, never as a signal of its own.
 
 REAPER_SECONDS = STOP_SECONDS + 0.5
 REAPER_SECOND_PRESS_SECONDS = 0.5
 _RELAY_LOCK = threading.Lock()
 _RELAY: dict[str, int | None] = {"target": None, "signal_fd": None, "failed": 0}
+_REAPER: list[Any] = []  # the helper's Popen, kept so it is not reaped as garbage
+
+_REAPER_PROGRAM = r"""
+import os, select, signal, sys, time
+parent, sig_r, relay_w, alive_r = (int(a) for a in sys.argv[1:5])
+first, again = float(sys.argv[5]), float(sys.argv[6])
+os.set_blocking(relay_w, False)
+kill_at = None
+presses = 0
+while True:
+    wait = None if kill_at is None else max(0.0, kill_at - time.monotonic())
+    ready, _, _ = select.select([sig_r, alive_r], [], [], wait)
+    if alive_r in ready:
+        break  # llmspell has exited
+    if sig_r in ready:
+        data = os.read(sig_r, 64)
+        if not data:
+            break
+        count = data.count(signal.SIGINT)
+        if count:
+            presses += count
+            try:
+                os.write(relay_w, bytes([signal.SIGINT]) * count)
+            except OSError:
+                pass
+            at = time.monotonic() + (first if presses == 1 else again)
+            kill_at = at if kill_at is None else min(kill_at, at)
+    if kill_at is not None and time.monotonic() >= kill_at:
+        try:
+            os.write(2, b"Error: interrupted (llmspell did not respond; ended)\n")
+            os.kill(parent, signal.SIGKILL)
+        except OSError:
+            pass
+        break
+"""
 
 
 def _reaper_signal_fd() -> int | None:
@@ -818,30 +858,23 @@ def _reaper_signal_fd() -> int | None:
 
 
 def _start_reaper() -> int | None:
-    if not hasattr(os, "fork") or not os.path.isdir("/proc/self/fd"):
+    if os.name != "posix" or not sys.executable:
         return None
-    import select  # noqa: F401 - imported before fork: the child must not import
+    import subprocess
 
     sig_r, sig_w = os.pipe()
     relay_r, relay_w = os.pipe()
     alive_r, alive_w = os.pipe()
-    parent = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # the child: only os calls from here on, then _exit
-        try:
-            signal.signal(signal.SIGINT, signal.SIG_IGN)  # a terminal's Ctrl-C reaches it too
-            signal.set_wakeup_fd(-1)
-            keep = {sig_r, relay_w, alive_r, 2}
-            for name in os.listdir("/proc/self/fd"):
-                fd = int(name)
-                if fd not in keep:
-                    try:
-                        os.close(fd)
-                    except OSError:
-                        pass
-            _reap(parent, sig_r, relay_w, alive_r)
-        finally:
-            os._exit(0)
+    try:
+        _REAPER.append(subprocess.Popen(
+            [sys.executable, "-S", "-I", "-c", _REAPER_PROGRAM, str(os.getpid()), str(sig_r),
+             str(relay_w), str(alive_r), str(REAPER_SECONDS), str(REAPER_SECOND_PRESS_SECONDS)],
+            pass_fds=(sig_r, relay_w, alive_r), stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, start_new_session=True))
+    except OSError:
+        for fd in (sig_r, sig_w, relay_r, relay_w, alive_r, alive_w):
+            os.close(fd)
+        raise
     for fd in (sig_r, relay_w, alive_r):
         os.close(fd)
     _RELAY["alive_fd"] = alive_w  # held open until llmspell exits
@@ -849,41 +882,6 @@ def _start_reaper() -> int | None:
     threading.Thread(target=_relay, args=(relay_r,), name="llmspell-relay",
                      daemon=True).start()
     return sig_w
-
-
-def _reap(parent: int, sig_r: int, relay_w: int, alive_r: int) -> None:
-    """The reaper's loop (in the forked child)."""
-    import select
-
-    os.set_blocking(relay_w, False)
-    kill_at: float | None = None
-    presses = 0
-    while True:
-        wait = None if kill_at is None else max(0.0, kill_at - time.monotonic())
-        ready, _, _ = select.select([sig_r, alive_r], [], [], wait)
-        if alive_r in ready:
-            return  # llmspell has exited
-        if sig_r in ready:
-            data = os.read(sig_r, 64)
-            if not data:
-                return
-            count = data.count(signal.SIGINT)
-            if count:
-                presses += count
-                try:
-                    os.write(relay_w, bytes([signal.SIGINT]) * count)
-                except OSError:
-                    pass
-                delay = REAPER_SECONDS if presses == 1 else REAPER_SECOND_PRESS_SECONDS
-                at = time.monotonic() + delay
-                kill_at = at if kill_at is None else min(kill_at, at)
-        if kill_at is not None and time.monotonic() >= kill_at:
-            try:
-                os.write(2, b"Error: interrupted (llmspell did not respond; ended)\n")
-                os.kill(parent, signal.SIGKILL)
-            except OSError:
-                pass
-            return
 
 
 def _relay(relay_r: int) -> None:

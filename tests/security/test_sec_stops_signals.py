@@ -215,3 +215,31 @@ def test_coroutine_cannot_swallow_the_time_limit(lua) -> None:
             "end\n")
     with pytest.raises(ScriptTimeout):
         lua(code, timeout=0.3)
+
+
+GIL_HOLDER = """
+from llmspell import config
+from llmspell.lua.runtime import Runtime
+rt = Runtime(config.from_dict({}, environ={}), watchdog=True)
+rt.lua.globals()[b"stuck"] = rt.function(lambda: sum(range(10**13)), "stuck")
+print("ready", flush=True)
+rt.run_source(b"stuck()", "x.lua")
+"""
+
+
+def test_ctrl_c_ends_a_native_call_that_holds_the_gil(tmp_path: Path) -> None:
+    # no Python thread can run while a C loop holds the GIL: the spawned reaper process
+    # (not a fork of llmspell) ends the process after REAPER_SECONDS
+    proc = subprocess.Popen([sys.executable, "-c", GIL_HOLDER], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+    time.sleep(0.5)
+    started = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert time.monotonic() - started < 5
+    assert "llmspell did not respond; ended" in proc.stderr.read()
