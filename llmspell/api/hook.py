@@ -52,14 +52,6 @@ def lua_gate(rt: Runtime) -> Any:
     return gate
 
 
-def lua_error_text(exc: BaseException) -> str:
-    """The message of a LuaError without its traceback."""
-    text = exc.args[0] if exc.args else str(exc)
-    if isinstance(text, bytes):
-        text = convert.decode(text)
-    return str(text).split("\nstack traceback:")[0]
-
-
 def hook_registry(rt: Runtime) -> HookRegistry:
     return registry_for(rt.services)
 
@@ -155,7 +147,7 @@ class HookGlobal(LuaObject):
             try:
                 result = fn(arg)
             except LuaError as exc:
-                raise HookError(f"hook at {point} failed: {lua_error_text(exc)}") from None
+                raise HookError(f"hook at {point} failed: {convert.lua_error_text(exc)}") from None
             if isinstance(result, tuple):
                 result = result[0] if result else None
             try:

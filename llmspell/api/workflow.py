@@ -32,7 +32,7 @@ from ..workflows.engine import Engine
 from ..workflows.gate import Cancelled
 from ..workflows.model import TYPES, Workflow, WorkflowError
 from ..workflows.spec import Draft, Parser, collection, error_strategy
-from .hook import lua_error_text, lua_gate
+from .hook import lua_gate
 
 try:
     from lupa.luajit21 import LuaError
@@ -82,7 +82,7 @@ def _lua_call(rt: Runtime, fn: Any, args: tuple[Any, ...], deadline: float | Non
             raise TimeoutError("step timed out") from None
         if rt.stop_reason is not None:
             raise Cancelled("script stopped") from None
-        raise StepError(lua_error_text(failure)) from None
+        raise StepError(convert.lua_error_text(failure)) from None
     if isinstance(result, tuple):
         result = result[0] if result else None
     try:

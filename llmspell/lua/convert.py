@@ -438,6 +438,14 @@ def to_lua(runtime: lupa.LuaRuntime, value: Any) -> Any:
     return prepared
 
 
+def lua_error_text(exc: BaseException) -> str:
+    """The message of a ``lupa.LuaError`` without its Lua traceback, as text."""
+    text = exc.args[0] if exc.args else str(exc)
+    if isinstance(text, bytes):
+        text = decode(text)
+    return str(text).split("\nstack traceback:")[0]
+
+
 def text_arg(value: Any, fn: str, position: int, what: str = "string") -> str:
     """Check a string argument; raise the error Lua scripts expect if it is not one."""
     from ..errors import ApiError

@@ -264,7 +264,7 @@ class Runtime:
                     return (False, self.abort_token)
                 if isinstance(exc, lupa.LuaMemoryError):
                     return (False, NO_MEMORY)
-                return (False, _lua_message(_lua_error_text(exc)))
+                return (False, _lua_message(convert.lua_error_text(exc)))
             except MemoryError:
                 return (False, self.abort_token if self._abort is not None
                         else _lua_message(f"{name}: out of memory"))
@@ -628,7 +628,7 @@ class Runtime:
         except lupa.LuaError as exc:
             if self._abort is not None:
                 self._raise_abort()
-            raise ScriptError(_lua_error_text(exc)) from None
+            raise ScriptError(convert.lua_error_text(exc)) from None
         except KeyboardInterrupt:
             raise ScriptInterrupted() from None
         finally:
@@ -726,13 +726,6 @@ def _strip_shebang(source: bytes) -> bytes:
         end = source.find(b"\n")
         return b"--" + (source[end:] if end >= 0 else b"")
     return source
-
-
-def _lua_error_text(exc: BaseException) -> str:
-    text = exc.args[0] if exc.args else str(exc)
-    if isinstance(text, bytes):
-        text = convert.decode(text)
-    return str(text).split("\nstack traceback:")[0]
 
 
 def _clean_traceback(tb: str) -> str:
