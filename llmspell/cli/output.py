@@ -90,11 +90,12 @@ class ScriptStream:
 
 
 def script_stream(mode: str) -> ScriptStream:
-    """Where print/io.write go for an ``--output`` mode: stdout (text), stderr as they
-    happen (json: stdout holds only the result document), or kept for the Console Output
-    block (pretty)."""
+    """Where print/io.write go for an ``--output`` mode: stdout (text), stderr (json:
+    stdout holds only the result document), or kept for the Console Output block (pretty).
+    A terminal gets every write flushed; a pipe gets the runtime's ``Output`` policy
+    (flushed within ``Output.FLUSH_INTERVAL``), the one place that decides it."""
     if mode == "json":
-        return ScriptStream(sys.stderr.buffer, live=True)
+        return ScriptStream(sys.stderr.buffer, live=sys.stderr.isatty())
     if mode == "pretty":
         return ScriptStream(None)
     return ScriptStream(sys.stdout.buffer, live=sys.stdout.isatty())
