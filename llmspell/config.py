@@ -198,6 +198,15 @@ SCHEMA: dict[str, Any] = _section(
         ),
     ),
     debug=FREE,
+    storage=_section(
+        postgres=_section(
+            url=Field("str"),
+            pool_size=Field("int", 4),
+            connect_timeout_seconds=Field("int", 5),
+            statement_timeout_ms=Field("int", 30_000),
+            tenant_id=Field("str", "default"),
+        ),
+    ),
 )
 
 # (env var, key path, kind) — applied in order, only when the variable is set.
@@ -397,7 +406,7 @@ def check_ranges(data: dict[str, Any], source: Path | None,
                                    str(source) if source else "config")
 
 
-BACKENDS = ("memory", "sqlite", "sled", "rocksdb")
+BACKENDS = ("memory", "sqlite", "postgres", "sled", "rocksdb")
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "off")
 # Settings naming a file (an existing folder there is an error) or a folder (an existing
 # file there is an error); an empty string is an error for both (leave the key out).

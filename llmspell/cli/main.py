@@ -35,6 +35,7 @@ from .common import (
     load_settings_or_exit,
     options,
 )
+from .db import db_app
 from .tools import tools_app
 
 if TYPE_CHECKING:
@@ -386,6 +387,7 @@ def repl(
 
 app.add_typer(backup_app, name="backup")
 app.add_typer(tools_app, name="tools")
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:

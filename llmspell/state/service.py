@@ -63,6 +63,13 @@ class StateService:
     def path(self) -> Path | None:
         return self.store.path
 
+    @property
+    def location(self) -> str:
+        """Where the values live, for reports: the file, the server, or "memory"."""
+        if self.store.path:
+            return str(self.store.path)
+        return getattr(self.store, "server", None) or "memory"
+
     # -- raw full keys ------------------------------------------------------------
 
     def encode(self, key: str, value: Any) -> str:
@@ -206,9 +213,9 @@ def backend_name(configured: str | None, section: str) -> str:
             sys.stderr.write(f"llmspell: [{section}] backend '{name}' is provided by the "
                              "SQLite backend\n")
         return "sqlite"
-    if name not in ("memory", "sqlite"):
-        raise StateError(f"[{section}] unknown backend '{configured}': "
-                         "use 'memory' or 'sqlite' ('sled'/'rocksdb' also select sqlite)")
+    if name not in ("memory", "sqlite", "postgres"):
+        raise StateError(f"[{section}] unknown backend '{configured}': use 'memory', "
+                         "'sqlite' or 'postgres' ('sled'/'rocksdb' also select sqlite)")
     return name
 
 
@@ -224,6 +231,12 @@ def open_state(settings: Settings) -> StateService:
     max_bytes = settings.get(f"{section}.max_state_size_bytes") or 0
     if not enabled or backend == "memory":
         return StateService(MemoryStore(MEMORY_TOTAL_FACTOR * max_bytes), max_bytes)
+    if backend == "postgres":
+        from ..postgres import open_database
+        from ..postgres.state_store import PostgresStateStore
+
+        return StateService(PostgresStateStore(open_database(settings), owns_db=True),
+                            max_bytes)
     from .sqlite_store import SQLiteStore
 
     return StateService(SQLiteStore(state_path(settings)), max_bytes)

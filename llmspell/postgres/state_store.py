@@ -1,0 +1,85 @@
+"""The State backend on a shared PostgreSQL server (``backend_type = "postgres"``).
+
+The same small interface as the memory and SQLite stores (``state/store.py``): JSON texts
+under full keys. Rows belong to the run's tenant (``[storage.postgres] tenant_id``); the
+table's row-level-security policy keeps every statement inside it. Each call is one
+transaction, so a write is durable on the server when the call returns.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..errors import StateError
+from ..state.store import prefix_bounds, utf8_text
+from .database import Database
+
+
+class PostgresStateStore:
+    backend = "postgres"
+    path: Path | None = None
+
+    def __init__(self, db: Database, owns_db: bool = False) -> None:
+        self.db = db
+        self.owns_db = owns_db
+
+    @property
+    def server(self) -> str:
+        return self.db.server
+
+    def _tx(self, action: str) -> Any:
+        return self.db.transaction(f"state {action}", StateError)
+
+    def get(self, key: str) -> str | None:
+        with self._tx("read") as conn:
+            row = conn.execute("SELECT value::text FROM llmspell_state WHERE key = %s",
+                               (key,), prepare=True).fetchone()
+        return None if row is None else row[0]
+
+    def put(self, key: str, text: str) -> None:
+        with self._tx("write") as conn:
+            conn.execute(
+                "INSERT INTO llmspell_state (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (tenant_id, key) DO UPDATE "
+                "SET value = excluded.value, updated_at = now()",
+                (key, utf8_text(text)), prepare=True)
+
+    def delete(self, key: str) -> bool:
+        with self._tx("delete") as conn:
+            cur = conn.execute("DELETE FROM llmspell_state WHERE key = %s", (key,),
+                               prepare=True)
+            return cur.rowcount > 0
+
+    def keys(self, prefix: str = "") -> list[str]:
+        low, high = prefix_bounds(prefix)
+        with self._tx("list") as conn:
+            if high is None:
+                rows = conn.execute("SELECT key FROM llmspell_state WHERE key >= %s "
+                                    "ORDER BY key", (low,)).fetchall()
+            else:
+                rows = conn.execute("SELECT key FROM llmspell_state WHERE key >= %s "
+                                    "AND key < %s ORDER BY key", (low, high)).fetchall()
+        return [r[0] for r in rows]
+
+    def items(self) -> list[tuple[str, str]]:
+        with self._tx("read") as conn:
+            rows = conn.execute(
+                "SELECT key, value::text FROM llmspell_state ORDER BY key").fetchall()
+        return [(k, v) for k, v in rows]
+
+    def replace_all(self, items: dict[str, str]) -> None:
+        with self._tx("restore") as conn:
+            conn.execute("DELETE FROM llmspell_state")
+            with conn.cursor() as cur, cur.copy(
+                    "COPY llmspell_state (key, value) FROM STDIN") as copy:
+                for key, text in items.items():
+                    copy.write_row((key, utf8_text(text)))
+
+    def count(self) -> int:
+        with self._tx("count") as conn:
+            return int(conn.execute("SELECT count(*) FROM llmspell_state").fetchone()[0])
+
+    def close(self) -> None:
+        if self.owns_db:
+            self.db.close()
