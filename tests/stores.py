@@ -27,3 +27,19 @@ def open_store(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Any
 
     url = request.getfixturevalue("postgres_url")
     return PostgresStateStore(open_database(postgres_settings(url)), owns_db=True)
+
+
+def open_session_store(kind: str, request: pytest.FixtureRequest | None, tmp_path: Path,
+                       **options: Any) -> Any:
+    from llmspell.sessions.store import SessionStore
+
+    if kind == "memory":
+        return SessionStore(":memory:", **options)
+    if kind == "sqlite":
+        return SessionStore(tmp_path / "sessions.db", **options)
+    from llmspell.postgres import open_database
+    from llmspell.postgres.session_store import PostgresSessionStore
+
+    assert request is not None, "postgres stores need the test's request"
+    url = request.getfixturevalue("postgres_url")
+    return PostgresSessionStore(open_database(postgres_settings(url)), owns_db=True)

@@ -20,6 +20,7 @@ from llmspell import config as config_mod
 from llmspell.postgres import migrate as migrate_mod
 from llmspell.postgres import open_database
 from llmspell.postgres.database import Database, DatabaseError, describe_url, postgres_config
+from llmspell.postgres.session_store import CHUNK, PostgresSessionStore
 from llmspell.postgres.state_store import PostgresStateStore
 
 settings_for = postgres_settings
@@ -34,6 +35,10 @@ def write_config(tmp_path: Path, url: str, tenant: str = "default") -> Path:
     path.write_text(textwrap.dedent(f"""\
         [runtime.state_persistence]
         backend_type = "postgres"
+        [runtime.sessions]
+        enabled = true
+        storage_backend = "postgres"
+        max_sessions = 1000
         [storage.postgres]
         url = "{url}"
         tenant_id = "{tenant}"
@@ -228,6 +233,14 @@ def _wait_for_key(url: str, key: str, seconds: float = 30) -> None:
 
 WRITER = """
 local me = ARGS.me
+local sid = Session.create({name = "machine " .. me, tags = {"shared"}})
+local ids = {}
+for i = 1, 10 do
+  ids[i] = Artifact.store(sid, "text", "note" .. i, "same content " .. i, {by = me})
+end
+assert(Artifact.get(sid, ids[3]).content == "same content 3", "artifact read back")
+Artifact.delete(sid, ids[1])
+State.save("global", "session:" .. me, sid)
 for i = 1, 40 do
   State.save("shared", me .. ":" .. i, {n = i, by = me})
   local v = State.load("shared", me .. ":" .. i)
@@ -266,5 +279,64 @@ def test_eight_machines_write_the_same_scopes_at_once(tmp_path: Path,
                 present = f"shared:m{n}:{i}" in keys
                 assert present == (i % 4 != 3), (n, i)
             assert store.get(f"global:counter:m{n}") == "40"
+        session_ids = {n: json.loads(store.get(f"global:session:m{n}")) for n in range(8)}
     finally:
         store.close()
+    sessions = PostgresSessionStore(open_database(settings_for(postgres_url)), owns_db=True)
+    try:
+        for n, sid in session_ids.items():
+            names = sorted(a["name"] for a in sessions.list_artifacts(sid))
+            assert names == sorted(f"note{i}" for i in range(2, 11)), n
+        with sessions.write() as conn:  # the same ten contents, stored once
+            assert conn.execute("SELECT count(*) FROM llmspell_blobs").fetchone() == (9,)
+    finally:
+        sessions.close()
+
+
+def test_large_artifacts_are_chunked_deduplicated_and_hash_checked(
+        postgres_url: str, postgres_server: Any) -> None:
+    from llmspell.sessions.service import SessionError, SessionService
+
+    store = PostgresSessionStore(open_database(settings_for(postgres_url)), owns_db=True)
+    svc = SessionService(store, compression_threshold=0)
+    try:
+        content = bytes(range(256)) * (CHUNK // 256 * 2 + 100)  # a little over 2 chunks
+        a, b = svc.create(), svc.create()
+        first = svc.store_artifact(a, "text", "big", content)
+        second = svc.store_artifact(b, "text", "big copy", content)
+        assert svc.get_artifact(b, second)["content"] == content
+        with store.write() as conn:
+            assert conn.execute("SELECT count(*) FROM llmspell_blobs").fetchone() == (1,)
+            assert conn.execute("SELECT count(*) FROM llmspell_blob_chunks").fetchone() == (3,)
+        svc.delete(a)
+        assert svc.get_artifact(b, second)["content"] == content  # still used by b
+        postgres_server.admin("UPDATE llmspell_blob_chunks SET data = 'x'::bytea "
+                              "WHERE chunk = 1", database=database_of(postgres_url))
+        with pytest.raises(SessionError, match="does not match its hash"):
+            svc.get_artifact(b, second)
+        svc.delete(b)
+        with store.write() as conn:
+            assert conn.execute("SELECT count(*) FROM llmspell_blob_chunks").fetchone() == (0,)
+        assert first["content_hash"] == second["content_hash"]
+    finally:
+        svc.close()
+
+
+def test_sessions_of_another_tenant_are_invisible(postgres_url: str) -> None:
+    from llmspell.sessions.service import SessionError, SessionService
+
+    def service(tenant: str) -> SessionService:
+        db = open_database(settings_for(postgres_url, tenant_id=tenant))
+        return SessionService(PostgresSessionStore(db, owns_db=True))
+
+    acme, globex = service("acme"), service("globex")
+    try:
+        sid = acme.create(name="secret plans")
+        acme.store_artifact(sid, "text", "plan", b"world domination")
+        assert globex.list() == []
+        with pytest.raises(SessionError, match="not found"):
+            globex.get(sid)
+        assert [s["id"] for s in acme.list()] == [sid]
+    finally:
+        acme.close()
+        globex.close()

@@ -29,6 +29,10 @@ from .. import secret_filter
 from ..errors import LLMSpellError
 
 URL_ENV = "LLMSPELL_POSTGRES_URL"
+# Every statement of ours also names the tenant itself: row-level security does not bind
+# superusers or BYPASSRLS roles, and a server run for one team often uses one. Without the
+# setting, current_setting() raises instead of matching nothing silently.
+MINE = "tenant_id = current_setting('app.current_tenant_id')"
 INSTALL_HINT = 'the postgres backend needs the postgres extra: pip install "llmspell[postgres]"'
 
 

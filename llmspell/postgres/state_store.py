@@ -13,7 +13,7 @@ from typing import Any
 
 from ..errors import StateError
 from ..state.store import prefix_bounds, utf8_text
-from .database import Database
+from .database import MINE, Database
 
 
 class PostgresStateStore:
@@ -33,7 +33,7 @@ class PostgresStateStore:
 
     def get(self, key: str) -> str | None:
         with self._tx("read") as conn:
-            row = conn.execute("SELECT value::text FROM llmspell_state WHERE key = %s",
+            row = conn.execute(f"SELECT value::text FROM llmspell_state WHERE {MINE} AND key = %s",
                                (key,), prepare=True).fetchone()
         return None if row is None else row[0]
 
@@ -47,7 +47,7 @@ class PostgresStateStore:
 
     def delete(self, key: str) -> bool:
         with self._tx("delete") as conn:
-            cur = conn.execute("DELETE FROM llmspell_state WHERE key = %s", (key,),
+            cur = conn.execute(f"DELETE FROM llmspell_state WHERE {MINE} AND key = %s", (key,),
                                prepare=True)
             return cur.rowcount > 0
 
@@ -55,22 +55,22 @@ class PostgresStateStore:
         low, high = prefix_bounds(prefix)
         with self._tx("list") as conn:
             if high is None:
-                rows = conn.execute("SELECT key FROM llmspell_state WHERE key >= %s "
-                                    "ORDER BY key", (low,)).fetchall()
+                rows = conn.execute(f"SELECT key FROM llmspell_state WHERE {MINE} AND "
+                                    "key >= %s ORDER BY key", (low,)).fetchall()
             else:
-                rows = conn.execute("SELECT key FROM llmspell_state WHERE key >= %s "
-                                    "AND key < %s ORDER BY key", (low, high)).fetchall()
+                rows = conn.execute(f"SELECT key FROM llmspell_state WHERE {MINE} AND "
+                                    "key >= %s AND key < %s ORDER BY key", (low, high)).fetchall()
         return [r[0] for r in rows]
 
     def items(self) -> list[tuple[str, str]]:
         with self._tx("read") as conn:
             rows = conn.execute(
-                "SELECT key, value::text FROM llmspell_state ORDER BY key").fetchall()
+                f"SELECT key, value::text FROM llmspell_state WHERE {MINE} ORDER BY key").fetchall()
         return [(k, v) for k, v in rows]
 
     def replace_all(self, items: dict[str, str]) -> None:
         with self._tx("restore") as conn:
-            conn.execute("DELETE FROM llmspell_state")
+            conn.execute(f"DELETE FROM llmspell_state WHERE {MINE}")
             with conn.cursor() as cur, cur.copy(
                     "COPY llmspell_state (key, value) FROM STDIN") as copy:
                 for key, text in items.items():
@@ -78,7 +78,8 @@ class PostgresStateStore:
 
     def count(self) -> int:
         with self._tx("count") as conn:
-            return int(conn.execute("SELECT count(*) FROM llmspell_state").fetchone()[0])
+            row = conn.execute(f"SELECT count(*) FROM llmspell_state WHERE {MINE}").fetchone()
+        return int(row[0])
 
     def close(self) -> None:
         if self.owns_db:
