@@ -437,7 +437,7 @@ def _check_choices(settings: Settings, source: Path | None, environ: Any = None)
                          ("runtime.sessions.storage_backend", BACKENDS),
                          ("runtime.log_level", LOG_LEVELS),
                          ("debug.level", LOG_LEVELS),
-                         ("rag.vector_storage.backend", ("hnsw",)),
+                         ("rag.vector_storage.backend", ("hnsw", "postgres")),
                          ("default_engine", ("lua", "javascript", "python"))):
         value = settings.get(key)
         origin = _origin(key, source, environ)

@@ -39,6 +39,12 @@ def write_config(tmp_path: Path, url: str, tenant: str = "default") -> Path:
         enabled = true
         storage_backend = "postgres"
         max_sessions = 1000
+        [rag]
+        enabled = true
+        [rag.vector_storage]
+        backend = "postgres"
+        [rag.embedding]
+        default_provider = "hashing"
         [storage.postgres]
         url = "{url}"
         tenant_id = "{tenant}"
@@ -166,6 +172,18 @@ def test_rls_hides_other_tenants_and_everything_without_a_tenant(
         app.close()
 
 
+def test_every_table_has_forced_row_level_security(postgres_url: str,
+                                                  postgres_server: Any) -> None:
+    open_database(settings_for(postgres_url)).close()
+    rows = postgres_server.admin(
+        "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+        "WHERE relkind = 'r' AND relname LIKE 'llmspell%' "
+        "AND relname <> 'llmspell_schema_migrations' ORDER BY relname",
+        database=database_of(postgres_url))
+    assert len(rows) >= 9
+    assert all(on and forced for _name, on, forced in rows), rows
+
+
 # -- scripts ----------------------------------------------------------------------------
 
 def test_state_survives_runs_through_the_server(cli: Any, tmp_path: Path,
@@ -231,31 +249,13 @@ def _wait_for_key(url: str, key: str, seconds: float = 30) -> None:
         store.close()
 
 
-WRITER = """
-local me = ARGS.me
-local sid = Session.create({name = "machine " .. me, tags = {"shared"}})
-local ids = {}
-for i = 1, 10 do
-  ids[i] = Artifact.store(sid, "text", "note" .. i, "same content " .. i, {by = me})
-end
-assert(Artifact.get(sid, ids[3]).content == "same content 3", "artifact read back")
-Artifact.delete(sid, ids[1])
-State.save("global", "session:" .. me, sid)
-for i = 1, 40 do
-  State.save("shared", me .. ":" .. i, {n = i, by = me})
-  local v = State.load("shared", me .. ":" .. i)
-  assert(v.n == i, "read back")
-  if i % 4 == 0 then State.delete("shared", me .. ":" .. (i - 1)) end
-  State.save("global", "counter:" .. me, i)
-end
-print("done " .. me)
-"""
+WRITER = Path(__file__).parent / "lua" / "pg_machine.lua"
 
 
 def test_eight_machines_write_the_same_scopes_at_once(tmp_path: Path,
                                                       postgres_url: str) -> None:
     config = write_config(tmp_path, postgres_url)
-    (tmp_path / "writer.lua").write_text(WRITER)
+    (tmp_path / "writer.lua").write_text(WRITER.read_text())
 
     def machine(n: int) -> subprocess.CompletedProcess[str]:
         home = tmp_path / f"machine{n}"
@@ -289,6 +289,9 @@ def test_eight_machines_write_the_same_scopes_at_once(tmp_path: Path,
             assert names == sorted(f"note{i}" for i in range(2, 11)), n
         with sessions.write() as conn:  # the same ten contents, stored once
             assert conn.execute("SELECT count(*) FROM llmspell_blobs").fetchone() == (9,)
+            team = conn.execute("SELECT count(*) FROM llmspell_rag_vectors "
+                                "WHERE namespace = 'team:one'").fetchone()
+            assert team == (8,)
     finally:
         sessions.close()
 
