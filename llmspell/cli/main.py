@@ -36,6 +36,7 @@ from .common import (
     options,
 )
 from .db import db_app
+from .store import store_app
 from .tools import tools_app
 
 if TYPE_CHECKING:
@@ -388,6 +389,7 @@ def repl(
 app.add_typer(backup_app, name="backup")
 app.add_typer(tools_app, name="tools")
 app.add_typer(db_app, name="db")
+app.add_typer(store_app, name="store")
 
 
 def main() -> None:

@@ -16,12 +16,13 @@ from __future__ import annotations
 from typing import Any
 
 
-def open_database(settings: Any) -> Any:
-    """The run's server (``database.Database``) with its schema brought up to date."""
+def open_database(settings: Any, url: str | None = None) -> Any:
+    """The run's server (``database.Database``; ``url``: that one instead of the
+    configured one) with its schema brought up to date."""
     from .database import Database, postgres_config
     from .migrate import migrate
 
-    db = Database(postgres_config(settings))
+    db = Database(postgres_config(settings, url=url))
     try:
         migrate(db)
     except BaseException:

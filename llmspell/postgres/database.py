@@ -74,10 +74,12 @@ def describe_url(url: str) -> str:
     return f"postgresql://{user}{host}{port}/{db}"
 
 
-def postgres_config(settings: Any, environ: Any = None) -> PostgresConfig:
-    """The run's PostgreSQL settings; a clear error when no server is named."""
+def postgres_config(settings: Any, environ: Any = None, url: str | None = None
+                    ) -> PostgresConfig:
+    """The run's PostgreSQL settings (``url`` given: that server instead of the
+    configured one); a clear error when no server is named."""
     env = os.environ if environ is None else environ
-    url = env.get(URL_ENV) or settings.get("storage.postgres.url")
+    url = url or env.get(URL_ENV) or settings.get("storage.postgres.url")
     if not url:
         raise DatabaseError(
             f"no PostgreSQL server: set {URL_ENV} or [storage.postgres] url "

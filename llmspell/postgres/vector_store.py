@@ -297,6 +297,29 @@ class PgVectorStore:
             hits = [h for h in hits if h.score >= threshold]
         return hits
 
+    def export(self, namespace: str) -> Any:
+        """Every record of a namespace (this store's dimensions) with its vector."""
+        import numpy as np
+
+        with self._tx("read") as conn:
+            rows = conn.execute(
+                "SELECT id, doc_id, content, metadata, chunk_index, expires_at, embedding "
+                f"FROM llmspell_rag_vectors WHERE {MINE} AND namespace = %s AND dims = %s "
+                "ORDER BY label", (namespace, self.dimensions)).fetchall()
+        for r in rows:
+            vector = r[6].to_numpy() if hasattr(r[6], "to_numpy") else r[6]
+            yield Record(r[0], r[1], r[2], r[3], r[4], r[5]), np.asarray(vector, np.float32)
+
+    def usages(self) -> list[tuple[str, dict[str, int]]]:
+        with self._tx("read") as conn:
+            rows = conn.execute(
+                "SELECT tenant, documents_ingested, embeddings_generated, embedding_tokens, "
+                f"searches_performed FROM llmspell_rag_usage WHERE {MINE} ORDER BY tenant"
+            ).fetchall()
+        names = ("documents_ingested", "embeddings_generated", "embedding_tokens",
+                 "searches_performed")
+        return [(r[0], dict(zip(names, map(int, r[1:]), strict=True))) for r in rows]
+
     # -- what the service keeps beside the vectors --------------------------------
 
     def recorded_embedder(self, name: str) -> str:

@@ -752,6 +752,28 @@ class VectorStore:
                            row[5], namespace))
         return out
 
+    def export(self, namespace: str) -> Iterator[tuple[Record, Any]]:
+        """Every record of a namespace with its vector (a store with a ``path`` keeps
+        the vectors in its rows; one in memory has only its graph)."""
+        import numpy as np
+
+        if self.path is None:
+            raise StoreError("an in-memory vector store cannot be exported")
+        for row in self.db.execute(
+                "SELECT id, doc_id, content, metadata, chunk_index, expires_at, vector "
+                "FROM vectors WHERE namespace = ? ORDER BY label", (namespace,)).fetchall():
+            vector = np.frombuffer(row[6], dtype=np.float32).copy()
+            yield Record(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5]), vector
+
+    def usages(self) -> list[tuple[str, dict[str, int]]]:
+        """Every tenant's usage counters."""
+        rows = self.db.execute(
+            "SELECT tenant, documents_ingested, embeddings_generated, embedding_tokens, "
+            "searches_performed FROM tenant_usage ORDER BY tenant").fetchall()
+        names = ("documents_ingested", "embeddings_generated", "embedding_tokens",
+                 "searches_performed")
+        return [(r[0], dict(zip(names, r[1:], strict=True))) for r in rows]
+
     # -- what the service keeps beside the vectors --------------------------------
 
     def recorded_embedder(self, name: str) -> str:
