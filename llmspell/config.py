@@ -887,6 +887,8 @@ RIGHTS_KEYS: dict[str, str] = {
     "tools.email": "any",
     "events.export.file": "any",
     "events.export.webhook": "any",
+    # which database server the stores use, and as which tenant (docs/postgres.md)
+    "storage.postgres": "any",
 }
 # Where data is written: accepted only inside the current folder, not in a hidden folder.
 PATH_KEYS = ("runtime.state_persistence.path", "runtime.state_persistence.schema_directory",
