@@ -58,8 +58,8 @@ class PgServer:
         self._run("initdb", "-D", str(self.data), "--auth=trust", "--encoding=utf8",
                   "-U", "postgres", "--no-sync")
 
-    def start(self) -> None:
-        opts = f"-h '' -k {self.socket_dir} -c fsync=off -c max_connections=200"
+    def start(self, extra: str = "") -> None:
+        opts = f"-h '' -k {self.socket_dir} -c fsync=off -c max_connections=200 {extra}"
         self._run("pg_ctl", "-D", str(self.data), "-w", "-o", opts,
                   "-l", str(self.folder / "server.log"), "start")
 
