@@ -273,7 +273,11 @@ def _pick(data: Any, key: str, fallback: Any) -> Any:
 
 class Watchers(Protocol):
     """Where the run's hook registry and event bus are, if something made them:
-    ``run.Services`` (named here, not imported: run.py imports this module)."""
+    ``run.Services`` (named here, not imported: run.py imports this module).
+    ``made`` is the plain dict of the services made so far (``"hooks"``, ``"events"``):
+    read on every tool and agent call, so one dict lookup each."""
+
+    made: dict[str, Any]
 
     @property
     def hooks_if_made(self) -> HookRegistry | None: ...
@@ -294,13 +298,14 @@ class ServiceHooks:
     """
 
     def __init__(self, services: Watchers) -> None:
-        self._services = services
+        self._made = services.made
 
     def call(self, kind: str, name: str, value: Any) -> Call | None:
         """One tool or agent invocation (``kind`` ``"tool"``/``"agent"``) about to run, or
         None when nothing watches it."""
-        hooks = self._services.hooks_if_made
-        bus = self._services.events_if_made
+        made = self._made
+        hooks: HookRegistry | None = made.get("hooks")
+        bus: EventBus | None = made.get("events")
         use_hooks = hooks is not None and hooks.active
         use_events = bus is not None and bus.has_listeners()
         if not use_hooks and not use_events:
@@ -311,7 +316,7 @@ class ServiceHooks:
     def discovery(self, operation: str, *args: Any) -> Discovery | None:
         """A tool listing (``Tool.list``/``Tool.discover``) about to be made, or None when
         no discovery hook is registered."""
-        hooks = self._services.hooks_if_made
+        hooks: HookRegistry | None = self._made.get("hooks")
         if hooks is None or not (hooks.has("BeforeToolDiscovery")
                                  or hooks.has("AfterToolDiscovery")):
             return None
@@ -321,7 +326,7 @@ class ServiceHooks:
     def agent_lifecycle(self, point: str, name: str, agent: Any, verb: str) -> None:
         """``Before/AfterAgentInit`` (verb ``creation``) or ``Before/AfterAgentShutdown``
         (``shutdown``): a hook may cancel, which raises ``HookCancelled``."""
-        hooks = self._services.hooks_if_made
+        hooks: HookRegistry | None = self._made.get("hooks")
         if hooks is None or not hooks.has(point):
             return
         res = hooks.run(point, {"agent_name": name, "agent_type": type(agent).__name__},

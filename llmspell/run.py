@@ -15,9 +15,9 @@ services) and checks again under it. The made service is stored in the instance'
 ``Tool.invoke``) is a plain attribute read: no lock, no call.
 
 Services reach each other through this object: the tools and agents get a
-``ServiceHooks`` that looks at ``hooks_if_made``/``events_if_made`` at each call (a
-script may register its first hook after the tools were made); the debug log publishes
-to ``events``; deleting a session drops its RAG collection if ``rag_if_made``.
+``ServiceHooks`` that looks in ``made`` for the hook registry and the event bus at each
+call (a script may register its first hook after the tools were made); the debug log
+publishes to ``events``; deleting a session drops its RAG collection if ``rag_if_made``.
 
 Plain inputs, no Lua: this module is the service layer and never imports ``lupa``,
 ``llmspell.lua``, ``llmspell.api`` or ``llmspell.cli`` (``tests/test_layers.py``). What a
@@ -152,7 +152,10 @@ class Services:
         self._stop_reason = stop_reason
         self._notify = notify
         self._lock = threading.RLock()
-        self._made: list[_Service[Any]] = []  # in creation order
+        # The services made so far, by name, in creation order. For callers that only
+        # act when a service is in use (``ServiceHooks`` on every tool and agent call):
+        # a plain dict read, never making anything; emptied by ``close``.
+        self.made: dict[str, Any] = {}
         self._slots: dict[Slot[Any], Any] = {}
         self._closing = False
         self._closed = False
@@ -171,7 +174,7 @@ class Services:
             self._refuse_after_close(spec.name)
             value = spec.make(self)
             self.__dict__[spec.name] = value
-            self._made.append(spec)
+            self.made[spec.name] = value
             return value
 
     def _refuse_after_close(self, name: str) -> None:
@@ -193,10 +196,6 @@ class Services:
                     value = self._slots[key] = make()
         return value
 
-    def made(self) -> list[str]:
-        """The names of the services made so far, in creation order."""
-        return [spec.name for spec in self._made]
-
     def close(self) -> list[tuple[str, Exception]]:
         """Close the services (see the module docstring); the ``(name, error)`` of each
         ``close()`` that failed. A second call does nothing."""
@@ -204,7 +203,8 @@ class Services:
             if self._closing:
                 return []
             self._closing = True
-            newest_first = self._made[::-1]
+            newest_first: list[_Service[Any]] = [getattr(type(self), name)
+                                                 for name in reversed(self.made)]
         order = ([s for s in newest_first if not s.last]
                  + [s for s in newest_first if s.last])
         failures: list[tuple[str, Exception]] = []
@@ -213,7 +213,7 @@ class Services:
             if not spec.closes:
                 continue
             try:
-                self.__dict__[spec.name].close()
+                self.made[spec.name].close()
             except KeyboardInterrupt as exc:  # the rest still close (they flush data)
                 interrupted = exc
             except Exception as exc:
@@ -222,30 +222,30 @@ class Services:
             self._closed = True
             for spec in order:
                 self.__dict__.pop(spec.name, None)
+            self.made.clear()
             self._slots.clear()
         if interrupted is not None:
             raise interrupted
         return failures
 
     # -- what exists without making it ----------------------------------------------------
-    # For callers that only act when a service is in use (hook points, lifecycle events,
-    # lookups): reading these never makes a service, and answers None after the close.
+    # Typed reads of ``made``: they never make a service, and answer None after the close.
 
     @property
     def hooks_if_made(self) -> HookRegistry | None:
-        return self.__dict__.get("hooks")
+        return self.made.get("hooks")
 
     @property
     def events_if_made(self) -> EventBus | None:
-        return self.__dict__.get("events")
+        return self.made.get("events")
 
     @property
     def tools_if_made(self) -> ToolService | None:
-        return self.__dict__.get("tools")
+        return self.made.get("tools")
 
     @property
     def rag_if_made(self) -> RagService | None:
-        return self.__dict__.get("rag")
+        return self.made.get("rag")
 
     # -- the services ---------------------------------------------------------------------
 
