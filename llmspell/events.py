@@ -394,12 +394,3 @@ class _Exporter:
             while self._queue.unfinished_tasks and time.monotonic() < deadline:
                 time.sleep(0.01)
             self._queue = None
-
-
-def bus_for(services: dict[str, Any], settings: Any = None) -> EventBus:
-    """The run's event bus (created on first use and shared through ``rt.services``)."""
-    bus = services.get("events")
-    if bus is None:
-        bus = EventBus.from_settings(settings) if settings is not None else EventBus()
-        services["events"] = bus
-    return bus

@@ -32,39 +32,12 @@ DEPRECATED = ("Agent.create() is deprecated. Use Agent.builder() instead:\n"
 
 def provider_manager(rt: Runtime) -> ProviderManager:
     """The run's providers (clients are reused across agents; closed at the end)."""
-    def make() -> ProviderManager:
-        from ..providers import ProviderManager
-
-        return ProviderManager(rt.settings, budget=rt.remaining_seconds, debug=rt.debug)
-
-    return rt.service("providers", make, closes=True)
+    return rt.services.providers
 
 
 def agent_service(rt: Runtime) -> AgentRegistry:
-    """The run's agents, created on first use and kept in ``rt.services["agents"]``."""
-    service = rt.services.get("agents")
-    if service is not None:
-        return service
-
-    def make() -> AgentRegistry:
-        from ..providers.registry import default_provider
-
-        def tools() -> Any:
-            from .tool import tool_service
-
-            return tool_service(rt)
-
-        def output(text: str, metadata: dict[str, Any]) -> dict[str, Any]:
-            from ..tools.output import output_to_lua_value
-
-            return output_to_lua_value(text, metadata)
-
-        from ..hooks import ServiceHooks
-
-        return AgentRegistry(provider_manager(rt), tools, output,
-                             default_provider(rt.settings), hooks=ServiceHooks(rt.services))
-
-    return rt.service("agents", make)
+    """The run's agents (``rt.services.agents``, made on first use)."""
+    return rt.services.agents
 
 
 # -- argument helpers ---------------------------------------------------------

@@ -13,21 +13,7 @@ if TYPE_CHECKING:
     from ..lua.runtime import Runtime
 
 def debug_service(rt: Runtime) -> DebugService:
-    service = rt.services.get("debug")
-    if service is None:
-        level = "debug" if rt.debug else (
-            rt.settings.get("debug.level") or rt.settings.get("runtime.log_level") or "info")
-        service = DebugService(level=level)
-        if rt.settings.get("events.emit_debug_events"):
-            # [events] emit_debug_events: every Debug/Logger message is a `debug.log` event.
-            from ..events import bus_for
-
-            def publish(entry: dict[str, Any]) -> None:
-                bus_for(rt.services, rt.settings).emit("debug.log", entry, component="debug")
-
-            service.on_log = publish
-        rt.services["debug"] = service
-    return service
+    return rt.services.debug
 
 
 def _text(value: Any, fn: str, position: int, what: str = "string") -> str:

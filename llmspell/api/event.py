@@ -4,7 +4,7 @@
     Event.subscribe(pattern) -> id        Event.receive(id, timeout_ms=5000) -> event|nil
     Event.unsubscribe(id) -> bool         Event.list_subscriptions()  Event.get_stats()
 
-Backed by ``llmspell.events.EventBus`` (shared in ``rt.services["events"]``), which also
+Backed by ``llmspell.events.EventBus`` (shared as ``rt.services.events``), which also
 carries the lifecycle events of tools, agents and workflows. ``receive`` blocks in
 Python (never in Lua) and is bounded by the script's own deadline.
 """
@@ -15,7 +15,7 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
-from ..events import DEFAULT_TIMEOUT_MS, EventBus, bus_for, rfc3339
+from ..events import DEFAULT_TIMEOUT_MS, EventBus, rfc3339
 from ..lua import convert
 
 if TYPE_CHECKING:
@@ -23,13 +23,9 @@ if TYPE_CHECKING:
 
 
 def event_bus(rt: Runtime) -> EventBus:
-    """The run's bus (other services may have made it first with ``bus_for``); it is
-    closed when the run ends, which flushes the file and webhook exports."""
-    bus = bus_for(rt.services, rt.settings)
-    if not rt.services.get("events_closing"):
-        rt.services["events_closing"] = True
-        rt.on_close(bus.close)
-    return bus
+    """The run's bus (``rt.services.events``: other services may have made it first); it
+    is closed when the run ends, which flushes the file and webhook exports."""
+    return rt.services.events
 
 
 def to_lua_event(event: dict[str, Any]) -> dict[str, Any]:

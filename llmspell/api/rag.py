@@ -1,7 +1,7 @@
 """The RAG global (spec § 8): ingest, search, scopes, session collections, stats.
 
 A thin adapter over :class:`llmspell.rag.service.RagService` (one per run, kept in
-``rt.services["rag"]``, saved and closed when the run ends). Beyond upstream: ``limit``
+``rt.services.rag``, saved and closed when the run ends). Beyond upstream: ``limit``
 is an alias of ``k``; ``collection = "session_<uuid>"`` searches that session's
 collection (another collection name is its own namespace); ingest honours per-call
 ``chunking``; ``RAG.configure`` honours chunk sizes and ``session_ttl``;
@@ -63,21 +63,13 @@ def _scope(fn: str, opts: dict[str, Any]) -> tuple[str | None, str | None, str |
 
 
 def install(rt: Runtime, table: Any) -> None:
-    from ..rag.service import PROVIDERS, RagError, RagService
+    from ..rag.service import PROVIDERS, RagError
     from ..rag.store import StoreError
 
-    service: RagService | None = rt.services.get("rag")
-    if service is None:
-        def notify(message: str) -> None:
-            rt.output.error(convert.encode(message + "\n"))
-
-        try:
-            service = RagService(rt.settings, notify)
-        except (StoreError, RagError, ValueError, OSError) as exc:
-            raise ApiError(f"RAG: {exc}") from None
-        rt.services["rag"] = service
-        rt.on_close(service.close)
-    svc = service
+    try:
+        svc: RagService = rt.services.rag
+    except (StoreError, RagError, ValueError, OSError) as exc:
+        raise ApiError(f"RAG: {exc}") from None
     errors = (RagError, StoreError, ValueError, sqlite3.Error)
 
     def named(exc: Exception) -> Exception:  # a damaged rag.sqlite3 is named, with advice

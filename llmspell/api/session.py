@@ -24,23 +24,9 @@ if TYPE_CHECKING:
 
 
 def session_service(rt: Runtime) -> SessionService:
-    """The run's session service (opened on first use, closed when the run ends)."""
-
-    def open_service() -> SessionService:
-        from ..sessions.service import open_sessions
-
-        svc = open_sessions(rt.settings)
-        svc.on_delete.append(lambda sid: _drop_rag_collection(rt, sid))
-        return svc
-
-    return rt.service("sessions", open_service, closes=True)
-
-
-def _drop_rag_collection(rt: Runtime, session_id: str) -> None:
-    """Deleting a session deletes its RAG session collection (if RAG is in use)."""
-    rag = rt.services.get("rag")
-    if rag is not None:
-        rag.cleanup_scope("session", session_id)
+    """The run's session service (opened on first use, closed when the run ends;
+    deleting a session deletes its RAG session collection if RAG is in use)."""
+    return rt.services.sessions
 
 
 def text(value: Any, fn: str, position: int, what: str = "session id") -> str:

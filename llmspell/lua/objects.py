@@ -50,6 +50,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from ..run import Slot
 from . import convert
 
 if TYPE_CHECKING:
@@ -201,6 +202,9 @@ class Objects:
         return result
 
 
+OBJECTS: Slot[Objects] = Slot("lua_objects")
+
+
 def lua_objects(rt: Runtime) -> Objects:
     """The run's ``Objects`` (made on first use)."""
-    return rt.service("lua_objects", lambda: Objects(rt))
+    return rt.services.slot(OBJECTS, lambda: Objects(rt))
