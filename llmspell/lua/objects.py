@@ -202,7 +202,8 @@ class Objects:
         if isinstance(result, list) and any(isinstance(x, LuaObject) for x in result):
             items = self._rt.table([])  # an array of objects (cfg:get_modifications())
             for i, item in enumerate(result, 1):
-                items[i] = self._export(item, obj, table)
+                items[i] = (self._export(item, obj, table) if isinstance(item, LuaObject)
+                            else convert.to_lua(self._rt.lua, item))
             return items
         return result
 
