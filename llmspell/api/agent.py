@@ -210,7 +210,7 @@ class AgentBuilder(LuaObject):
             raise ApiError("Provider is required")
         agent_config = AgentConfig(**{k: v for k, v in config.items()
                                       if k in AgentConfig.__dataclass_fields__})
-        return self._agents.instance(self._agents.service.create(agent_config).name)
+        return self._agents._instance(self._agents.service.create(agent_config).name)
 
 
 # -- agent instances (spec § 2.3) ---------------------------------------------------
@@ -257,7 +257,7 @@ class AgentInstance(LuaObject):
         agent = self._llm("invokeStream")
         data = agent_input(value, "Agent:invokeStream")
         fn = args.function(callback, "Agent:invokeStream", 2, name="callback")
-        return self._agents.stream(agent, data, fn)
+        return self._agents._stream(agent, data, fn)
 
     def execute_with_context(self, value: Any = None, cid: Any = None) -> Any:
         agent = self._agent()
@@ -270,24 +270,24 @@ class AgentInstance(LuaObject):
         agent = self._llm("invokeTool")
         tool = args.text(name, "Agent:invokeTool", 1)
         data = args.optional_fields(params, "Agent:invokeTool", 2)
-        return agent.invoke_tool(self._agents.tools(), tool, data)
+        return agent.invoke_tool(self._agents._tools(), tool, data)
 
     def discover_tools(self) -> list[str]:
         self._agent()
-        return [t.name for t in self._agents.tools().list()]
+        return [t.name for t in self._agents._tools().list()]
 
     def has_tool(self, name: Any = None) -> bool:
         self._agent()
-        return self._agents.tools().exists(args.text(name, "Agent:has_tool"))
+        return self._agents._tools().exists(args.text(name, "Agent:has_tool"))
 
     def get_tool_metadata(self, name: Any = None) -> dict[str, Any] | None:
         self._agent()
-        spec = self._agents.tools().get(args.text(name, "Agent:get_tool_metadata"))
+        spec = self._agents._tools().get(args.text(name, "Agent:get_tool_metadata"))
         return None if spec is None else tool_metadata(spec)
 
     def get_all_tool_metadata(self) -> dict[str, Any]:
         self._agent()
-        return {t.name: tool_metadata(t) for t in self._agents.tools().list()}
+        return {t.name: tool_metadata(t) for t in self._agents._tools().list()}
 
     def get_state(self) -> str:
         return self._agent().state
@@ -375,12 +375,12 @@ class AgentInstance(LuaObject):
 
     def save_state(self) -> None:
         agent = self._llm("save_state")
-        self._agents.state_store(agent).save(f"agent:{agent.name}", "agent_state",
+        self._agents._state_store(agent).save(f"agent:{agent.name}", "agent_state",
                                              agent.snapshot())
 
     def load_state(self) -> bool:
         agent = self._llm("load_state")
-        data = self._agents.state_store(agent).load(f"agent:{agent.name}", "agent_state")
+        data = self._agents._state_store(agent).load(f"agent:{agent.name}", "agent_state")
         if not isinstance(data, dict):
             return False
         agent.restore(data)
@@ -388,7 +388,7 @@ class AgentInstance(LuaObject):
 
     def delete_state(self) -> None:
         agent = self._llm("delete_state")
-        self._agents.state_store(agent).delete(f"agent:{agent.name}", "agent_state")
+        self._agents._state_store(agent).delete(f"agent:{agent.name}", "agent_state")
 
     def destroy(self) -> None:
         self._agents.service.remove(self._agent().name)
@@ -415,19 +415,19 @@ class AgentGlobal(LuaObject):
 
     # shared by builders and instances ---------------------------------------------
 
-    def instance(self, name: str) -> AgentInstance:
+    def _instance(self, name: str) -> AgentInstance:
         """The one Lua object standing for the agent ``name`` in this run."""
         found = self._instances.get(name)
         if found is None:
             found = self._instances[name] = AgentInstance(self, name)
         return found
 
-    def tools(self) -> Any:
+    def _tools(self) -> Any:
         from .tool import tool_service
 
         return tool_service(self._rt)
 
-    def state_store(self, agent: Any) -> Any:
+    def _state_store(self, agent: Any) -> Any:
         if not self._rt.settings.get("runtime.state_persistence.enabled"):
             raise ApiError(f"Agent '{agent.name}': state persistence is disabled "
                            "(runtime.state_persistence.enabled = false)")
@@ -435,7 +435,7 @@ class AgentGlobal(LuaObject):
 
         return state_service(self._rt)
 
-    def stream(self, agent: Any, data: dict[str, Any], callback: Any) -> dict[str, Any]:
+    def _stream(self, agent: Any, data: dict[str, Any], callback: Any) -> dict[str, Any]:
         """Run ``agent`` streaming: ``callback`` gets each chunk as an AgentOutput table."""
         from ..tools.output import output_to_lua_value
 
@@ -476,7 +476,7 @@ class AgentGlobal(LuaObject):
 
     def get(self, name: Any = None) -> AgentInstance | None:
         key = args.text(name, "Agent.get")
-        return self.instance(key) if self.service.get(key) is not None else None
+        return self._instance(key) if self.service.get(key) is not None else None
 
     def register(self, config: Any = None) -> str:
         return self.service.create_from_dict(args.fields(config, "Agent.register")).name
@@ -485,7 +485,7 @@ class AgentGlobal(LuaObject):
         name = args.text(agent_name, "Agent.wrap_as_tool", 1)
         cfg = args.optional_fields(config, "Agent.wrap_as_tool", 2)
         try:
-            return _wrap(self.tools(), self.service.require(name), cfg)
+            return _wrap(self._tools(), self.service.require(name), cfg)
         except (ShownAsIs, ValueError) as exc:
             raise ApiError(f"Failed to wrap agent as tool: {exc}") from None
 
@@ -517,7 +517,7 @@ class AgentGlobal(LuaObject):
         fn = "Agent.create_from_template"
         inst, tpl = args.text(instance_name, fn, 1), args.text(template, fn, 2)
         data = args.optional_fields(params, fn, 3)
-        return self.instance(self.service.from_template(inst, tpl, data).name)
+        return self._instance(self.service.from_template(inst, tpl, data).name)
 
     def create_context(self, config: Any = None) -> str:
         return self.service.create_context(args.optional_fields(config, "Agent.create_context"))

@@ -79,7 +79,7 @@ class ConfigObject(LuaObject):
         return self._cfg.stop_on_error
 
     def get_modifications(self) -> list[ParameterModification]:
-        return [self._replay.modification(m) for m in self._cfg.modifications]
+        return [self._replay._modification(m) for m in self._cfg.modifications]
 
     def add_modification(self, path: Any = None, value: Any = None,
                          enabled: Any = None) -> None:
@@ -93,7 +93,7 @@ class ConfigObject(LuaObject):
                                                     args.data(value, fn), enabled is not False))
 
     def set_mode(self, value: Any = None) -> None:
-        self._cfg.mode = self._replay.mode_of(value, "ReplayConfig:set_mode")
+        self._cfg.mode = self._replay._mode_of(value, "ReplayConfig:set_mode")
 
     def set_compare_results(self, flag: Any = None) -> None:
         self._cfg.compare_results = bool(flag)
@@ -180,7 +180,7 @@ class ReplayGlobal(LuaObject):
         self.modes = {name: ReplayMode(name) for name in MODES}
         self._modifications: dict[int, ParameterModification] = {}
 
-    def mode_of(self, value: Any, fn: str) -> str:
+    def _mode_of(self, value: Any, fn: str) -> str:
         """A mode argument: nil (exact), a mode name, or one of ``Replay.modes``."""
         if value is None:
             return "exact"
@@ -192,7 +192,7 @@ class ReplayGlobal(LuaObject):
         raise ApiError(f"{fn}: expected a Replay.modes value (exact, modified, simulate, "
                        f"debug), got {args.describe(value)}")
 
-    def modification(self, mod: Modification) -> ParameterModification:
+    def _modification(self, mod: Modification) -> ParameterModification:
         """The one Lua object for ``mod``."""
         found = self._modifications.get(id(mod))
         if found is None:
@@ -200,14 +200,14 @@ class ReplayGlobal(LuaObject):
         return found
 
     def create_config(self, mode: Any = None) -> ConfigObject:
-        return ConfigObject(self, ReplayConfig(mode=self.mode_of(mode, "Replay.create_config")))
+        return ConfigObject(self, ReplayConfig(mode=self._mode_of(mode, "Replay.create_config")))
 
     def create_modification(self, path: Any = None, value: Any = None,
                             enabled: Any = None) -> ParameterModification:
         fn = "Replay.create_modification"
         mod = Modification(args.text(path, fn, 1, name="path"), args.data(value, fn),
                            enabled is not False)
-        return self.modification(mod)
+        return self._modification(mod)
 
     def create_comparator(self) -> Comparator:
         return Comparator()

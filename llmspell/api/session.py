@@ -95,7 +95,7 @@ class SessionBuilder(LuaObject):
         return self
 
     def build(self) -> str:
-        return self._sessions.create_from("SessionBuilder:build", dict(self._spec))
+        return self._sessions._create_from("SessionBuilder:build", dict(self._spec))
 
 
 class SessionGlobal(LuaObject):
@@ -116,12 +116,12 @@ class SessionGlobal(LuaObject):
         fn = f"Session.{name}"
         return calling(fn, getattr(self._svc(), name), session_id(value, fn))
 
-    def create_from(self, fn: str, opts: dict[str, Any]) -> str:
+    def _create_from(self, fn: str, opts: dict[str, Any]) -> str:
         created = _create_args(fn, opts)
         return calling(fn, lambda: self._svc().create(**created))
 
     def create(self, opts: Any = None) -> str:
-        return self.create_from("Session.create",
+        return self._create_from("Session.create",
                                 args.optional_fields(opts, "Session.create", 1))
 
     def builder(self) -> SessionBuilder:
