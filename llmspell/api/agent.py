@@ -1,8 +1,9 @@
 """The Agent global (spec §2): builder, module functions, instance methods.
 
-Builders and agent instances are Lua tables sharing one metatable per kind (methods are
-made once per run); each table holds a handle to its Python object. All behaviour lives
-in ``llmspell/agents`` (no Lua there); this file checks arguments and converts.
+Three ``lua/objects.py`` classes: ``AgentGlobal`` (the ``Agent`` table), ``AgentBuilder``
+(each setter returns a new builder) and ``AgentInstance`` (one per agent name and run).
+All behaviour lives in ``llmspell/agents`` (no Lua there); this file checks arguments
+(``lua/args.py``) and converts.
 
 ``agent_service(rt)`` is the run's ``AgentRegistry`` (workflows call agents by name:
 ``agent_service(rt).get(name).invoke({"text": ...})``).
