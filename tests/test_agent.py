@@ -99,7 +99,7 @@ def test_builder_errors(lua, monkeypatch) -> None:
     assert "Unknown provider: nosuch" in v["unknown"]
     assert "no API key: set OPENAI_API_KEY or providers.openai.api_key" in v["nokey"]
     assert "already exists" in v["dup"]
-    assert "colon" in v["dot"]
+    assert v["dot"].endswith("AgentBuilder:name: call it as a method, obj:name(...)")
 
 
 def test_module_functions(lua, stub: Stub) -> None:

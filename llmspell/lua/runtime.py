@@ -300,20 +300,6 @@ class Runtime:
         ones as they are, others after the function's name)."""
         return self._lua_wrap(self._protocol(fn, name))
 
-    def object(self, type_name: str, methods: dict[str, Callable[..., Any]],
-               fields: dict[str, Any] | None = None) -> Any:
-        """A Lua table with colon-call methods: ``obj:m(x)`` calls ``methods["m"](self, x)``.
-
-        The Python functions receive the Lua table itself as first argument (usually
-        ignored: they close over their Python state). Errors name ``type_name:method``.
-        The older form, kept for adapters not yet moved: new code uses ``lua/objects.py``
-        (a class, one protected metatable per run, methods made once).
-        """
-        obj = self.table(fields or {})
-        for name, fn in methods.items():
-            obj[convert.encode(name)] = self.function(fn, f"{type_name}:{name}")
-        return obj
-
     def call(self, fn: Any, *args: Any) -> Any:
         """Call a Lua function (a script callback) with Python values; return plain Python.
 
