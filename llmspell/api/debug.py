@@ -16,7 +16,7 @@ def debug_service(rt: Runtime) -> DebugService:
     service = rt.services.get("debug")
     if service is None:
         level = "debug" if rt.debug else (
-            rt.settings.get("debug.level") or rt.settings.get("runtime.log_level") or "info")
+            rt.settings.get("debug.level") or rt.settings.get("runtime.log_level"))
         service = DebugService(level=level)
         if rt.settings.get("events.emit_debug_events"):
             # [events] emit_debug_events: every Debug/Logger message is a `debug.log` event.

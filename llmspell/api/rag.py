@@ -181,7 +181,7 @@ def install(rt: Runtime, table: Any) -> None:
 
     def list_providers() -> list[str]:
         names = list(PROVIDERS)
-        configured = (rt.settings.get("providers.providers") or {})
+        configured = rt.settings.get("providers.providers")
         names += [n for n in configured if n not in names]
         return names
 

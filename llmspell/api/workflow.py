@@ -332,7 +332,8 @@ def spec_errors() -> Iterator[None]:
 
 
 def _exporting(rt: Runtime) -> bool:
-    return any(rt.settings.get(f"events.export.{k}") for k in ("stdout", "file", "webhook"))
+    return bool(rt.settings.get("events.export.stdout") or rt.settings.get("events.export.file")
+                or rt.settings.get("events.export.webhook"))
 
 
 def workflow_bridge(rt: Runtime) -> Bridge:
