@@ -1064,8 +1064,10 @@ def _delete(raw: dict[str, Any], path: str) -> None:
 
 
 def _grants(rule: str, value: Any, default: Any) -> bool:
-    if rule == "any":
-        return True
+    if rule == "any":  # anything but the built-in default (as `llmspell init` writes it)
+        if isinstance(value, dict) and isinstance(default, dict):
+            return any(_grants("any", v, default.get(k)) for k, v in value.items())
+        return value != default
     if rule == "flag":
         return value is True and default is not True
     if rule == "list":
