@@ -612,6 +612,9 @@ def _merge(schema: dict[str, Any], target: dict[str, Any], data: dict[str, Any],
         spec = schema.get(key)
         if spec is None and isinstance(schema, OpenSection):
             target[key] = value
+            hint = _did_you_mean(key, schema, path, cutoff=0.8, elsewhere=False)
+            if hint:  # free-form, but so close to a key we read that it is likely a typo
+                warnings.append(f"config key '{where}' is not one llmspell reads{hint}")
             continue
         if spec is None:
             warnings.append(f"unknown config key '{where}' (ignored)"
@@ -630,15 +633,18 @@ def _merge(schema: dict[str, Any], target: dict[str, Any], data: dict[str, Any],
         target[key] = value
 
 
-def _did_you_mean(key: str, section: dict[str, Any], path: str) -> str:
+def _did_you_mean(key: str, section: dict[str, Any], path: str, cutoff: float = 0.6,
+                  elsewhere: bool = True) -> str:
     """'; did you mean ...?' for an unknown key: the closest key of the same section, else
-    a key of that name elsewhere in the schema (``rag.vector_storage.metric`` ->
+    a key of that name further down (``rag.vector_storage.metric`` ->
     ``rag.vector_storage.hnsw.metric``); '' when nothing is close."""
     import difflib
 
-    close = difflib.get_close_matches(key, [str(k) for k in section], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key, [str(k) for k in section], n=1, cutoff=cutoff)
     if close:
         return f"; did you mean '{close[0]}'?"
+    if not elsewhere:
+        return ""
     prefix = f"{path}." if path else ""
     same_leaf = [p for p, _spec in schema_leaves()
                  if p.rsplit(".", 1)[-1] == key and p.startswith(prefix)]

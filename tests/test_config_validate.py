@@ -200,3 +200,11 @@ def test_cli_shadow_warning_on_stderr(cli, tmp_path, isolated_home):
     proc = cli("exec", "return 1")
     assert proc.returncode == 0
     assert proc.stderr.count("ignoring") == 1
+
+
+def test_a_near_miss_in_a_free_form_section_warns_but_is_kept():
+    settings = config.from_dict({"tools": {"network": {"timout_seconds": 5, "proxy": "x"}}},
+                                environ={})
+    assert settings.warnings == ["config key 'tools.network.timout_seconds' is not one "
+                                 "llmspell reads; did you mean 'timeout_seconds'?"]
+    assert settings.get("tools.network.timout_seconds") == 5
