@@ -102,7 +102,7 @@ def _send_sendgrid(ctx: ToolContext, sender: str, to: str, subject: str, body: s
     if not key:
         raise ToolError("SendGrid is not configured: set [tools.email] sendgrid_api_key or "
                         "EMAIL_SENDGRID_API_KEY")
-    base = _setting(ctx, "email", "sendgrid_base_url") or "https://api.sendgrid.com"
+    base = _setting(ctx, "email", "sendgrid_base_url")
     payload = {"personalizations": [{"to": [{"email": to}]}], "from": {"email": sender},
                "subject": subject,
                "content": [{"type": "text/html" if html else "text/plain", "value": body}]}
