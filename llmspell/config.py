@@ -1,12 +1,16 @@
 """Settings: the upstream TOML schema with defaults, discovery, env overrides, validation.
 
 A config is a nested dict shaped like the TOML file with every default filled in.
-``Settings.get("runtime.security.allow_file_access")`` reads one value.
+``Settings.get("runtime.security.allow_file_access")`` reads one value; the path must be
+one SCHEMA declares (a typo raises UnknownSettingError; tests/test_settings_paths.py
+checks every literal path in the package), and the default lives only in SCHEMA.
 
 Rules (see README "Configuration"):
 - every section is optional; a missing key takes its default;
-- a value of the wrong type is an error naming its key path;
-- an unknown key or section is a warning naming it (upstream ignores them silently);
+- a value of the wrong type, out of range (RANGES) or not among its Field's ``choices``
+  is an error naming the file (or environment variable), the key and what is allowed;
+- an unknown key or section is a warning naming it and the closest known key (upstream
+  ignores them silently); free-form sections (FREE, OpenSection) keep any key;
 - environment variables override the file (only those that are set).
 """
 
