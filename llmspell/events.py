@@ -115,7 +115,7 @@ class EventBus:
                                bool(settings.get("events.export.stdout")),
                                bool(settings.get("events.export.pretty_json")),
                                settings.get("events.export.webhook"))
-        return cls(settings.get("events.buffer_size") or 10000,
+        return cls(settings.get("events.buffer_size"),
                    enabled=bool(settings.get("events.enabled")),
                    include_types=settings.get("events.filtering.include_types"),
                    exclude_types=settings.get("events.filtering.exclude_types"),

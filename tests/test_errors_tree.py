@@ -42,6 +42,7 @@ OUTSIDE_THE_TREE = {
     "llmspell.held.HeldBytesFull",  # re-raised as ApiError / AgentError by its services
     "llmspell.tools.calc.CalcError", "llmspell.tools.handlebars.HandlebarsError",
     "llmspell.replay.ReplayError",  # ValueErrors of pure helpers, wrapped by their tool
+    "llmspell.config.UnknownSettingError",  # a typo'd settings path in our code: a bug
 }
 
 

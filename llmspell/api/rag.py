@@ -174,7 +174,7 @@ class RagGlobal(LuaObject):
 
     def list_providers(self) -> list[str]:
         names = list(PROVIDERS)
-        configured = (self._rt.settings.get("providers.providers") or {})
+        configured = self._rt.settings.get("providers.providers")
         names += [n for n in configured if n not in names]
         return names
 

@@ -284,14 +284,14 @@ def install(rt: Runtime, table: Any) -> None:
         elif target is None or not isinstance(target, int | float):
             raise ApiError("State.migrate: target version (argument #1) must be a string or "
                            f"number, got {convert.describe(target)}")
-        section = "runtime.state_persistence"
         backup = None
-        if rt.settings.get(f"{section}.backup_on_migration", True):
+        if rt.settings.get("runtime.state_persistence.backup_on_migration"):
             def backup(description: str) -> dict[str, Any]:
                 return backup_manager(rt).create(False, description)
         try:
             return migrations.migrate(
-                svc(), target, enabled=bool(rt.settings.get(f"{section}.migration_enabled")),
+                svc(), target,
+                enabled=bool(rt.settings.get("runtime.state_persistence.migration_enabled")),
                 backup=backup)
         except migrations.VersionError as exc:
             raise ApiError(f"State.migrate: {exc}") from None

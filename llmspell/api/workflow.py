@@ -333,7 +333,8 @@ def spec_errors() -> Iterator[None]:
 
 
 def _exporting(rt: Runtime) -> bool:
-    return any(rt.settings.get(f"events.export.{k}") for k in ("stdout", "file", "webhook"))
+    return bool(rt.settings.get("events.export.stdout") or rt.settings.get("events.export.file")
+                or rt.settings.get("events.export.webhook"))
 
 
 WORKFLOWS: Slot[Bridge] = Slot("workflows")

@@ -163,7 +163,7 @@ class Runtime:
                                  stopped=self.check, stop_reason=lambda: self.stop_reason,
                                  notify=self._notify)
 
-        memory = settings.get("runtime.security.max_memory_bytes") or 0
+        memory = settings.get("runtime.security.max_memory_bytes")
         convert.configure(memory, self._check)
         self._memory_limited = memory > 0
         self.lua = lupa.LuaRuntime(
@@ -186,7 +186,7 @@ class Runtime:
             return int(timeout_seconds * 1000) if timeout_seconds > 0 else None
         limits = [
             self.settings.get("runtime.security.max_execution_time_ms"),
-            (self.settings.get("runtime.script_timeout_seconds") or 0) * 1000,
+            self.settings.get("runtime.script_timeout_seconds") * 1000,
         ]
         positive = [x for x in limits if x and x > 0]
         return min(positive) if positive else None
@@ -482,7 +482,7 @@ class Runtime:
         """Folders Lua's own io/os may touch (when allow_file_access is on)."""
         import tempfile
 
-        configured = self.settings.get("runtime.security.allowed_paths") or []
+        configured = self.settings.get("runtime.security.allowed_paths")
         roots = configured or [str(self.script_dir), os.getcwd(), tempfile.gettempdir()]
         return roots
 
@@ -530,7 +530,7 @@ class Runtime:
                            "(set runtime.security.allow_process_spawn = true)")
 
     def module_roots(self) -> list[Path]:
-        extra = self.settings.get("runtime.module_paths") or []
+        extra = self.settings.get("runtime.module_paths")
         return [self.script_dir, *(Path(p).expanduser() for p in extra)]
 
     def _module_source(self, name: Any) -> convert.LuaMulti:

@@ -163,7 +163,7 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
         if withheld:
             key = None
     guard = bool(base_url) and not users and \
-        not settings.get("tools.network.allow_private_addresses", False)
+        not settings.get("tools.network.allow_private_addresses")
     if guard:
         _check_public(url)
     timeout = entry.get("timeout_seconds")

@@ -75,7 +75,7 @@ class RagService:
         self.dimensions = int(get("rag.vector_storage.dimensions"))
         self.store = store or VectorStore(
             self.dimensions,
-            metric=get("rag.vector_storage.hnsw.metric") or "cosine",
+            metric=get("rag.vector_storage.hnsw.metric"),
             m=get("rag.vector_storage.hnsw.m"),
             ef_construction=get("rag.vector_storage.hnsw.ef_construction"),
             ef_search=get("rag.vector_storage.hnsw.ef_search"),
@@ -102,7 +102,7 @@ class RagService:
         self._search_cache: OrderedDict[tuple[Any, ...], tuple[float, list[Any]]] = \
             OrderedDict()
         self.search_cache_enabled = bool(get("rag.cache.search_cache_enabled"))
-        self.search_cache_size = int(get("rag.cache.search_cache_size") or 0)
+        self.search_cache_size = int(get("rag.cache.search_cache_size"))
         self.search_cache_ttl = get("rag.cache.search_cache_ttl_seconds")
         self.search_cache_hits = 0
 
@@ -123,7 +123,7 @@ class RagService:
                                f"rag.vector_storage.dimensions is {self.dimensions}")
             self._check_embedder(inner.name)
             get = self.settings.get
-            self._embedder = CachedEmbedder(inner, size=get("rag.embedding.cache_size") or 0,
+            self._embedder = CachedEmbedder(inner, size=get("rag.embedding.cache_size"),
                                             ttl_seconds=get("rag.embedding.cache_ttl_seconds"),
                                             enabled=bool(get("rag.embedding.cache_enabled")))
         return self._embedder

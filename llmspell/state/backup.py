@@ -419,14 +419,14 @@ def backup_manager(service: StateService, settings: Settings) -> BackupManager:
     """A manager configured from ``[runtime.state_persistence.backup]``."""
     from ..paths import data_dir
 
-    cfg = settings.get("runtime.state_persistence.backup") or {}
+    cfg = settings.get("runtime.state_persistence.backup")
     raw_dir = cfg.get("backup_dir")
     directory = Path(raw_dir).expanduser().resolve() if raw_dir else data_dir() / "backups"
-    max_backups = cfg.get("max_backups", 10)
+    max_backups = cfg.get("max_backups")
     max_age = cfg.get("max_backup_age_days")
     return BackupManager(
         service, directory,
-        compression=bool(cfg.get("compression_enabled", True)),
-        compression_level=min(9, max(1, int(cfg.get("compression_level", 6) or 6))),
+        compression=bool(cfg["compression_enabled"]),
+        compression_level=int(cfg["compression_level"]),
         max_backups=int(max_backups) if max_backups is not None else None,
         max_age_days=float(max_age) if max_age is not None else None)

@@ -127,7 +127,7 @@ def _check_tree_links(ctx: ToolContext, src: Path, dst: Path) -> None:
 
 
 def _file_operations(ctx: ToolContext, p: Params) -> ToolOutput:
-    if ctx.get("tools.file_operations.enabled", True) is False:
+    if ctx.get("tools.file_operations.enabled") is False:
         raise ToolValidationError("file_operations is disabled ([tools.file_operations] "
                                   "enabled = false)")
     op_name = p.req_str("operation")

@@ -89,7 +89,7 @@ def _provider_client(settings: Any, provider: str) -> Any:
 def select_embedder(settings: Any, notify: Notify, provider: str | None = None) -> Any:
     dims = int(settings.get("rag.vector_storage.dimensions"))
     provider = (provider or settings.get("rag.embedding.default_provider") or "local").lower()
-    batch = int(settings.get("rag.embedding.batch_size") or 32)
+    batch = int(settings.get("rag.embedding.batch_size"))
     if provider in ("hashing", "hash"):
         return HashingEmbedder(dims)
     if provider in LOCAL_NAMES:
