@@ -197,6 +197,9 @@ SCHEMA: dict[str, Any] = _section(
             pretty_json=Field("bool", False),
         ),
     ),
+    logging=_section(  # the model-call log (llmspell/calllog.py, `llmspell logs`)
+        model_calls=Field("bool", True),
+    ),
     debug=FREE,
 )
 

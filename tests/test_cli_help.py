@@ -27,6 +27,8 @@ COMMANDS = {
     ("backup",), ("backup", "create"), ("backup", "list"), ("backup", "restore"),
     ("backup", "validate"), ("backup", "info"), ("backup", "cleanup"),
     ("tools",), ("tools", "list"), ("tools", "show"),
+    ("keys",), ("keys", "set"), ("keys", "get"), ("keys", "list"), ("keys", "path"),
+    ("keys", "remove"),
 }
 
 

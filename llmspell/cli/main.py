@@ -25,6 +25,7 @@ from .common import (
     DebugOpt,
     Engine,
     EngineOpt,
+    NoLogOpt,
     Options,
     OutputMode,
     OutputOpt,
@@ -35,6 +36,7 @@ from .common import (
     load_settings_or_exit,
     options,
 )
+from .keys import keys_app
 from .tools import tools_app
 
 if TYPE_CHECKING:
@@ -63,11 +65,12 @@ def _main_options(
     verbose: VerboseOpt = False,
     output: OutputOpt = OutputMode.text,
     engine: EngineOpt = Engine.lua,
+    no_log: NoLogOpt = False,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
 ) -> None:
     ctx.obj = Options(config=config, debug=debug, verbose=verbose, output=output.value,
-                      engine=engine.value)
+                      engine=engine.value, no_log=no_log)
 
 
 @dataclass
@@ -298,76 +301,37 @@ def init(
     output: Path = typer.Option(Path("llmspell.toml"), "-o", "--output", help="File to write."),
     force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Write the default configuration as TOML."""
-    from ..config import default_toml
+    """Write a commented starter configuration and show the next steps."""
     from ..paths import write_atomically
+    from .init_config import NEXT_STEPS, commented_config
 
     opts = options(ctx)
     if output.exists() and not force:
         raise fail(LLMSpellError(f"{output} already exists (use --force to overwrite)"), opts)
     try:
-        write_atomically(output, default_toml().encode("utf-8"))
+        write_atomically(output, commented_config().encode("utf-8"))
     except OSError as exc:
         raise fail(LLMSpellError(f"cannot write {output}: {exc.strerror or exc}"), opts) from None
-    typer.echo(f"Wrote default configuration to {output}")
-
-
-def _key_source(settings: "Settings", name: str, entry: dict[str, Any]) -> str:
-    """Where the key a provider would send comes from (``env OPENAI_API_KEY``, ...)."""
-    from ..providers import ProviderError, resolve
-
-    key_env = entry.get("api_key_env")
-    try:
-        info = resolve(settings, name)
-    except ProviderError:
-        info = None
-    if info is not None and info.key_source:
-        withheld = " (withheld: base_url is not one you configured)" if info.key_withheld \
-            else ""
-        return info.key_source + withheld
-    if key_env:
-        return f"env {key_env} (unset)"
-    return "none"
+    typer.echo(f"Wrote a starter configuration to {output}")
+    typer.echo(NEXT_STEPS.format(config=output))
 
 
 @app.command()
 def providers(ctx: typer.Context,
               detailed: bool = typer.Option(False, "--detailed", help="Show every field."),
               no_check: bool = typer.Option(False, "--no-check",
-                                            help="Do not contact the providers.")
+                                            help="Do not contact the providers."),
+              timeout: float = typer.Option(3.0, "--timeout",
+                                            help="Seconds to wait for each endpoint."),
               ) -> None:
-    """List the providers the configuration declares and whether each is reachable."""
+    """List the configured providers and the built-in types: where each key comes from and
+    whether each endpoint answers (exit 1 when one that is set up does not)."""
+    from .providers import show_providers
+
     opts = options(ctx)
     settings = load_settings_or_exit(opts)
-    checks: dict[str, Any] = {}
-    if not no_check:
-        from ..providers import check_reachable
-
-        checks = check_reachable(settings, list(settings.providers))
-    rows = []
-    for name, entry in settings.providers.items():
-        key = _key_source(settings, name, entry)
-        row = {"name": name, "type": entry.get("provider_type") or name,
-               "model": entry.get("default_model"), "enabled": entry.get("enabled"),
-               "base_url": entry.get("base_url"), "key": key}
-        if name in checks:
-            row["endpoint"] = checks[name]["endpoint"]
-            row["status"] = checks[name]["status"]
-        if detailed:
-            row["options"] = entry.get("options", {})
-        rows.append(row)
-    if opts.output == "json":
-        echo_json(rows)
-        return
-    if not rows:
-        typer.echo("No providers configured.")
-        return
-    for row in rows:
-        typer.echo(f"{row['name']}: type={row['type']} model={row['model'] or '-'} "
-                   f"key={row['key']}" + (f" base_url={row['base_url']}" if row["base_url"]
-                                          else "")
-                   + (f" endpoint={row['endpoint']} status={row['status']}" if "status" in row
-                      else ""))
+    raise typer.Exit(show_providers(opts, settings, detailed=detailed, check=not no_check,
+                                    timeout=timeout))
 
 
 @app.command()
@@ -386,6 +350,7 @@ def repl(
 
 app.add_typer(backup_app, name="backup")
 app.add_typer(tools_app, name="tools")
+app.add_typer(keys_app, name="keys")
 
 
 def main() -> None:
