@@ -29,6 +29,8 @@ COMMANDS = {
     ("tools",), ("tools", "list"), ("tools", "show"),
     ("keys",), ("keys", "set"), ("keys", "get"), ("keys", "list"), ("keys", "path"),
     ("keys", "remove"),
+    ("logs",), ("logs", "list"), ("logs", "path"), ("logs", "status"), ("logs", "on"),
+    ("logs", "off"),
 }
 
 

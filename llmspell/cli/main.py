@@ -37,6 +37,7 @@ from .common import (
     options,
 )
 from .keys import keys_app
+from .logs import logs_app
 from .tools import tools_app
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
              script_args: list[str] | None, timeout: float | None,
              llm: LLMFlags | None = None) -> None:
     """Run a script file or inline code, print its result, exit with its status."""
+    from .. import calllog
     from ..lua.globals import parse_script_args
     from ..lua.runtime import Output, Runtime
     from ..providers import session as llm_session
@@ -129,6 +131,8 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
     try:
         settings = load_settings(opts, rag.apply)
         llm_session.begin_run(llm.record, llm.playback)
+        calllog.begin_run(settings, str(script.absolute()) if script else "exec",
+                          enabled=not opts.no_log)
         if script is not None and not script.is_file():
             raise ScriptError(f"Script file not found: {script}")
         output = Output(capture=opts.output == "pretty", stream=stream)
@@ -146,6 +150,7 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
                 value = rt.run_source((code or "").encode("utf-8", "surrogateescape"), "exec")
         finally:
             rt.close()
+            calllog.end_run()
             if llm.usage:
                 llm_session.print_usage()
         if stream.closed:
@@ -341,16 +346,19 @@ def repl(
         None, "--history", help="History file (default: <data dir>/repl_history)."),
 ) -> None:
     """Interactive Lua prompt with every global; expressions print their value."""
+    from .. import calllog
     from .repl import run_repl
 
     opts = options(ctx)
     settings = load_settings_or_exit(opts)
+    calllog.begin_run(settings, "repl", enabled=not opts.no_log)
     raise typer.Exit(run_repl(settings, history, debug=opts.debug))
 
 
 app.add_typer(backup_app, name="backup")
 app.add_typer(tools_app, name="tools")
 app.add_typer(keys_app, name="keys")
+app.add_typer(logs_app, name="logs")
 
 
 def main() -> None:
