@@ -10,10 +10,11 @@ On by default for ``llmspell run``/``exec``/``repl``; off with ``--no-log``,
 config folder, where scripts cannot write). Only the CLI starts a log (``begin_run``):
 library use and tests that build a ``Runtime`` themselves log nothing.
 
-Cost: the database opens on the first call of a run (one connection per run, WAL,
-``synchronous = NORMAL``), and each call's row is written when the call ends, one small
-transaction (tens of microseconds beside a model call). A failure to write turns the log
-off for the run with one warning; it never fails the script. Scripts may not read the
+Cost: the database opens on the first write of a run (one connection per run, WAL,
+``synchronous = NORMAL``). A real model call's row is written when the call ends (a
+fraction of a millisecond beside the call); rows of very fast calls are batched (see
+``CallLog``). A failure to write turns the log off for the run with one warning; it
+never fails the script. Scripts may not read the
 file (``config.protected_paths``).
 """
 
@@ -109,10 +110,13 @@ def connect(path: Path) -> sqlite3.Connection:
 
 
 class CallLog:
-    """The log of one run: rows are kept in memory and written together, in one
-    transaction, at most FLUSH_SECONDS after a call ends (or every FLUSH_ROWS calls, and
-    when the run ends); the database opens at the first write."""
+    """The log of one run. A call that took SLOW_CALL_MS or more (any real model call) is
+    written when it ends; faster ones (a local server, a cache) are kept in memory and
+    written together, in one transaction, once FLUSH_SECONDS have passed since the last
+    write, every FLUSH_ROWS calls and when the run ends. The database opens at the first
+    write."""
 
+    SLOW_CALL_MS = 25.0
     FLUSH_SECONDS = 1.0
     FLUSH_ROWS = 100
 
@@ -133,7 +137,8 @@ class CallLog:
                "datetime_utc": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())}
         with self._lock:
             self._pending.append(tuple(row.get(c) for c in COLUMNS))
-            if len(self._pending) >= self.FLUSH_ROWS or \
+            if (row.get("duration_ms") or 0) >= self.SLOW_CALL_MS or \
+                    len(self._pending) >= self.FLUSH_ROWS or \
                     time.monotonic() - self._flushed >= self.FLUSH_SECONDS:
                 self._flush()
 

@@ -118,3 +118,28 @@ def test_a_library_runtime_logs_nothing(lua, fake_llm: FakeLLM, isolated_home: P
     """Only the CLI starts a log: tests and embedders never write the user's data dir."""
     lua('return Agent.builder():model("openai/gpt-4o-mini"):build():invoke({text = "x"})')
     assert not log_db(isolated_home).exists()
+
+
+def test_a_slow_call_is_written_at_once_and_fast_ones_by_the_runs_end(
+        isolated_home: Path) -> None:
+    import time
+
+    from llmspell import calllog, config
+    from llmspell.providers.base import ChatRequest, ChatResponse
+
+    settings = config.from_dict({}, environ={})
+    request = ChatRequest(model="m", messages=[{"role": "user", "content": "hi"}])
+    reply = ChatResponse(text="hello", model="m")
+    log = calllog.begin_run(settings, "unit")
+    assert log is not None
+    try:
+        calllog.record_chat("openai", request, reply, time.perf_counter())  # a fast call
+        assert calllog.count(log.path) == 0  # kept for the next write
+        slow_start = time.perf_counter() - calllog.CallLog.SLOW_CALL_MS / 1000
+        calllog.record_chat("openai", request, reply, slow_start)
+        assert calllog.count(log.path) == 2  # written when it ended, with the fast one
+        calllog.record_chat("openai", request, reply, time.perf_counter())
+    finally:
+        calllog.end_run()
+    assert calllog.count(log.path) == 3
+    assert calllog.begin_run(settings, "unit", enabled=False) is None
