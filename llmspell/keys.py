@@ -15,7 +15,7 @@ Light: json and the path helpers only (it is read at the start of every run).
 from __future__ import annotations
 
 import json
-import re
+import string
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from .errors import ConfigError
 FILE_NAME = "keys.json"
 NOTE_KEY = "// Note"
 NOTE = "API keys stored by `llmspell keys set`. Keep this file private (mode 0600)."
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+NAME_CHARS = frozenset(string.ascii_letters + string.digits + "_.-")
 
 
 def keys_path(environ: Mapping[str, str] | None = None) -> Path:
@@ -35,7 +35,7 @@ def keys_path(environ: Mapping[str, str] | None = None) -> Path:
 
 def check_name(name: str) -> str:
     """A key name: a provider name (``openai``, ``work``); letters, digits, ``_ . -``."""
-    if not NAME_RE.match(name or ""):
+    if not (name and len(name) <= 100 and name[0].isalnum() and set(name) <= NAME_CHARS):
         raise ConfigError(f"keys: bad key name {name!r}: use letters, digits, '_', '.' or '-' "
                           "(a provider name such as openai)")
     return name
