@@ -187,3 +187,38 @@ def test_providers_without_a_check_does_not_call_out(cli, fake_llm: FakeLLM) -> 
     done = cli("providers", "--no-check")
     assert done.returncode == 0, done.stderr
     assert "status=" not in done.stdout and fake_llm.log() == []
+
+
+def test_keys_set_on_a_terminal_prompts_without_echo(isolated_home: Path) -> None:
+    """On a terminal the key is typed at a hidden prompt: it never shows on the screen."""
+    import pty
+    import select
+    import sys
+    import time
+
+    secret = "sk-typed-at-the-prompt-0123456789"
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the pseudo-terminal is its controlling terminal
+        os.execvpe(sys.executable, [sys.executable, "-m", "llmspell", "keys", "set", "openai"],
+                   dict(os.environ))
+    screen = b""
+
+    def read_until(marker: bytes, limit: float = 30) -> None:
+        nonlocal screen
+        deadline = time.monotonic() + limit
+        while marker not in screen and time.monotonic() < deadline:
+            if select.select([fd], [], [], 0.2)[0]:
+                try:
+                    screen += os.read(fd, 1024)
+                except OSError:  # the child closed the terminal
+                    return
+
+    read_until(b"Enter key:")
+    assert b"Enter key:" in screen, screen
+    os.write(fd, secret.encode() + b"\n")
+    read_until(b"Saved key")
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    assert os.waitstatus_to_exitcode(status) == 0, screen
+    assert secret.encode() not in screen
+    assert json.loads(keys_file(isolated_home).read_text())["openai"] == secret
