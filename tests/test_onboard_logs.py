@@ -143,3 +143,14 @@ def test_a_slow_call_is_written_at_once_and_fast_ones_by_the_runs_end(
         calllog.end_run()
     assert calllog.count(log.path) == 3
     assert calllog.begin_run(settings, "unit", enabled=False) is None
+
+
+def test_a_log_that_cannot_be_written_warns_once_and_the_run_goes_on(
+        cli, fake_llm: FakeLLM, ask: Path, tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")  # the data dir would have to be inside a file
+    done = cli("run", "ask.lua", env={"XDG_DATA_HOME": str(blocker)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("[stub gpt-4o-mini")
+    assert done.stderr.count("model-call log off for this run") == 1
+    assert "Traceback" not in done.stderr
