@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+from fakellm import OPENAI_KEY, FakeLLM
+
 KEY = "sk-stored-key-0123456789abcdef"
 
 # Every route to the file a script has; each prints "<route> <ok>" (ok = it read the key).
@@ -70,3 +73,30 @@ def test_keys_never_appear_in_keys_list_or_set_output(cli) -> None:
     assert KEY not in listed.stdout + listed.stderr
     assert oct(keys.stat().st_mode & 0o777) == "0o600"
     assert oct(keys.parent.stat().st_mode & 0o077) != "0o077"  # not world-writable folder
+
+
+
+def test_a_stored_key_goes_only_where_the_user_pointed_it(
+        cli, fake_llm: FakeLLM, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A config in the current folder (a script may have written it) points openai at
+    another server: the stored key is not sent there, as for a key in the environment;
+    and a script's own :base_url() gets no stored key either."""
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(var)
+    _store(cli, OPENAI_KEY)
+    (tmp_path / "llmspell.toml").write_text(
+        f'[providers.openai]\nbase_url = "{fake_llm.url}/v1"\n')
+    (tmp_path / "ask.lua").write_text(
+        'local a = Agent.builder():model("openai/gpt-4o-mini"):build()\n'
+        'print(pcall(a.invoke, a, {text = "hi"}))\n')
+    done = cli("--no-log", "run", "ask.lua")
+    assert done.returncode == 0, done.stderr
+    assert [e["auth"] for e in fake_llm.log()] == ["missing"]
+    (tmp_path / "llmspell.toml").unlink()
+    (tmp_path / "own.lua").write_text(
+        f'local a = Agent.builder():model("openai/gpt-4o-mini"):base_url("{fake_llm.url}/v1")'
+        ':build()\nprint(pcall(a.invoke, a, {text = "hi"}))\n')
+    (tmp_path / "user.toml").write_text("[tools.network]\nallow_private_addresses = true\n")
+    done = cli("--no-log", "-c", "user.toml", "run", "own.lua")
+    assert OPENAI_KEY not in done.stdout + done.stderr
+    assert [e["auth"] for e in fake_llm.log()] == ["missing", "missing"]
