@@ -78,7 +78,7 @@ def test_a_failed_call_is_logged_with_its_error(cli, fake_llm: FakeLLM, ask: Pat
 def test_embedding_calls_are_logged(cli, fake_llm: FakeLLM, tmp_path: Path) -> None:
     (tmp_path / "rag.toml").write_text(
         '[rag]\nenabled = true\n[rag.vector_storage]\ndimensions = 64\n'
-        '[rag.embedding]\ndefault_provider = "openai"\nmodel = "text-embedding-3-small"\n')
+        '[rag.embedding]\ndefault_provider = "openai"\n')
     done = cli("-c", "rag.toml", "exec",
                'RAG.ingest({{content = "lighthouses warn ships"}, {content = "bees"}})\n'
                'return RAG.search("ships", {limit = 1}).total')

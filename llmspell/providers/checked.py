@@ -98,15 +98,27 @@ class CheckedClient:
     def embed(self, texts: list[str], model: str | None = None,
               dimensions: int | None = None) -> list[list[float]]:
         inner_embed = self._inner.embed  # Anthropic has none: an AttributeError here
+        if not texts:
+            return inner_embed(texts, model=model, dimensions=dimensions)  # no request
         started = time.perf_counter()
+        shown = self._embedding_model(model)
         try:
             vectors = inner_embed(texts, model=model, dimensions=dimensions)
         except SHAPE_ERRORS:
             error = self._malformed(SHAPE_MESSAGE)
-            calllog.record_embedding(self._provider(), model, texts, None, started, error)
+            calllog.record_embedding(self._provider(), shown, texts, None, started, error)
             raise error from None
         except Exception as exc:
-            calllog.record_embedding(self._provider(), model, texts, None, started, exc)
+            calllog.record_embedding(self._provider(), shown, texts, None, started, exc)
             raise
-        calllog.record_embedding(self._provider(), model, texts, vectors, started)
+        calllog.record_embedding(self._provider(), shown, texts, vectors, started)
         return vectors
+
+    def _embedding_model(self, model: str | None) -> str | None:
+        """The model the client will ask for (for the log): as the clients choose it."""
+        from .registry import DEFAULT_EMBEDDING_MODELS
+
+        info = getattr(self._inner, "info", None)
+        entry = getattr(info, "entry", None) or {}
+        return model or entry.get("embedding_model") or \
+            DEFAULT_EMBEDDING_MODELS.get(getattr(info, "kind", ""))
