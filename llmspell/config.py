@@ -266,6 +266,9 @@ SCHEMA: dict[str, Any] = _section(
             pretty_json=Field("bool", False),
         ),
     ),
+    logging=_section(  # the model-call log (llmspell/calllog.py, `llmspell logs`)
+        model_calls=Field("bool", True),
+    ),
     debug=_open_section(
         level=Field("str", None, LOG_LEVELS),  # unset: runtime.log_level
     ),
@@ -960,18 +963,21 @@ def protected_paths(environ: dict[str, str] | os._Environ[str] | None = None) ->
     allowed paths say — else a run could raise the rights of the next one.
     ``LLMSPELL_CONFIG`` names one more."""
     env = os.environ if environ is None else environ
-    names = ("HOME", "USERPROFILE", "XDG_CONFIG_HOME", "LLMSPELL_CONFIG")
-    return list(_protected_paths(tuple(env.get(n) for n in names)))
+    return list(_protected_paths(tuple(env.get(n) for n in _PROTECTED_ENV)))
+
+
+_PROTECTED_ENV = ("HOME", "USERPROFILE", "XDG_CONFIG_HOME", "LLMSPELL_CONFIG", "XDG_DATA_HOME")
 
 
 @functools.lru_cache(maxsize=8)
 def _protected_paths(key: tuple[str | None, ...]) -> tuple[str, ...]:
-    """Resolved once per (HOME, USERPROFILE, XDG_CONFIG_HOME, LLMSPELL_CONFIG)."""
-    env = {n: v for n, v in zip(("HOME", "USERPROFILE", "XDG_CONFIG_HOME", "LLMSPELL_CONFIG"),
-                                key, strict=True) if v}
+    """Resolved once per (HOME, USERPROFILE, XDG_CONFIG_HOME, LLMSPELL_CONFIG, XDG_DATA_HOME)."""
+    from .calllog import protected_files
+
+    env = {n: v for n, v in zip(_PROTECTED_ENV, key, strict=True) if v}
     files = user_config_paths(env)
     out = [files[0].parent, files[1], files[2], files[3].parent,
-           _home(env) / ".config" / "llmspell"]
+           _home(env) / ".config" / "llmspell", *protected_files(env)]  # + the model-call log
     if env.get("LLMSPELL_CONFIG"):
         out.append(Path(env["LLMSPELL_CONFIG"]))
     real: list[str] = []

@@ -27,6 +27,10 @@ COMMANDS = {
     ("backup",), ("backup", "create"), ("backup", "list"), ("backup", "restore"),
     ("backup", "validate"), ("backup", "info"), ("backup", "cleanup"),
     ("tools",), ("tools", "list"), ("tools", "show"),
+    ("keys",), ("keys", "set"), ("keys", "get"), ("keys", "list"), ("keys", "path"),
+    ("keys", "remove"),
+    ("logs",), ("logs", "list"), ("logs", "path"), ("logs", "status"), ("logs", "on"),
+    ("logs", "off"),
 }
 
 

@@ -5,6 +5,8 @@
     common.py  what every command shares: `Options`/`options(ctx)`, `load_settings`, `fail`
     backup.py  `llmspell backup ...`      tools.py  `llmspell tools ...`
     repl.py    `llmspell repl`            output.py how results and errors reach the terminal
+    keys.py    `llmspell keys ...`        logs.py   `llmspell logs ...`
+    providers.py  `llmspell providers`    init_config.py  the file `llmspell init` writes
 
 Sub-apps import `common`, never `main`. This file stays empty so that importing one
 module of the package loads nothing else.

@@ -45,6 +45,7 @@ class Options:
     verbose: bool = False
     output: str = OutputMode.text.value
     engine: str = Engine.lua.value
+    no_log: bool = False  # --no-log: no model-call log for this invocation
 
 
 # The global options, declared once; the root callback in main.py takes them.
@@ -53,6 +54,8 @@ ConfigOpt = Annotated[Path | None, typer.Option(
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Python tracebacks and debug logging.")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="More logging on stderr.")]
 OutputOpt = Annotated[OutputMode, typer.Option("--output", help="Result format.")]
+NoLogOpt = Annotated[bool, typer.Option("--no-log", help="Do not log model calls "
+                                                          "(see `llmspell logs`).")]
 EngineOpt = Annotated[Engine, typer.Option("--engine", envvar="LLMSPELL_ENGINE",
                                            help="Script engine (only lua is available).")]
 
@@ -89,11 +92,13 @@ def load_settings(opts: Options,
     raise the log level, `adjust` applies a command's own flags; then the config's
     warnings are printed. Raises `LLMSpellError` (see `load_settings_or_exit`)."""
     from .. import config as config_mod
+    from .. import keys
     from .output import print_warning
 
     if opts.engine != "lua":
         raise LLMSpellError(f"Engine '{opts.engine}' is not available: only 'lua' is built in")
     settings = config_mod.load(opts.config)
+    keys.register_stored()  # stored API keys are hidden from every text a script sees
     if opts.verbose or opts.debug:
         settings.set("runtime.log_level", "debug")
     if adjust is not None:

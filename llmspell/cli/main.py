@@ -25,6 +25,7 @@ from .common import (
     DebugOpt,
     Engine,
     EngineOpt,
+    NoLogOpt,
     Options,
     OutputMode,
     OutputOpt,
@@ -35,6 +36,8 @@ from .common import (
     load_settings_or_exit,
     options,
 )
+from .keys import keys_app
+from .logs import logs_app
 from .tools import tools_app
 
 if TYPE_CHECKING:
@@ -63,11 +66,12 @@ def _main_options(
     verbose: VerboseOpt = False,
     output: OutputOpt = OutputMode.text,
     engine: EngineOpt = Engine.lua,
+    no_log: NoLogOpt = False,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
 ) -> None:
     ctx.obj = Options(config=config, debug=debug, verbose=verbose, output=output.value,
-                      engine=engine.value)
+                      engine=engine.value, no_log=no_log)
 
 
 @dataclass
@@ -109,6 +113,7 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
              script_args: list[str] | None, timeout: float | None,
              llm: LLMFlags | None = None) -> None:
     """Run a script file or inline code, print its result, exit with its status."""
+    from .. import calllog
     from ..lua.globals import parse_script_args
     from ..lua.runtime import Output, Runtime
     from ..providers import session as llm_session
@@ -126,6 +131,8 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
     try:
         settings = load_settings(opts, rag.apply)
         llm_session.begin_run(llm.record, llm.playback)
+        calllog.begin_run(settings, str(script.absolute()) if script else "exec",
+                          enabled=not opts.no_log)
         if script is not None and not script.is_file():
             raise ScriptError(f"Script file not found: {script}")
         output = Output(capture=opts.output == "pretty", stream=stream)
@@ -143,6 +150,7 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
                 value = rt.run_source((code or "").encode("utf-8", "surrogateescape"), "exec")
         finally:
             rt.close()
+            calllog.end_run()
             if llm.usage:
                 llm_session.print_usage()
         if stream.closed:
@@ -298,76 +306,37 @@ def init(
     output: Path = typer.Option(Path("llmspell.toml"), "-o", "--output", help="File to write."),
     force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Write the default configuration as TOML."""
-    from ..config import default_toml
+    """Write a commented starter configuration and show the next steps."""
     from ..paths import write_atomically
+    from .init_config import NEXT_STEPS, commented_config
 
     opts = options(ctx)
     if output.exists() and not force:
         raise fail(LLMSpellError(f"{output} already exists (use --force to overwrite)"), opts)
     try:
-        write_atomically(output, default_toml().encode("utf-8"))
+        write_atomically(output, commented_config().encode("utf-8"))
     except OSError as exc:
         raise fail(LLMSpellError(f"cannot write {output}: {exc.strerror or exc}"), opts) from None
-    typer.echo(f"Wrote default configuration to {output}")
-
-
-def _key_source(settings: "Settings", name: str, entry: dict[str, Any]) -> str:
-    """Where the key a provider would send comes from (``env OPENAI_API_KEY``, ...)."""
-    from ..providers import ProviderError, resolve
-
-    key_env = entry.get("api_key_env")
-    try:
-        info = resolve(settings, name)
-    except ProviderError:
-        info = None
-    if info is not None and info.key_source:
-        withheld = " (withheld: base_url is not one you configured)" if info.key_withheld \
-            else ""
-        return info.key_source + withheld
-    if key_env:
-        return f"env {key_env} (unset)"
-    return "none"
+    typer.echo(f"Wrote a starter configuration to {output}")
+    typer.echo(NEXT_STEPS.format(config=output))
 
 
 @app.command()
 def providers(ctx: typer.Context,
               detailed: bool = typer.Option(False, "--detailed", help="Show every field."),
               no_check: bool = typer.Option(False, "--no-check",
-                                            help="Do not contact the providers.")
+                                            help="Do not contact the providers."),
+              timeout: float = typer.Option(3.0, "--timeout",
+                                            help="Seconds to wait for each endpoint."),
               ) -> None:
-    """List the providers the configuration declares and whether each is reachable."""
+    """List the configured providers and the built-in types: where each key comes from and
+    whether each endpoint answers (exit 1 when one that is set up does not)."""
+    from .providers import show_providers
+
     opts = options(ctx)
     settings = load_settings_or_exit(opts)
-    checks: dict[str, Any] = {}
-    if not no_check:
-        from ..providers import check_reachable
-
-        checks = check_reachable(settings, list(settings.providers))
-    rows = []
-    for name, entry in settings.providers.items():
-        key = _key_source(settings, name, entry)
-        row = {"name": name, "type": entry.get("provider_type") or name,
-               "model": entry.get("default_model"), "enabled": entry.get("enabled"),
-               "base_url": entry.get("base_url"), "key": key}
-        if name in checks:
-            row["endpoint"] = checks[name]["endpoint"]
-            row["status"] = checks[name]["status"]
-        if detailed:
-            row["options"] = entry.get("options", {})
-        rows.append(row)
-    if opts.output == "json":
-        echo_json(rows)
-        return
-    if not rows:
-        typer.echo("No providers configured.")
-        return
-    for row in rows:
-        typer.echo(f"{row['name']}: type={row['type']} model={row['model'] or '-'} "
-                   f"key={row['key']}" + (f" base_url={row['base_url']}" if row["base_url"]
-                                          else "")
-                   + (f" endpoint={row['endpoint']} status={row['status']}" if "status" in row
-                      else ""))
+    raise typer.Exit(show_providers(opts, settings, detailed=detailed, check=not no_check,
+                                    timeout=timeout))
 
 
 @app.command()
@@ -377,15 +346,19 @@ def repl(
         None, "--history", help="History file (default: <data dir>/repl_history)."),
 ) -> None:
     """Interactive Lua prompt with every global; expressions print their value."""
+    from .. import calllog
     from .repl import run_repl
 
     opts = options(ctx)
     settings = load_settings_or_exit(opts)
+    calllog.begin_run(settings, "repl", enabled=not opts.no_log)
     raise typer.Exit(run_repl(settings, history, debug=opts.debug))
 
 
 app.add_typer(backup_app, name="backup")
 app.add_typer(tools_app, name="tools")
+app.add_typer(keys_app, name="keys")
+app.add_typer(logs_app, name="logs")
 
 
 def main() -> None:

@@ -200,7 +200,7 @@ def check_reachable(settings: Any, names: list[str], timeout: float = 3.0
         try:
             info.key()
         except NeedsKeyError:
-            out["status"] = f"no key: set {info.key_env} or providers.{name}.api_key"
+            out["status"] = f"no key: {info.missing_key_remedy}"
             return out
         client = make_client(info, timeout=timeout, policy=RetryPolicy(max_retries=0))
         try:
