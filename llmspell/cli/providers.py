@@ -2,8 +2,10 @@
 the key each would send comes from (never the key), and whether its endpoint answers.
 
 A provider counts as *set up* when the config has a table for it or a key is found for it
-(environment, keys file); the command exits 1 when one of those does not answer, so
-``llmspell providers && llmspell run ...`` stops early. No ``from __future__ import
+(environment, keys file). The command exits 1 when a provider the config names does not
+answer, so ``llmspell providers && llmspell run ...`` stops early; a built-in type that is
+only set up by a key in the environment is reported but does not fail the command (an
+offline machine with OPENAI_API_KEY set is not an error). No ``from __future__ import
 annotations`` (typer).
 """
 
@@ -59,7 +61,7 @@ def _row(settings: "Settings", name: str, detailed: bool) -> dict[str, Any]:
         "name": name, "type": provider_type(settings, name),
         "model": (entry or {}).get("default_model"), "enabled": (entry or {}).get("enabled", True),
         "base_url": (entry or {}).get("base_url"), "key": key,
-        "configured": entry is not None or found,
+        "configured": entry is not None or found, "in_config": entry is not None,
     }
     if detailed:
         row["options"] = (entry or {}).get("options", {})
@@ -72,7 +74,7 @@ def _checkable(settings: "Settings", row: dict[str, Any]) -> bool:
 
 
 def _failed(row: dict[str, Any]) -> bool:
-    return bool(row["configured"] and row["enabled"] and "status" in row
+    return bool(row["in_config"] and row["enabled"] and "status" in row
                 and row["status"] not in (REACHABLE, "disabled"))
 
 
