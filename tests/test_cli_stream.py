@@ -110,3 +110,17 @@ return n
     proc = cli("run", "s.lua", "--stream", env=fake_llm.env())
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout == "2\n"
+
+
+def test_record_and_play_back_with_stream(cli, fake_llm, tmp_path):
+    from test_agent_cli import offline_env
+
+    (tmp_path / "s.lua").write_text(SCRIPT)
+    tape = tmp_path / "tape.json"
+    fake_llm.enqueue(text=REPLY)
+    recorded = cli("run", "s.lua", "--stream", "--record", str(tape), env=fake_llm.env())
+    assert recorded.returncode == 0, recorded.stderr
+    played = cli("run", "s.lua", "--stream", "--playback", str(tape), env=offline_env())
+    assert played.returncode == 0, played.stderr
+    assert played.stdout == recorded.stdout == \
+        f"{REPLY}\nscript got {len(REPLY)} characters\nnull\n"
