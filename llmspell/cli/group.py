@@ -14,7 +14,6 @@ Only typer is imported here (start-up stays light).
 """
 
 
-import copy
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +58,8 @@ def _copies(root_params: list[Any], taken: set[str]) -> list[Any]:
     for param in root_params:
         if param.name not in GLOBAL_OPTIONS or taken & set(param.opts + param.secondary_opts):
             continue
-        twin = copy.copy(param)
+        twin = param.__class__.__new__(param.__class__)  # copy.copy, without its cost
+        twin.__dict__.update(param.__dict__)
         twin.expose_value = False
         twin.callback = _set_global
         twin.envvar = None

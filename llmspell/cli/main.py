@@ -110,16 +110,21 @@ class LLMFlags:
     usage: bool = False
 
 
-@dataclass
 class Script:
     """What a run executes: a file, or source text (stdin, inline code) named ``chunkname``;
-    ``args`` are the script's arguments (``run`` only: ARGS/arg), ``arg0`` is ``ARGS[0]``."""
+    ``args`` are the script's arguments (``run`` only: ARGS/arg), ``arg0`` is ``ARGS[0]``.
+    (A plain class: a dataclass costs about a millisecond at every start.)"""
 
-    chunkname: str
-    path: Path | None = None
-    source: bytes | None = None
-    args: list[str] | None = None
-    arg0: str = ""
+    __slots__ = ("arg0", "args", "chunkname", "path", "source")
+
+    def __init__(self, chunkname: str, *, path: Path | None = None,
+                 source: bytes | None = None, args: list[str] | None = None,
+                 arg0: str = "") -> None:
+        self.chunkname = chunkname
+        self.path = path
+        self.source = source
+        self.args = args
+        self.arg0 = arg0
 
     @classmethod
     def named(cls, word: str, args: list[str] | None) -> "Script":
