@@ -36,6 +36,12 @@ def test_run_dash_errors_name_stdin_and_the_right_line(cli):
     assert "stdin:3: boom" in proc.stderr
 
 
+def test_a_lone_dash_runs_stdin_as_lua_does(cli):
+    proc = cli("-", "x", "--k", "v", input="return {ARGS[0], ARGS[1], ARGS.k}\n")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == '["-","x","v"]\n'
+
+
 def test_exec_dash_reads_the_code_from_stdin(cli):
     proc = cli("exec", "-", input="print(1 + 1)\nreturn {a = 1}\n")
     assert proc.returncode == 0, proc.stderr

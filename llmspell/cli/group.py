@@ -8,7 +8,7 @@
 - ``llmspell FILE [ARGS...]`` is ``llmspell run FILE -- ARGS...`` when ``FILE`` is not a
   command and is an existing file (or ends in ``.lua``): what a ``#!/usr/bin/env
   llmspell`` script runs as. Everything after the file belongs to the script, as with
-  ``python FILE`` or ``lua FILE``.
+  ``python FILE`` or ``lua FILE``; ``llmspell -`` runs the script on stdin (``lua -``).
 
 Only typer is imported here (start-up stays light).
 """
@@ -76,7 +76,7 @@ def _add_globals(command: Any, root_params: list[Any]) -> None:
 
 
 def _looks_like_script(word: str) -> bool:
-    return word != "-" and (word.endswith(".lua") or Path(word).is_file())
+    return word.endswith(".lua") or Path(word).is_file()
 
 
 class RootGroup(TyperGroup):
@@ -89,8 +89,8 @@ class RootGroup(TyperGroup):
 
     def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
         first = args[0] if args else ""
-        if first and first not in self.commands and not first.startswith("-") \
-                and _looks_like_script(first):
+        if first == "-" or (first and first not in self.commands and not first.startswith("-")
+                            and _looks_like_script(first)):
             return "run", self.commands["run"], [first, "--", *args[1:]]
         return super().resolve_command(ctx, args)
 

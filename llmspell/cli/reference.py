@@ -55,8 +55,8 @@ llmspell --install-completion                  # Tab completion for your shell
   after the file is the script's (global options go before the file). A script starting
   with `#!/usr/bin/env llmspell` and marked executable runs as `./script.lua ARGS...`;
   the `#!` line is skipped and still counts as line 1 in error messages.
-- **`-`** as the script (`run -`) or the code (`exec -`) reads it from stdin; errors name
-  the chunk `stdin` and `ARGS[0]` is `-`.
+- **`-`** as the script (`run -`, or `llmspell -` as with `lua -`) or the code
+  (`exec -`) reads it from stdin; errors name the chunk `stdin` and `ARGS[0]` is `-`.
 - `-h`/`--help` works after any command (before `--`); `-V`/`--version` prints the
   version.
 
