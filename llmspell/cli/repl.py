@@ -42,10 +42,11 @@ Type Lua and press Enter.
   function f() ...       unfinished input continues on a ">>" line
 On a terminal, tables are shown indented and cut after {lines} lines; print(JSON.stringify(v))
 shows all of v on one line.
-Globals: Agent, Tool, Workflow, State, Session, Artifact, RAG, Hook, Event, JSON, Debug,
-  Config, Provider, Streaming, Replay (e.g. Tool.list(), Tool.invoke("uuid_generator", {{}})).
+{globals}
+  (e.g. Tool.list(), Tool.invoke("uuid_generator", {{}}), Agent.builder()).
 Keys: Tab completes globals, fields and methods (Tool.inv<Tab>, agent:inv<Tab>);
-  Up/Down recall history ({history}); Ctrl-C stops a running entry or clears the line.
+  Up/Down recall history (kept in {history});
+  Ctrl-C stops a running entry or clears the line.
 Commands: .help  this text    .exit (or Ctrl-D)  leave; os.exit(n) leaves with status n
 """
 
@@ -83,6 +84,17 @@ class Completer:
         if state == 0:
             self._matches = self.candidates(text)
         return self._matches[state] if state < len(self._matches) else None
+
+
+def help_text(history: Path) -> str:
+    """``.help``: ``HELP`` with the globals of this version and the history file."""
+    import textwrap
+
+    from ..lua.globals import GLOBALS
+
+    names = ", ".join(sorted(name for name, _, _ in GLOBALS))
+    wrapped = textwrap.fill(names, 88, initial_indent="Globals: ", subsequent_indent="  ")
+    return HELP.format(lines=MAX_LINES, history=history, globals=wrapped)
 
 
 def display(shown: str, width: int, max_lines: int = MAX_LINES) -> str:
@@ -201,7 +213,7 @@ def run_repl(settings: Settings, history_path: Path | None = None, *,
             if not buffer and line.strip() in (".exit", ".quit"):
                 break
             if not buffer and line.strip() == ".help":
-                sys.stdout.write(HELP.format(lines=MAX_LINES, history=history.path))
+                sys.stdout.write(help_text(history.path))
                 continue
             buffer.append(line)
             source = "\n".join(buffer)
