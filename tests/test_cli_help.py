@@ -26,7 +26,7 @@ COMMANDS = {
     (), ("run",), ("exec",), ("validate",), ("info",), ("init",), ("providers",), ("repl",),
     ("backup",), ("backup", "create"), ("backup", "list"), ("backup", "restore"),
     ("backup", "validate"), ("backup", "info"), ("backup", "cleanup"),
-    ("tools",), ("tools", "list"), ("tools", "show"),
+    ("tools",), ("tools", "list"), ("tools", "show"), ("tools", "invoke"),
     ("keys",), ("keys", "set"), ("keys", "get"), ("keys", "list"), ("keys", "path"),
     ("keys", "remove"),
     ("logs",), ("logs", "list"), ("logs", "path"), ("logs", "status"), ("logs", "on"),

@@ -36,6 +36,7 @@ from .common import (
     load_settings_or_exit,
     options,
 )
+from .group import RootGroup, RunCommand
 from .keys import keys_app
 from .logs import logs_app
 from .tools import tools_app
@@ -44,11 +45,15 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 app = typer.Typer(
-    add_completion=False,
+    cls=RootGroup,
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    help="Run Lua scripts with AI building blocks: Agent, Tool, Workflow, State, RAG ...",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Run Lua scripts with AI building blocks: Agent, Tool, Workflow, State, RAG ...\n\n"
+         "The global options may also follow the command (llmspell run x.lua --debug). "
+         "`llmspell FILE.lua ARGS...` runs a script (what a `#!/usr/bin/env llmspell` "
+         "line does): every word after the file is the script's.",
 )
 
 
@@ -67,7 +72,7 @@ def _main_options(
     output: OutputOpt = OutputMode.text,
     engine: EngineOpt = Engine.lua,
     no_log: NoLogOpt = False,
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+    version: bool = typer.Option(False, "-V", "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
 ) -> None:
     ctx.obj = Options(config=config, debug=debug, verbose=verbose, output=output.value,
@@ -109,10 +114,42 @@ class LLMFlags:
     usage: bool = False
 
 
-def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | None,
-             script_args: list[str] | None, timeout: float | None,
-             llm: LLMFlags | None = None) -> None:
-    """Run a script file or inline code, print its result, exit with its status."""
+class Script:
+    """What a run executes: a file, or source text (stdin, inline code) named ``chunkname``;
+    ``args`` are the script's arguments (``run`` only: ARGS/arg), ``arg0`` is ``ARGS[0]``.
+    (A plain class: a dataclass costs about a millisecond at every start.)"""
+
+    __slots__ = ("arg0", "args", "chunkname", "path", "source")
+
+    def __init__(self, chunkname: str, *, path: Path | None = None,
+                 source: bytes | None = None, args: list[str] | None = None,
+                 arg0: str = "") -> None:
+        self.chunkname = chunkname
+        self.path = path
+        self.source = source
+        self.args = args
+        self.arg0 = arg0
+
+    @classmethod
+    def named(cls, word: str, args: list[str] | None) -> "Script":
+        """``run``'s SCRIPT argument: a path, or ``-`` for the script on stdin."""
+        if word == "-":
+            return cls("stdin", source=read_stdin(), args=args or [], arg0="-")
+        path = Path(word)
+        return cls(str(path), path=path, args=args or [], arg0=path.name)
+
+
+def read_stdin() -> bytes:
+    """The script text piped in (``llmspell run -``, ``llmspell exec -``)."""
+    try:
+        return sys.stdin.buffer.read()
+    except (OSError, ValueError) as exc:
+        raise ScriptError(f"cannot read the script from stdin: {exc}") from None
+
+
+def _execute(opts: Options, rag: RagFlags, script: Script, *, timeout: float | None,
+             llm: LLMFlags | None = None, stream_replies: bool = False) -> None:
+    """Run a script, print its result, exit with its status."""
     from .. import calllog
     from ..lua.globals import parse_script_args
     from ..lua.runtime import Output, Runtime
@@ -123,6 +160,7 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
         print_result,
         quiet_closed_stream,
         replay_unfinished,
+        reply_sink,
         script_stream,
     )
 
@@ -130,24 +168,25 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
     stream = script_stream(opts.output)
     try:
         settings = load_settings(opts, rag.apply)
-        llm_session.begin_run(llm.record, llm.playback)
-        calllog.begin_run(settings, str(script.absolute()) if script else "exec",
-                          enabled=not opts.no_log)
-        if script is not None and not script.is_file():
-            raise ScriptError(f"Script file not found: {script}")
+        if script.path is not None and not script.path.is_file():
+            raise ScriptError(f"Script file not found: {script.path}")
         output = Output(capture=opts.output == "pretty", stream=stream)
+        llm_session.begin_run(llm.record, llm.playback,
+                              stream=reply_sink(output) if stream_replies else None)
+        calllog.begin_run(settings, str(script.path.absolute()) if script.path
+                          else script.chunkname, enabled=not opts.no_log)
         started = time.perf_counter()
-        args = (parse_script_args(script.name, script_args or [])
-                if script is not None else None)
-        rt = Runtime(settings, script_path=script, script_args=args, output=output,
+        args = (parse_script_args(script.arg0, script.args)
+                if script.args is not None else None)
+        rt = Runtime(settings, script_path=script.path, script_args=args, output=output,
                      timeout_seconds=timeout, debug=opts.debug, watchdog=True)
         # the reader closed stdout (`| head`): stop the script as os.exit would
         stream.on_closed = lambda: rt.request_exit(PIPE_CLOSED_STATUS)
         try:
-            if script is not None:
-                value = rt.run_file(script, str(script))
+            if script.path is not None:
+                value = rt.run_file(script.path, script.chunkname)
             else:
-                value = rt.run_source((code or "").encode("utf-8", "surrogateescape"), "exec")
+                value = rt.run_source(script.source or b"", script.chunkname)
         finally:
             rt.close()
             calllog.end_run()
@@ -185,7 +224,8 @@ def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | N
 # Options shared by `run` and `exec`.
 TimeoutOpt = Annotated[float | None, typer.Option(
     "--timeout", help="Stop the script after this many seconds.")]
-StreamOpt = Annotated[bool, typer.Option("--stream", help="Accepted for compatibility.")]
+StreamOpt = Annotated[bool, typer.Option(
+    "--stream", help="Show agent replies as they arrive, where print output goes.")]
 RagOpt = Annotated[bool, typer.Option("--rag", help="Enable RAG for this run.")]
 NoRagOpt = Annotated[bool, typer.Option("--no-rag", help="Disable RAG for this run.")]
 RagConfigOpt = Annotated[Path | None, typer.Option("--rag-config",
@@ -200,11 +240,12 @@ PlaybackOpt = Annotated[Path | None, typer.Option(
 UsageOpt = Annotated[bool, typer.Option("--usage", help="Print token usage to stderr.")]
 
 
-@app.command(context_settings={"allow_interspersed_args": False})
+@app.command(cls=RunCommand)
 def run(
     ctx: typer.Context,
-    script: Path = typer.Argument(..., help="The Lua script to run."),
-    args: list[str] | None = typer.Argument(None, help="Script arguments (after --)."),
+    script: str = typer.Argument(..., help="The Lua script to run (- reads it from stdin)."),
+    args: list[str] | None = typer.Argument(
+        None, help="Script arguments; options for the script go after --."),
     timeout: TimeoutOpt = None,
     stream: StreamOpt = False,
     rag: RagOpt = False,
@@ -216,18 +257,25 @@ def run(
     playback: PlaybackOpt = None,
     usage: UsageOpt = False,
 ) -> None:
-    """Run a Lua script: llmspell run script.lua -- pos1 --name value."""
-    if args and args[0] == "--":
-        args = args[1:]
-    _execute(options(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
-             script=script, code=None, script_args=args, timeout=timeout,
-             llm=LLMFlags(record, playback, usage))
+    """Run a Lua script: llmspell run script.lua -- pos1 --name value.
+
+    llmspell's own options may come anywhere before --; everything after -- goes to the
+    script (ARGS/arg). `llmspell script.lua ARGS...` is short for
+    `llmspell run script.lua -- ARGS...`.
+    """
+    opts = options(ctx)
+    try:
+        chosen = Script.named(script, args)
+    except LLMSpellError as exc:
+        raise fail(exc, opts) from None
+    _execute(opts, RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend), chosen,
+             timeout=timeout, llm=LLMFlags(record, playback, usage), stream_replies=stream)
 
 
 @app.command("exec")
 def exec_(
     ctx: typer.Context,
-    code: str = typer.Argument(..., help="Lua code to run."),
+    code: str = typer.Argument(..., help="Lua code to run (- reads it from stdin)."),
     timeout: TimeoutOpt = None,
     stream: StreamOpt = False,
     rag: RagOpt = False,
@@ -240,9 +288,14 @@ def exec_(
     usage: UsageOpt = False,
 ) -> None:
     """Run inline Lua code: llmspell exec 'print(1 + 1)'."""
-    _execute(options(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
-             script=None, code=code, script_args=None, timeout=timeout,
-             llm=LLMFlags(record, playback, usage))
+    opts = options(ctx)
+    try:
+        source = read_stdin() if code == "-" else code.encode("utf-8", "surrogateescape")
+    except LLMSpellError as exc:
+        raise fail(exc, opts) from None
+    _execute(opts, RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
+             Script("exec", source=source), timeout=timeout,
+             llm=LLMFlags(record, playback, usage), stream_replies=stream)
 
 
 @app.command()

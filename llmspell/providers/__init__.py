@@ -148,8 +148,10 @@ class ProviderManager:
         key = (name, base_url, api_key)
         client = self._clients.get(key)
         if client is None:
-            client = make_client(self.info(name, base_url, api_key), budget=self.budget,
-                                 debug=self.debug)
+            from .session import with_reply_stream
+
+            client = with_reply_stream(make_client(self.info(name, base_url, api_key),
+                                                   budget=self.budget, debug=self.debug))
             self._clients[key] = client
         return client
 
