@@ -71,8 +71,14 @@ def install(rt: Runtime, table: Any) -> None:
         def notify(message: str) -> None:
             rt.output.error(convert.encode(message + "\n"))
 
+        def stop_reason() -> str | None:  # the run's deadline and Ctrl-C, between batches
+            if not rt.check():
+                return None
+            return {"timeout": "the time limit passed", "interrupt": "interrupted"}.get(
+                rt.stop_reason or "", "the script is ending")
+
         try:
-            service = RagService(rt.settings, notify)
+            service = RagService(rt.settings, notify, stop_reason=stop_reason)
         except (StoreError, RagError, ValueError, OSError) as exc:
             raise ApiError(f"RAG: {exc}") from None
         rt.services["rag"] = service

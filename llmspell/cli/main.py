@@ -390,6 +390,10 @@ app.add_typer(tools_app, name="tools")
 
 def main() -> None:
     """Console entry point."""
+    if sys.stderr.isatty():  # progress bars on stderr when it is a terminal (rich lazily)
+        from .progress import install_terminal_progress
+
+        install_terminal_progress()
     try:
         app()
     except KeyboardInterrupt:

@@ -18,7 +18,9 @@ per tenant and kept with the store; with ``[rag] multi_tenant = true`` the limit
 
 from __future__ import annotations
 
+import bisect
 import copy
+import itertools
 import json
 import time
 import uuid
@@ -27,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from .. import progress
 from ..errors import RagError
 from .chunking import STRATEGIES, ChunkConfig, chunk_text, default_tokenizer
 from .embeddings import CachedEmbedder, select_embedder
@@ -43,6 +46,33 @@ CREATE TABLE IF NOT EXISTS tenant_usage (
 """
 GLOBAL = "global"
 PROVIDERS = ["openai", "ollama", "local"]
+INGEST_BATCH = 32  # most chunks embedded per step when the embedder names no batch size
+INGEST_FIRST_STEP = 8  # chunks in the first step, before the time per chunk is known
+INGEST_STEP_SECONDS = 0.5  # about how long a step lasts (the stop check comes between)
+
+
+class IngestStopped(RagError):
+    """The run had to stop during an ingest; the documents stored so far are kept."""
+
+
+def _never_stop() -> str | None:
+    return None
+
+
+def _prepare(docs: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(id, content, metadata) of each document, or raise naming what is wrong."""
+    prepared = []
+    for doc in docs:
+        content = doc.get("content", doc.get("text"))
+        if not isinstance(content, str):
+            raise RagError("Document requires 'content' or 'text' field")
+        metadata = doc.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise RagError("Document 'metadata' must be a table with string keys")
+        doc_id = doc.get("id")
+        doc_id = str(doc_id) if doc_id not in (None, "") else str(uuid.uuid4())
+        prepared.append((doc_id, content, metadata))
+    return prepared
 
 
 def parse_session_id(value: str) -> str:
@@ -66,9 +96,14 @@ def namespace_for(scope: str | None, scope_id: str | None) -> str:
 
 
 class RagService:
+    """``stop_reason`` answers why the run must stop now ("the time limit passed",
+    "interrupted") or None; long work (ingest) asks it between batches."""
+
     def __init__(self, settings: Any, notify: Callable[[str], None] | None = None, *,
-                 store: VectorStore | None = None, embedder: Any = None) -> None:
+                 store: VectorStore | None = None, embedder: Any = None,
+                 stop_reason: Callable[[], str | None] | None = None) -> None:
         self.settings = settings
+        self.stop_reason = stop_reason or _never_stop
         self._notified: set[str] = set()
         self._notify_out = notify or (lambda _m: None)
         get = settings.get
@@ -227,53 +262,129 @@ class RagService:
     def ingest(self, docs: list[dict[str, Any]], scope: str | None = None,
                scope_id: str | None = None, chunking: dict[str, Any] | None = None
                ) -> dict[str, Any]:
+        """Chunk, embed and store ``docs``, a batch of documents at a time.
+
+        Each batch is committed as it is embedded, and between batches the run's stop
+        check (the script's deadline, Ctrl-C) is asked: a long ingest that must stop ends
+        with what was stored so far kept and said (``IngestStopped``), rather than being
+        ended from outside with nothing saved. A document is stored whole or not at all.
+        """
         namespace = namespace_for(scope, scope_id)
-        prepared = []
-        for doc in docs:
-            content = doc.get("content", doc.get("text"))
-            if not isinstance(content, str):
-                raise RagError("Document requires 'content' or 'text' field")
-            metadata = doc.get("metadata") or {}
-            if not isinstance(metadata, dict):
-                raise RagError("Document 'metadata' must be a table with string keys")
-            doc_id = doc.get("id")
-            doc_id = str(doc_id) if doc_id not in (None, "") else str(uuid.uuid4())
-            prepared.append((doc_id, content, metadata))
-        cfg = self._chunk_config(chunking)
-        tokenizer = default_tokenizer()
+        prepared = _prepare(docs)
         ttl = self._ttl(namespace)
-        expires = time.time() + ttl if ttl else None
-        records: list[Record] = []
-        total_tokens = 0
-        nbytes = 0
-        for doc_id, content, metadata in prepared:
-            chunks = chunk_text(content, cfg, tokenizer, embed=self.embedder.embed)
-            for i, chunk in enumerate(chunks):
-                meta = dict(metadata)
-                meta["text"] = chunk.text
-                meta["doc_id"] = doc_id
-                chunk_id = doc_id if len(chunks) == 1 else f"{doc_id}#{i}"
-                records.append(Record(chunk_id, doc_id, chunk.text, meta, i, expires))
-                total_tokens += chunk.tokens
-                nbytes += len(chunk.text.encode()) + len(json.dumps(meta).encode())
+        per_doc, total_tokens, nbytes = self._chunk_all(
+            prepared, self._chunk_config(chunking), time.time() + ttl if ttl else None)
+        n_records = sum(len(r) for r in per_doc)
         tenant = scope_id if scope == "tenant" and scope_id else None
         if tenant is not None:
-            self._check_tenant_limits(tenant, namespace, len(records),
-                                      nbytes + len(records) * self.dimensions * 4)
-        vectors = self.embedder.embed([r.content for r in records]) if records else None
-        replaced = 0
-        for doc_id, _content, _meta in prepared:
-            replaced += 1 if self.store.delete_doc(namespace, doc_id) else 0
-        if records:
-            self.store.add(namespace, records, vectors)
-        self.documents += len(prepared)
+            self._check_tenant_limits(tenant, namespace, n_records,
+                                      nbytes + n_records * self.dimensions * 4)
+        stored_docs, stored_chunks, replaced = self._embed_and_store(
+            namespace, prepared, per_doc, n_records)
+        self.documents += stored_docs
         if tenant is not None:
             self._usage(tenant, documents_ingested=len(prepared),
-                        embeddings_generated=len(records), embedding_tokens=total_tokens)
+                        embeddings_generated=n_records, embedding_tokens=total_tokens)
         return {"success": True, "documents_processed": len(prepared),
-                "vectors_created": len(records), "total_tokens": total_tokens,
+                "vectors_created": n_records, "total_tokens": total_tokens,
                 "documents_replaced": replaced, "namespace": namespace,
                 "ids": [d[0] for d in prepared]}
+
+    def _chunk_all(self, prepared: list[tuple[str, str, dict[str, Any]]], cfg: ChunkConfig,
+                   expires: float | None) -> tuple[list[list[Record]], int, int]:
+        """Each document's chunk records, the tokens and the bytes they hold."""
+        tokenizer = default_tokenizer()
+        per_doc: list[list[Record]] = []
+        total_tokens = nbytes = 0
+        with progress.task("RAG.ingest: chunking", total=len(prepared),
+                           unit="documents") as bar:
+            for doc_id, content, metadata in prepared:
+                self._stop_point("chunking", prepared, 0, 0)
+                chunks = chunk_text(content, cfg, tokenizer, embed=self.embedder.embed)
+                records = []
+                for i, chunk in enumerate(chunks):
+                    meta = dict(metadata)
+                    meta["text"] = chunk.text
+                    meta["doc_id"] = doc_id
+                    chunk_id = doc_id if len(chunks) == 1 else f"{doc_id}#{i}"
+                    records.append(Record(chunk_id, doc_id, chunk.text, meta, i, expires))
+                    total_tokens += chunk.tokens
+                    nbytes += len(chunk.text.encode()) + len(json.dumps(meta).encode())
+                per_doc.append(records)
+                bar.advance()
+        return per_doc, total_tokens, nbytes
+
+    def _batch_size(self) -> int:
+        inner = self.embedder.inner
+        return max(1, int(getattr(inner, "batch_size", 0) or INGEST_BATCH))
+
+    def _embed_and_store(self, namespace: str, prepared: list[tuple[str, str, Any]],
+                         per_doc: list[list[Record]], n_records: int) -> tuple[int, int, int]:
+        """Embed the chunks in steps, storing each document once all its chunks are
+        embedded; return (documents, chunks, replaced) stored.
+
+        A step lasts about ``INGEST_STEP_SECONDS`` (its size follows the measured time
+        per chunk, at most the embedder's batch size), so the stop check between steps
+        comes well within the watchdog's grace after the deadline.
+        """
+        import numpy as np
+
+        records = [r for group in per_doc for r in group]
+        ends = list(itertools.accumulate(len(group) for group in per_doc))
+        most = self._batch_size()
+        step = min(most, INGEST_FIRST_STEP)
+        pending: list[Any] = []  # vectors of records[first_pending:pos]
+        pos = stored_docs = stored_chunks = replaced = 0
+        with progress.task("RAG.ingest: embedding", total=n_records, unit="chunks") as bar:
+            while pos < n_records or stored_docs < len(prepared):
+                if pos < n_records:
+                    self._stop_point("embedding", prepared, stored_docs, stored_chunks,
+                                     namespace)
+                    started = time.monotonic()
+                    texts = [r.content for r in records[pos:pos + step]]
+                    try:
+                        pending.append(self.embedder.embed(texts))
+                    except KeyboardInterrupt:  # Ctrl-C inside a step: say what is kept
+                        self._report_stop("embedding", "interrupted", prepared, stored_docs,
+                                          stored_chunks, namespace)
+                        raise
+                    pos += len(texts)
+                    bar.advance(len(texts))
+                    per_chunk = (time.monotonic() - started) / len(texts)
+                    step = max(1, min(most, int(INGEST_STEP_SECONDS / max(per_chunk, 1e-6))))
+                done = bisect.bisect_right(ends, pos)  # documents wholly embedded
+                if done > stored_docs:
+                    lo = ends[stored_docs - 1] if stored_docs else 0
+                    hi = ends[done - 1]
+                    vectors = np.concatenate(pending) if pending else None
+                    for doc_id, _content, _meta in prepared[stored_docs:done]:
+                        replaced += 1 if self.store.delete_doc(namespace, doc_id) else 0
+                    if hi > lo and vectors is not None:
+                        self.store.add(namespace, records[lo:hi], vectors[:hi - lo])
+                        pending = [vectors[hi - lo:]] if pos > hi else []
+                    stored_docs, stored_chunks = done, hi
+        return stored_docs, stored_chunks, replaced
+
+    def _stop_point(self, phase: str, prepared: list[Any], docs: int, chunks: int,
+                    namespace: str | None = None) -> None:
+        """Raise IngestStopped when the run must stop now (its deadline, Ctrl-C)."""
+        why = self.stop_reason()
+        if why is not None:
+            raise IngestStopped(self._report_stop(phase, why, prepared, docs, chunks,
+                                                  namespace))
+
+    def _report_stop(self, phase: str, why: str, prepared: list[Any], docs: int, chunks: int,
+                     namespace: str | None) -> str:
+        """Say on stderr how much of a stopped ingest was stored (and is kept)."""
+        if namespace is None or docs == 0:
+            kept = "nothing was stored"
+        else:
+            kept = (f"{docs} of {len(prepared)} documents ({chunks} chunks) were stored in "
+                    f"'{namespace}' and are kept")
+            self.documents += docs
+        message = f"RAG.ingest stopped while {phase} ({why}): {kept}"
+        self._notify_out(message)
+        return message
 
     def search(self, query: str, k: int = 10, scope: str | None = None,
                scope_id: str | None = None, threshold: float | None = None,

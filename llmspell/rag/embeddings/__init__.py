@@ -4,7 +4,8 @@ Order (``[rag.embedding] default_provider``):
 - ``openai`` / ``ollama`` (or another provider entry): the providers package's
   embedding client, asked for ``[rag.vector_storage] dimensions``; when that provider
   cannot be used (no API key, no such provider) the local embedder takes over and one
-  notice says so on stderr;
+  notice says so on stderr -- except for the built-in default without a key (the user
+  named no provider), where the local embedder is simply the choice;
 - ``local`` (or the fallback): all-MiniLM-L6-v2 when the ``minilm`` extra is installed
   and the index wants its 384 dimensions, else the hashing embedder at the configured
   size (saying once why MiniLM was not used when it is installed);
@@ -15,6 +16,7 @@ Every embedder has ``name``, ``kind`` ("local"/"remote"), ``dimensions``,
 
 from __future__ import annotations
 
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -86,6 +88,36 @@ def _provider_client(settings: Any, provider: str) -> Any:
     return embedding_client(settings, provider)
 
 
+def _needs_key(exc: Exception) -> bool:
+    from llmspell.errors import NeedsKeyError
+
+    return isinstance(exc, NeedsKeyError)
+
+
+def _named_by_user(settings: Any) -> bool:
+    """Whether the user chose ``[rag.embedding] default_provider`` (in the config file or
+    the environment) rather than getting the built-in default. Only asked when that
+    provider cannot be used, so reading the file again costs nothing on a normal run."""
+    from llmspell import config as config_mod
+
+    path = "rag.embedding.default_provider"
+    if settings.get(path) != config_mod.defaults().get("rag", {}).get("embedding", {}).get(
+            "default_provider"):
+        return True
+    if any(p == path and n in os.environ for n, p, _k in config_mod.ENV_OVERRIDES):
+        return True
+    source = getattr(settings, "source", None)
+    if source is None:
+        return False
+    try:
+        raw = config_mod.read_file(source)
+    except Exception:  # the file was read once already; unreadable now: assume named
+        return True
+    section = raw.get("rag", {}).get("embedding", {}) if isinstance(raw.get("rag"), dict) \
+        else {}
+    return isinstance(section, dict) and "default_provider" in section
+
+
 def select_embedder(settings: Any, notify: Notify, provider: str | None = None) -> Any:
     dims = int(settings.get("rag.vector_storage.dimensions"))
     provider = (provider or settings.get("rag.embedding.default_provider") or "local").lower()
@@ -96,8 +128,10 @@ def select_embedder(settings: Any, notify: Notify, provider: str | None = None) 
         return local_embedder(dims, notify, batch_size=batch)
     try:
         client = _provider_client(settings, provider)
-    except Exception as exc:  # no key, unknown provider, not built: fall back, say so once
+    except Exception as exc:  # no key, unknown provider, not built: fall back
         fallback = local_embedder(dims, lambda _m: None, batch_size=batch)
+        if _needs_key(exc) and not _named_by_user(settings):
+            return fallback  # the built-in default and no key: local, silently
         why = str(exc).strip() or type(exc).__name__
         notify(f"RAG: embedding provider '{provider}' unavailable ({why}); "
                f"using local embedder {fallback.name}")
