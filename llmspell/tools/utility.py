@@ -476,7 +476,7 @@ def _double_wrapped(tool: str, op: str, payload: Any) -> ToolOutput:
 
 
 def _citations(ctx: ToolContext, p: Params) -> ToolOutput:
-    from .citations import format_entries, parse_bibliography
+    from .citations import BIBTEX_SECONDS, format_entries, parse_bibliography
 
     op = p.str("operation", "format_citation")
     if op == "list_styles":
@@ -491,7 +491,7 @@ def _citations(ctx: ToolContext, p: Params) -> ToolOutput:
     fmt = p.str("format", "yaml")
     if len(text) > 5_000_000:
         raise ToolValidationError("Bibliography too large (max 5 MB)")
-    entries = parse_bibliography(text, fmt)
+    entries = parse_bibliography(text, fmt, ctx.timeout(BIBTEX_SECONDS), ctx.stopped)
     if op == "validate_bibliography":
         results = []
         for e in entries:
