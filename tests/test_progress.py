@@ -259,3 +259,45 @@ def test_backup_progress_on_a_terminal_not_in_a_pipe(tmp_path: Path) -> None:
                            timeout=60)
     assert piped.returncode == 0, piped.stderr
     assert "Backup: " not in piped.stdout + piped.stderr
+
+
+def test_ctrl_c_stops_ingest_and_keeps_what_was_stored(tmp_path: Path) -> None:
+    import signal
+    import sqlite3
+
+    cfg = _config(tmp_path, local=MINILM)
+    script = tmp_path / "ingest.lua"
+    script.write_text(INGEST)
+    count = "600" if MINILM else "40000"
+    proc = subprocess.Popen([sys.executable, "-m", "llmspell", "-c", str(cfg), "run",
+                             str(script), "--", count, "12"], cwd=tmp_path, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    db = tmp_path / "store" / "rag.sqlite3"
+    try:
+        end = time.monotonic() + 60
+        stored = 0
+        while time.monotonic() < end and proc.poll() is None and stored == 0:
+            time.sleep(0.2)
+            if db.exists():
+                try:
+                    with sqlite3.connect(db, timeout=1) as conn:
+                        stored = conn.execute("SELECT COUNT(*) FROM vectors").fetchone()[0]
+                except sqlite3.Error:
+                    pass
+        assert stored > 0 and proc.poll() is None, "the ingest ended before it was stopped"
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    found = re.search(r"RAG\.ingest stopped while embedding \(interrupted\): (\d+) of "
+                      rf"{count} documents \((\d+) chunks\) were stored", err)
+    assert found, err
+    again = subprocess.run([sys.executable, "-m", "llmspell", "-c", str(cfg), "exec", COUNT],
+                           cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                           timeout=60)
+    assert again.returncode == 0, again.stderr
+    _label, docs, chunks = again.stdout.split("\n")[0].split("\t")
+    assert int(docs) >= int(found[1]) > 0 and int(chunks) >= int(found[2])

@@ -26,7 +26,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .. import progress
@@ -93,6 +93,21 @@ def namespace_for(scope: str | None, scope_id: str | None) -> str:
     if scope == "session":
         return f"session:{parse_session_id(scope_id)}"
     return f"{scope}:{scope_id}"
+
+
+@dataclass
+class _IngestRun:
+    """Where an ingest is: chunks embedded (``pos``), documents stored, vectors pending."""
+
+    namespace: str
+    prepared: list[tuple[str, str, dict[str, Any]]]
+    records: list[Record]
+    ends: list[int]  # the index after each document's last chunk
+    pos: int = 0
+    docs: int = 0
+    chunks: int = 0
+    replaced: int = 0
+    pending: list[Any] = field(default_factory=list)  # vectors of records[chunks:pos]
 
 
 class RagService:
@@ -327,43 +342,51 @@ class RagService:
         per chunk, at most the embedder's batch size), so the stop check between steps
         comes well within the watchdog's grace after the deadline.
         """
-        import numpy as np
-
-        records = [r for group in per_doc for r in group]
-        ends = list(itertools.accumulate(len(group) for group in per_doc))
+        run = _IngestRun(namespace, prepared, [r for group in per_doc for r in group],
+                         list(itertools.accumulate(len(group) for group in per_doc)))
         most = self._batch_size()
         step = min(most, INGEST_FIRST_STEP)
-        pending: list[Any] = []  # vectors of records[first_pending:pos]
-        pos = stored_docs = stored_chunks = replaced = 0
         with progress.task("RAG.ingest: embedding", total=n_records, unit="chunks") as bar:
-            while pos < n_records or stored_docs < len(prepared):
-                if pos < n_records:
-                    self._stop_point("embedding", prepared, stored_docs, stored_chunks,
-                                     namespace)
-                    started = time.monotonic()
-                    texts = [r.content for r in records[pos:pos + step]]
-                    try:
-                        pending.append(self.embedder.embed(texts))
-                    except KeyboardInterrupt:  # Ctrl-C inside a step: say what is kept
-                        self._report_stop("embedding", "interrupted", prepared, stored_docs,
-                                          stored_chunks, namespace)
-                        raise
-                    pos += len(texts)
-                    bar.advance(len(texts))
-                    per_chunk = (time.monotonic() - started) / len(texts)
-                    step = max(1, min(most, int(INGEST_STEP_SECONDS / max(per_chunk, 1e-6))))
-                done = bisect.bisect_right(ends, pos)  # documents wholly embedded
-                if done > stored_docs:
-                    lo = ends[stored_docs - 1] if stored_docs else 0
-                    hi = ends[done - 1]
-                    vectors = np.concatenate(pending) if pending else None
-                    for doc_id, _content, _meta in prepared[stored_docs:done]:
-                        replaced += 1 if self.store.delete_doc(namespace, doc_id) else 0
-                    if hi > lo and vectors is not None:
-                        self.store.add(namespace, records[lo:hi], vectors[:hi - lo])
-                        pending = [vectors[hi - lo:]] if pos > hi else []
-                    stored_docs, stored_chunks = done, hi
-        return stored_docs, stored_chunks, replaced
+            try:
+                while run.pos < n_records or run.docs < len(prepared):
+                    if run.pos < n_records:
+                        self._stop_point("embedding", prepared, run.docs, run.chunks,
+                                         namespace)
+                        started = time.monotonic()
+                        done = self._embed_step(run, step)
+                        bar.advance(done)
+                        per_chunk = (time.monotonic() - started) / done
+                        step = max(1, min(most, int(INGEST_STEP_SECONDS
+                                                    / max(per_chunk, 1e-6))))
+                    self._store_finished(run)
+            except KeyboardInterrupt:  # Ctrl-C inside a step: say what is kept
+                self._report_stop("embedding", "interrupted", prepared, run.docs, run.chunks,
+                                  namespace)
+                raise
+        return run.docs, run.chunks, run.replaced
+
+    def _embed_step(self, run: _IngestRun, step: int) -> int:
+        texts = [r.content for r in run.records[run.pos:run.pos + step]]
+        run.pending.append(self.embedder.embed(texts))
+        run.pos += len(texts)
+        return len(texts)
+
+    def _store_finished(self, run: _IngestRun) -> None:
+        """Store the documents whose chunks are all embedded now (one commit)."""
+        import numpy as np
+
+        done = bisect.bisect_right(run.ends, run.pos)
+        if done <= run.docs:
+            return
+        lo = run.ends[run.docs - 1] if run.docs else 0
+        hi = run.ends[done - 1]
+        for doc_id, _content, _meta in run.prepared[run.docs:done]:
+            run.replaced += 1 if self.store.delete_doc(run.namespace, doc_id) else 0
+        if hi > lo:
+            vectors = np.concatenate(run.pending)
+            self.store.add(run.namespace, run.records[lo:hi], vectors[:hi - lo])
+            run.pending = [vectors[hi - lo:]] if run.pos > hi else []
+        run.docs, run.chunks = done, hi
 
     def _stop_point(self, phase: str, prepared: list[Any], docs: int, chunks: int,
                     namespace: str | None = None) -> None:
