@@ -47,12 +47,22 @@ CREATE TABLE IF NOT EXISTS tenant_usage (
 GLOBAL = "global"
 PROVIDERS = ["openai", "ollama", "local"]
 INGEST_BATCH = 32  # most chunks embedded per step when the embedder names no batch size
-INGEST_FIRST_STEP = 8  # chunks in the first step, before the time per chunk is known
+INGEST_FIRST_STEP = 1  # chunks in the first step, before the time per chunk is known
 INGEST_STEP_SECONDS = 0.5  # about how long a step lasts (the stop check comes between)
 
 
 class IngestStopped(RagError):
     """The run had to stop during an ingest; the documents stored so far are kept."""
+
+
+class _Stop(Exception):
+    """Raised between steps of an ingest when the run must stop (turned into
+    IngestStopped with the counts once the progress display is closed)."""
+
+    def __init__(self, phase: str, why: str) -> None:
+        super().__init__(phase, why)
+        self.phase = phase
+        self.why = why
 
 
 def _never_stop() -> str | None:
@@ -101,8 +111,8 @@ class _IngestRun:
 
     namespace: str
     prepared: list[tuple[str, str, dict[str, Any]]]
-    records: list[Record]
-    ends: list[int]  # the index after each document's last chunk
+    records: list[Record] = field(default_factory=list)  # every chunk, in document order
+    ends: list[int] = field(default_factory=list)  # the index after each document's chunks
     pos: int = 0
     docs: int = 0
     chunks: int = 0
@@ -287,22 +297,29 @@ class RagService:
         namespace = namespace_for(scope, scope_id)
         prepared = _prepare(docs)
         ttl = self._ttl(namespace)
-        per_doc, total_tokens, nbytes = self._chunk_all(
-            prepared, self._chunk_config(chunking), time.time() + ttl if ttl else None)
-        n_records = sum(len(r) for r in per_doc)
-        tenant = scope_id if scope == "tenant" and scope_id else None
-        if tenant is not None:
-            self._check_tenant_limits(tenant, namespace, n_records,
-                                      nbytes + n_records * self.dimensions * 4)
-        stored_docs, stored_chunks, replaced = self._embed_and_store(
-            namespace, prepared, per_doc, n_records)
-        self.documents += stored_docs
+        run = _IngestRun(namespace, prepared)
+        try:
+            per_doc, total_tokens, nbytes = self._chunk_all(
+                prepared, self._chunk_config(chunking), time.time() + ttl if ttl else None)
+            n_records = sum(len(r) for r in per_doc)
+            tenant = scope_id if scope == "tenant" and scope_id else None
+            if tenant is not None:
+                self._check_tenant_limits(tenant, namespace, n_records,
+                                          nbytes + n_records * self.dimensions * 4)
+            self._embed_and_store(run, per_doc)
+        except _Stop as stop:  # said here, once the progress bars are gone
+            raise IngestStopped(self._report_stop(stop.phase, stop.why, run)) from None
+        except KeyboardInterrupt:  # Ctrl-C inside a step
+            if run.records:
+                self._report_stop("embedding", "interrupted", run)
+            raise
+        self.documents += run.docs
         if tenant is not None:
             self._usage(tenant, documents_ingested=len(prepared),
                         embeddings_generated=n_records, embedding_tokens=total_tokens)
         return {"success": True, "documents_processed": len(prepared),
                 "vectors_created": n_records, "total_tokens": total_tokens,
-                "documents_replaced": replaced, "namespace": namespace,
+                "documents_replaced": run.replaced, "namespace": namespace,
                 "ids": [d[0] for d in prepared]}
 
     def _chunk_all(self, prepared: list[tuple[str, str, dict[str, Any]]], cfg: ChunkConfig,
@@ -314,7 +331,7 @@ class RagService:
         with progress.task("RAG.ingest: chunking", total=len(prepared),
                            unit="documents") as bar:
             for doc_id, content, metadata in prepared:
-                self._stop_point("chunking", prepared, 0, 0)
+                self._stop_point("chunking")
                 chunks = chunk_text(content, cfg, tokenizer, embed=self.embedder.embed)
                 records = []
                 for i, chunk in enumerate(chunks):
@@ -333,37 +350,29 @@ class RagService:
         inner = self.embedder.inner
         return max(1, int(getattr(inner, "batch_size", 0) or INGEST_BATCH))
 
-    def _embed_and_store(self, namespace: str, prepared: list[tuple[str, str, Any]],
-                         per_doc: list[list[Record]], n_records: int) -> tuple[int, int, int]:
+    def _embed_and_store(self, run: _IngestRun, per_doc: list[list[Record]]) -> None:
         """Embed the chunks in steps, storing each document once all its chunks are
-        embedded; return (documents, chunks, replaced) stored.
+        embedded (``run`` counts what is stored).
 
         A step lasts about ``INGEST_STEP_SECONDS`` (its size follows the measured time
         per chunk, at most the embedder's batch size), so the stop check between steps
         comes well within the watchdog's grace after the deadline.
         """
-        run = _IngestRun(namespace, prepared, [r for group in per_doc for r in group],
-                         list(itertools.accumulate(len(group) for group in per_doc)))
+        run.records = [r for group in per_doc for r in group]
+        run.ends = list(itertools.accumulate(len(group) for group in per_doc))
+        total = len(run.records)
         most = self._batch_size()
         step = min(most, INGEST_FIRST_STEP)
-        with progress.task("RAG.ingest: embedding", total=n_records, unit="chunks") as bar:
-            try:
-                while run.pos < n_records or run.docs < len(prepared):
-                    if run.pos < n_records:
-                        self._stop_point("embedding", prepared, run.docs, run.chunks,
-                                         namespace)
-                        started = time.monotonic()
-                        done = self._embed_step(run, step)
-                        bar.advance(done)
-                        per_chunk = (time.monotonic() - started) / done
-                        step = max(1, min(most, int(INGEST_STEP_SECONDS
-                                                    / max(per_chunk, 1e-6))))
-                    self._store_finished(run)
-            except KeyboardInterrupt:  # Ctrl-C inside a step: say what is kept
-                self._report_stop("embedding", "interrupted", prepared, run.docs, run.chunks,
-                                  namespace)
-                raise
-        return run.docs, run.chunks, run.replaced
+        with progress.task("RAG.ingest: embedding", total=total, unit="chunks") as bar:
+            while run.pos < total or run.docs < len(run.prepared):
+                if run.pos < total:
+                    self._stop_point("embedding")
+                    started = time.monotonic()
+                    done = self._embed_step(run, step)
+                    bar.advance(done)
+                    per_chunk = (time.monotonic() - started) / done
+                    step = max(1, min(most, int(INGEST_STEP_SECONDS / max(per_chunk, 1e-6))))
+                self._store_finished(run)
 
     def _embed_step(self, run: _IngestRun, step: int) -> int:
         texts = [r.content for r in run.records[run.pos:run.pos + step]]
@@ -388,23 +397,20 @@ class RagService:
             run.pending = [vectors[hi - lo:]] if run.pos > hi else []
         run.docs, run.chunks = done, hi
 
-    def _stop_point(self, phase: str, prepared: list[Any], docs: int, chunks: int,
-                    namespace: str | None = None) -> None:
-        """Raise IngestStopped when the run must stop now (its deadline, Ctrl-C)."""
+    def _stop_point(self, phase: str) -> None:
+        """Stop (raise _Stop) when the run must stop now (its deadline, Ctrl-C)."""
         why = self.stop_reason()
         if why is not None:
-            raise IngestStopped(self._report_stop(phase, why, prepared, docs, chunks,
-                                                  namespace))
+            raise _Stop(phase, why)
 
-    def _report_stop(self, phase: str, why: str, prepared: list[Any], docs: int, chunks: int,
-                     namespace: str | None) -> str:
+    def _report_stop(self, phase: str, why: str, run: _IngestRun) -> str:
         """Say on stderr how much of a stopped ingest was stored (and is kept)."""
-        if namespace is None or docs == 0:
+        if run.docs == 0:
             kept = "nothing was stored"
         else:
-            kept = (f"{docs} of {len(prepared)} documents ({chunks} chunks) were stored in "
-                    f"'{namespace}' and are kept")
-            self.documents += docs
+            kept = (f"{run.docs} of {len(run.prepared)} documents ({run.chunks} chunks) "
+                    f"were stored in '{run.namespace}' and are kept")
+            self.documents += run.docs
         message = f"RAG.ingest stopped while {phase} ({why}): {kept}"
         self._notify_out(message)
         return message
