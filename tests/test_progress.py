@@ -301,3 +301,14 @@ def test_ctrl_c_stops_ingest_and_keeps_what_was_stored(tmp_path: Path) -> None:
     assert again.returncode == 0, again.stderr
     _label, docs, chunks = again.stdout.split("\n")[0].split("\t")
     assert int(docs) >= int(found[1]) > 0 and int(chunks) >= int(found[2])
+
+
+def test_semantic_chunking_embeds_in_stoppable_steps() -> None:
+    svc, notes = _service(stop_after=3)  # the document check, 2 of its 3 steps
+    text = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(60))
+    with pytest.raises(IngestStopped, match="while chunking .*nothing was stored"):
+        svc.ingest([{"id": "long", "content": text}], chunking={"strategy": "semantic"})
+    assert svc.store.count("global") == 0 and len(notes) == 1
+    whole, _ = _service(None)
+    out = whole.ingest([{"id": "long", "content": text}], chunking={"strategy": "semantic"})
+    assert out["vectors_created"] >= 1

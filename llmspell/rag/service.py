@@ -25,7 +25,7 @@ import json
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -332,7 +332,7 @@ class RagService:
                            unit="documents") as bar:
             for doc_id, content, metadata in prepared:
                 self._stop_point("chunking")
-                chunks = chunk_text(content, cfg, tokenizer, embed=self.embedder.embed)
+                chunks = chunk_text(content, cfg, tokenizer, embed=self._embed_in_steps)
                 records = []
                 for i, chunk in enumerate(chunks):
                     meta = dict(metadata)
@@ -361,24 +361,38 @@ class RagService:
         run.records = [r for group in per_doc for r in group]
         run.ends = list(itertools.accumulate(len(group) for group in per_doc))
         total = len(run.records)
+        with progress.task("RAG.ingest: embedding", total=total, unit="chunks") as bar:
+            for lo, hi in self._steps(total, "embedding"):
+                run.pending.append(self.embedder.embed([r.content
+                                                        for r in run.records[lo:hi]]))
+                run.pos = hi
+                self._store_finished(run)
+                bar.advance(hi - lo)
+            self._store_finished(run)  # documents without chunks at the end
+
+    def _steps(self, total: int, phase: str) -> Iterator[tuple[int, int]]:
+        """Ranges of ``total`` items worked on in steps of about ``INGEST_STEP_SECONDS``
+        (sized from the measured time per item, at most the embedder's batch size), with
+        the run's stop check before each."""
         most = self._batch_size()
         step = min(most, INGEST_FIRST_STEP)
-        with progress.task("RAG.ingest: embedding", total=total, unit="chunks") as bar:
-            while run.pos < total or run.docs < len(run.prepared):
-                if run.pos < total:
-                    self._stop_point("embedding")
-                    started = time.monotonic()
-                    done = self._embed_step(run, step)
-                    bar.advance(done)
-                    per_chunk = (time.monotonic() - started) / done
-                    step = max(1, min(most, int(INGEST_STEP_SECONDS / max(per_chunk, 1e-6))))
-                self._store_finished(run)
+        lo = 0
+        while lo < total:
+            self._stop_point(phase)
+            hi = min(total, lo + step)
+            started = time.monotonic()
+            yield lo, hi
+            per_item = (time.monotonic() - started) / (hi - lo)
+            step = max(1, min(most, int(INGEST_STEP_SECONDS / max(per_item, 1e-6))))
+            lo = hi
 
-    def _embed_step(self, run: _IngestRun, step: int) -> int:
-        texts = [r.content for r in run.records[run.pos:run.pos + step]]
-        run.pending.append(self.embedder.embed(texts))
-        run.pos += len(texts)
-        return len(texts)
+    def _embed_in_steps(self, texts: list[str]) -> Any:
+        """The semantic chunker's embeddings, made in stoppable steps."""
+        import numpy as np
+
+        parts = [self.embedder.embed(texts[lo:hi])
+                 for lo, hi in self._steps(len(texts), "chunking")]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dimensions), np.float32)
 
     def _store_finished(self, run: _IngestRun) -> None:
         """Store the documents whose chunks are all embedded now (one commit)."""
