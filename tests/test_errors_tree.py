@@ -42,6 +42,8 @@ OUTSIDE_THE_TREE = {
     "llmspell.held.HeldBytesFull",  # re-raised as ApiError / AgentError by its services
     "llmspell.tools.calc.CalcError", "llmspell.tools.handlebars.HandlebarsError",
     "llmspell.replay.ReplayError",  # ValueErrors of pure helpers, wrapped by their tool
+    "llmspell.tools.citations.BibTeXError",  # inside the sandbox worker, answered Invalid
+    "llmspell.rag.service._Stop",  # between ingest steps; re-raised as IngestStopped
 }
 
 
