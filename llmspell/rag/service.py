@@ -287,12 +287,13 @@ class RagService:
     def ingest(self, docs: list[dict[str, Any]], scope: str | None = None,
                scope_id: str | None = None, chunking: dict[str, Any] | None = None
                ) -> dict[str, Any]:
-        """Chunk, embed and store ``docs``, a batch of documents at a time.
+        """Chunk, embed and store ``docs`` in steps of about ``INGEST_STEP_SECONDS``.
 
-        Each batch is committed as it is embedded, and between batches the run's stop
-        check (the script's deadline, Ctrl-C) is asked: a long ingest that must stop ends
-        with what was stored so far kept and said (``IngestStopped``), rather than being
-        ended from outside with nothing saved. A document is stored whole or not at all.
+        Each document is stored (committed) as soon as all its chunks are embedded, and
+        before each step the run's stop check (the script's deadline, Ctrl-C) is asked: a
+        long ingest that must stop ends with what was stored so far kept and said
+        (``IngestStopped``), rather than being ended from outside by the watchdog. A
+        document is stored whole or not at all.
         """
         namespace = namespace_for(scope, scope_id)
         prepared = _prepare(docs)
@@ -395,7 +396,8 @@ class RagService:
         return np.concatenate(parts) if parts else np.zeros((0, self.dimensions), np.float32)
 
     def _store_finished(self, run: _IngestRun) -> None:
-        """Store the documents whose chunks are all embedded now (one commit)."""
+        """Store the documents whose chunks are all embedded by now (committed before
+        the next step, so a run that ends later keeps them)."""
         import numpy as np
 
         done = bisect.bisect_right(run.ends, run.pos)
