@@ -181,7 +181,7 @@ def test_ingest_in_steps_stores_whole_documents() -> None:
 
 
 def test_stop_between_steps_keeps_whole_documents_only() -> None:
-    svc, notes = _service(stop_after=10 + 3)  # past the chunking checks, then 3 steps
+    svc, notes = _service(stop_after=10 + 6)  # past the chunking checks, then 6 steps
     with pytest.raises(IngestStopped, match=r"the time limit passed\): (\d+) of 10 docu"):
         svc.ingest(_docs(10, 50))
     rows = svc.store.db.execute(
@@ -312,3 +312,31 @@ def test_semantic_chunking_embeds_in_stoppable_steps() -> None:
     whole, _ = _service(None)
     out = whole.ingest([{"id": "long", "content": text}], chunking={"strategy": "semantic"})
     assert out["vectors_created"] >= 1
+
+
+def test_steps_start_at_one_chunk_and_at_most_double() -> None:
+    from llmspell.rag.embeddings.hashing import HashingEmbedder
+
+    class Recording(HashingEmbedder):
+        def __init__(self) -> None:
+            super().__init__(32)
+            self.calls: list[int] = []
+
+        def embed(self, texts: list[str]) -> Any:
+            self.calls.append(len(texts))
+            return super().embed(texts)
+
+    inner = Recording()
+    settings = config_mod.from_dict({"rag": {"enabled": True,
+                                             "vector_storage": {"dimensions": 32}}},
+                                    environ={})
+    svc = RagService(settings, embedder=inner)
+    docs = [{"id": f"d{i}", "content": f"short note {i}"} for i in range(3000)]
+    svc.ingest(docs)
+    assert inner.calls[0] == 1 and sum(inner.calls) == 3000
+    assert all(b <= 2 * a for a, b in zip(inner.calls, inner.calls[1:], strict=False))
+    assert max(inner.calls) <= 1024
+    inner.calls.clear()
+    again = [{"id": f"n{i}", "content": f"another note {i}"} for i in range(3)]
+    svc.ingest(docs[:2000] + again)  # 2000 cache hits, then 3 new texts
+    assert sum(inner.calls) == 3 and max(inner.calls) <= 2  # hits did not grow the steps

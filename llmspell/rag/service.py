@@ -46,7 +46,7 @@ CREATE TABLE IF NOT EXISTS tenant_usage (
 """
 GLOBAL = "global"
 PROVIDERS = ["openai", "ollama", "local"]
-INGEST_BATCH = 32  # most chunks embedded per step when the embedder names no batch size
+INGEST_MAX_STEP = 1024  # most chunks embedded in one step
 INGEST_FIRST_STEP = 1  # chunks in the first step, before the time per chunk is known
 INGEST_STEP_SECONDS = 0.5  # about how long a step lasts (the stop check comes between)
 
@@ -347,44 +347,48 @@ class RagService:
                 bar.advance()
         return per_doc, total_tokens, nbytes
 
-    def _batch_size(self) -> int:
-        inner = self.embedder.inner
-        return max(1, int(getattr(inner, "batch_size", 0) or INGEST_BATCH))
-
     def _embed_and_store(self, run: _IngestRun, per_doc: list[list[Record]]) -> None:
         """Embed the chunks in steps, storing each document once all its chunks are
         embedded (``run`` counts what is stored).
 
-        A step lasts about ``INGEST_STEP_SECONDS`` (its size follows the measured time
-        per chunk, at most the embedder's batch size), so the stop check between steps
-        comes well within the watchdog's grace after the deadline.
+        A step lasts about ``INGEST_STEP_SECONDS`` (see ``_steps``), so the stop check
+        between steps comes well within the watchdog's grace after the deadline.
         """
         run.records = [r for group in per_doc for r in group]
         run.ends = list(itertools.accumulate(len(group) for group in per_doc))
         total = len(run.records)
         with progress.task("RAG.ingest: embedding", total=total, unit="chunks") as bar:
-            for lo, hi in self._steps(total, "embedding"):
-                run.pending.append(self.embedder.embed([r.content
-                                                        for r in run.records[lo:hi]]))
+            texts = [r.content for r in run.records]
+            for lo, hi in self._steps(texts, "embedding"):
+                run.pending.append(self.embedder.embed(texts[lo:hi]))
                 run.pos = hi
                 self._store_finished(run)
                 bar.advance(hi - lo)
             self._store_finished(run)  # documents without chunks at the end
 
-    def _steps(self, total: int, phase: str) -> Iterator[tuple[int, int]]:
-        """Ranges of ``total`` items worked on in steps of about ``INGEST_STEP_SECONDS``
-        (sized from the measured time per item, at most the embedder's batch size), with
-        the run's stop check before each."""
-        most = self._batch_size()
-        step = min(most, INGEST_FIRST_STEP)
-        lo = 0
+    def _steps(self, texts: list[str], phase: str) -> Iterator[tuple[int, int]]:
+        """Ranges of ``texts`` to embed in steps of about ``INGEST_STEP_SECONDS``, with
+        the run's stop check before each.
+
+        A step holds ``step`` texts the cache does not have (hits cost nothing), sized
+        from the measured time per text embedded and at most doubling from one step to
+        the next, so no step runs far past the deadline.
+        """
+        cached = self.embedder.cached
+        step = INGEST_FIRST_STEP
+        lo, total = 0, len(texts)
         while lo < total:
             self._stop_point(phase)
-            hi = min(total, lo + step)
+            hi, work = lo, 0
+            while hi < total and work < step:
+                work += 0 if cached(texts[hi]) else 1
+                hi += 1
             started = time.monotonic()
             yield lo, hi
-            per_item = (time.monotonic() - started) / (hi - lo)
-            step = max(1, min(most, int(INGEST_STEP_SECONDS / max(per_item, 1e-6))))
+            if work:
+                per_text = max((time.monotonic() - started) / work, 1e-6)
+                step = max(1, min(2 * step, INGEST_MAX_STEP,
+                                  int(INGEST_STEP_SECONDS / per_text)))
             lo = hi
 
     def _embed_in_steps(self, texts: list[str]) -> Any:
@@ -392,7 +396,7 @@ class RagService:
         import numpy as np
 
         parts = [self.embedder.embed(texts[lo:hi])
-                 for lo, hi in self._steps(len(texts), "chunking")]
+                 for lo, hi in self._steps(texts, "chunking")]
         return np.concatenate(parts) if parts else np.zeros((0, self.dimensions), np.float32)
 
     def _store_finished(self, run: _IngestRun) -> None:

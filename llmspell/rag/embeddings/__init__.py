@@ -167,6 +167,13 @@ class CachedEmbedder:
     def count_tokens(self, texts: list[str]) -> int:
         return self.inner.count_tokens(texts)
 
+    def cached(self, text: str) -> bool:
+        """Whether ``embed`` would answer ``text`` from the cache (no embedding work)."""
+        if not self.enabled:
+            return False
+        hit = self._cache.get(text)
+        return hit is not None and (self.ttl is None or time.monotonic() - hit[0] < self.ttl)
+
     def embed(self, texts: list[str]) -> Any:
         import numpy as np
 
