@@ -78,7 +78,8 @@ def install(rt: Runtime, table: Any) -> None:
                 rt.stop_reason or "", "the script is ending")
 
         try:
-            service = RagService(rt.settings, notify, stop_reason=stop_reason)
+            service = RagService(rt.settings, notify, stop_reason=stop_reason,
+                                 time_left=rt.remaining_seconds)
         except (StoreError, RagError, ValueError, OSError) as exc:
             raise ApiError(f"RAG: {exc}") from None
         rt.services["rag"] = service

@@ -122,13 +122,16 @@ class _IngestRun:
 
 class RagService:
     """``stop_reason`` answers why the run must stop now ("the time limit passed",
-    "interrupted") or None; long work (ingest) asks it between batches."""
+    "interrupted") or None; long work (ingest) asks it between steps. ``time_left``
+    (seconds to the run's deadline, or None) bounds each remote embedding request."""
 
     def __init__(self, settings: Any, notify: Callable[[str], None] | None = None, *,
                  store: VectorStore | None = None, embedder: Any = None,
-                 stop_reason: Callable[[], str | None] | None = None) -> None:
+                 stop_reason: Callable[[], str | None] | None = None,
+                 time_left: Callable[[], float | None] | None = None) -> None:
         self.settings = settings
         self.stop_reason = stop_reason or _never_stop
+        self.time_left = time_left  # seconds to the run's deadline: bounds remote calls
         self._notified: set[str] = set()
         self._notify_out = notify or (lambda _m: None)
         get = settings.get
@@ -177,7 +180,8 @@ class RagService:
     def embedder(self) -> CachedEmbedder:
         """Chosen on first use (a remote client or a model load costs time)."""
         if self._embedder is None:
-            inner = self._embedder_arg or select_embedder(self.settings, self.notify)
+            inner = self._embedder_arg or select_embedder(self.settings, self.notify,
+                                                          budget=self.time_left)
             if inner.dimensions != self.dimensions:
                 raise RagError(f"embedder {inner.name} makes {inner.dimensions}-dim vectors; "
                                f"rag.vector_storage.dimensions is {self.dimensions}")

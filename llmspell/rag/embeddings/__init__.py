@@ -79,13 +79,15 @@ def local_embedder(dimensions: int, notify: Notify, *, prefer_minilm: bool = Tru
     return HashingEmbedder(dimensions)
 
 
-def _provider_client(settings: Any, provider: str) -> Any:
-    """The providers package's embedding client, or raise saying why there is none."""
+def _provider_client(settings: Any, provider: str,
+                     budget: Callable[[], float | None] | None = None) -> Any:
+    """The providers package's embedding client, or raise saying why there is none.
+    ``budget`` (seconds left to the run's deadline) bounds each of its requests."""
     try:
         from llmspell.providers import embedding_client  # type: ignore[attr-defined]
     except ImportError:
         raise LookupError("remote embeddings are not available in this build") from None
-    return embedding_client(settings, provider)
+    return embedding_client(settings, provider, budget=budget)
 
 
 def _needs_key(exc: Exception) -> bool:
@@ -118,7 +120,8 @@ def _named_by_user(settings: Any) -> bool:
     return isinstance(section, dict) and "default_provider" in section
 
 
-def select_embedder(settings: Any, notify: Notify, provider: str | None = None) -> Any:
+def select_embedder(settings: Any, notify: Notify, provider: str | None = None,
+                    budget: Callable[[], float | None] | None = None) -> Any:
     dims = int(settings.get("rag.vector_storage.dimensions"))
     provider = (provider or settings.get("rag.embedding.default_provider") or "local").lower()
     batch = int(settings.get("rag.embedding.batch_size") or 32)
@@ -127,7 +130,7 @@ def select_embedder(settings: Any, notify: Notify, provider: str | None = None) 
     if provider in LOCAL_NAMES:
         return local_embedder(dims, notify, batch_size=batch)
     try:
-        client = _provider_client(settings, provider)
+        client = _provider_client(settings, provider, budget)
     except Exception as exc:  # no key, unknown provider, not built: fall back
         fallback = local_embedder(dims, lambda _m: None, batch_size=batch)
         if _needs_key(exc) and not _named_by_user(settings):
