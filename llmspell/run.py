@@ -332,7 +332,8 @@ class Services:
         ``ValueError``/``OSError`` when it cannot be opened (nothing is kept then)."""
         from .rag.service import RagService
 
-        return RagService(self.settings, self._notify)
+        return RagService(self.settings, self._notify, stop_reason=self._why_stopping,
+                          time_left=self._budget)
 
     @_service()
     def debug(self) -> DebugService:
@@ -358,6 +359,14 @@ class Services:
         from .workflows.gate import LuaGate
 
         return LuaGate(self._must_stop)
+
+    def _why_stopping(self) -> str | None:
+        """Why long work should stop between its steps (the deadline, Ctrl-C), in words
+        for the message that reports what was kept; None: go on."""
+        if not self._stopped():
+            return None
+        return {"timeout": "the time limit passed", "interrupt": "interrupted"}.get(
+            self._stop_reason() or "", "the script is ending")
 
     def _must_stop(self) -> bool:
         left = self._budget()

@@ -43,6 +43,8 @@ OUTSIDE_THE_TREE = {
     "llmspell.tools.calc.CalcError", "llmspell.tools.handlebars.HandlebarsError",
     "llmspell.replay.ReplayError",  # ValueErrors of pure helpers, wrapped by their tool
     "llmspell.config.UnknownSettingError",  # a typo'd settings path in our code: a bug
+    "llmspell.tools.citations.BibTeXError",  # inside the sandbox worker, answered Invalid
+    "llmspell.rag.service._Stop",  # between ingest steps; re-raised as IngestStopped
 }
 
 

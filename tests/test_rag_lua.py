@@ -150,10 +150,21 @@ default_provider = "hashing"
     assert "holds 128-dim vectors" in mismatch.stderr
 
 
-def test_no_key_notice_once_on_stderr(cli, tmp_path: Path) -> None:
+def test_no_key_local_embedder_chosen_silently(cli, tmp_path: Path) -> None:
+    """`--rag` with no key and no embedder named: the local one, and nothing said."""
     out = cli("exec", "--rag", 'RAG.ingest({content="a"}) RAG.ingest({content="b"}) '
               'return RAG.get_stats("global").embedder_kind',
               env={"OPENAI_API_KEY": ""})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "local"
+    assert "unavailable" not in out.stderr
+
+
+def test_named_provider_without_key_notice_once_on_stderr(cli, tmp_path: Path) -> None:
+    cfg = tmp_path / "named.toml"
+    cfg.write_text('[rag]\nenabled = true\n[rag.embedding]\ndefault_provider = "openai"\n')
+    out = cli("-c", str(cfg), "exec", 'RAG.ingest({content="a"}) RAG.ingest({content="b"}) '
+              'return RAG.get_stats("global").embedder_kind', env={"OPENAI_API_KEY": ""})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "local"
     assert out.stderr.count("embedding provider 'openai' unavailable") == 1

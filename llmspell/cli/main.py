@@ -416,6 +416,10 @@ app.add_typer(logs_app, name="logs")
 
 def main() -> None:
     """Console entry point."""
+    if sys.stderr.isatty():  # progress bars on stderr when it is a terminal (rich lazily)
+        from .progress import install_terminal_progress
+
+        install_terminal_progress()
     try:
         app()
     except KeyboardInterrupt:

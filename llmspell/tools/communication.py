@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import ToolError, ToolValidationError
-from .registry import ToolOutput, ToolSpec, envelope, json_output
+from .registry import ToolOutput, ToolSpec, envelope, json_output, timestamp
 from .schema import Param, Params
 
 if TYPE_CHECKING:
@@ -195,7 +195,7 @@ def _email(ctx: ToolContext, p: Params) -> ToolOutput:
     except ToolError as exc:
         return _soft("send_email", f"Failed to send email: {exc.message}")
     result = {"provider": provider, "status": "sent", **info,
-              "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
+              "timestamp": timestamp()}
     return json_output(envelope("send_email", message=f"Email sent successfully via {provider}",
                                 result=result))
 
@@ -460,7 +460,7 @@ def _database(ctx: ToolContext, p: Params) -> ToolOutput:
               "rows_affected": affected if affected >= 0 else len(rows),
               "execution_time_ms": int((time.perf_counter() - started) * 1000),
               "status": "executed",
-              "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+              "timestamp": timestamp(),
               "truncated": len(rows) >= max_rows}
     return json_output(envelope("query", message=f"Query executed on '{name}'", result=result),
                        )
