@@ -103,7 +103,7 @@ def _named_by_user(settings: Any) -> bool:
     from llmspell import config as config_mod
 
     path = "rag.embedding.default_provider"
-    if settings.get(path) != config_mod.defaults().get("rag", {}).get("embedding", {}).get(
+    if settings.get("rag.embedding.default_provider") != config_mod.defaults().get("rag", {}).get("embedding", {}).get(
             "default_provider"):
         return True
     if any(p == path and n in os.environ for n, p, _k in config_mod.ENV_OVERRIDES):
