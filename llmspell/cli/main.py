@@ -10,15 +10,13 @@ define typer commands: typer would eval every annotation string at each start.
 
 
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .. import __version__
-from ..errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
+from ..errors import LLMSpellError
 from .backup import backup_app
 from .common import (
     ConfigOpt,
@@ -31,10 +29,10 @@ from .common import (
     VerboseOpt,
     echo_json,
     fail,
-    load_settings,
     load_settings_or_exit,
     options,
 )
+from .execute import LLMFlags, RagFlags, execute
 from .tools import tools_app
 
 if TYPE_CHECKING:
@@ -68,110 +66,6 @@ def _main_options(
 ) -> None:
     ctx.obj = Options(config=config, debug=debug, verbose=verbose, output=output.value,
                       engine=engine.value)
-
-
-@dataclass
-class RagFlags:
-    enable: bool
-    disable: bool
-    config: Path | None
-    dims: int | None
-    backend: str | None
-
-    def apply(self, settings: "Settings") -> None:
-        from .. import config as config_mod
-
-        if self.config is not None:
-            extra = config_mod.from_dict({"rag": config_mod.read_file(self.config).get("rag", {})},
-                                         self.config, {})
-            settings.data["rag"] = extra.data["rag"]
-        if self.enable:
-            settings.set("rag.enabled", True)
-        if self.disable:
-            settings.set("rag.enabled", False)
-        if self.dims is not None:
-            settings.set("rag.vector_storage.dimensions", self.dims)
-        if self.backend is not None:
-            if self.backend != "hnsw":
-                raise LLMSpellError(
-                    f"Unknown RAG backend: {self.backend}. Only 'hnsw' is available")
-            settings.set("rag.vector_storage.backend", self.backend)
-
-
-@dataclass
-class LLMFlags:
-    record: Path | None = None
-    playback: Path | None = None
-    usage: bool = False
-
-
-def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | None,
-             script_args: list[str] | None, timeout: float | None,
-             llm: LLMFlags | None = None) -> None:
-    """Run a script file or inline code, print its result, exit with its status."""
-    from ..lua.globals import parse_script_args
-    from ..lua.runtime import Output, Runtime
-    from ..providers import session as llm_session
-    from .output import (
-        PIPE_CLOSED_STATUS,
-        print_error,
-        print_result,
-        quiet_closed_stream,
-        replay_unfinished,
-        script_stream,
-    )
-
-    llm = llm or LLMFlags()
-    stream = script_stream(opts.output)
-    try:
-        settings = load_settings(opts, rag.apply)
-        llm_session.begin_run(llm.record, llm.playback)
-        if script is not None and not script.is_file():
-            raise ScriptError(f"Script file not found: {script}")
-        output = Output(capture=opts.output == "pretty", stream=stream)
-        started = time.perf_counter()
-        args = (parse_script_args(script.name, script_args or [])
-                if script is not None else None)
-        rt = Runtime(settings, script_path=script, script_args=args, output=output,
-                     timeout_seconds=timeout, debug=opts.debug, watchdog=True)
-        # the reader closed stdout (`| head`): stop the script as os.exit would
-        stream.on_closed = lambda: rt.request_exit(PIPE_CLOSED_STATUS)
-        try:
-            if script is not None:
-                value = rt.run_file(script, str(script))
-            else:
-                value = rt.run_source((code or "").encode("utf-8", "surrogateescape"), "exec")
-        finally:
-            rt.close()
-            if llm.usage:
-                llm_session.print_usage()
-        if stream.closed:
-            raise typer.Exit(PIPE_CLOSED_STATUS)
-        elapsed = (time.perf_counter() - started) * 1000
-        print_result(value, opts.output, output.lines, elapsed, llm_session.usage_lines())
-    except BrokenPipeError:
-        quiet_closed_stream(sys.stdout)
-        raise typer.Exit(PIPE_CLOSED_STATUS) from None
-    except ScriptExit as exc:
-        replay_unfinished(stream)
-        raise typer.Exit(exc.code) from None
-    except ScriptInterrupted:
-        replay_unfinished(stream)
-        print_error("interrupted")
-        raise typer.Exit(130) from None
-    except KeyboardInterrupt:
-        replay_unfinished(stream)
-        print_error("interrupted")
-        raise typer.Exit(130) from None
-    except LLMSpellError as exc:
-        replay_unfinished(stream)
-        raise fail(exc, opts) from None
-    except Exception as exc:  # a bug: one line unless --debug
-        replay_unfinished(stream)
-        if opts.debug:
-            raise
-        raise fail(LLMSpellError(f"internal error: {type(exc).__name__}: {exc}"),
-                   opts) from None
 
 
 # Options shared by `run` and `exec`.
@@ -211,7 +105,7 @@ def run(
     """Run a Lua script: llmspell run script.lua -- pos1 --name value."""
     if args and args[0] == "--":
         args = args[1:]
-    _execute(options(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
+    execute(options(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
              script=script, code=None, script_args=args, timeout=timeout,
              llm=LLMFlags(record, playback, usage))
 
@@ -232,7 +126,7 @@ def exec_(
     usage: UsageOpt = False,
 ) -> None:
     """Run inline Lua code: llmspell exec 'print(1 + 1)'."""
-    _execute(options(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
+    execute(options(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
              script=None, code=code, script_args=None, timeout=timeout,
              llm=LLMFlags(record, playback, usage))
 
