@@ -400,10 +400,12 @@ def fetch(policy: Policy, method: str, url: str, *, headers: dict[str, str] | No
     current = check_url(url, policy.allow_private or trusted)
     own = _origin(current) if trusted else None
     backend_trusts = frozenset([own[1:]]) if own else frozenset()
+    # no proxies from the environment (they would carry the request past the guard);
+    # the TLS context still honours SSL_CERT_FILE/SSL_CERT_DIR
     client = httpx.Client(timeout=seconds, follow_redirects=False, trust_env=False,
                           transport=transport(verify=policy.verify,
                                               guard_private=not policy.allow_private,
-                                              trust_env=False, trusted=backend_trusts))
+                                              trusted=backend_trusts))
     with client, io_deadline(time.monotonic() + seconds):
         for _hop in range(policy.max_redirects + 1):
             reply = _send(client, method, current, headers, json_body, content, params,
