@@ -56,6 +56,7 @@ def test_option_variables_send_the_run_to_typer() -> None:
     assert plain_run(["run", "x.lua"], {"LLMSPELL_CONFIG": ""})[2] is None  # type: ignore[index]
     assert plain_run(["run", "x.lua"], {"LLMSPELL_PLAYBACK": "c.json"}) is None
     assert plain_run(["run", "x.lua"], {"LLMSPELL_ENGINE": "lua"}) is None
+    assert plain_run(["run", "x.lua"], {"_LLMSPELL_COMPLETE": "bash_complete"}) is None
 
 
 def _llmspell(tmp_path: Path, *argv: str, env: dict[str, str] | None = None

@@ -20,6 +20,7 @@ from pathlib import Path
 # reads LLMSPELL_CONFIG as typer would; the others change a default, so typer parses.
 CONFIG_ENV = "LLMSPELL_CONFIG"
 OPTION_ENVS = ("LLMSPELL_CONFIG", "LLMSPELL_ENGINE", "LLMSPELL_PLAYBACK")
+COMPLETION_ENV = "_LLMSPELL_COMPLETE"  # click's shell completion asks through it
 
 
 def plain_run(argv: Sequence[str], environ: Mapping[str, str]
@@ -30,7 +31,8 @@ def plain_run(argv: Sequence[str], environ: Mapping[str, str]
     rest = list(argv[2:])
     if rest and (rest[0] != "--" or "--" in rest[1:]):
         return None
-    if any(environ.get(name) for name in OPTION_ENVS if name != CONFIG_ENV):
+    if environ.get(COMPLETION_ENV) or any(
+            environ.get(name) for name in OPTION_ENVS if name != CONFIG_ENV):
         return None
     config = environ.get(CONFIG_ENV)
     return Path(argv[1]), rest[1:], Path(config) if config else None
