@@ -10,15 +10,13 @@ define typer commands: typer would eval every annotation string at each start.
 
 
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .. import __version__
-from ..errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
+from ..errors import LLMSpellError
 from .backup import backup_app
 from .common import (
     ConfigOpt,
@@ -32,17 +30,18 @@ from .common import (
     VerboseOpt,
     echo_json,
     fail,
-    load_settings,
     load_settings_or_exit,
     options,
 )
+from .execute import LLMFlags, RagFlags, Script, read_stdin
+from .execute import execute as _execute
 from .group import RootGroup, RunCommand
 from .keys import keys_app
 from .logs import logs_app
 from .tools import tools_app
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    pass
 
 app = typer.Typer(
     cls=RootGroup,
@@ -77,148 +76,6 @@ def _main_options(
 ) -> None:
     ctx.obj = Options(config=config, debug=debug, verbose=verbose, output=output.value,
                       engine=engine.value, no_log=no_log)
-
-
-@dataclass
-class RagFlags:
-    enable: bool
-    disable: bool
-    config: Path | None
-    dims: int | None
-    backend: str | None
-
-    def apply(self, settings: "Settings") -> None:
-        from .. import config as config_mod
-
-        if self.config is not None:
-            extra = config_mod.from_dict({"rag": config_mod.read_file(self.config).get("rag", {})},
-                                         self.config, {})
-            settings.data["rag"] = extra.data["rag"]
-        if self.enable:
-            settings.set("rag.enabled", True)
-        if self.disable:
-            settings.set("rag.enabled", False)
-        if self.dims is not None:
-            settings.set("rag.vector_storage.dimensions", self.dims)
-        if self.backend is not None:
-            if self.backend != "hnsw":
-                raise LLMSpellError(
-                    f"Unknown RAG backend: {self.backend}. Only 'hnsw' is available")
-            settings.set("rag.vector_storage.backend", self.backend)
-
-
-@dataclass
-class LLMFlags:
-    record: Path | None = None
-    playback: Path | None = None
-    usage: bool = False
-
-
-class Script:
-    """What a run executes: a file, or source text (stdin, inline code) named ``chunkname``;
-    ``args`` are the script's arguments (``run`` only: ARGS/arg), ``arg0`` is ``ARGS[0]``.
-    (A plain class: a dataclass costs about a millisecond at every start.)"""
-
-    __slots__ = ("arg0", "args", "chunkname", "path", "source")
-
-    def __init__(self, chunkname: str, *, path: Path | None = None,
-                 source: bytes | None = None, args: list[str] | None = None,
-                 arg0: str = "") -> None:
-        self.chunkname = chunkname
-        self.path = path
-        self.source = source
-        self.args = args
-        self.arg0 = arg0
-
-    @classmethod
-    def named(cls, word: str, args: list[str] | None) -> "Script":
-        """``run``'s SCRIPT argument: a path, or ``-`` for the script on stdin."""
-        if word == "-":
-            return cls("stdin", source=read_stdin(), args=args or [], arg0="-")
-        path = Path(word)
-        return cls(str(path), path=path, args=args or [], arg0=path.name)
-
-
-def read_stdin() -> bytes:
-    """The script text piped in (``llmspell run -``, ``llmspell exec -``)."""
-    try:
-        return sys.stdin.buffer.read()
-    except (OSError, ValueError) as exc:
-        raise ScriptError(f"cannot read the script from stdin: {exc}") from None
-
-
-def _execute(opts: Options, rag: RagFlags, script: Script, *, timeout: float | None,
-             llm: LLMFlags | None = None, stream_replies: bool = False) -> None:
-    """Run a script, print its result, exit with its status."""
-    from .. import calllog
-    from ..lua.globals import parse_script_args
-    from ..lua.runtime import Output, Runtime
-    from ..providers import session as llm_session
-    from .output import (
-        PIPE_CLOSED_STATUS,
-        print_error,
-        print_result,
-        quiet_closed_stream,
-        replay_unfinished,
-        reply_sink,
-        script_stream,
-    )
-
-    llm = llm or LLMFlags()
-    stream = script_stream(opts.output)
-    try:
-        settings = load_settings(opts, rag.apply)
-        if script.path is not None and not script.path.is_file():
-            raise ScriptError(f"Script file not found: {script.path}")
-        output = Output(capture=opts.output == "pretty", stream=stream)
-        llm_session.begin_run(llm.record, llm.playback,
-                              stream=reply_sink(output) if stream_replies else None)
-        calllog.begin_run(settings, str(script.path.absolute()) if script.path
-                          else script.chunkname, enabled=not opts.no_log)
-        started = time.perf_counter()
-        args = (parse_script_args(script.arg0, script.args)
-                if script.args is not None else None)
-        rt = Runtime(settings, script_path=script.path, script_args=args, output=output,
-                     timeout_seconds=timeout, debug=opts.debug, watchdog=True)
-        # the reader closed stdout (`| head`): stop the script as os.exit would
-        stream.on_closed = lambda: rt.request_exit(PIPE_CLOSED_STATUS)
-        try:
-            if script.path is not None:
-                value = rt.run_file(script.path, script.chunkname)
-            else:
-                value = rt.run_source(script.source or b"", script.chunkname)
-        finally:
-            rt.close()
-            calllog.end_run()
-            if llm.usage:
-                llm_session.print_usage()
-        if stream.closed:
-            raise typer.Exit(PIPE_CLOSED_STATUS)
-        elapsed = (time.perf_counter() - started) * 1000
-        print_result(value, opts.output, output.lines, elapsed, llm_session.usage_lines())
-    except BrokenPipeError:
-        quiet_closed_stream(sys.stdout)
-        raise typer.Exit(PIPE_CLOSED_STATUS) from None
-    except ScriptExit as exc:
-        replay_unfinished(stream)
-        raise typer.Exit(exc.code) from None
-    except ScriptInterrupted:
-        replay_unfinished(stream)
-        print_error("interrupted")
-        raise typer.Exit(130) from None
-    except KeyboardInterrupt:
-        replay_unfinished(stream)
-        print_error("interrupted")
-        raise typer.Exit(130) from None
-    except LLMSpellError as exc:
-        replay_unfinished(stream)
-        raise fail(exc, opts) from None
-    except Exception as exc:  # a bug: one line unless --debug
-        replay_unfinished(stream)
-        if opts.debug:
-            raise
-        raise fail(LLMSpellError(f"internal error: {type(exc).__name__}: {exc}"),
-                   opts) from None
 
 
 # Options shared by `run` and `exec`.
@@ -415,11 +272,8 @@ app.add_typer(logs_app, name="logs")
 
 
 def main() -> None:
-    """Console entry point."""
-    if sys.stderr.isatty():  # progress bars on stderr when it is a terminal (rich lazily)
-        from .progress import install_terminal_progress
-
-        install_terminal_progress()
+    """The typer app (``launch.main`` is the console entry point: it installs the
+    terminal's progress bars and sends plain runs past typer)."""
     try:
         app()
     except KeyboardInterrupt:

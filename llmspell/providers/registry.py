@@ -206,16 +206,17 @@ def _stored_key(name: str, ptype: str, env: Mapping[str, str]) -> tuple[str | No
 
 def _check_public(url: str) -> None:
     """A URL the script chose gets the web tools' network policy (issue 10: no SSRF)."""
-    from ..tools.errors import ToolError, ToolNetworkError
-    from ..tools.net import NetPolicy
+    from .. import netguard
 
     try:
-        NetPolicy(allow_private=False).check_url(url, "base_url")
-    except ToolNetworkError:
+        netguard.check_url(url, param="base_url")
+    except netguard.Unreachable:
         pass  # does not resolve now: checked again when connecting
-    except ToolError as exc:
-        raise ProviderError(f"base_url {url} refused: {exc} (or configure this URL for the "
-                            "provider: providers.<name>.base_url or its URL variable)") from None
+    except netguard.NetError as exc:
+        kind = "Security violation" if isinstance(exc, netguard.Refused) else "Validation error"
+        raise ProviderError(f"base_url {url} refused: {kind}: {exc} (or "
+                            "configure this URL for the provider: providers.<name>.base_url "
+                            "or its URL variable)") from None
 
 
 def _steered(settings: Any, entry: Mapping[str, Any], name: str, ptype: str) -> bool:

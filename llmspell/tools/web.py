@@ -21,8 +21,8 @@ from .registry import ToolOutput, ToolSpec, envelope, json_output, ok
 from .schema import Param, Params
 
 if TYPE_CHECKING:
+    from ..netguard import Response
     from .context import ToolContext
-    from .net import Response
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 

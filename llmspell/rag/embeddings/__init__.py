@@ -103,8 +103,8 @@ def _named_by_user(settings: Any) -> bool:
     from llmspell import config as config_mod
 
     path = "rag.embedding.default_provider"
-    if settings.get("rag.embedding.default_provider") != config_mod.defaults().get("rag", {}).get("embedding", {}).get(
-            "default_provider"):
+    chosen = settings.get("rag.embedding.default_provider")
+    if chosen != config_mod.defaults()["rag"]["embedding"]["default_provider"]:
         return True
     if any(p == path and n in os.environ for n, p, _k in config_mod.ENV_OVERRIDES):
         return True
