@@ -8,7 +8,7 @@ EXTRAS ?= dev
 CONFORMANCE ?= ../shared/conformance/run
 REQUIRED := $(shell paste -sd, tests/conformance-required.txt 2>/dev/null)
 
-.PHONY: install run test unit realmodel conformance conformance-all bench lint clean
+.PHONY: install run test unit realmodel conformance conformance-all bench lint docs clean
 
 install: $(BIN)/.installed
 
@@ -46,6 +46,10 @@ bench: install
 
 lint: install
 	$(BIN)/ruff check llmspell tests benchmarks
+
+# docs/cli.md from the commands' own --help (tests/test_cli_docs.py checks it is current)
+docs: install
+	$(BIN)/python -m llmspell.cli.reference --write docs/cli.md
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

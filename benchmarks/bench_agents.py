@@ -3,6 +3,8 @@ in the same run.
 
     overhead = p50(agent:invoke from Lua) - p50(raw httpx POST of the same request)
     creation = p50(Agent.builder():name():model():build() from Lua)
+    log cost = p50(agent:invoke with the model-call log on, as `llmspell run` has it)
+               - p50(agent:invoke with it off), into a temporary data dir
 
 Targets: overhead <= 1 ms, creation <= 1 ms (upstream claims 2-3 ms for creation).
 Run: .venv/bin/python benchmarks/bench_agents.py [N]
@@ -15,6 +17,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,14 +40,18 @@ def main() -> int:
     for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
         os.environ.pop(var, None)
     os.environ.update(OPENAI_API_KEY=KEY, OPENAI_BASE_URL=base, NO_PROXY="127.0.0.1")
+    data_home = tempfile.TemporaryDirectory()
+    os.environ["XDG_DATA_HOME"] = data_home.name  # the log goes there, not to the user's
+    os.environ["XDG_CONFIG_HOME"] = data_home.name  # (no `logs off` marker of the user's)
     try:
         import httpx
 
-        from llmspell import config
+        from llmspell import calllog, config
         from llmspell.lua.runtime import Output, Runtime
 
-        rt = Runtime(config.from_dict({}, environ={}), output=Output(stream=open(os.devnull,
-                                                                                  "wb")))
+        settings = config.from_dict({}, environ={})
+        rt = Runtime(settings, output=Output(stream=open(os.devnull, "wb")))
+        call_log = calllog.begin_run(settings, "bench_agents.py")
         invoke = rt.lua.execute(b"""
           local a = Agent.builder():name("bench"):model("openai/gpt-4o-mini")
             :system_prompt("You are terse."):max_conversation_length(0):build()
@@ -68,11 +75,19 @@ def main() -> int:
             client.post(base + "/chat/completions", content=raw_body,
                         headers=headers).json()
 
+        def unlogged() -> None:  # the same call with the log off (as --no-log)
+            calllog._current = None
+            try:
+                invoke()
+            finally:
+                calllog._current = call_log
+
         for _ in range(30):  # warm-up: connections, JIT, imports
             raw()
             invoke()
         raw_t: list[float] = []
         agent_t: list[float] = []
+        nolog_t: list[float] = []
         # The server (http.server) writes a reply's headers and body separately; with Nagle
         # on its side and delayed ACKs on ours, a request can wait ~40 ms for an ACK,
         # depending on what the previous request on the machine was. A throwaway request
@@ -84,7 +99,8 @@ def main() -> int:
             primer.get(f"http://127.0.0.1:{port}/api/version")
 
         for i in range(n):  # interleaved, order alternating, so drift hits both equally
-            for fn, samples in ((raw, raw_t), (invoke, agent_t))[::1 if i % 2 else -1]:
+            for fn, samples in ((raw, raw_t), (invoke, agent_t),
+                                (unlogged, nolog_t))[::1 if i % 2 else -1]:
                 prime()
                 t0 = time.perf_counter()
                 fn()
@@ -95,10 +111,13 @@ def main() -> int:
             build()
             create_t.append(time.perf_counter() - t0)
         rt.close()
+        calllog.end_run()
+        logged_rows = calllog.count(calllog.log_path())
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-    floor, agent = p50(raw_t), p50(agent_t)
+        data_home.cleanup()
+    floor, agent, nolog = p50(raw_t), p50(agent_t), p50(nolog_t)
     overhead = agent - floor
     create = p50(create_t)
     print(f"bench_agents: {n} interleaved requests to the loopback fake server")
@@ -106,6 +125,8 @@ def main() -> int:
     print(f"  agent   agent:invoke from Lua   p50 {agent:7.3f} ms   ratio {agent / floor:5.2f}x")
     print(f"  overhead (agent - floor)            {overhead:7.3f} ms   target <= 1 ms "
           f"{'OK' if overhead <= 1 else 'MISSED'}")
+    print(f"  no log  agent:invoke, log off   p50 {nolog:7.3f} ms   the log costs "
+          f"{agent - nolog:6.3f} ms per call ({logged_rows} rows written)")
     print(f"  create  builder...build()       p50 {create:7.3f} ms   target <= 1 ms "
           f"{'OK' if create <= 1 else 'MISSED'}")
     return 0

@@ -38,7 +38,6 @@ def best(fn, rounds: int) -> float:
 def main() -> int:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     from llmspell import config
-    from llmspell.hooks import registry_for
     from llmspell.lua.runtime import Output, Runtime
 
     rt = Runtime(config.from_dict({}, environ={}), output=Output(stream=open(os.devnull, "wb")))
@@ -95,7 +94,7 @@ def main() -> int:
         Hook.register("BeforeToolExecution", function(ctx) return nil end)
       end
     """.encode())
-    registry = registry_for(rt.services)
+    registry = rt.services.hooks
     data = {"tool_name": "calculator", "parameters": {"input": "1+1"}}
     calls = 300
 

@@ -1,12 +1,16 @@
 """Settings: the upstream TOML schema with defaults, discovery, env overrides, validation.
 
 A config is a nested dict shaped like the TOML file with every default filled in.
-``Settings.get("runtime.security.allow_file_access")`` reads one value.
+``Settings.get("runtime.security.allow_file_access")`` reads one value; the path must be
+one SCHEMA declares (a typo raises UnknownSettingError; tests/test_settings_paths.py
+checks every literal path in the package), and the default lives only in SCHEMA.
 
 Rules (see README "Configuration"):
 - every section is optional; a missing key takes its default;
-- a value of the wrong type is an error naming its key path;
-- an unknown key or section is a warning naming it (upstream ignores them silently);
+- a value of the wrong type, out of range (RANGES) or not among its Field's ``choices``
+  is an error naming the file (or environment variable), the key and what is allowed;
+- an unknown key or section is a warning naming it and the closest known key (upstream
+  ignores them silently); free-form sections (FREE, OpenSection) keep any key;
 - environment variables override the file (only those that are set).
 """
 
@@ -24,17 +28,41 @@ from .errors import ConfigError
 
 @dataclass(frozen=True)
 class Field:
-    """One leaf of the schema: its kind and its default (None = optional, unset)."""
+    """One leaf of the schema: its kind, its default (None = optional, unset) and, for a
+    string naming one of a fixed set, the values it may take (checked case-insensitively
+    at every load, from the file or the environment)."""
 
     kind: str  # int | float | bool | str | list | table | any
     default: Any = None
+    choices: tuple[str, ...] = ()
 
 
 FREE = Field("table", None)  # a section whose keys we accept without checking
 
 
+class OpenSection(dict[str, Any]):
+    """A section whose declared keys are typed and defaulted like any other, while keys it
+    does not declare are accepted without a warning (upstream's free-form tool sections)."""
+
+
 def _section(**fields: Any) -> dict[str, Any]:
     return fields
+
+
+def _open_section(**fields: Any) -> OpenSection:
+    return OpenSection(fields)
+
+
+# The values of the enum-like settings, one place each (extend a backend here).
+BACKENDS = ("memory", "sqlite", "postgres", "sled", "rocksdb")  # state and sessions storage
+VECTOR_BACKENDS = ("hnsw", "postgres")  # rag.vector_storage.backend
+ENGINES = ("lua", "javascript", "python")
+LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "off")
+# The RAG choices, named here so that checking a config never imports the RAG code
+# (rag/chunking.py uses CHUNK_STRATEGIES; rag/store.py maps HNSW_METRICS to hnswlib spaces).
+CHUNK_STRATEGIES = ("sliding_window", "sentence", "semantic", "none")
+HNSW_METRICS = ("cosine", "euclidean", "l2", "inner_product", "innerproduct", "ip", "dot")
+SMTP_SECURITY = ("ssl", "starttls", "none")
 
 
 PROVIDER_SCHEMA = _section(
@@ -54,13 +82,13 @@ PROVIDER_SCHEMA = _section(
 )
 
 SCHEMA: dict[str, Any] = _section(
-    default_engine=Field("str", "lua"),
+    default_engine=Field("str", "lua", ENGINES),
     engines=FREE,
     runtime=_section(
         max_concurrent_scripts=Field("int", 10),
         script_timeout_seconds=Field("int", 300),
         enable_streaming=Field("bool", True),
-        log_level=Field("str", "info"),
+        log_level=Field("str", "info", LOG_LEVELS),
         module_paths=Field("list", []),
         security=_section(
             allow_file_access=Field("bool", False),
@@ -72,14 +100,21 @@ SCHEMA: dict[str, Any] = _section(
         ),
         state_persistence=_section(
             enabled=Field("bool", True),
-            backend_type=Field("str", "memory"),
+            backend_type=Field("str", "memory", BACKENDS),
             path=Field("str"),
             migration_enabled=Field("bool", False),
             backup_on_migration=Field("bool", True),
             backup_enabled=Field("bool", False),
             schema_directory=Field("str"),
             max_state_size_bytes=Field("int", 10_000_000),
-            backup=FREE,
+            backup=_open_section(
+                backup_dir=Field("str"),  # unset: the data folder's backups/
+                compression_enabled=Field("bool", True),
+                compression_level=Field("int", 6),
+                max_backups=Field("int", 10),
+                max_backup_age_days=Field("float"),
+                incremental_enabled=Field("bool"),
+            ),
         ),
         sessions=_section(
             enabled=Field("bool", False),
@@ -87,7 +122,7 @@ SCHEMA: dict[str, Any] = _section(
             max_artifacts_per_session=Field("int", 1000),
             artifact_compression_threshold=Field("int", 10240),
             session_timeout_seconds=Field("int", 3600),
-            storage_backend=Field("str", "memory"),
+            storage_backend=Field("str", "memory", BACKENDS),
             path=Field("str"),
             max_artifact_size=Field("int", 100 * 1024 * 1024),
         ),
@@ -97,7 +132,7 @@ SCHEMA: dict[str, Any] = _section(
         multi_tenant=Field("bool", False),
         vector_storage=_section(
             dimensions=Field("int", 384),
-            backend=Field("str", "hnsw"),
+            backend=Field("str", "hnsw", VECTOR_BACKENDS),
             persistence_path=Field("str"),
             max_memory_mb=Field("int", 500),
             hnsw=_section(
@@ -106,7 +141,7 @@ SCHEMA: dict[str, Any] = _section(
                 ef_search=Field("int", 50),
                 max_elements=Field("int", 1_000_000),
                 seed=Field("int"),
-                metric=Field("str", "cosine"),
+                metric=Field("str", "cosine", HNSW_METRICS),
                 allow_replace_deleted=Field("bool", True),
                 num_threads=Field("int"),
                 nb_layers=Field("int"),
@@ -126,7 +161,7 @@ SCHEMA: dict[str, Any] = _section(
             max_retries=Field("int", 3),
         ),
         chunking=_section(
-            strategy=Field("str", "sliding_window"),
+            strategy=Field("str", "sliding_window", CHUNK_STRATEGIES),
             chunk_size=Field("int", 512),
             overlap=Field("int", 64),
             max_chunk_size=Field("int", 2048),
@@ -160,13 +195,47 @@ SCHEMA: dict[str, Any] = _section(
             max_output_size=Field("int", 1024 * 1024),
             command_timeout_seconds=Field("int", 30),
         ),
-        web_search=FREE,
-        http_request=FREE,
-        network=FREE,
+        web_search=_open_section(
+            base_urls=Field("table"),  # search provider name -> its API's base URL
+        ),
+        http_request=_open_section(
+            timeout_seconds=Field("float", 30.0),
+        ),
+        network=_open_section(
+            allow_private_addresses=Field("bool", False),
+            timeout_seconds=Field("float", 30.0),
+            max_response_bytes=Field("int", 10 * 1024 * 1024),
+            verify_ssl=Field("bool", True),
+            max_redirects=Field("int", 5),
+            service_checker_hosts=Field("list"),  # unset: the tool's own list
+            service_checker_ports=Field("list"),
+        ),
         web_tools=FREE,
         media=FREE,
-        database=FREE,
-        email=FREE,
+        # unset keys here fall back to the tool's environment variables, then built-ins
+        database=_open_section(
+            connections=Field("table"),  # name -> URL
+            sqlite_path=Field("str"),
+            allow_ddl=Field("bool"),  # else DATABASE_ALLOW_DDL, else false
+            allow_dml=Field("bool"),  # else DATABASE_ALLOW_DML, else true
+            max_rows=Field("int"),  # else DATABASE_MAX_ROWS, else 1000
+            timeout_seconds=Field("float", 30.0),
+        ),
+        email=_open_section(
+            smtp_host=Field("str"),
+            smtp_port=Field("int"),  # else EMAIL_SMTP_PORT, else 587
+            smtp_username=Field("str"),
+            smtp_password=Field("str"),
+            smtp_security=Field("str", None, SMTP_SECURITY),  # unset: from the port
+            timeout_seconds=Field("float", 30.0),
+            sendgrid_api_key=Field("str"),
+            sendgrid_base_url=Field("str", "https://api.sendgrid.com"),
+            ses_access_key_id=Field("str"),
+            ses_secret_access_key=Field("str"),
+            ses_region=Field("str"),  # else EMAIL_SES_REGION, else us-east-1
+            ses_base_url=Field("str"),
+            default_sender=Field("str"),
+        ),
         data=FREE,
         academic=FREE,
         document=FREE,
@@ -197,8 +266,13 @@ SCHEMA: dict[str, Any] = _section(
             pretty_json=Field("bool", False),
         ),
     ),
-    debug=FREE,
-    storage=_section(
+    logging=_section(  # the model-call log (llmspell/calllog.py, `llmspell logs`)
+        model_calls=Field("bool", True),
+    ),
+    debug=_open_section(
+        level=Field("str", None, LOG_LEVELS),  # unset: runtime.log_level
+    ),
+    storage=_section(  # the shared PostgreSQL server (llmspell/postgres, docs/postgres.md)
         postgres=_section(
             url=Field("str"),
             pool_size=Field("int", 4),
@@ -305,11 +379,15 @@ def _check(value: Any, kind: str) -> bool:
     raise AssertionError(kind)
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 DAY = 86_400
 YEAR = 365 * DAY
 TiB = 2**40
 
-# Allowed ranges of integer settings: (lowest, highest). A value outside is an error
+# Allowed ranges of number settings: (lowest, highest). A value outside is an error
 # naming the file, the key and the range, before anything runs: out-of-range values
 # used to abort LuaJIT ("PANIC: unprotected error"), overflow C ints or reach hnswlib
 # and numpy as raw messages. 0 means "no limit" where the note says so.
@@ -318,6 +396,9 @@ RANGES: dict[str, tuple[int, int, str]] = {
     "runtime.script_timeout_seconds": (0, 10 * YEAR, "0 = no limit"),
     "runtime.security.max_execution_time_ms": (0, 10 * YEAR * 1000, "0 = no limit"),
     "runtime.state_persistence.max_state_size_bytes": (1, TiB, ""),
+    "runtime.state_persistence.backup.compression_level": (1, 9, ""),
+    "runtime.state_persistence.backup.max_backups": (1, 1_000_000, ""),
+    "runtime.state_persistence.backup.max_backup_age_days": (0, 100 * 365, ""),
     "runtime.sessions.max_sessions": (0, 100_000_000, "0 = no limit"),
     "runtime.sessions.max_artifacts_per_session": (0, 100_000_000, "0 = no limit"),
     "runtime.sessions.artifact_compression_threshold": (0, TiB, ""),
@@ -353,6 +434,14 @@ RANGES: dict[str, tuple[int, int, str]] = {
     "tools.file_operations.max_depth": (0, 10_000, ""),
     "tools.system.max_output_size": (0, 2**31 - 1, ""),
     "tools.system.command_timeout_seconds": (0, YEAR, ""),
+    "tools.http_request.timeout_seconds": (0, DAY, ""),
+    "tools.network.timeout_seconds": (0, DAY, ""),
+    "tools.network.max_response_bytes": (0, TiB, ""),
+    "tools.network.max_redirects": (0, 1000, ""),
+    "tools.database.max_rows": (0, 2**31 - 1, ""),
+    "tools.database.timeout_seconds": (0, DAY, ""),
+    "tools.email.smtp_port": (1, 65_535, ""),
+    "tools.email.timeout_seconds": (0, DAY, ""),
     "hooks.rate_limit_per_minute": (0, 100_000_000, ""),
     "events.buffer_size": (1, 100_000_000, ""),
     "events.max_events_per_second": (0, 1_000_000_000, ""),
@@ -367,7 +456,7 @@ PROVIDER_RANGES: dict[str, tuple[int, int, str]] = {
 }
 
 
-def _range_error(where: str, value: int, low: int, high: int, note: str,
+def _range_error(where: str, value: float, low: int, high: int, note: str,
                  origin: str) -> ConfigError:
     extra = f"; {note}" if note else ""
     return ConfigError(f"{origin}: {where} = {value} is out of range (allowed: "
@@ -383,11 +472,11 @@ def _origin(key: str, source: Path | None, environ: Any) -> str:
 
 def check_ranges(data: dict[str, Any], source: Path | None,
                  environ: dict[str, str] | os._Environ[str]) -> None:
-    """Raise a ConfigError for the first integer setting outside its allowed range."""
+    """Raise a ConfigError for the first number setting outside its allowed range."""
     settings = Settings(data)
     for key, (low, high, note) in RANGES.items():
         value = settings.get(key)
-        if isinstance(value, int) and not low <= value <= high:
+        if _is_number(value) and not low <= value <= high:  # (NaN fails too)
             raise _range_error(key, value, low, high, note, _origin(key, source, environ))
     key = "runtime.security.max_memory_bytes"
     memory = settings.get(key)
@@ -396,7 +485,6 @@ def check_ranges(data: dict[str, Any], source: Path | None,
         raise _range_error(key, memory, MIN_LUA_MEMORY, MAX_LUA_MEMORY, "or 0 = no limit",
                            _origin(key, source, environ))
     _check_choices(settings, source, environ)
-    _check_backup_section(settings.get("runtime.state_persistence.backup") or {}, source)
     for name, entry in data["providers"]["providers"].items():
         _check_provider_entry(name, entry, str(source) if source else "config")
         for field_name, (low, high, note) in PROVIDER_RANGES.items():
@@ -406,8 +494,6 @@ def check_ranges(data: dict[str, Any], source: Path | None,
                                    str(source) if source else "config")
 
 
-BACKENDS = ("memory", "sqlite", "postgres", "sled", "rocksdb")
-LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "off")
 # Settings naming a file (an existing folder there is an error) or a folder (an existing
 # file there is an error); an empty string is an error for both (leave the key out).
 FILE_PATHS = ("runtime.state_persistence.path", "runtime.sessions.path", "events.export.file")
@@ -417,10 +503,6 @@ STRING_LISTS = ("runtime.module_paths", "runtime.security.allowed_paths",
                 "tools.file_operations.allowed_paths", "events.filtering.include_types",
                 "events.filtering.exclude_types", "events.filtering.include_components",
                 "events.filtering.exclude_components")
-# The RAG choices, named here so that checking a config never imports the RAG code
-# (rag/chunking.py uses CHUNK_STRATEGIES; rag/store.py maps HNSW_METRICS to hnswlib spaces).
-CHUNK_STRATEGIES = ("sliding_window", "sentence", "semantic", "none")
-HNSW_METRICS = ("cosine", "euclidean", "l2", "inner_product", "innerproduct", "ip", "dot")
 # providers.NAME.retry: (lowest, highest) of each number read from it
 RETRY_RANGES: dict[str, tuple[float, float]] = {
     "max_retries": (0, 100), "initial_delay_ms": (0, DAY * 1000),
@@ -429,24 +511,43 @@ RETRY_RANGES: dict[str, tuple[float, float]] = {
 }
 
 
+def schema_leaves(schema: dict[str, Any] = SCHEMA, prefix: str = ""
+                  ) -> list[tuple[str, Field]]:
+    """Every (dotted path, Field) of a schema, in schema order."""
+    out: list[tuple[str, Field]] = []
+    for key, spec in schema.items():
+        path = f"{prefix}{key}"
+        if isinstance(spec, dict):
+            out += schema_leaves(spec, path + ".")
+        else:
+            out.append((path, spec))
+    return out
+
+
+@functools.cache
+def _choice_fields() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((path, spec.choices) for path, spec in schema_leaves() if spec.choices)
+
+
+def _choice_error(origin: str, key: str, value: Any, allowed: tuple[str, ...]) -> ConfigError:
+    import difflib
+
+    if not isinstance(value, str):
+        return ConfigError(f"{origin}: {key}: expected a string, one of " + ", ".join(allowed))
+    close = difflib.get_close_matches(value.strip().lower(), allowed, n=1, cutoff=0.75)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return ConfigError(f"{origin}: {key} = {_shown(value)} is not one of "
+                       + ", ".join(allowed) + hint)
+
+
 def _check_choices(settings: Settings, source: Path | None, environ: Any = None) -> None:
+    """Every setting declared with ``choices`` holds one of them (any case)."""
     environ = environ or {}
-    for key, allowed in (("rag.vector_storage.hnsw.metric", HNSW_METRICS),
-                         ("rag.chunking.strategy", CHUNK_STRATEGIES),
-                         ("runtime.state_persistence.backend_type", BACKENDS),
-                         ("runtime.sessions.storage_backend", BACKENDS),
-                         ("runtime.log_level", LOG_LEVELS),
-                         ("debug.level", LOG_LEVELS),
-                         ("rag.vector_storage.backend", ("hnsw", "postgres")),
-                         ("default_engine", ("lua", "javascript", "python"))):
+    for key, allowed in _choice_fields():
         value = settings.get(key)
-        origin = _origin(key, source, environ)
-        if value is not None and not isinstance(value, str):
-            raise ConfigError(f"{origin}: {key}: expected a string, one of "
-                              + ", ".join(allowed))
-        if isinstance(value, str) and value.strip().lower() not in allowed:
-            raise ConfigError(f"{origin}: {key} = {_shown(value)} is not one of "
-                              + ", ".join(allowed))
+        if value is not None and (not isinstance(value, str)
+                                  or value.strip().lower() not in allowed):
+            raise _choice_error(_origin(key, source, environ), key, value, allowed)
     _check_paths(settings, source, environ)
 
 
@@ -505,34 +606,6 @@ def _check_provider_entry(name: str, entry: dict[str, Any], origin: str) -> None
                               f"{low:_} to {high:_})")
 
 
-BACKUP_KEYS: dict[str, tuple[str, float, float]] = {
-    "backup_dir": ("str", 0, 0),
-    "compression_enabled": ("bool", 0, 0),
-    "compression_level": ("int", 1, 9),
-    "max_backups": ("int", 1, 1_000_000),
-    "max_backup_age_days": ("float", 0, 100 * 365),
-    "incremental_enabled": ("bool", 0, 0),
-}
-
-
-def _check_backup_section(section: Any, source: Path | None) -> None:
-    """``[runtime.state_persistence.backup]`` is free-form upstream; what we read of it
-    must still have the right type and range."""
-    origin = str(source) if source else "config"
-    if not isinstance(section, dict):
-        raise ConfigError(f"{origin}: runtime.state_persistence.backup: expected a table")
-    for key, (kind, low, high) in BACKUP_KEYS.items():
-        value = section.get(key)
-        if value is None:
-            continue
-        where = f"runtime.state_persistence.backup.{key}"
-        if not _check(value, kind):
-            raise ConfigError(f"{origin}: {where}: expected {_KIND_NAMES[kind]}")
-        if kind in ("int", "float") and not low <= value <= high:
-            raise ConfigError(f"{origin}: {where} = {value} is out of range (allowed: "
-                              f"{int(low):_} to {int(high):_})")
-
-
 def defaults(schema: dict[str, Any] = SCHEMA) -> dict[str, Any]:
     """The default config tree for a schema (optional leaves are None)."""
     out: dict[str, Any] = {}
@@ -553,8 +626,15 @@ def _merge(schema: dict[str, Any], target: dict[str, Any], data: dict[str, Any],
     for key, value in data.items():
         where = f"{path}.{key}" if path else key
         spec = schema.get(key)
+        if spec is None and isinstance(schema, OpenSection):
+            target[key] = value
+            hint = _did_you_mean(key, schema, path, cutoff=0.8, elsewhere=False)
+            if hint:  # free-form, but so close to a key we read that it is likely a typo
+                warnings.append(f"config key '{where}' is not one llmspell reads{hint}")
+            continue
         if spec is None:
-            warnings.append(f"unknown config key '{where}' (ignored)")
+            warnings.append(f"unknown config key '{where}' (ignored)"
+                            + _did_you_mean(key, schema, path))
             continue
         if isinstance(spec, dict):
             if not isinstance(value, dict):
@@ -562,10 +642,29 @@ def _merge(schema: dict[str, Any], target: dict[str, Any], data: dict[str, Any],
             _merge(spec, target[key], value, where, warnings)
             continue
         if not _check(value, spec.kind):
-            raise ConfigError(f"{where}: expected {_KIND_NAMES[spec.kind]}")
+            one_of = f", one of {', '.join(spec.choices)}" if spec.choices else ""
+            raise ConfigError(f"{where}: expected {_KIND_NAMES[spec.kind]}{one_of}")
         if spec.kind == "float":
             value = float(value)
         target[key] = value
+
+
+def _did_you_mean(key: str, section: dict[str, Any], path: str, cutoff: float = 0.6,
+                  elsewhere: bool = True) -> str:
+    """'; did you mean ...?' for an unknown key: the closest key of the same section, else
+    a key of that name further down (``rag.vector_storage.metric`` ->
+    ``rag.vector_storage.hnsw.metric``); '' when nothing is close."""
+    import difflib
+
+    close = difflib.get_close_matches(key, [str(k) for k in section], n=1, cutoff=cutoff)
+    if close:
+        return f"; did you mean '{close[0]}'?"
+    if not elsewhere:
+        return ""
+    prefix = f"{path}." if path else ""
+    same_leaf = [p for p, _spec in schema_leaves()
+                 if p.rsplit(".", 1)[-1] == key and p.startswith(prefix)]
+    return f"; did you mean '{same_leaf[0]}'?" if same_leaf else ""
 
 
 def _merge_providers(target: dict[str, Any], data: Any, warnings: list[str]) -> None:
@@ -645,6 +744,45 @@ def apply_env(data: dict[str, Any], environ: dict[str, str] | os._Environ[str]) 
             entries[provider][key] = parse_env_value(name, environ[name], kind)
 
 
+class UnknownSettingError(LookupError):
+    """Our code asked for a settings path the schema does not declare: a typo in llmspell
+    itself (tests/test_settings_paths.py finds them before a run does), not the user's."""
+
+
+@functools.lru_cache(maxsize=512)
+def check_path(path: str) -> None:
+    """Raise UnknownSettingError unless SCHEMA declares ``path`` or it lies below a
+    free-form table (``FREE``, an undeclared key of an OpenSection) or under
+    ``providers.providers``. Only the first call per path walks the schema."""
+    parts = path.split(".")
+    if parts[0] == "providers":
+        if len(parts) == 1 or parts[1] == "providers" or parts[1:] == ["default_provider"]:
+            return
+        raise UnknownSettingError(_unknown_path_text(path, 2))
+    node: Any = SCHEMA
+    for depth, part in enumerate(parts, 1):
+        if isinstance(node, Field):
+            if node.kind in ("table", "any"):
+                return
+        elif part in node:
+            node = node[part]
+            continue
+        elif isinstance(node, OpenSection):
+            return
+        raise UnknownSettingError(_unknown_path_text(path, depth))
+
+
+def _unknown_path_text(path: str, depth: int) -> str:
+    import difflib
+
+    known = [p for p, _spec in schema_leaves()] + ["providers.default_provider",
+                                                   "providers.providers"]
+    close = difflib.get_close_matches(path, known, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    bad = ".".join(path.split(".")[:depth])
+    return f"unknown setting '{path}': '{bad}' is not in config.SCHEMA{hint}"
+
+
 @dataclass
 class Settings:
     """The loaded config: ``data`` is the full tree, ``source`` the file it came from."""
@@ -657,15 +795,28 @@ class Settings:
     # not receive the user's keys.
     grants_rights: bool = True
 
-    def get(self, path: str, default: Any = None) -> Any:
+    def get(self, path: str) -> Any:
+        """The value at ``path``: the file's, else the schema's default (None for an
+        optional key, or a key a free-form section does not hold).
+
+        ``path`` must be one the schema declares (or lie in a free-form section): a typo
+        raises UnknownSettingError instead of reading as a default, and there is no
+        default argument because the defaults live in SCHEMA alone."""
+        check_path(path)
+        return self.lookup(path)
+
+    def lookup(self, path: str) -> Any:
+        """The value at any ``path``, None when there is none: for paths a user chose
+        (``Config.get`` in a script), where an unknown key is an answer, not a bug."""
         node: Any = self.data
         for part in path.split("."):
             if not isinstance(node, dict) or part not in node:
-                return default
+                return None
             node = node[part]
         return node
 
     def set(self, path: str, value: Any) -> None:
+        check_path(path)
         _set_path(self.data, path, value)
 
     @property
@@ -689,6 +840,8 @@ def from_dict(raw: dict[str, Any], source: Path | None = None,
         if source is not None and not str(exc).startswith(str(source)):
             raise ConfigError(f"{source}: {exc}") from None
         raise
+    if source is not None:
+        warnings = [f"{source}: {w}" for w in warnings]
     apply_env(data, env)
     check_ranges(data, source, env)
     default_provider = data["providers"]["default_provider"]
@@ -771,16 +924,36 @@ def user_config_paths(environ: dict[str, str] | os._Environ[str] | None = None
 def discover(cwd: Path | None = None, environ: dict[str, str] | os._Environ[str] | None = None
              ) -> Path | None:
     """The config file used when no -c/--config is given (upstream's order)."""
+    found = discover_all(cwd, environ)
+    return found[0] if found else None
+
+
+def discover_all(cwd: Path | None = None,
+                 environ: dict[str, str] | os._Environ[str] | None = None) -> list[Path]:
+    """Every config file discovery would consider that exists, the one used first."""
     env = os.environ if environ is None else environ
     cwd = cwd or Path.cwd()
     first, *rest = user_config_paths(env)
     candidates = [first]
     candidates += [cwd / name for name in CWD_CONFIG_NAMES]
     candidates += rest
+    found: list[Path] = []
+    seen: set[str] = set()
     for path in candidates:
-        if path.is_file():
-            return path
-    return None
+        real = os.path.realpath(path)
+        if real not in seen and path.is_file():
+            seen.add(real)
+            found.append(path)
+    return found
+
+
+def shadow_warning(found: list[Path]) -> str | None:
+    """One line naming the config used and the ones it hides, when there are several."""
+    if len(found) < 2:
+        return None
+    ignored = ", ".join(str(p) for p in found[1:])
+    return (f"using config {found[0]}; ignoring {ignored} (discovery takes the first; "
+            "pass -c FILE to choose)")
 
 
 CWD_CONFIG_NAMES = ("llmspell.toml", ".llmspell.toml", "config/llmspell.toml",
@@ -799,18 +972,21 @@ def protected_paths(environ: dict[str, str] | os._Environ[str] | None = None) ->
     allowed paths say — else a run could raise the rights of the next one.
     ``LLMSPELL_CONFIG`` names one more."""
     env = os.environ if environ is None else environ
-    names = ("HOME", "USERPROFILE", "XDG_CONFIG_HOME", "LLMSPELL_CONFIG")
-    return list(_protected_paths(tuple(env.get(n) for n in names)))
+    return list(_protected_paths(tuple(env.get(n) for n in _PROTECTED_ENV)))
+
+
+_PROTECTED_ENV = ("HOME", "USERPROFILE", "XDG_CONFIG_HOME", "LLMSPELL_CONFIG", "XDG_DATA_HOME")
 
 
 @functools.lru_cache(maxsize=8)
 def _protected_paths(key: tuple[str | None, ...]) -> tuple[str, ...]:
-    """Resolved once per (HOME, USERPROFILE, XDG_CONFIG_HOME, LLMSPELL_CONFIG)."""
-    env = {n: v for n, v in zip(("HOME", "USERPROFILE", "XDG_CONFIG_HOME", "LLMSPELL_CONFIG"),
-                                key, strict=True) if v}
+    """Resolved once per (HOME, USERPROFILE, XDG_CONFIG_HOME, LLMSPELL_CONFIG, XDG_DATA_HOME)."""
+    from .calllog import protected_files
+
+    env = {n: v for n, v in zip(_PROTECTED_ENV, key, strict=True) if v}
     files = user_config_paths(env)
     out = [files[0].parent, files[1], files[2], files[3].parent,
-           _home(env) / ".config" / "llmspell"]
+           _home(env) / ".config" / "llmspell", *protected_files(env)]  # + the model-call log
     if env.get("LLMSPELL_CONFIG"):
         out.append(Path(env["LLMSPELL_CONFIG"]))
     real: list[str] = []
@@ -915,8 +1091,10 @@ def _delete(raw: dict[str, Any], path: str) -> None:
 
 
 def _grants(rule: str, value: Any, default: Any) -> bool:
-    if rule == "any":
-        return True
+    if rule == "any":  # anything but the built-in default (as `llmspell init` writes it)
+        if isinstance(value, dict) and isinstance(default, dict):
+            return any(_grants("any", v, default.get(k)) for k, v in value.items())
+        return value != default
     if rule == "flag":
         return value is True and default is not True
     if rule == "list":
@@ -988,15 +1166,21 @@ def load(path: str | Path | None = None,
         if not explicit.exists():
             raise ConfigError(f"Explicitly specified config file not found: {explicit}")
         return from_dict(read_file(explicit), explicit, env)
-    found = discover(environ=env)
-    if found is None:
+    candidates = discover_all(environ=env)
+    if not candidates:
         return from_dict({}, None, env)
+    found = candidates[0]
     raw = read_file(found)
+    dropped: list[str] = []
     if is_user_config(found, env):
-        return from_dict(raw, found, env)
-    dropped = restrict_untrusted(raw, Path.cwd())
-    settings = from_dict(raw, found, env)
-    settings.grants_rights = False
+        settings = from_dict(raw, found, env)
+    else:
+        dropped = restrict_untrusted(raw, Path.cwd())
+        settings = from_dict(raw, found, env)
+        settings.grants_rights = False
+    shadowed = shadow_warning(candidates)
+    if shadowed:
+        settings.warnings.insert(0, shadowed)
     if dropped:
         settings.warnings.append(
             f"{found} was found in the current folder, so it grants no rights; ignored: "

@@ -114,8 +114,9 @@ class EventBus:
             export = _Exporter(settings.get("events.export.file"),
                                bool(settings.get("events.export.stdout")),
                                bool(settings.get("events.export.pretty_json")),
-                               settings.get("events.export.webhook"))
-        return cls(settings.get("events.buffer_size") or 10000,
+                               settings.get("events.export.webhook"),
+                               bool(settings.get("tools.network.allow_private_addresses")))
+        return cls(settings.get("events.buffer_size"),
                    enabled=bool(settings.get("events.enabled")),
                    include_types=settings.get("events.filtering.include_types"),
                    exclude_types=settings.get("events.filtering.exclude_types"),
@@ -319,17 +320,26 @@ def rfc3339(ts: float) -> str:
 class _Exporter:
     """events.export: every published event as one JSON line to stdout and/or a file,
     and/or POSTed as JSON to a webhook (from a background thread, in order; ``close``
-    waits up to WEBHOOK_DRAIN_SECONDS for the queue to empty)."""
+    waits up to WEBHOOK_DRAIN_SECONDS for the queue to empty).
+
+    The webhook goes through the network guard (``netguard.fetch``): the URL is the
+    user's (a config that grants rights, or the environment), so its own host is not
+    checked, but a redirect elsewhere gets the network tools' policy (a private address
+    is refused unless ``allow_private``); each POST ends within WEBHOOK_SECONDS and its
+    reply is read up to WEBHOOK_REPLY_BYTES."""
 
     WEBHOOK_DRAIN_SECONDS = 5.0
+    WEBHOOK_SECONDS = 10.0
+    WEBHOOK_REPLY_BYTES = 1024 * 1024
 
     def __init__(self, path: str | None, stdout: bool, pretty: bool,
-                 webhook: str | None = None) -> None:
+                 webhook: str | None = None, allow_private: bool = False) -> None:
         self._lock = threading.Lock()
         self._file = open(path, "a", encoding="utf-8") if path else None  # noqa: SIM115
         self._stdout = stdout
         self._pretty = pretty
         self._webhook = webhook
+        self._allow_private = allow_private
         self._queue: Any = None
         self.webhook_sent = 0
         self.webhook_failed = 0
@@ -361,19 +371,13 @@ class _Exporter:
 
     def _post_loop(self) -> None:
         import sys
-        import urllib.request
 
         while True:
             body = self._queue.get()
             try:
                 if body is None:
                     return
-                request = urllib.request.Request(
-                    self._webhook, data=body, method="POST",
-                    headers={"content-type": "application/json",
-                             "user-agent": "llmspell-events"})
-                with urllib.request.urlopen(request, timeout=10) as resp:
-                    resp.read()
+                self._post(body)
                 self.webhook_sent += 1
             except Exception as exc:  # report once; keep the run going
                 self.webhook_failed += 1
@@ -383,6 +387,18 @@ class _Exporter:
                                      f"{exc}\n")
             finally:
                 self._queue.task_done()
+
+    def _post(self, body: bytes) -> None:
+        from . import netguard
+
+        policy = netguard.Policy(allow_private=self._allow_private,
+                                 timeout=self.WEBHOOK_SECONDS,
+                                 max_bytes=self.WEBHOOK_REPLY_BYTES, size_hint="")
+        reply = netguard.fetch(policy, "POST", str(self._webhook), content=body,
+                               headers={"content-type": "application/json",
+                                        "user-agent": "llmspell-events"}, trusted=True)
+        if reply.status_code >= 400:
+            raise netguard.NetError(f"HTTP {reply.status_code} {reply.reason}")
 
     def close(self) -> None:
         if self._file is not None:
@@ -394,12 +410,3 @@ class _Exporter:
             while self._queue.unfinished_tasks and time.monotonic() < deadline:
                 time.sleep(0.01)
             self._queue = None
-
-
-def bus_for(services: dict[str, Any], settings: Any = None) -> EventBus:
-    """The run's event bus (created on first use and shared through ``rt.services``)."""
-    bus = services.get("events")
-    if bus is None:
-        bus = EventBus.from_settings(settings) if settings is not None else EventBus()
-        services["events"] = bus
-    return bus

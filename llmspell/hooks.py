@@ -27,10 +27,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .errors import HookCancelled, HookError, ShownAsIs
 from .events import new_id
+
+if TYPE_CHECKING:
+    from .events import EventBus
 
 HOOK_POINTS: tuple[str, ...] = (
     "SystemStartup", "SystemShutdown", "BeforeAgentInit", "AfterAgentInit",
@@ -246,13 +249,6 @@ class HookRegistry:
         return HookResult("modified", data=ctx.data) if modified else CONTINUE
 
 
-def registry_for(services: dict[str, Any]) -> HookRegistry:
-    reg = services.get("hooks")
-    if reg is None:
-        reg = services["hooks"] = HookRegistry()
-    return reg
-
-
 # -- what services call at their hook points ---------------------------------------
 
 _KINDS = {
@@ -275,6 +271,21 @@ def _pick(data: Any, key: str, fallback: Any) -> Any:
     return fallback if data is None else data
 
 
+class Watchers(Protocol):
+    """Where the run's hook registry and event bus are, if something made them:
+    ``run.Services`` (named here, not imported: run.py imports this module).
+    ``made`` is the plain dict of the services made so far (``"hooks"``, ``"events"``):
+    read on every tool and agent call, so one dict lookup each."""
+
+    made: dict[str, Any]
+
+    @property
+    def hooks_if_made(self) -> HookRegistry | None: ...
+
+    @property
+    def events_if_made(self) -> EventBus | None: ...
+
+
 class ServiceHooks:
     """The run's hooks and event bus, as a service sees them.
 
@@ -283,17 +294,18 @@ class ServiceHooks:
     httpx's client calls its event hooks around sending a request. The registry and the
     bus are looked up at each call: a script may register its first hook after the
     service was made. With no hooks and no listeners each method answers ``None`` (or
-    does nothing) after two dict lookups.
+    does nothing) after two attribute reads.
     """
 
-    def __init__(self, services: dict[str, Any]) -> None:
-        self._services = services
+    def __init__(self, services: Watchers) -> None:
+        self._made = services.made
 
     def call(self, kind: str, name: str, value: Any) -> Call | None:
         """One tool or agent invocation (``kind`` ``"tool"``/``"agent"``) about to run, or
         None when nothing watches it."""
-        hooks: HookRegistry | None = self._services.get("hooks")
-        bus = self._services.get("events")
+        made = self._made
+        hooks: HookRegistry | None = made.get("hooks")
+        bus: EventBus | None = made.get("events")
         use_hooks = hooks is not None and hooks.active
         use_events = bus is not None and bus.has_listeners()
         if not use_hooks and not use_events:
@@ -304,7 +316,7 @@ class ServiceHooks:
     def discovery(self, operation: str, *args: Any) -> Discovery | None:
         """A tool listing (``Tool.list``/``Tool.discover``) about to be made, or None when
         no discovery hook is registered."""
-        hooks: HookRegistry | None = self._services.get("hooks")
+        hooks: HookRegistry | None = self._made.get("hooks")
         if hooks is None or not (hooks.has("BeforeToolDiscovery")
                                  or hooks.has("AfterToolDiscovery")):
             return None
@@ -314,7 +326,7 @@ class ServiceHooks:
     def agent_lifecycle(self, point: str, name: str, agent: Any, verb: str) -> None:
         """``Before/AfterAgentInit`` (verb ``creation``) or ``Before/AfterAgentShutdown``
         (``shutdown``): a hook may cancel, which raises ``HookCancelled``."""
-        hooks: HookRegistry | None = self._services.get("hooks")
+        hooks: HookRegistry | None = self._made.get("hooks")
         if hooks is None or not hooks.has(point):
             return
         res = hooks.run(point, {"agent_name": name, "agent_type": type(agent).__name__},
@@ -462,7 +474,7 @@ class Discovery:
         return tools
 
 
-def guarded(services: dict[str, Any], kind: str, name: str, value: Any,
+def guarded(services: Watchers, kind: str, name: str, value: Any,
             call: Callable[[str, Any], Any]) -> Any:
     """Run ``call(name, value)`` under the hooks and events of one ``kind`` invocation:
     the same steps ``ToolService.invoke`` and ``AgentRegistry.invoke`` take (see ``Call``),

@@ -4,7 +4,8 @@ JSON result comparator. Plain Python; ``llmspell/api/replay.py`` exposes it to L
 Beyond upstream's value objects, these do their job: ``ReplayConfig.apply(value)``
 applies the enabled modifications to a JSON value (paths like ``a.b.1`` or
 ``$.a.b[0]``), ``Schedule.next_run(after)`` computes when a schedule fires next (cron
-expressions are parsed and checked), and ``compare_json`` reports every difference.
+expressions by ``croniter``, imported only when a cron schedule is made), and
+``compare_json`` reports every difference.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import copy
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from .jsonutil import json_type
@@ -105,54 +106,50 @@ class ReplayConfig:
 
 # -- schedules ---------------------------------------------------------------------
 
-_CRON_RANGES = ((0, 59), (0, 23), (1, 31), (1, 12), (0, 7))
-_NAMES = {"jan": 1, "feb": 2, "mar": 3, "apr": 4, "may": 5, "jun": 6, "jul": 7, "aug": 8,
-          "sep": 9, "oct": 10, "nov": 11, "dec": 12, "sun": 0, "mon": 1, "tue": 2, "wed": 3,
-          "thu": 4, "fri": 5, "sat": 6}
+# upstream's own forms: the next run is this long after the previous one (not aligned)
+STEP_FORMS = {"hourly": 3600.0, "daily": 86400.0, "weekly": 7 * 86400.0}
+MAX_CRON_LENGTH = 256
 
 
-def parse_cron(expr: str) -> list[set[int]]:
-    """Five fields (minute hour day month weekday) or six (seconds first, ignored)."""
-    fields = expr.split()
-    if len(fields) == 6:
-        fields = fields[1:]
-    if len(fields) != 5:
-        raise ReplayError(f"cron expression '{expr}' needs 5 fields "
-                          "(minute hour day month weekday)")
-    out = []
-    for text, (low, high) in zip(fields, _CRON_RANGES, strict=True):
-        values: set[int] = set()
-        for item in text.lower().split(","):
-            step = 1
-            if "/" in item:
-                item, step_text = item.split("/", 1)
-                if not step_text.isdigit() or int(step_text) == 0:
-                    raise ReplayError(f"cron expression '{expr}': bad step '{step_text}'")
-                step = int(step_text)
-            if item in ("*", "?"):
-                start, end = low, high
-            elif "-" in item:
-                a, b = item.split("-", 1)
-                start, end = _cron_value(a, expr), _cron_value(b, expr)
-            else:
-                start = _cron_value(item, expr)
-                end = high if step > 1 else start
-            if start < low or end > high or start > end:
-                raise ReplayError(f"cron expression '{expr}': '{item}' is outside "
-                                  f"{low}-{high}")
-            values.update(range(start, end + 1, step))
-        out.append(values)
-    if 7 in out[4]:  # Sunday is 0 or 7
-        out[4] = (out[4] - {7}) | {0}
-    return out
+def parse_cron(expr: str) -> Any:
+    """A croniter for ``expr`` (checked), or raise ReplayError saying what is wrong.
+
+    Five fields (minute hour day month weekday), six (seconds first, as upstream's cron
+    crate writes them) or a nickname (``@hourly``, ``@daily``, ``@weekly``, ``@monthly``,
+    ``@yearly``/``@annually``, ``@midnight``). When both day-of-month and day-of-week are
+    restricted, either one matching fires the schedule (Vixie cron). Times are UTC.
+    """
+    text = " ".join(expr.split())
+    if not text:
+        raise ReplayError("cron expression is empty")
+    if len(text) > MAX_CRON_LENGTH:
+        raise ReplayError(f"cron expression is longer than {MAX_CRON_LENGTH} characters")
+    fields = text.split(" ")
+    if not text.startswith("@") and len(fields) not in (5, 6):
+        raise ReplayError(f"cron expression '{text}' needs 5 fields (minute hour day month "
+                          "weekday), 6 with seconds first, or a name such as @daily")
+    from croniter import croniter
+
+    try:
+        return croniter(text, datetime.fromtimestamp(0, UTC), ret_type=float,
+                        second_at_beginning=len(fields) == 6)
+    except (ValueError, KeyError, TypeError) as exc:  # croniter's errors are ValueErrors
+        why = str(exc)
+        if "out of range" in why:
+            why = ("a value is out of range (second 0-59, minute 0-59, hour 0-23, day 1-31, "
+                   "month 1-12 or jan-dec, weekday 0-7 or sun-sat)")
+        raise ReplayError(f"cron expression '{text}': {why}") from None
 
 
-def _cron_value(text: str, expr: str) -> int:
-    if text in _NAMES:
-        return _NAMES[text]
-    if not text.isdigit():
-        raise ReplayError(f"cron expression '{expr}': '{text}' is not a number")
-    return int(text)
+def _cron_next(cron: Any, after: float) -> float | None:
+    """The first time the croniter fires strictly after ``after`` (None: never)."""
+    from croniter import CroniterBadDateError
+
+    cron.set_current(datetime.fromtimestamp(after, UTC), force=True)
+    try:
+        return float(cron.get_next(float))
+    except CroniterBadDateError:  # a date that never comes (30 February)
+        return None
 
 
 @dataclass
@@ -163,11 +160,15 @@ class Schedule:
     max_executions: int | None = None
     expression: str | None = None
     created: float = field(default_factory=time.time)
-    _cron: list[set[int]] | None = None
+    _cron: Any = None
 
     def __post_init__(self) -> None:
         if self.kind == "cron":
-            self._cron = parse_cron(self.expression or "")
+            expr = (self.expression or "").strip()
+            if expr.lower() not in STEP_FORMS:
+                self._cron = parse_cron(expr)
+                if _cron_next(self._cron, self.created) is None:
+                    raise ReplayError(f"cron expression '{expr}' never fires")
         if self.delay < 0 or self.interval < 0:
             raise ReplayError("schedule delays must not be negative")
         if self.kind == "interval" and self.interval <= 0:
@@ -186,16 +187,9 @@ class Schedule:
                 return first
             n = int((now - first) // self.interval) + 1
             return first + n * self.interval
-        assert self._cron is not None
-        minute, hour, day, month, weekday = self._cron
-        t = datetime.fromtimestamp(now, UTC).replace(second=0, microsecond=0) + timedelta(
-            minutes=1)
-        for _ in range(366 * 24 * 60):
-            if (t.month in month and t.day in day and t.hour in hour and t.minute in minute
-                    and (t.weekday() + 1) % 7 in weekday):
-                return t.timestamp()
-            t += timedelta(minutes=1)
-        return None
+        if self._cron is None:  # hourly / daily / weekly
+            return now + STEP_FORMS[(self.expression or "").strip().lower()]
+        return _cron_next(self._cron, now)
 
 
 # -- comparing results -------------------------------------------------------------

@@ -50,6 +50,7 @@ What a test can do with it (``fake_llm`` is a ``FakeLLM``)::
     fake_llm.enqueue(drop="headers")  # close the connection instead of answering
     fake_llm.enqueue(drop="body")     # send half the body, then close the connection
     fake_llm.enqueue(delay=1.5)       # hold the reply back
+    fake_llm.enqueue(hold_after=2)    # stream: 2 events, then wait for fake_llm.release()
     fake_llm.faults(fail_first=2, fail_status=503, retry_after=0.1, delay=0,
                     delay_first=None)  # standing faults for every API request
     fake_llm.wait_for_log(n)          # until n requests of this test are logged
@@ -168,6 +169,7 @@ class Reply:
     trickle: float | None = None
     drop: str | None = None  # "headers" | "body"
     endpoint: str | None = None
+    hold_after: int | None = None  # stream: pause after this many events until release()
 
 
 @dataclass
@@ -194,6 +196,7 @@ class FakeLLM:
         self.seq = 0
         self.generation = 0
         self.wake = threading.Event()  # set by reset(): held-back replies give up
+        self.released = threading.Event()  # set by release(): held streams go on
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.server.fake = self  # type: ignore[attr-defined]
@@ -221,6 +224,7 @@ class FakeLLM:
             self.queue.clear()
             self.standing = Faults()
             old, self.wake = self.wake, threading.Event()
+            self.released = threading.Event()
         old.set()
 
     # -- what tests use -------------------------------------------------------------------
@@ -251,6 +255,10 @@ class FakeLLM:
     def faults(self, **fields: Any) -> None:
         with self.lock:
             self.standing = Faults(**fields)
+
+    def release(self) -> None:
+        """Let streams held by ``hold_after`` send the rest of their events."""
+        self.released.set()
 
     # -- used by the handler --------------------------------------------------------------
 
@@ -491,11 +499,17 @@ class Handler(BaseHTTPRequestHandler):
             return self.hang_up()
         if reply.trickle:
             return self.write_body(framed + b"0\r\n\r\n", reply, wake)
-        for e in events + terminator:
+        started = time.monotonic()
+        released = self.fake.released
+        for i, e in enumerate(events + terminator):
             if e:
                 data = e.encode()
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
                 self.wfile.flush()
+            if reply.hold_after == i + 1:
+                while not released.wait(0.05):  # at most a minute, as a test would
+                    if wake.is_set() or time.monotonic() - started > 60:
+                        raise Aborted
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
         return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pytest
+from lua_text import lua_fmt
 
 if TYPE_CHECKING:
     from fakellm import FakeLLM as Stub
@@ -99,7 +100,7 @@ def test_builder_errors(lua, monkeypatch) -> None:
     assert "Unknown provider: nosuch" in v["unknown"]
     assert "no API key: set OPENAI_API_KEY or providers.openai.api_key" in v["nokey"]
     assert "already exists" in v["dup"]
-    assert "colon" in v["dot"]
+    assert v["dot"].endswith("AgentBuilder:name: call it as a method, obj:name(...)")
 
 
 def test_module_functions(lua, stub: Stub) -> None:
@@ -227,12 +228,12 @@ def test_get_config_and_set_state(lua, stub: Stub) -> None:
 @pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-3-5-haiku-latest",
                                    "ollama/llama3.1:8b"])
 def test_images_are_sent_to_the_model(lua, stub: Stub, model: str) -> None:
-    run = lua(f"""
-      local a = Agent.builder():name("eyes"):model("{model}"):build()
-      return a:invoke({{text = "What is in this picture?",
-                        media = {{{{base64 = "aGVsbG8=", format = "jpeg"}},
-                                  {{format = "png"}}}}}}).text
-    """)
+    run = lua(lua_fmt("""
+      local a = Agent.builder():name("eyes"):model("${model}"):build()
+      return a:invoke({text = "What is in this picture?",
+                        media = {{base64 = "aGVsbG8=", format = "jpeg"},
+                                  {format = "png"}}}).text
+    """, model=model))
     assert run.value.startswith("[stub ")
     user = stub.log()[-1]["body"]["messages"][-1]
     provider = model.split("/")[0]

@@ -114,7 +114,8 @@ provider_type = "anthropic"
 api_key_env = "NO_SUCH_KEY_VAR"
 """)
     result = cli("-c", "p.toml", "--output", "json", "providers", env=stub.env())
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # two configured ones do not answer
+    assert "not answering: down, claude" in result.stderr
     rows = {r["name"]: r for r in json.loads(result.stdout)}
     assert rows["openai"]["status"] == "reachable"
     assert rows["local"]["status"] == "reachable" and rows["local"]["endpoint"] == stub.url

@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from lua_text import lua_fmt
 
 
 class FakeModel(BaseHTTPRequestHandler):
@@ -196,12 +197,12 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 def test_openai_agent_calls_a_tool_and_answers(lua, fake: str) -> None:
-    run = lua(f"""
+    run = lua(lua_fmt("""
       local a = Agent.builder():name("calc"):model("openai/gpt-4o-mini")
-        :base_url("{fake}/v1"):allow_tool("calculator"):build()
-      local r = a:invoke({{text = "What is 2+3*4?"}})
-      return {{text = r.text, calls = r.metadata.tool_calls, tokens = r.metadata.token_count}}
-    """)
+        :base_url("${fake}/v1"):allow_tool("calculator"):build()
+      local r = a:invoke({text = "What is 2+3*4?"})
+      return {text = r.text, calls = r.metadata.tool_calls, tokens = r.metadata.token_count}
+    """, fake=fake))
     v = run.value
     assert v["text"].startswith("Tool said: ")
     assert re.search(r'"result":\s*14', v["text"])
@@ -216,11 +217,11 @@ def test_openai_agent_calls_a_tool_and_answers(lua, fake: str) -> None:
 
 
 def test_anthropic_agent_calls_a_tool(lua, fake: str) -> None:
-    run = lua(f"""
+    run = lua(lua_fmt("""
       local a = Agent.builder():name("calc"):model("anthropic/claude-3-5-haiku-latest")
-        :base_url("{fake}"):allowed_tools({{"calculator", "uuid_generator"}}):build()
-      return a:invoke({{text = "6 times 7?"}}).text
-    """)
+        :base_url("${fake}"):allowed_tools({"calculator", "uuid_generator"}):build()
+      return a:invoke({text = "6 times 7?"}).text
+    """, fake=fake))
     assert run.value.startswith("Tool said: ") and re.search(r'"result":\s*42', run.value)
     first, second = FakeModel.requests
     assert {t["name"] for t in first["body"]["tools"]} == {"calculator", "uuid_generator"}
@@ -232,20 +233,20 @@ def test_anthropic_agent_calls_a_tool(lua, fake: str) -> None:
 
 
 def test_a_tool_the_agent_may_not_use_is_refused(lua, fake: str) -> None:
-    run = lua(f"""
+    run = lua(lua_fmt("""
       local a = Agent.builder():name("calc"):model("openai/gpt-4o-mini")
-        :base_url("{fake}/v1"):allow_tool("calculator"):build()
-      return a:invoke({{text = "forbidden: write a file"}}).text
-    """)
+        :base_url("${fake}/v1"):allow_tool("calculator"):build()
+      return a:invoke({text = "forbidden: write a file"}).text
+    """, fake=fake))
     assert "not allowed for this agent" in run.value
 
 
 def test_tool_call_limit(lua, fake: str) -> None:
-    run = lua(f"""
+    run = lua(lua_fmt("""
       local a = Agent.builder():name("calc"):model("openai/gpt-4o-mini")
-        :base_url("{fake}/v1"):allow_tool("calculator"):max_tool_calls(2):build()
-      return select(2, pcall(function() return a:invoke({{text = "loop forever"}}) end))
-    """)
+        :base_url("${fake}/v1"):allow_tool("calculator"):max_tool_calls(2):build()
+      return select(2, pcall(function() return a:invoke({text = "loop forever"}) end))
+    """, fake=fake))
     assert "more than 2 tool calls" in run.value
     assert len(FakeModel.requests) == 3
 
@@ -268,11 +269,11 @@ def test_invoke_tool_directly(lua, fake: str) -> None:
 
 
 def test_malformed_reply_is_reported(lua, fake: str) -> None:
-    run = lua(f"""
+    run = lua(lua_fmt("""
       local a = Agent.builder():name("bad"):model("openai/gpt-4o-mini")
-        :base_url("{fake}/bad/v1"):build()
-      return select(2, pcall(function() return a:invoke({{text = "hi"}}) end))
-    """)
+        :base_url("${fake}/bad/v1"):build()
+      return select(2, pcall(function() return a:invoke({text = "hi"}) end))
+    """, fake=fake))
     assert "openai: malformed reply from " + fake + "/bad/v1/chat/completions: not JSON" \
         in run.value
 
@@ -290,11 +291,11 @@ def test_openai_compatible_server_without_key(lua, fake: str, monkeypatch) -> No
 
 
 def test_unknown_model_is_named(lua, fake: str) -> None:
-    run = lua(f"""
+    run = lua(lua_fmt("""
       local a = Agent.builder():name("nm"):model("openai/gpt-9-imaginary")
-        :base_url("{fake}/nomodel/v1"):build()
-      return select(2, pcall(function() return a:invoke({{text = "hi"}}) end))
-    """)
+        :base_url("${fake}/nomodel/v1"):build()
+      return select(2, pcall(function() return a:invoke({text = "hi"}) end))
+    """, fake=fake))
     assert "openai: unknown model 'gpt-9-imaginary' (HTTP 404)" in run.value
     assert len(FakeModel.requests) == 1  # not retried
 
@@ -302,15 +303,15 @@ def test_unknown_model_is_named(lua, fake: str) -> None:
 @pytest.mark.parametrize("model,base", [("openai/gpt-4o-mini", "/v1"),
                                         ("anthropic/claude-3-5-haiku-latest", "")])
 def test_streaming_agent_with_tools(lua, fake: str, model: str, base: str) -> None:
-    run = lua(f"""
-      local a = Agent.builder():name("s"):model("{model}")
-        :base_url("{fake}{base}"):allow_tool("calculator"):build()
-      local pieces = {{}}
-      local r = a:invokeStream({{text = "compute please"}}, function(c)
+    run = lua(lua_fmt("""
+      local a = Agent.builder():name("s"):model("${model}")
+        :base_url("${fake}${base}"):allow_tool("calculator"):build()
+      local pieces = {}
+      local r = a:invokeStream({text = "compute please"}, function(c)
         pieces[#pieces + 1] = c.text
       end)
-      return {{n = r.chunks_received, text = table.concat(pieces)}}
-    """)
+      return {n = r.chunks_received, text = table.concat(pieces)}
+    """, model=model, fake=fake, base=base))
     assert run.value["n"] >= 2
     assert "Tool said: " in run.value["text"] and re.search(r'"result":\s*(14|42)',
                                                             run.value["text"])
@@ -319,11 +320,11 @@ def test_streaming_agent_with_tools(lua, fake: str, model: str, base: str) -> No
 
 
 def test_ollama_agent_calls_a_tool(lua, fake: str) -> None:
-    run = lua(f"""
+    run = lua(lua_fmt("""
       local a = Agent.builder():name("o"):model("ollama/llama3.1:8b")
-        :base_url("{fake}"):allow_tool("calculator"):build()
-      return a:invoke({{text = "10 minus 3"}}).text
-    """)
+        :base_url("${fake}"):allow_tool("calculator"):build()
+      return a:invoke({text = "10 minus 3"}).text
+    """, fake=fake))
     assert run.value.startswith("Ollama tool said: ") and re.search(r'"result":\s*7', run.value)
     second = FakeModel.requests[1]["body"]["messages"]
     assert second[-2]["tool_calls"][0]["function"] == {"name": "calculator",
@@ -332,27 +333,27 @@ def test_ollama_agent_calls_a_tool(lua, fake: str) -> None:
 
 
 def test_stream_that_stalls_is_reported(lua, fake: str) -> None:
-    run = lua(f"""
-      local got = {{}}
+    run = lua(lua_fmt("""
+      local got = {}
       local a = Agent.builder():name("slow"):model("openai/gpt-4o-mini")
-        :base_url("{fake}/stall/v1"):build()
+        :base_url("${fake}/stall/v1"):build()
       local ok, err = pcall(function()
-        return a:invokeStream({{text = "tell a story"}}, function(c) got[#got + 1] = c.text end)
+        return a:invokeStream({text = "tell a story"}, function(c) got[#got + 1] = c.text end)
       end)
-      return {{ok = ok, err = err, got = got}}
-    """, config={"providers": {"openai": {"timeout_seconds": 1}}})
+      return {ok = ok, err = err, got = got}
+    """, fake=fake), config={"providers": {"openai": {"timeout_seconds": 1}}})
     v = run.value
     assert v["ok"] is False and v["got"] == ["Once upon "]
     assert "openai: the stream from " + fake + "/stall/v1/chat/completions stalled" in v["err"]
 
 
 def test_agent_wrapped_as_tool_answers_tool_calls(lua, fake: str) -> None:
-    run = lua(f"""
-      Agent.builder():name("expert"):model("openai/gpt-4o-mini"):base_url("{fake}/v1"):build()
-      local name = Agent.wrap_as_tool("expert", {{}})
-      local r = Tool.invoke(name, {{text = "explain closures"}})
-      return {{name = name, ok = r.success, text = r.result.text, agent = r.result.agent}}
-    """)
+    run = lua(lua_fmt("""
+      Agent.builder():name("expert"):model("openai/gpt-4o-mini"):base_url("${fake}/v1"):build()
+      local name = Agent.wrap_as_tool("expert", {})
+      local r = Tool.invoke(name, {text = "explain closures"})
+      return {name = name, ok = r.success, text = r.result.text, agent = r.result.agent}
+    """, fake=fake))
     assert run.value == {"name": "expert_tool", "ok": True, "text": "no tools were offered",
                          "agent": "expert"}
     assert FakeModel.requests[0]["body"]["messages"][-1]["content"] == "explain closures"

@@ -102,7 +102,7 @@ def test_unknown_config_key_warns(cli, tmp_path):
     write(tmp_path, "s.lua", "return 1")
     proc = cli("-c", "c.toml", "run", "s.lua")
     assert proc.returncode == 0
-    assert "warning: unknown config key 'runtime.fancy' (ignored)" in proc.stderr
+    assert "warning: c.toml: unknown config key 'runtime.fancy' (ignored)" in proc.stderr
 
 
 def test_config_from_env_var(cli, tmp_path):

@@ -26,7 +26,11 @@ COMMANDS = {
     (), ("run",), ("exec",), ("validate",), ("info",), ("init",), ("providers",), ("repl",),
     ("backup",), ("backup", "create"), ("backup", "list"), ("backup", "restore"),
     ("backup", "validate"), ("backup", "info"), ("backup", "cleanup"),
-    ("tools",), ("tools", "list"), ("tools", "show"),
+    ("tools",), ("tools", "list"), ("tools", "show"), ("tools", "invoke"),
+    ("keys",), ("keys", "set"), ("keys", "get"), ("keys", "list"), ("keys", "path"),
+    ("keys", "remove"),
+    ("logs",), ("logs", "list"), ("logs", "path"), ("logs", "status"), ("logs", "on"),
+    ("logs", "off"),
 }
 
 
@@ -77,7 +81,7 @@ def _touches(names: set[str], module: str) -> bool:
 
 
 def test_sub_apps_never_import_the_root_app():
-    for name in ("backup", "tools", "common", "output", "repl"):
+    for name in ("backup", "tools", "common", "output", "repl", "execute"):
         imported = _imports(PACKAGE / "cli" / f"{name}.py")
         assert not _touches(imported, "llmspell.cli.main"), name
 
@@ -88,7 +92,7 @@ def test_nothing_outside_the_cli_package_imports_it():
             continue
         imported = _imports(path)
         if path == PACKAGE / "__main__.py":
-            assert imported <= {"llmspell.cli.main", "llmspell.cli.main.main"}
+            assert imported <= {"llmspell.cli.launch", "llmspell.cli.launch.main"}
             continue
         assert not _touches(imported, "llmspell.cli"), path
 
@@ -97,7 +101,7 @@ def test_the_console_script_points_at_the_entry_function():
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     module, _, attr = scripts["llmspell"].partition(":")
     assert getattr(importlib.import_module(module), attr) is importlib.import_module(
-        "llmspell.cli.main").main
+        "llmspell.cli.launch").main
 
 
 def test_loading_the_command_tree_stays_light(isolated_home):

@@ -42,6 +42,15 @@ OUTSIDE_THE_TREE = {
     "llmspell.held.HeldBytesFull",  # re-raised as ApiError / AgentError by its services
     "llmspell.tools.calc.CalcError", "llmspell.tools.handlebars.HandlebarsError",
     "llmspell.replay.ReplayError",  # ValueErrors of pure helpers, wrapped by their tool
+    "llmspell.config.UnknownSettingError",  # a typo'd settings path in our code: a bug
+    "llmspell.tools.citations.BibTeXError",  # inside the sandbox worker, answered Invalid
+    "llmspell.rag.service._Stop",  # between ingest steps; re-raised as IngestStopped
+    # the network guard's verdicts, translated at each caller's border (tools, providers,
+    # the event webhook); the last two travel inside httpcore/httpx as their own errors
+    "llmspell.netguard.NetError", "llmspell.netguard.Refused", "llmspell.netguard.BadURL",
+    "llmspell.netguard.Unreachable", "llmspell.netguard.TimedOut",
+    "llmspell.netguard.TooLarge", "llmspell.netguard.ConnectRefused",
+    "llmspell.netguard._RefusedAtConnect",
 }
 
 

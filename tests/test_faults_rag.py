@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from faults_support import fill, remount_read_only, tmpfs
+from lua_text import lua_fmt
 
 from llmspell.rag.store import Record, StoreError, VectorStore, check_index_file
 
@@ -42,24 +43,24 @@ def _run(cfg: Path, code: str, *args: str, tmp_path: Path
                           text=True, timeout=120)
 
 
-INGEST = f"""
-local docs = {{}}
-for i = 1, {DOCS} do
-  docs[#docs + 1] = {{id = "d" .. i,
-                     content = "record " .. i .. " zebra" .. i .. " quartz" .. (i * 7)}}
+INGEST = lua_fmt("""
+local docs = {}
+for i = 1, ${DOCS} do
+  docs[#docs + 1] = {id = "d" .. i,
+                     content = "record " .. i .. " zebra" .. i .. " quartz" .. (i * 7)}
 end
 RAG.ingest(docs)
 RAG.save()
-"""
+""", DOCS=DOCS)
 
-FIND_ALL = f"""
+FIND_ALL = lua_fmt("""
 local found = 0
-for i = 1, {DOCS} do
-  local r = RAG.search("record " .. i .. " zebra" .. i .. " quartz" .. (i * 7), {{k = 1}})
+for i = 1, ${DOCS} do
+  local r = RAG.search("record " .. i .. " zebra" .. i .. " quartz" .. (i * 7), {k = 1})
   if r.results[1] and r.results[1].id == "d" .. i then found = found + 1 end
 end
 print("found " .. found)
-"""
+""", DOCS=DOCS)
 
 
 def _index_file(store: Path) -> Path:

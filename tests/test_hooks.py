@@ -6,8 +6,17 @@ import json
 
 import pytest
 
+from llmspell import config
 from llmspell.events import EventBus
 from llmspell.hooks import HOOK_POINTS, HookCancelled, HookError, HookRegistry, guarded, to_result
+from llmspell.run import Services
+
+
+def _services() -> Services:
+    """A run's services with its hook registry made (as the Hook global makes it)."""
+    services = Services(config.load(None, environ={}))
+    assert isinstance(services.hooks, HookRegistry)
+    return services
 
 
 def test_exactly_the_spec_hook_points():
@@ -54,8 +63,8 @@ def test_to_result_forms():
 
 
 def test_guarded_modify_cancel_replace_redirect():
-    services = {"hooks": HookRegistry()}
-    reg = services["hooks"]
+    services = _services()
+    reg = services.hooks
     calls = []
 
     def call(name, params):
@@ -88,7 +97,7 @@ def test_guarded_modify_cancel_replace_redirect():
 
 
 def test_guarded_error_hook_retries_and_replaces():
-    services = {"hooks": HookRegistry()}
+    services = _services()
     attempts = []
 
     def flaky(name, value):
@@ -97,13 +106,13 @@ def test_guarded_error_hook_retries_and_replaces():
             raise RuntimeError("boom")
         return {"text": "fine"}
 
-    services["hooks"].register("AgentError", lambda c: {"type": "retry", "delay_ms": 1,
+    services.hooks.register("AgentError", lambda c: {"type": "retry", "delay_ms": 1,
                                                         "max_attempts": 5})
     assert guarded(services, "agent", "a", {"text": "hi"}, flaky) == {"text": "fine"}
     assert len(attempts) == 3
 
-    services = {"hooks": HookRegistry()}
-    services["hooks"].register("AgentError", lambda c: {"type": "replace",
+    services = _services()
+    services.hooks.register("AgentError", lambda c: {"type": "replace",
                                                         "data": {"text": "fallback"}})
 
     def broken(name, value):
@@ -113,9 +122,11 @@ def test_guarded_error_hook_retries_and_replaces():
 
 
 def test_guarded_publishes_lifecycle_events():
-    bus = EventBus()
+    services = Services(config.load(None, environ={}))
+    bus = services.events
+    assert isinstance(bus, EventBus)
     sid = bus.subscribe("tool.execution.*")
-    guarded({"events": bus}, "tool", "t", {}, lambda n, p: {"ok": True})
+    guarded(services, "tool", "t", {}, lambda n, p: {"ok": True})
     kinds = [bus.receive(sid, 0)["event_type"] for _ in range(2)]
     assert kinds == ["tool.execution.started", "tool.execution.completed"]
 
@@ -205,8 +216,8 @@ def test_workflow_transition_checkpoint_and_rollback_hooks(lua):
 
 
 def test_tool_validation_hook_rejects_parameters():
-    services = {"hooks": HookRegistry()}
-    services["hooks"].register("ToolValidation", lambda c: (
+    services = _services()
+    services.hooks.register("ToolValidation", lambda c: (
         "path outside the sandbox" if c.data["parameters"].get("path", "").startswith("/etc")
         else None))
     assert guarded(services, "tool", "f", {"path": "/tmp/x"}, lambda n, p: p) == {
@@ -255,11 +266,11 @@ def test_tool_service_and_agent_registry_call_their_hooks():
     from llmspell.hooks import ServiceHooks
     from llmspell.tools.service import ToolService
 
-    services = {}
+    services = Services(config.load(None, environ={}))
     tools = ToolService(registry=_echo_tools("calc", "other"), hooks=ServiceHooks(services))
     agents = AgentRegistry(None, hooks=ServiceHooks(services))
     assert tools.invoke("calc", {"x": 1})["result"] == {"x": 1}  # no hooks yet
-    hooks = services["hooks"] = HookRegistry()  # registered after the services were made
+    hooks = services.hooks  # made after the services were made
     agents._store("a", _Agent("a", agents))
     agents._store("b", _Agent("b", agents))
     hooks.register("BeforeToolExecution", lambda c: {
@@ -289,7 +300,7 @@ def test_no_service_method_is_patched():
     from llmspell.hooks import ServiceHooks
     from llmspell.tools.service import ToolService
 
-    services = {"hooks": HookRegistry()}
+    services = _services()
     tools = ToolService(registry=_echo_tools("calc"), hooks=ServiceHooks(services))
     agents = AgentRegistry(None, hooks=ServiceHooks(services))
     tools.invoke("calc", {})

@@ -3,7 +3,7 @@
     front      llmspell.cli.* (the commands: Typer, rich) and llmspell.__main__
     adapters   llmspell.lua.* (the sandbox, the converter) and llmspell.api.* (one per global)
     services   everything else: agents, providers, tools, rag, state, sessions, workflows,
-               hooks, events, config, errors, secret_filter, ...
+               hooks, events, config, errors, secret_filter, run (the per-run Services)...
 
 A layer may import the layers below it, never above: services never import ``lupa``,
 the adapters or the front, so they stay plain Python, usable and testable without Lua.
@@ -88,7 +88,7 @@ SERVICES = sorted(n for n in MODULES if _layer(n) == "service" and n != "llmspel
 def test_the_layers_are_what_this_test_thinks():
     assert {"llmspell.tools.service", "llmspell.agents.registry", "llmspell.hooks",
             "llmspell.errors", "llmspell.providers.http", "llmspell.rag.service",
-            "llmspell.workflows.engine", "llmspell.config"} <= set(SERVICES)
+            "llmspell.workflows.engine", "llmspell.config", "llmspell.run"} <= set(SERVICES)
     assert _layer("llmspell.api.tool") == "adapter" and _layer("llmspell.lua.runtime") == \
         "adapter"
 

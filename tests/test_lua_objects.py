@@ -172,3 +172,50 @@ def test_tables_functions_and_data(tmp_path: Any) -> None:
         rt.close()
 
 
+
+
+def test_fields_names_and_field(tmp_path: Any) -> None:
+    rt = _runtime(tmp_path)
+    try:
+        assert args.fields(rt.eval("{a = 1}"), "F.f") == {"a": 1}
+        assert args.fields(rt.eval("{}"), "F.f") == {}
+        assert args.optional_fields(None, "F.f") == {}
+        with pytest.raises(ApiError, match=r"^F.f: argument #2 \(opts\) must be a table of "
+                                           r"named fields, got an array$"):
+            args.fields(rt.eval("{1, 2}"), "F.f", 2, name="opts")
+        assert args.names(rt.eval('{"a", "b"}'), "F.f") == ["a", "b"]
+        assert args.names(rt.eval("{}"), "F.f") == []
+        with pytest.raises(ApiError, match=r"^F.f: argument #1 must be an array of strings$"):
+            args.names(rt.eval('{"a", 2}'), "F.f")
+    finally:
+        rt.close()
+    data = {"n": 3, "s": "x", "b": True, "tags": {}, "meta": []}
+    assert args.field(data, "n", "integer", "F.f") == 3
+    assert args.field(data, "missing", "number", "F.f", default=9) == 9
+    assert args.field(data, "tags", "names", "F.f") == []
+    assert args.field(data, "meta", "fields", "F.f") == {}
+    with pytest.raises(ApiError, match=r"^F.f: b must be an integer$"):
+        args.field(data, "b", "integer", "F.f")
+    with pytest.raises(ApiError, match=r"^F.f: s must be a number$"):
+        args.field(data, "s", "number", "F.f")
+
+
+class Many(LuaObject):
+    lua_name = "Many"
+
+    def items(self) -> list[Any]:
+        return [Counter(), Counter(), "plain"]
+
+
+def test_a_list_of_objects_is_an_array_of_their_tables(tmp_path: Any) -> None:
+    rt = _runtime(tmp_path)
+    try:
+        rt.lua.globals()[b"many"] = lua_objects(rt).new(Many())
+        value = rt.run_source(b"""
+          local xs = many:items()
+          return {#xs, xs[1]:add(2):currentValue(), xs[2].kind, xs[3],
+                  getmetatable(xs[1]) == false}
+        """, "t.lua")
+    finally:
+        rt.close()
+    assert value == [3, 2, "counter", "plain", True]

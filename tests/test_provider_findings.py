@@ -178,8 +178,7 @@ def test_providers_do_not_load_the_httpx_command_line_client() -> None:
 
 
 def _ssl_context(http: Any) -> ssl.SSLContext:
-    pool = http.client._transport._pool  # httpx.HTTPTransport -> httpcore pool
-    return pool._ssl_context
+    return http.client._transport.ssl_context  # netguard.GuardedTransport
 
 
 def test_a_plain_http_provider_loads_no_certificates() -> None:

@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from lua_text import lua_fmt
 
 from llmspell.errors import ScriptError
 
@@ -71,22 +72,22 @@ def test_k_default_and_errors(lua) -> None:
 
 def test_session_collection_alias_stats_and_cleanup(lua) -> None:
     sid = str(uuid.uuid4())
-    run = lua(f"""
-        local c = RAG.create_session_collection("{sid}", 3600)
+    run = lua(lua_fmt("""
+        local c = RAG.create_session_collection("${sid}", 3600)
         for i = 1, 4 do
-            RAG.ingest({{content = "turn " .. i .. " about neural networks"}},
-                       {{scope = "session", scope_id = "{sid}"}})
+            RAG.ingest({content = "turn " .. i .. " about neural networks"},
+                       {scope = "session", scope_id = "${sid}"})
         end
-        RAG.ingest({{content = "global neural networks"}})
-        local s = RAG.search("neural networks", {{limit = 3, collection = c.namespace}})
-        local st = RAG.get_stats("session", "{sid}")
-        local removed = RAG.cleanup_scope("session", "{sid}")
-        local after = RAG.search("neural networks", {{collection = c.namespace}})
+        RAG.ingest({content = "global neural networks"})
+        local s = RAG.search("neural networks", {limit = 3, collection = c.namespace})
+        local st = RAG.get_stats("session", "${sid}")
+        local removed = RAG.cleanup_scope("session", "${sid}")
+        local after = RAG.search("neural networks", {collection = c.namespace})
         local bad = RAG.create_session_collection("not-a-uuid")
-        return {{c = c, n = #s.results, first = s.results[1].content, vectors = st.total_vectors,
+        return {c = c, n = #s.results, first = s.results[1].content, vectors = st.total_vectors,
                  bytes = st.total_storage_bytes, removed = removed, after = #after.results,
-                 bad = bad}}
-    """, config=RAG_ON)
+                 bad = bad}
+    """, sid=sid), config=RAG_ON)
     v = run.value
     assert v["c"] == {"session_id": sid, "namespace": f"session_{sid}", "created": True,
                       "ttl": 3600}
@@ -150,10 +151,21 @@ default_provider = "hashing"
     assert "holds 128-dim vectors" in mismatch.stderr
 
 
-def test_no_key_notice_once_on_stderr(cli, tmp_path: Path) -> None:
+def test_no_key_local_embedder_chosen_silently(cli, tmp_path: Path) -> None:
+    """`--rag` with no key and no embedder named: the local one, and nothing said."""
     out = cli("exec", "--rag", 'RAG.ingest({content="a"}) RAG.ingest({content="b"}) '
               'return RAG.get_stats("global").embedder_kind',
               env={"OPENAI_API_KEY": ""})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "local"
+    assert "unavailable" not in out.stderr
+
+
+def test_named_provider_without_key_notice_once_on_stderr(cli, tmp_path: Path) -> None:
+    cfg = tmp_path / "named.toml"
+    cfg.write_text('[rag]\nenabled = true\n[rag.embedding]\ndefault_provider = "openai"\n')
+    out = cli("-c", str(cfg), "exec", 'RAG.ingest({content="a"}) RAG.ingest({content="b"}) '
+              'return RAG.get_stats("global").embedder_kind', env={"OPENAI_API_KEY": ""})
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "local"
     assert out.stderr.count("embedding provider 'openai' unavailable") == 1

@@ -40,3 +40,24 @@ def test_ollama_embeddings(lua, stub: Stub) -> None:
     """, config=config)
     assert run.value == 1
     assert any(e.get("provider") == "ollama" and e["status"] == 200 for e in stub.log())
+
+
+def test_remote_embedding_request_ends_at_the_script_deadline(lua, stub: Stub) -> None:
+    """A remote embedder that hangs does not hold the run past its deadline (the
+    request is bounded by the time the script has left, not by its own 30 s)."""
+    import time
+
+    import pytest
+
+    from llmspell.errors import ScriptError, ScriptTimeout
+
+    stub.faults(delay=20)
+    config = {"rag": {"enabled": True, "vector_storage": {"dimensions": 768}},
+              "providers": {"openai": {"provider_type": "openai",
+                                       "base_url": stub.url + "/v1",
+                                       "api_key_env": "OPENAI_API_KEY"}}}
+    started = time.monotonic()
+    with pytest.raises((ScriptTimeout, ScriptError)) as stopped:
+        lua('RAG.ingest({content = "the tide tables"})', config=config, timeout=1.5)
+    assert time.monotonic() - started < 10
+    assert isinstance(stopped.value, ScriptTimeout) or "time the script" in str(stopped.value)

@@ -112,13 +112,28 @@ def test_cache_serves_repeats() -> None:
     assert (cached.hits, cached.misses) == (1, 2)
 
 
-def test_provider_without_key_falls_back_once_with_notice() -> None:
+def test_default_provider_without_key_falls_back_silently(monkeypatch) -> None:
+    """The built-in default (openai) with no key: the local embedder, no notice."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     notes: list[str] = []
     s = config_mod.from_dict({"rag": {"enabled": True, "vector_storage": {"dimensions": 64}}},
                              environ={})
     emb = select_embedder(s, notes.append)
     assert emb.kind == "local" and emb.dimensions == 64
-    assert len(notes) >= 1 and "openai" in notes[-1] and "local embedder" in notes[-1]
+    assert notes == []
+
+
+def test_named_provider_without_key_falls_back_with_notice(tmp_path: Path,
+                                                           monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[rag.embedding]\ndefault_provider = "openai"\n'
+                   "[rag.vector_storage]\ndimensions = 64\n")
+    notes: list[str] = []
+    s = config_mod.from_dict(config_mod.read_file(cfg), cfg, environ={})
+    emb = select_embedder(s, notes.append)
+    assert emb.kind == "local" and emb.dimensions == 64
+    assert len(notes) == 1 and "openai" in notes[0] and "local embedder" in notes[0]
 
 
 # -- store ----------------------------------------------------------------------------

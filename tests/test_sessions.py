@@ -8,6 +8,7 @@ from pathlib import Path
 
 import blake3
 import pytest
+from lua_text import lua_fmt
 from stores import open_session_store
 
 from llmspell import config as config_mod
@@ -280,12 +281,12 @@ def test_session_lua_lifecycle_and_errors(lua) -> None:
 def test_store_file_follows_file_access_rules(lua, tmp_path: Path) -> None:
     target = tmp_path / "notes.md"
     target.write_text("# notes\n")
-    code = f"""
+    code = lua_fmt("""
         local sid = Session.create()
-        local ok, r = pcall(Artifact.store_file, sid, "{target}", "user_input", {{tags = {{"f"}}}})
+        local ok, r = pcall(Artifact.store_file, sid, "${target}", "user_input", {tags = {"f"}})
         if not ok then return r end
         return Artifact.get(sid, r).metadata.mime_type .. "|" .. Artifact.get(sid, r).content
-    """
+    """, target=target)
     denied = lua(code, config=SESSIONS_ON).value
     assert "file access is disabled" in denied
     allowed = {"runtime": {"sessions": {"enabled": True},

@@ -82,7 +82,7 @@ def test_replay_schedules_and_comparator(lua):
     assert v["same"] is True and v["score"] == 1 and v["diff"] is False
     assert v["n"] == 2 and v["path"] == "b[1]" and "2 differences" in v["summary"]
     assert v["kinds"] == ["once", "interval", "cron"]
-    assert "outside 0-59" in v["err"]
+    assert "out of range" in v["err"] and "minute 0-59" in v["err"]
 
 
 def test_replay_service_directly():
@@ -99,3 +99,69 @@ def test_replay_service_directly():
     assert Schedule("once", delay=3, created=100).next_run(50) == 103
     assert compare_json([1, "a"], [1, 2])["differences"][0]["description"] == \
         "type changed from string to number"
+
+
+def _at(*parts: int) -> float:
+    return datetime(*parts, tzinfo=UTC).timestamp()
+
+
+@pytest.mark.parametrize(("expr", "after", "expected"), [
+    # day-of-month OR day-of-week when both are restricted (Vixie cron)
+    ("0 0 1 * mon", (2026, 12, 4, 21, 0), (2026, 12, 7, 0, 0)),
+    ("0 0 29 2 *", (2026, 12, 4, 21, 0), (2028, 2, 29, 0, 0)),  # the next leap day
+    ("@daily", (2026, 12, 4, 21, 0), (2026, 12, 5, 0, 0)),
+    ("@hourly", (2026, 12, 4, 21, 10), (2026, 12, 4, 22, 0)),
+    ("@weekly", (2026, 12, 4, 21, 0), (2026, 12, 6, 0, 0)),
+    ("@monthly", (2026, 12, 4, 21, 0), (2027, 1, 1, 0, 0)),
+    ("@yearly", (2026, 12, 4, 21, 0), (2027, 1, 1, 0, 0)),
+    ("30 0 0 1 * *", (2026, 12, 4, 21, 0), (2027, 1, 1, 0, 0, 30)),  # seconds first
+    ("0 0 * * 7", (2026, 12, 4, 21, 0), (2026, 12, 6, 0, 0)),  # 7 is Sunday too
+    ("*/15 9-17 * * MON-FRI", (2026, 12, 4, 17, 50), (2026, 12, 7, 9, 0)),
+])
+def test_cron_schedules_follow_cron(expr: str, after: tuple[int, ...],
+                                    expected: tuple[int, ...]) -> None:
+    nxt = Schedule("cron", expression=expr, created=_at(*after)).next_run(_at(*after))
+    assert nxt == _at(*expected)
+
+
+def test_upstream_step_forms_count_from_the_last_run() -> None:
+    base = _at(2026, 12, 4, 21, 7)
+    for form, seconds in (("hourly", 3600), ("daily", 86400), ("weekly", 7 * 86400),
+                          ("Daily", 86400)):
+        assert Schedule("cron", expression=form, created=base).next_run(base) == base + seconds
+
+
+@pytest.mark.parametrize(("expr", "message"), [
+    ("0 0 30 2 *", "never fires"),
+    ("", "empty"),
+    ("* * *", "needs 5 fields"),
+    ("@fortnightly", "@fortnightly"),
+    ("1-2-3 * * * *", "1-2-3"),
+    ("* " * 200, "longer than"),
+])
+def test_bad_cron_expressions_are_refused(expr: str, message: str) -> None:
+    with pytest.raises(ReplayError, match=message):
+        Schedule("cron", expression=expr)
+
+
+def test_cron_via_lua(lua) -> None:
+    run = lua("""
+      local s = Replay.schedules.cron("@daily")
+      local ok, err = pcall(Replay.schedules.cron, "0 0 31 2 *")
+      return {kind = s:type_name(), next = s:next_run(0), ok = ok, err = tostring(err)}
+    """)
+    assert run.value["kind"] == "cron" and run.value["next"] == 86400
+    assert run.value["ok"] is False and "never fires" in run.value["err"]
+
+
+def test_croniter_is_imported_only_for_a_cron_schedule() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, llmspell.replay as r\n"
+            "r.Schedule('interval', interval=5)\n"
+            "assert 'croniter' not in sys.modules\n"
+            "r.Schedule('cron', expression='@daily')\n"
+            "assert 'croniter' in sys.modules\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

@@ -133,9 +133,12 @@ def test_service_invoke_from_python():
 def test_service_is_cached_per_run(lua):
     from llmspell.api.tool import tool_service
 
-    run = lua("return Tool.exists('uuid_generator')")
-    rt = run.runtime
-    assert tool_service(rt) is rt.services["tools"]
+    rt, _ = lua.runtime()
+    try:
+        assert rt.run_source(b"return Tool.exists('uuid_generator')", "t.lua") is True
+        assert tool_service(rt) is rt.services.tools
+    finally:
+        rt.close()
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -261,3 +261,43 @@ def test_uuid_operations(svc):
         call(svc, "uuid_generator", version="v5")
     assert json.loads(call(svc, "uuid_generator", operation="validate",
                            uuid="zzz")["text"])["valid"] is False
+
+
+def test_citation_bibtex_strings_concatenation_and_accents(svc):
+    bib = r"""
+@string{jnl = "Journal of " # "Things"}
+@STRING{first = "M{\"u}ller"}
+@comment{not an entry}
+@article{k1,
+  author = first # ", Hans and Smith, Jane",
+  title = {On the {\"u}ber {\'e}l{\`e}ve of {T}hings},
+  journal = JNL, year = 2020, month = jan, volume = "3", pages = "1--10"
+}
+@book{k2, title = "A {B}ook", author = {Jos{\'e} Garc{\'\i}a}, year = {1999}}
+"""
+    r = call(svc, "citation-formatter", input=bib, format="bibtex", style="apa")
+    inner = r["result"]["result"]
+    assert inner["entry_count"] == 2
+    assert inner["citations"][0] == {"key": "k1", "citation": "(Müller & Smith, 2020)"}
+    refs = inner["reference_list"]
+    assert "García, J. (1999). A Book." in refs[0]
+    assert refs[1].startswith("Müller, H. & Smith, J. (2020). On the über élève of Things. "
+                              "Journal of Things, 3, 1–10.")
+    v = call(svc, "citation-formatter", operation="validate_bibliography", input=bib,
+             format="bibtex")["result"]["result"]
+    assert v["valid_entries"] == 2
+
+
+def test_citation_bibtex_parser_is_imported_only_when_used():
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from llmspell.tools.service import ToolService\n"
+            "s = ToolService()\n"
+            "s.invoke('citation-formatter', {'operation': 'list_styles'})\n"
+            "assert 'bibtexparser' not in sys.modules\n"
+            "from llmspell.tools import citations\n"
+            "assert 'bibtexparser' not in sys.modules\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

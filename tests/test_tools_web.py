@@ -306,18 +306,18 @@ def test_request_timeout(server):
 def test_connection_is_checked_again_at_connect_time(server, monkeypatch):
     """DNS rebinding: a name that passed the URL check but resolves to loopback when the
     connection is opened is still refused."""
-    from llmspell.tools import net
+    from llmspell import netguard
 
-    real_check = net.NetPolicy._check_host
+    real_check = netguard.check_host
     calls = []
 
-    def check_passes_first_time(self, host, port):
+    def check_passes_first_time(host, port):
         calls.append(host)
         if len(calls) == 1:
             return "93.184.216.34"  # the URL check saw a public address
-        return real_check(self, host, port)
+        return real_check(host, port)
 
-    monkeypatch.setattr(net.NetPolicy, "_check_host", check_passes_first_time)
+    monkeypatch.setattr(netguard, "check_host", check_passes_first_time)
     with pytest.raises(ToolError, match="Security violation: Access to private or local"):
         ToolService().invoke("http_request", {"input": server + "/json",
                                               "retry": {"max_attempts": 1}})

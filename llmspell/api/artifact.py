@@ -14,15 +14,21 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
-from .session import calling, session_service, table_arg, text
+from ..lua import args
+from ..lua.objects import LuaObject, lua_objects
+from .session import calling, session_id, session_service
 
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
     from ..sessions.service import SessionService
 
+QUERY_FIELDS = {"session_id": "string", "type": "string", "name_pattern": "string",
+                "tags": "names", "created_after": "string", "created_before": "string",
+                "min_size": "integer", "max_size": "integer", "limit": "integer"}
+
 
 def _artifact_id(value: Any, fn: str, position: int) -> dict[str, Any]:
-    data = table_arg(value, fn, position)
+    data = args.optional_fields(value, fn, position, name="artifact_id")
     if not data:
         raise ApiError(f"{fn}: argument #{position} must be an artifact id table "
                        "{content_hash, session_id, sequence}")
@@ -30,75 +36,72 @@ def _artifact_id(value: Any, fn: str, position: int) -> dict[str, Any]:
 
 
 def _metadata(value: Any, fn: str, position: int) -> dict[str, Any]:
-    data = table_arg(value, fn, position)
+    data = args.optional_fields(value, fn, position, name="metadata")
     if "tags" in data and data["tags"] == {}:
         data["tags"] = []
     return data
 
 
-def _readable(rt: Runtime, raw: str, fn: str) -> Path:
-    """``raw`` resolved, if ``io.open`` could read it: the same guard (file access on,
-    inside the allowed paths, never a llmspell config file)."""
-    return Path(rt.checked_path(raw, "r", fn))
+class ArtifactGlobal(LuaObject):
+    """The ``Artifact`` table: its methods are the dot-call functions."""
 
+    lua_name = "Artifact"
+    lua_names = {"list_artifacts": "list"}
 
-def install(rt: Runtime, table: Any) -> None:
-    def svc() -> SessionService:
-        return session_service(rt)
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
 
-    def store(session_id: Any = None, kind: Any = None, name: Any = None, content: Any = None,
+    def _svc(self) -> SessionService:
+        return session_service(self._rt)
+
+    def store(self, sid: Any = None, kind: Any = None, name: Any = None, content: Any = None,
               metadata: Any = None) -> dict[str, Any]:
         fn = "Artifact.store"
-        sid = text(session_id, fn, 1)
-        kind_text = text(kind, fn, 2, "artifact type")
-        name_text = text(name, fn, 3, "artifact name")
+        owner = session_id(sid, fn, 1)
+        kind_text = args.text(kind, fn, 2, name="type")
+        name_text = args.text(name, fn, 3, name="name")
         if not isinstance(content, bytes):
             raise ApiError(f"{fn}: Content must be string or byte array")
         meta = _metadata(metadata, fn, 5)
-        return calling(fn, svc().store_artifact, sid, kind_text, name_text, content, meta)
+        return calling(fn, self._svc().store_artifact, owner, kind_text, name_text, content,
+                       meta)
 
-    def get(session_id: Any = None, artifact_id: Any = None) -> dict[str, Any]:
+    def get(self, sid: Any = None, artifact_id: Any = None) -> dict[str, Any]:
         fn = "Artifact.get"
-        return calling(fn, svc().get_artifact, text(session_id, fn, 1),
+        return calling(fn, self._svc().get_artifact, session_id(sid, fn, 1),
                        _artifact_id(artifact_id, fn, 2))
 
-    def list_(session_id: Any = None) -> list[dict[str, Any]]:
-        return calling("Artifact.list", svc().list_artifacts,
-                       text(session_id, "Artifact.list", 1))
+    def list_artifacts(self, sid: Any = None) -> list[dict[str, Any]]:
+        return calling("Artifact.list", self._svc().list_artifacts,
+                       session_id(sid, "Artifact.list", 1))
 
-    def delete(session_id: Any = None, artifact_id: Any = None) -> None:
+    def delete(self, sid: Any = None, artifact_id: Any = None) -> None:
         fn = "Artifact.delete"
-        calling(fn, svc().delete_artifact, text(session_id, fn, 1),
+        calling(fn, self._svc().delete_artifact, session_id(sid, fn, 1),
                 _artifact_id(artifact_id, fn, 2))
 
-    def store_file(session_id: Any = None, file_path: Any = None, kind: Any = None,
+    def store_file(self, sid: Any = None, file_path: Any = None, kind: Any = None,
                    metadata: Any = None) -> dict[str, Any]:
+        """Reads the file only as ``io.open`` could: file access on, inside the allowed
+        paths, never a llmspell config file (``Runtime.checked_path``)."""
         fn = "Artifact.store_file"
-        sid = text(session_id, fn, 1)
-        path = _readable(rt, text(file_path, fn, 2, "file path"), fn)
-        kind_text = text(kind, fn, 3, "artifact type")
-        return calling(fn, svc().store_file, sid, path, kind_text, _metadata(metadata, fn, 4))
+        owner = session_id(sid, fn, 1)
+        raw = args.text(file_path, fn, 2, name="file_path")
+        path = Path(self._rt.checked_path(raw, "r", fn))
+        kind_text = args.text(kind, fn, 3, name="type")
+        return calling(fn, self._svc().store_file, owner, path, kind_text,
+                       _metadata(metadata, fn, 4))
 
-    def query(q: Any = None) -> list[dict[str, Any]]:
+    def query(self, q: Any = None) -> list[dict[str, Any]]:
         fn = "Artifact.query"
-        args = table_arg(q, fn, 1)
-        known = {"session_id": str, "type": str, "name_pattern": str, "tags": list,
-                 "created_after": str, "created_before": str, "min_size": int,
-                 "max_size": int, "limit": int}
-        for key, kind_ in known.items():
-            if key in args and not isinstance(args[key], kind_):
-                if key == "tags" and args[key] == {}:
-                    args[key] = []
-                    continue
-                raise ApiError(f"{fn}: {key} must be a {kind_.__name__}")
-        return calling(fn, lambda: svc().query_artifacts(
-            session_id=args.get("session_id"), artifact_type=args.get("type"),
-            name_pattern=args.get("name_pattern"), tags=args.get("tags"),
-            created_after=args.get("created_after"), created_before=args.get("created_before"),
-            min_size=args.get("min_size"), max_size=args.get("max_size"),
-            limit=args.get("limit")))
+        given = args.optional_fields(q, fn, 1, name="query")
+        f = {key: args.field(given, key, kind, fn) for key, kind in QUERY_FIELDS.items()}
+        return calling(fn, lambda: self._svc().query_artifacts(
+            session_id=f["session_id"], artifact_type=f["type"],
+            name_pattern=f["name_pattern"], tags=f["tags"], created_after=f["created_after"],
+            created_before=f["created_before"], min_size=f["min_size"],
+            max_size=f["max_size"], limit=f["limit"]))
 
-    functions = {"store": store, "get": get, "list": list_, "delete": delete,
-                 "store_file": store_file, "query": query}
-    for name, fn in functions.items():
-        table[name.encode()] = rt.function(fn, f"Artifact.{name}")
+
+def install(rt: Runtime, table: Any) -> None:
+    lua_objects(rt).install(table, ArtifactGlobal(rt))

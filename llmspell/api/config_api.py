@@ -43,7 +43,7 @@ def install(rt: Runtime, table: Any) -> None:
     settings = rt.settings
 
     def view(path: str) -> Any:
-        return redact(copy.deepcopy(settings.get(path)), _under_secret(path))
+        return redact(copy.deepcopy(settings.lookup(path)), _under_secret(path))
 
     def get_provider(name: Any = None) -> Any:
         key = convert.text_arg(name, "Config.getProvider", 1)

@@ -7,35 +7,14 @@ from typing import TYPE_CHECKING, Any
 from .. import jsonutil
 from ..debugging import PATTERN_TYPES, DebugService, resident_bytes
 from ..errors import ApiError
-from ..lua import convert
+from ..lua import args, convert
+from ..lua.objects import LuaObject, lua_objects
 
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
 
 def debug_service(rt: Runtime) -> DebugService:
-    service = rt.services.get("debug")
-    if service is None:
-        level = "debug" if rt.debug else (
-            rt.settings.get("debug.level") or rt.settings.get("runtime.log_level") or "info")
-        service = DebugService(level=level)
-        if rt.settings.get("events.emit_debug_events"):
-            # [events] emit_debug_events: every Debug/Logger message is a `debug.log` event.
-            from ..events import bus_for
-
-            def publish(entry: dict[str, Any]) -> None:
-                bus_for(rt.services, rt.settings).emit("debug.log", entry, component="debug")
-
-            service.on_log = publish
-        rt.services["debug"] = service
-    return service
-
-
-def _text(value: Any, fn: str, position: int, what: str = "string") -> str:
-    return convert.text_arg(value, fn, position, what)
-
-
-def _opt_text(value: Any, fn: str, position: int) -> str | None:
-    return None if value is None else _text(value, fn, position)
+    return rt.services.debug
 
 
 FRAME_FIELDS = ("name", "source", "line", "line_defined", "what", "num_upvalues", "num_params")
@@ -55,26 +34,88 @@ def _trace_json(trace: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def install(rt: Runtime, table: Any) -> None:
-    svc = debug_service(rt)
-    # value dumps and stack reports need the Lua values themselves: debug_helpers.lua
-    helpers = rt.chunk("debug_helpers")()
-    heap = helpers[b"heap_bytes"]
+LEVELS = ("trace", "debug", "info", "warn", "error")
+LUA_HELPERS = ("dump", "dumpCompact", "dumpVerbose", "dumpWithOptions", "stackTrace")
 
-    def log(level: Any = None, message: Any = None, module: Any = None) -> None:
-        name = _text(level, "Debug.log", 1, "level string")
+
+class Timer(LuaObject):
+    """What ``Debug.timer(name)`` returns: ``t:lap(name)``, ``t:elapsed()``, ``t:stop()``."""
+
+    lua_name = "Timer"
+
+    def __init__(self, svc: DebugService, timer_id: str, name: str) -> None:
+        self._svc = svc
+        self._id = timer_id
+        self._name = name
+
+    def lua_fields(self) -> dict[str, Any]:
+        return {"id": self._id, "name": self._name}
+
+    def stop(self) -> float | None:
+        return self._svc.stop_timer(self._id)
+
+    def lap(self, name: Any = None) -> bool:
+        return self._svc.lap(self._id, args.text(name, "Timer:lap", 1, name="name"))
+
+    def elapsed(self) -> float | None:
+        return self._svc.elapsed(self._id)
+
+
+class DebugGlobal(LuaObject):
+    """The ``Debug`` table: its methods are the dot-call functions. Value dumps and stack
+    reports need the Lua values themselves: they are ``debug_helpers.lua``'s functions."""
+
+    lua_name = "Debug"
+    lua_names = {
+        "log_with_data": "logWithData", "set_level": "setLevel", "get_level": "getLevel",
+        "set_enabled": "setEnabled", "is_enabled": "isEnabled",
+        "add_module_filter": "addModuleFilter", "remove_module_filter": "removeModuleFilter",
+        "clear_module_filters": "clearModuleFilters",
+        "set_default_filter_enabled": "setDefaultFilterEnabled",
+        "add_advanced_filter": "addAdvancedFilter", "get_filter_summary": "getFilterSummary",
+        "get_captured_entries": "getCapturedEntries", "clear_captured": "clearCaptured",
+        "performance_report": "performanceReport", "json_report": "jsonReport",
+        "flame_graph": "flameGraph", "memory_stats": "memoryStats",
+        "memory_snapshot": "memorySnapshot", "record_event": "recordEvent",
+        "stack_trace_json": "stackTraceJson"}
+
+    def __init__(self, rt: Runtime, svc: DebugService, helpers: Any) -> None:
+        self._rt = rt
+        self._svc = svc
+        self._helpers = helpers
+
+    def _heap(self) -> int:
+        return int(self._helpers[b"heap_bytes"]())
+
+    def _log(self, fn: str, level: str, message: Any, module: Any, position: int) -> None:
+        self._svc.log(level, args.text(message, fn, position, name="message"),
+                      args.optional_text(module, fn, position + 1, name="module"))
+
+    # logging -------------------------------------------------------------------------
+
+    def log(self, level: Any = None, message: Any = None, module: Any = None) -> None:
+        name = args.text(level, "Debug.log", 1, name="level")
         try:
-            svc.log(name, _text(message, "Debug.log", 2), _opt_text(module, "Debug.log", 3))
+            self._log("Debug.log", name, message, module, 2)
         except ValueError as exc:
             raise ApiError(f"Debug.log: {exc}") from None
 
-    def leveled(level: str) -> Any:
-        def fn(message: Any = None, module: Any = None) -> None:
-            svc.log(level, _text(message, f"Debug.{level}", 1),
-                    _opt_text(module, f"Debug.{level}", 2))
-        return fn
+    def trace(self, message: Any = None, module: Any = None) -> None:
+        self._log("Debug.trace", "trace", message, module, 1)
 
-    def log_with_data(level: Any = None, message: Any = None, data: Any = None,
+    def debug(self, message: Any = None, module: Any = None) -> None:
+        self._log("Debug.debug", "debug", message, module, 1)
+
+    def info(self, message: Any = None, module: Any = None) -> None:
+        self._log("Debug.info", "info", message, module, 1)
+
+    def warn(self, message: Any = None, module: Any = None) -> None:
+        self._log("Debug.warn", "warn", message, module, 1)
+
+    def error(self, message: Any = None, module: Any = None) -> None:
+        self._log("Debug.error", "error", message, module, 1)
+
+    def log_with_data(self, level: Any = None, message: Any = None, data: Any = None,
                       module: Any = None) -> None:
         fn = "Debug.logWithData"
         try:
@@ -82,82 +123,96 @@ def install(rt: Runtime, table: Any) -> None:
         except TypeError as exc:
             raise ApiError(f"{fn}: data is not JSON-convertible: {exc}") from None
         try:
-            svc.log(_text(level, fn, 1), _text(message, fn, 2), _opt_text(module, fn, 4),
-                    payload)
+            self._svc.log(args.text(level, fn, 1, name="level"),
+                          args.text(message, fn, 2, name="message"),
+                          args.optional_text(module, fn, 4, name="module"), payload)
         except ValueError as exc:
             raise ApiError(f"{fn}: {exc}") from None
 
-    def timer(name: Any = None) -> Any:
-        label = _text(name, "Debug.timer", 1)
-        t = svc.start_timer(label, int(heap()))
-        return rt.object("Timer", {
-            "stop": lambda _self: svc.stop_timer(t.id),
-            "lap": lambda _self, lap=None: svc.lap(t.id, _text(lap, "Timer:lap", 1)),
-            "elapsed": lambda _self: svc.elapsed(t.id),
-        }, fields={"id": t.id, "name": label})
+    def set_level(self, level: Any = None) -> bool:
+        return self._svc.set_level(args.text(level, "Debug.setLevel", 1, name="level"))
 
-    def add_module_filter(pattern: Any = None, enabled: Any = True) -> None:
-        svc.add_module_filter(_text(pattern, "Debug.addModuleFilter", 1), bool(enabled))
+    def get_level(self) -> str:
+        return self._svc.level.upper()
 
-    def add_advanced_filter(pattern: Any = None, kind: Any = None, enabled: Any = True) -> bool:
+    def set_enabled(self, flag: Any = None) -> None:
+        self._svc.enabled = bool(flag)
+
+    def is_enabled(self) -> bool:
+        return self._svc.enabled
+
+    # filters ---------------------------------------------------------------------------
+
+    def add_module_filter(self, pattern: Any = None, enabled: Any = True) -> None:
+        self._svc.add_module_filter(
+            args.text(pattern, "Debug.addModuleFilter", 1, name="pattern"), bool(enabled))
+
+    def remove_module_filter(self, pattern: Any = None) -> bool:
+        return self._svc.remove_filter(
+            args.text(pattern, "Debug.removeModuleFilter", 1, name="pattern"))
+
+    def clear_module_filters(self) -> None:
+        self._svc.rules.clear()
+
+    def set_default_filter_enabled(self, flag: Any = None) -> None:
+        self._svc.default_enabled = bool(flag)
+
+    def add_advanced_filter(self, pattern: Any = None, kind: Any = None,
+                            enabled: Any = True) -> bool:
+        """``kind`` is one of ``PATTERN_TYPES``; another answers false."""
         fn = "Debug.addAdvancedFilter"
-        kind_text = _text(kind, fn, 2, f"pattern type ({', '.join(PATTERN_TYPES)})")
-        return svc.add_filter(_text(pattern, fn, 1), kind_text, bool(enabled))
+        kind_text = args.text(kind, fn, 2, name=f"pattern type: {', '.join(PATTERN_TYPES)}")
+        return self._svc.add_filter(args.text(pattern, fn, 1, name="pattern"), kind_text,
+                                    bool(enabled))
 
-    def captured(limit: Any = None) -> list[dict[str, Any]]:
-        return svc.captured_entries(int(limit) if isinstance(limit, int | float) else None)
+    def get_filter_summary(self) -> Any:
+        return self._svc.filter_summary()
 
-    def memory_stats() -> dict[str, int]:
-        used = int(heap())
-        allocated = rt.lua.get_memory_used() if rt.lua.get_max_memory() else used
-        return {"used_bytes": used, "allocated_bytes": int(allocated or used),
-                "resident_bytes": resident_bytes(), "collections": int(rt.internals[b"gc_count"]())}
+    # captured entries, timers, reports ----------------------------------------------
 
-    def record_event(timer_id: Any = None, name: Any = None, metadata: Any = None) -> bool:
+    def get_captured_entries(self, limit: Any = None) -> list[dict[str, Any]]:
+        return self._svc.captured_entries(int(limit) if isinstance(limit, int | float)
+                                          else None)
+
+    def clear_captured(self) -> None:
+        self._svc.captured.clear()
+
+    def timer(self, name: Any = None) -> Timer:
+        label = args.text(name, "Debug.timer", 1, name="name")
+        return Timer(self._svc, self._svc.start_timer(label, self._heap()).id, label)
+
+    def record_event(self, timer_id: Any = None, name: Any = None,
+                     metadata: Any = None) -> bool:
         fn = "Debug.recordEvent"
-        return svc.record_event(_text(timer_id, fn, 1), _text(name, fn, 2),
-                                convert.to_python(metadata) if metadata is not None else None)
+        return self._svc.record_event(args.text(timer_id, fn, 1, name="timer_id"),
+                                      args.text(name, fn, 2, name="name"),
+                                      None if metadata is None else args.data(metadata, fn))
 
-    def set_enabled(flag: Any = None) -> None:
-        svc.enabled = bool(flag)
+    def performance_report(self) -> Any:
+        return self._svc.performance_report()
 
-    def set_default(flag: Any = None) -> None:
-        svc.default_enabled = bool(flag)
+    def json_report(self) -> str:
+        return jsonutil.dumps(self._svc.json_report())
 
-    def clear_filters() -> None:
-        svc.rules.clear()
+    def flame_graph(self) -> Any:
+        return self._svc.flame_graph()
 
-    def stack_json(opts: Any = None) -> str:
-        return jsonutil.dumps(_trace_json(convert.to_python(helpers[b"trace"](opts))))
+    def memory_stats(self) -> dict[str, int]:
+        used, lua = self._heap(), self._rt.lua
+        allocated = lua.get_memory_used() if lua.get_max_memory() else used
+        return {"used_bytes": used, "allocated_bytes": int(allocated or used),
+                "resident_bytes": resident_bytes(),
+                "collections": int(self._rt.internals[b"gc_count"]())}
 
-    functions: dict[str, Any] = {
-        "log": log,
-        "logWithData": log_with_data,
-        "timer": timer,
-        "setLevel": lambda level=None: svc.set_level(_text(level, "Debug.setLevel", 1)),
-        "getLevel": lambda: svc.level.upper(),
-        "setEnabled": set_enabled,
-        "isEnabled": lambda: svc.enabled,
-        "addModuleFilter": add_module_filter,
-        "removeModuleFilter": lambda p=None: svc.remove_filter(
-            _text(p, "Debug.removeModuleFilter", 1)),
-        "clearModuleFilters": clear_filters,
-        "setDefaultFilterEnabled": set_default,
-        "addAdvancedFilter": add_advanced_filter,
-        "getFilterSummary": svc.filter_summary,
-        "getCapturedEntries": captured,
-        "clearCaptured": svc.captured.clear,
-        "performanceReport": svc.performance_report,
-        "jsonReport": lambda: jsonutil.dumps(svc.json_report()),
-        "flameGraph": svc.flame_graph,
-        "memoryStats": memory_stats,
-        "memorySnapshot": lambda: svc.memory_snapshot(int(heap())),
-        "recordEvent": record_event,
-        "stackTraceJson": stack_json,
-    }
-    for level in ("trace", "debug", "info", "warn", "error"):
-        functions[level] = leveled(level)
-    for name, fn in functions.items():
-        table[convert.encode(name)] = rt.function(fn, f"Debug.{name}")
-    for name in ("dump", "dumpCompact", "dumpVerbose", "dumpWithOptions", "stackTrace"):
+    def memory_snapshot(self) -> dict[str, Any]:
+        return self._svc.memory_snapshot(self._heap())
+
+    def stack_trace_json(self, opts: Any = None) -> str:
+        return jsonutil.dumps(_trace_json(convert.to_python(self._helpers[b"trace"](opts))))
+
+
+def install(rt: Runtime, table: Any) -> None:
+    helpers = rt.chunk("debug_helpers")()
+    lua_objects(rt).install(table, DebugGlobal(rt, debug_service(rt), helpers))
+    for name in LUA_HELPERS:
         table[convert.encode(name)] = helpers[convert.encode(name)]

@@ -4,7 +4,7 @@
     Event.subscribe(pattern) -> id        Event.receive(id, timeout_ms=5000) -> event|nil
     Event.unsubscribe(id) -> bool         Event.list_subscriptions()  Event.get_stats()
 
-Backed by ``llmspell.events.EventBus`` (shared in ``rt.services["events"]``), which also
+Backed by ``llmspell.events.EventBus`` (shared as ``rt.services.events``), which also
 carries the lifecycle events of tools, agents and workflows. ``receive`` blocks in
 Python (never in Lua) and is bounded by the script's own deadline.
 """
@@ -15,21 +15,18 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
-from ..events import DEFAULT_TIMEOUT_MS, EventBus, bus_for, rfc3339
-from ..lua import convert
+from ..events import DEFAULT_TIMEOUT_MS, EventBus, rfc3339
+from ..lua import args, convert
+from ..lua.objects import LuaObject, lua_objects
 
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
 
 
 def event_bus(rt: Runtime) -> EventBus:
-    """The run's bus (other services may have made it first with ``bus_for``); it is
-    closed when the run ends, which flushes the file and webhook exports."""
-    bus = bus_for(rt.services, rt.settings)
-    if not rt.services.get("events_closing"):
-        rt.services["events_closing"] = True
-        rt.on_close(bus.close)
-    return bus
+    """The run's bus (``rt.services.events``: other services may have made it first); it
+    is closed when the run ends, which flushes the file and webhook exports."""
+    return rt.services.events
 
 
 def to_lua_event(event: dict[str, Any]) -> dict[str, Any]:
@@ -68,77 +65,91 @@ def _event_table(lua: Any, event: dict[str, Any]) -> Any:
     return table
 
 
-def install(rt: Runtime, table: Any) -> None:
-    bus = event_bus(rt)
+def _publish_options(opts: Any) -> dict[str, Any]:
+    """``Event.publish``'s third argument as ``EventBus.publish`` keywords; anything but a
+    table is ignored, as are invalid correlation ids (as upstream)."""
+    options = args.data(opts, "Event.publish") if convert.lua_type(opts) == "table" else {}
+    if not isinstance(options, dict):
+        options = {}
+    correlation = options.get("correlation_id")
+    if isinstance(correlation, str):
+        try:
+            correlation = str(uuid.UUID(correlation))
+        except ValueError:
+            correlation = None
+    else:
+        correlation = None
+    ttl = options.get("ttl_seconds")
+    language = options.get("language")
+    return {"language": language if isinstance(language, str) else "lua",
+            "correlation_id": correlation,
+            "ttl_seconds": int(ttl) if isinstance(ttl, int | float) else None}
 
-    def publish(event_type: Any = None, data: Any = None, opts: Any = None) -> bool:
-        if type(event_type) is not bytes:
-            convert.text_arg(event_type, "Event.publish", 1)  # raises the usual error
-        name = event_type.decode("utf-8", "surrogateescape")
+
+def _name(value: Any, fn: str) -> str:
+    """A type or subscription id (a Lua string is the common case: decoded at once)."""
+    if type(value) is bytes:
+        return value.decode("utf-8", "surrogateescape")
+    return args.text(value, fn, 1)
+
+
+class EventGlobal(LuaObject):
+    """The ``Event`` table: its methods are the dot-call functions (``Event.emit`` is the
+    same function as ``Event.publish``)."""
+
+    lua_name = "Event"
+
+    def __init__(self, rt: Runtime, bus: EventBus) -> None:
+        self._rt = rt
+        self._bus = bus
+
+    def publish(self, event_type: Any = None, data: Any = None, opts: Any = None) -> bool:
+        name = _name(event_type, "Event.publish")
         try:
             payload = convert.to_python(data)
         except TypeError as exc:
             raise ApiError(f"Event.publish: cannot convert data: {exc}") from None
         if opts is None:
-            bus.publish(name, payload)
-            return True
-        options = convert.to_python(opts) if convert.lua_type(opts) == "table" else {}
-        if not isinstance(options, dict):
-            options = {}
-        correlation = options.get("correlation_id")
-        if isinstance(correlation, str):
-            try:
-                correlation = str(uuid.UUID(correlation))
-            except ValueError:
-                correlation = None  # invalid ids are ignored, as upstream
+            self._bus.publish(name, payload)
         else:
-            correlation = None
-        ttl = options.get("ttl_seconds")
-        language = options.get("language") if isinstance(options.get("language"), str) \
-            else "lua"
-        bus.publish(name, payload, language=language, correlation_id=correlation,
-                    ttl_seconds=int(ttl) if isinstance(ttl, int | float) else None)
+            self._bus.publish(name, payload, **_publish_options(opts))
         return True
 
-    def subscribe(pattern: Any = None, opts: Any = None) -> str:
-        text = convert.text_arg(pattern, "Event.subscribe", 1)
-        options = convert.to_python(opts) if convert.lua_type(opts) == "table" else {}
-        language = options.get("language") if isinstance(options, dict) and isinstance(
-            options.get("language"), str) else "lua"
-        return bus.subscribe(text, language)
+    def subscribe(self, pattern: Any = None, opts: Any = None) -> str:
+        text = args.text(pattern, "Event.subscribe", 1, name="pattern")
+        options = args.data(opts, "Event.subscribe") if convert.lua_type(opts) == "table" \
+            else {}
+        language = options.get("language") if isinstance(options, dict) else None
+        return self._bus.subscribe(text, language if isinstance(language, str) else "lua")
 
-    def receive(sub_id: Any = None, timeout_ms: Any = None) -> Any:
-        if type(sub_id) is not bytes:
-            convert.text_arg(sub_id, "Event.receive", 1)  # raises the usual error
-        sid = sub_id.decode("utf-8", "surrogateescape")
-        if not bus.exists(sid):
+    def receive(self, sub_id: Any = None, timeout_ms: Any = None) -> Any:
+        """The next event, or nil after ``timeout_ms`` (bounded by the script's deadline):
+        blocks in Python, never in Lua."""
+        sid = _name(sub_id, "Event.receive")
+        if not self._bus.exists(sid):
             raise ApiError(f"Event.receive: unknown subscription id '{sid}'")
-        if timeout_ms is None:
-            timeout_ms = DEFAULT_TIMEOUT_MS
-        if not isinstance(timeout_ms, int | float) or isinstance(timeout_ms, bool):
-            raise ApiError("Event.receive: timeout_ms (argument #2) must be a number, "
-                           f"got {convert.describe(timeout_ms)}")
-        timeout = max(0.0, timeout_ms / 1000)
-        left = rt.remaining_seconds()
+        ms = args.optional_number(timeout_ms, "Event.receive", 2, name="timeout_ms",
+                                  default=DEFAULT_TIMEOUT_MS)
+        timeout = max(0.0, (ms or 0) / 1000)
+        left = self._rt.remaining_seconds()
         if left is not None:
             timeout = min(timeout, left)
-        event = bus.receive(sid, timeout)
-        return None if event is None else _event_table(rt.lua, event)
+        event = self._bus.receive(sid, timeout)
+        return None if event is None else _event_table(self._rt.lua, event)
 
-    def unsubscribe(sub_id: Any = None) -> bool:
+    def unsubscribe(self, sub_id: Any = None) -> bool:
         if not isinstance(sub_id, bytes):
             return False
-        return bus.unsubscribe(convert.decode(sub_id))
+        return self._bus.unsubscribe(convert.decode(sub_id))
 
-    def list_subscriptions() -> list[dict[str, Any]]:
-        return bus.list_subscriptions()
+    def list_subscriptions(self) -> list[dict[str, Any]]:
+        return self._bus.list_subscriptions()
 
-    def get_stats() -> dict[str, Any]:
-        return bus.stats()
+    def get_stats(self) -> dict[str, Any]:
+        return self._bus.stats()
 
-    for name, fn in (("publish", publish), ("subscribe", subscribe), ("receive", receive),
-                     ("unsubscribe", unsubscribe), ("list_subscriptions", list_subscriptions),
-                     ("get_stats", get_stats)):
-        table[convert.encode(name)] = rt.function(fn, f"Event.{name}")
+
+def install(rt: Runtime, table: Any) -> None:
+    lua_objects(rt).install(table, EventGlobal(rt, event_bus(rt)))
     # upstream documents Event.emit as an alias used by workflow:emit
     table[b"emit"] = table[b"publish"]

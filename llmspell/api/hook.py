@@ -22,7 +22,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
-from ..hooks import NOT_FIRED, HookContext, HookError, HookRegistry, registry_for
+from ..hooks import NOT_FIRED, HookContext, HookError, HookRegistry
 from ..lua import args, convert
 from ..lua.objects import LuaObject, lua_objects
 
@@ -33,27 +33,19 @@ except ImportError:  # pragma: no cover
 
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
+    from ..workflows.gate import LuaGate
 
 
 SHUTDOWN_SECONDS = 5.0
 
 
-def lua_gate(rt: Runtime) -> Any:
+def lua_gate(rt: Runtime) -> LuaGate:
     """The run's LuaGate: queues Lua calls from worker threads to the script's thread."""
-    gate = rt.services.get("lua_gate")
-    if gate is None:
-        from ..workflows.gate import LuaGate
-
-        def must_stop() -> bool:
-            left = rt.remaining_seconds()
-            return rt.stop_reason is not None or (left is not None and left <= 0)
-
-        gate = rt.services["lua_gate"] = LuaGate(must_stop)
-    return gate
+    return rt.services.gate
 
 
 def hook_registry(rt: Runtime) -> HookRegistry:
-    return registry_for(rt.services)
+    return rt.services.hooks
 
 
 class HookHandle(LuaObject):

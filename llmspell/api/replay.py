@@ -6,175 +6,218 @@
     Replay.schedules.cron("*/5 * * * *"):next_run()          -- unix seconds
     Replay.create_comparator():compare_json(a, b)            -- {identical, similarity_score,
                                                              --  summary, differences}
-Objects are Lua tables with colon methods; the logic lives in ``llmspell/replay.py``.
+Objects are ``lua/objects.py`` classes (colon methods); the logic lives in
+``llmspell/replay.py``.
 """
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
-from ..lua import convert
+from ..lua import args
+from ..lua.objects import LuaObject, lua_objects
 from ..replay import MODES, Modification, ReplayConfig, ReplayError, Schedule, compare_json
 
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
 
 
-def _json(value: Any, fn: str) -> Any:
-    try:
-        return convert.to_python(value)
-    except TypeError as exc:
-        raise ApiError(f"{fn}: {exc}") from None
+class ReplayMode(LuaObject):
+    """One of ``Replay.modes``: ``Replay.modes.exact:name() == "exact"``."""
+
+    lua_name = "ReplayMode"
+
+    def __init__(self, mode: str) -> None:
+        self._mode = mode
+
+    def name(self) -> str:
+        return self._mode
 
 
-def _number(value: Any, fn: str, what: str) -> float:
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        raise ApiError(f"{fn}: {what} must be a number, got {convert.describe(value)}")
-    return float(value)
+class ParameterModification(LuaObject):
+    """What ``Replay.create_modification`` returns (and ``cfg:get_modifications()`` lists)."""
+
+    lua_name = "ParameterModification"
+
+    def __init__(self, mod: Modification) -> None:
+        self.mod = mod
+
+    def get_path(self) -> str:
+        return self.mod.path
+
+    def get_value(self) -> Any:
+        return self.mod.value
+
+    def is_enabled(self) -> bool:
+        return self.mod.enabled
+
+    def set_enabled(self, flag: Any = None) -> None:
+        self.mod.enabled = bool(flag)
 
 
-def install(rt: Runtime, table: Any) -> None:
-    modes: dict[str, Any] = {}
-    mode_names: dict[bytes, str] = {}
+class ConfigObject(LuaObject):
+    """What ``Replay.create_config(mode)`` returns: a ``llmspell.replay.ReplayConfig``."""
 
-    for name in MODES:
-        obj = rt.object("ReplayMode", {"name": (lambda n: lambda _s=None: n)(name)},
-                        fields={"__replay_mode": name})
-        modes[name] = obj
-    for name in MODES:
-        mode_names[convert.encode(name)] = name
+    lua_name = "ReplayConfig"
 
-    def mode_of(value: Any, fn: str) -> str:
-        if value is None:
-            return "exact"
-        if isinstance(value, bytes) and value in mode_names:
-            return mode_names[value]
-        if convert.lua_type(value) == "table" and isinstance(value[b"__replay_mode"], bytes):
-            return convert.decode(value[b"__replay_mode"])
-        raise ApiError(f"{fn}: expected a Replay.modes value (exact, modified, simulate, "
-                       f"debug), got {convert.describe(value)}")
+    def __init__(self, replay: ReplayGlobal, cfg: ReplayConfig) -> None:
+        self._replay = replay
+        self._cfg = cfg
 
-    def modification_object(mod: Modification) -> Any:
-        def get_value(_s: Any = None) -> Any:
-            return mod.value
+    def get_mode(self) -> ReplayMode:
+        return self._replay.modes[self._cfg.mode]
 
-        def set_enabled(_s: Any = None, flag: Any = None) -> None:
-            mod.enabled = bool(flag)
+    def should_compare_results(self) -> bool:
+        return self._cfg.compare_results
 
-        obj = rt.object("ParameterModification", {
-            "get_path": lambda _s=None: mod.path, "get_value": get_value,
-            "is_enabled": lambda _s=None: mod.enabled, "set_enabled": set_enabled})
-        key = next(counter)
-        registry[key] = mod
-        obj[b"__mod"] = key
-        return obj
+    def get_timeout_seconds(self) -> int | float:
+        t = self._cfg.timeout_seconds
+        return int(t) if float(t).is_integer() else t
 
-    registry: dict[int, Modification] = {}
-    counter = itertools.count(1)
+    def should_stop_on_error(self) -> bool:
+        return self._cfg.stop_on_error
 
-    def modification_from(value: Any) -> Modification | None:
-        if convert.lua_type(value) == "table" and isinstance(value[b"__mod"], int):
-            return registry.get(value[b"__mod"])
-        return None
+    def get_modifications(self) -> list[ParameterModification]:
+        return [self._replay._modification(m) for m in self._cfg.modifications]
 
-    def create_modification(path: Any = None, value: Any = None, enabled: Any = None) -> Any:
-        fn = "Replay.create_modification"
-        mod = Modification(convert.text_arg(path, fn, 1), _json(value, fn),
-                           enabled is not False)
-        return modification_object(mod)
+    def add_modification(self, path: Any = None, value: Any = None,
+                         enabled: Any = None) -> None:
+        """``(path, value, enabled?)``, or a ParameterModification object."""
+        existing = lua_objects(self._replay.rt).find(path, ParameterModification)
+        if existing is not None:
+            self._cfg.modifications.append(existing.mod)
+            return
+        fn = "ReplayConfig:add_modification"
+        self._cfg.modifications.append(Modification(args.text(path, fn, 1, name="path"),
+                                                    args.data(value, fn), enabled is not False))
 
-    def create_config(mode: Any = None) -> Any:
-        fn = "Replay.create_config"
-        cfg = ReplayConfig(mode=mode_of(mode, fn))
+    def set_mode(self, value: Any = None) -> None:
+        self._cfg.mode = self._replay._mode_of(value, "ReplayConfig:set_mode")
 
-        def add_modification(_s: Any = None, path: Any = None, value: Any = None,
-                             enabled: Any = None) -> None:
-            existing = modification_from(path)
-            if existing is not None:
-                cfg.modifications.append(existing)
-                return
-            label = "ReplayConfig:add_modification"
-            cfg.modifications.append(Modification(convert.text_arg(path, label, 1),
-                                                  _json(value, label), enabled is not False))
+    def set_compare_results(self, flag: Any = None) -> None:
+        self._cfg.compare_results = bool(flag)
 
-        def set_mode(_s: Any = None, value: Any = None) -> None:
-            cfg.mode = mode_of(value, "ReplayConfig:set_mode")
+    def set_timeout_seconds(self, value: Any = None) -> None:
+        self._cfg.timeout_seconds = float(
+            args.number(value, "ReplayConfig:set_timeout_seconds", 1, name="timeout"))
 
-        def set_timeout(_s: Any = None, value: Any = None) -> None:
-            cfg.timeout_seconds = _number(value, "ReplayConfig:set_timeout_seconds", "timeout")
+    def set_stop_on_error(self, flag: Any = None) -> None:
+        self._cfg.stop_on_error = bool(flag)
 
-        def apply(_s: Any = None, value: Any = None) -> Any:
-            try:
-                return cfg.apply(_json(value, "ReplayConfig:apply"))
-            except ReplayError as exc:
-                raise ApiError(f"ReplayConfig:apply: {exc}") from None
-
-        def timeout_seconds(_s: Any = None) -> Any:
-            t = cfg.timeout_seconds
-            return int(t) if float(t).is_integer() else t
-
-        return rt.object("ReplayConfig", {
-            "get_mode": lambda _s=None: modes[cfg.mode],
-            "should_compare_results": lambda _s=None: cfg.compare_results,
-            "get_timeout_seconds": timeout_seconds,
-            "should_stop_on_error": lambda _s=None: cfg.stop_on_error,
-            "get_modifications": lambda _s=None: [modification_object(m)
-                                                  for m in cfg.modifications],
-            "add_modification": add_modification,
-            "set_mode": set_mode,
-            "set_compare_results": lambda _s=None, v=None: setattr(
-                cfg, "compare_results", bool(v)),
-            "set_timeout_seconds": set_timeout,
-            "set_stop_on_error": lambda _s=None, v=None: setattr(cfg, "stop_on_error", bool(v)),
-            "apply": apply,
-        })
-
-    def schedule_object(schedule: Schedule) -> Any:
-        def next_run(_s: Any = None, after: Any = None, executed: Any = None) -> Any:
-            base = None if after is None else _number(after, "ReplaySchedule:next_run", "after")
-            count = int(executed) if isinstance(executed, int | float) else 0
-            return schedule.next_run(base, count)
-
-        return rt.object("ReplaySchedule", {
-            "type_name": lambda _s=None: schedule.kind, "next_run": next_run,
-            "expression": lambda _s=None: schedule.expression})
-
-    def make_schedule(**kw: Any) -> Any:
+    def apply(self, value: Any = None) -> Any:
         try:
-            return schedule_object(Schedule(**kw))
+            return self._cfg.apply(args.data(value, "ReplayConfig:apply"))
+        except ReplayError as exc:
+            raise ApiError(f"ReplayConfig:apply: {exc}") from None
+
+
+class ScheduleObject(LuaObject):
+    """What ``Replay.schedules.once/interval/cron`` return."""
+
+    lua_name = "ReplaySchedule"
+
+    def __init__(self, schedule: Schedule) -> None:
+        self._schedule = schedule
+
+    def type_name(self) -> str:
+        return self._schedule.kind
+
+    def expression(self) -> str | None:
+        return self._schedule.expression
+
+    def next_run(self, after: Any = None, executed: Any = None) -> Any:
+        base = args.optional_number(after, "ReplaySchedule:next_run", 1, name="after")
+        count = int(executed) if isinstance(executed, int | float) else 0
+        return self._schedule.next_run(None if base is None else float(base), count)
+
+
+class Comparator(LuaObject):
+    """What ``Replay.create_comparator()`` returns."""
+
+    lua_name = "HookResultComparator"
+
+    def compare_json(self, a: Any = None, b: Any = None) -> dict[str, Any]:
+        fn = "ReplayComparator:compare_json"
+        return compare_json(args.data(a, fn), args.data(b, fn))
+
+
+class Schedules(LuaObject):
+    """The ``Replay.schedules`` table."""
+
+    lua_name = "Replay.schedules"
+
+    def _make(self, **kw: Any) -> ScheduleObject:
+        try:
+            return ScheduleObject(Schedule(**kw))
         except ReplayError as exc:
             raise ApiError(f"Replay.schedules.{kw['kind']}: {exc}") from None
 
-    def once(delay: Any = None) -> Any:
-        return make_schedule(kind="once", delay=_number(delay, "Replay.schedules.once",
-                                                         "delay_seconds"))
+    def once(self, delay: Any = None) -> ScheduleObject:
+        seconds = args.number(delay, "Replay.schedules.once", 1, name="delay_seconds")
+        return self._make(kind="once", delay=float(seconds))
 
-    def interval(initial: Any = None, every: Any = None, max_executions: Any = None) -> Any:
+    def interval(self, initial: Any = None, every: Any = None,
+                 max_executions: Any = None) -> ScheduleObject:
         fn = "Replay.schedules.interval"
-        return make_schedule(kind="interval", delay=_number(initial, fn, "initial_delay"),
-                             interval=_number(every, fn, "interval"),
-                             max_executions=int(max_executions)
-                             if isinstance(max_executions, int | float) else None)
+        first = float(args.number(initial, fn, 1, name="initial_delay"))
+        period = float(args.number(every, fn, 2, name="interval"))
+        cap = int(max_executions) if isinstance(max_executions, int | float) else None
+        return self._make(kind="interval", delay=first, interval=period, max_executions=cap)
 
-    def cron(expr: Any = None) -> Any:
-        return make_schedule(kind="cron",
-                             expression=convert.text_arg(expr, "Replay.schedules.cron", 1))
+    def cron(self, expr: Any = None) -> ScheduleObject:
+        return self._make(kind="cron", expression=args.text(expr, "Replay.schedules.cron", 1))
 
-    def create_comparator() -> Any:
-        def compare(_s: Any = None, a: Any = None, b: Any = None) -> dict[str, Any]:
-            label = "ReplayComparator:compare_json"
-            return compare_json(_json(a, label), _json(b, label))
 
-        return rt.object("HookResultComparator", {"compare_json": compare})
+class ReplayGlobal(LuaObject):
+    """The ``Replay`` table: its methods are the dot-call functions; ``modes`` and
+    ``schedules`` are sub-tables."""
 
-    table[b"modes"] = rt.table(modes)
-    table[b"create_config"] = rt.function(create_config, "Replay.create_config")
-    table[b"create_modification"] = rt.function(create_modification,
-                                                "Replay.create_modification")
-    table[b"schedules"] = rt.table({
-        "once": rt.function(once, "Replay.schedules.once"),
-        "interval": rt.function(interval, "Replay.schedules.interval"),
-        "cron": rt.function(cron, "Replay.schedules.cron")})
-    table[b"create_comparator"] = rt.function(create_comparator, "Replay.create_comparator")
+    lua_name = "Replay"
+
+    def __init__(self, rt: Runtime) -> None:
+        self.rt = rt
+        self.modes = {name: ReplayMode(name) for name in MODES}
+        self._modifications: dict[int, ParameterModification] = {}
+
+    def _mode_of(self, value: Any, fn: str) -> str:
+        """A mode argument: nil (exact), a mode name, or one of ``Replay.modes``."""
+        if value is None:
+            return "exact"
+        if isinstance(value, bytes) and args.text(value, fn) in self.modes:
+            return args.text(value, fn)
+        found = lua_objects(self.rt).find(value, ReplayMode)
+        if found is not None:
+            return found.name()
+        raise ApiError(f"{fn}: expected a Replay.modes value (exact, modified, simulate, "
+                       f"debug), got {args.describe(value)}")
+
+    def _modification(self, mod: Modification) -> ParameterModification:
+        """The one Lua object for ``mod``."""
+        found = self._modifications.get(id(mod))
+        if found is None:
+            found = self._modifications[id(mod)] = ParameterModification(mod)
+        return found
+
+    def create_config(self, mode: Any = None) -> ConfigObject:
+        return ConfigObject(self, ReplayConfig(mode=self._mode_of(mode, "Replay.create_config")))
+
+    def create_modification(self, path: Any = None, value: Any = None,
+                            enabled: Any = None) -> ParameterModification:
+        fn = "Replay.create_modification"
+        mod = Modification(args.text(path, fn, 1, name="path"), args.data(value, fn),
+                           enabled is not False)
+        return self._modification(mod)
+
+    def create_comparator(self) -> Comparator:
+        return Comparator()
+
+
+def install(rt: Runtime, table: Any) -> None:
+    objects = lua_objects(rt)
+    replay = ReplayGlobal(rt)
+    objects.install(table, replay)
+    table[b"modes"] = rt.table({name: objects.new(mode) for name, mode in replay.modes.items()})
+    schedules = rt.table({})
+    objects.install(schedules, Schedules())
+    table[b"schedules"] = schedules

@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
-from ..lua import convert
+from ..lua import args
+from ..lua.objects import LuaObject, lua_objects
 from ..sessions.service import SessionError
 
 if TYPE_CHECKING:
@@ -24,166 +25,151 @@ if TYPE_CHECKING:
 
 
 def session_service(rt: Runtime) -> SessionService:
-    """The run's session service (opened on first use, closed when the run ends)."""
-
-    def open_service() -> SessionService:
-        from ..sessions.service import open_sessions
-
-        svc = open_sessions(rt.settings)
-        svc.on_delete.append(lambda sid: _drop_rag_collection(rt, sid))
-        return svc
-
-    return rt.service("sessions", open_service, closes=True)
+    """The run's session service (opened on first use, closed when the run ends;
+    deleting a session deletes its RAG session collection if RAG is in use)."""
+    return rt.services.sessions
 
 
-def _drop_rag_collection(rt: Runtime, session_id: str) -> None:
-    """Deleting a session deletes its RAG session collection (if RAG is in use)."""
-    rag = rt.services.get("rag")
-    if rag is not None:
-        rag.cleanup_scope("session", session_id)
-
-
-def text(value: Any, fn: str, position: int, what: str = "session id") -> str:
-    if isinstance(value, bytes):
-        return convert.decode(value)
-    raise ApiError(f"{fn}: {what} (argument #{position}) must be a string, "
-                   f"got {convert.describe(value)}")
-
-
-def table_arg(value: Any, fn: str, position: int) -> dict[str, Any]:
-    if value is None:
-        return {}
-    try:
-        data = convert.to_python(value)
-    except TypeError as exc:
-        raise ApiError(f"{fn}: {exc}") from None
-    if data == [] or data == {}:
-        return {}
-    if not isinstance(data, dict):
-        raise ApiError(f"{fn}: argument #{position} must be a table of named fields")
-    return data
-
-
-def calling(fn: str, action: Any, *args: Any) -> Any:
+def calling(fn: str, action: Any, *values: Any) -> Any:
     """Run a service call; a refusal reaches Lua as ``<fn>: <reason>``."""
     try:
-        return action(*args)
+        return action(*values)
     except SessionError as exc:
         raise ApiError(f"{fn}: {exc}") from None
 
 
+def session_id(value: Any, fn: str, position: int = 1) -> str:
+    return args.text(value, fn, position, name="session_id")
+
+
 def _create_args(fn: str, opts: dict[str, Any]) -> dict[str, Any]:
-    for key in ("name", "description"):
-        if key in opts and not isinstance(opts[key], str):
-            raise ApiError(f"{fn}: {key} must be a string")
-    tags = opts.get("tags", [])
-    if tags == {}:
-        tags = []
-    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
-        raise ApiError(f"{fn}: tags must be an array of strings")
-    metadata = opts.get("metadata", opts.get("custom_metadata"))
-    if metadata is not None and not isinstance(metadata, dict):
-        raise ApiError(f"{fn}: metadata must be a table")
-    return {"name": opts.get("name"), "description": opts.get("description"), "tags": tags,
+    metadata = args.field(opts, "metadata", "fields", fn)
+    if metadata is None:
+        metadata = args.field(opts, "custom_metadata", "fields", fn)
+    return {"name": args.field(opts, "name", "string", fn),
+            "description": args.field(opts, "description", "string", fn),
+            "tags": list(args.field(opts, "tags", "names", fn, default=[])),
             "metadata": metadata, "parent_session_id": opts.get("parent_session_id")}
 
 
-def install(rt: Runtime, table: Any) -> None:
-    def svc() -> SessionService:
-        return session_service(rt)
+class SessionBuilder(LuaObject):
+    """``Session.builder()``: ``:name(s)``, ``:description(s)``, ``:tag(s)``, ``:tags(t)``
+    (each returns the builder), ``:build()`` -> the new session's id."""
 
-    def create(opts: Any = None) -> str:
-        args = _create_args("Session.create", table_arg(opts, "Session.create", 1))
-        return calling("Session.create", lambda: svc().create(**args))
+    lua_name = "SessionBuilder"
 
-    def builder() -> Any:
-        spec: dict[str, Any] = {"tags": []}
+    def __init__(self, sessions: SessionGlobal) -> None:
+        self._sessions = sessions
+        self._spec: dict[str, Any] = {"tags": []}
 
-        def setter(field: str) -> Any:
-            def set_field(this: Any, value: Any = None) -> Any:
-                spec[field] = text(value, f"SessionBuilder:{field}", 1, field)
-                return this
-            return set_field
+    def name(self, value: Any = None) -> SessionBuilder:
+        self._spec["name"] = args.text(value, "SessionBuilder:name", 1, name="name")
+        return self
 
-        def tag(this: Any, value: Any = None) -> Any:
-            spec["tags"].append(text(value, "SessionBuilder:tag", 1, "tag"))
-            return this
+    def description(self, value: Any = None) -> SessionBuilder:
+        self._spec["description"] = args.text(value, "SessionBuilder:description", 1,
+                                              name="description")
+        return self
 
-        def tags(this: Any, value: Any = None) -> Any:
-            items = convert.to_python(value) if value is not None else []
-            if items == {}:
-                items = []
-            if not isinstance(items, list) or not all(isinstance(t, str) for t in items):
-                raise ApiError("SessionBuilder:tags: expected an array of strings")
-            spec["tags"].extend(items)
-            return this
+    def tag(self, value: Any = None) -> SessionBuilder:
+        self._spec["tags"].append(args.text(value, "SessionBuilder:tag", 1, name="tag"))
+        return self
 
-        def build(this: Any) -> str:
-            args = _create_args("SessionBuilder:build", dict(spec))
-            return calling("SessionBuilder:build", lambda: svc().create(**args))
+    def tags(self, value: Any = None) -> SessionBuilder:
+        if value is not None:
+            self._spec["tags"].extend(args.names(value, "SessionBuilder:tags", 1, name="tags"))
+        return self
 
-        return rt.object("SessionBuilder", {
-            "name": setter("name"), "description": setter("description"), "tag": tag,
-            "tags": tags, "build": build})
+    def build(self) -> str:
+        return self._sessions._create_from("SessionBuilder:build", dict(self._spec))
 
-    def get(session_id: Any = None) -> dict[str, Any]:
-        return calling("Session.get", svc().get, text(session_id, "Session.get", 1))
 
-    def list_(query: Any = None) -> list[dict[str, Any]]:
-        q = table_arg(query, "Session.list", 1)
-        status = q.get("status")
-        limit = q.get("limit")
-        tags = q.get("tags") or None
-        if status is not None and not isinstance(status, str):
-            raise ApiError("Session.list: status must be a string")
-        if limit is not None and not isinstance(limit, int):
-            raise ApiError("Session.list: limit must be an integer")
-        if tags is not None and not isinstance(tags, list):
-            raise ApiError("Session.list: tags must be an array of strings")
-        return calling("Session.list", lambda: svc().list(status, tags, limit))
+class SessionGlobal(LuaObject):
+    """The ``Session`` table: its methods are the dot-call functions. The service opens
+    on the first call that needs it."""
 
-    def simple(name: str) -> Any:
+    lua_name = "Session"
+    lua_names = {"list_sessions": "list"}
+
+    def __init__(self, rt: Runtime) -> None:
+        self._rt = rt
+
+    def _svc(self) -> SessionService:
+        return session_service(self._rt)
+
+    def _call(self, name: str, value: Any) -> Any:
+        """``Session.<name>(session_id)``: the service's method of the same name."""
         fn = f"Session.{name}"
+        return calling(fn, getattr(self._svc(), name), session_id(value, fn))
 
-        def call(session_id: Any = None) -> Any:
-            return calling(fn, getattr(svc(), name), text(session_id, fn, 1))
-        return call
+    def _create_from(self, fn: str, opts: dict[str, Any]) -> str:
+        created = _create_args(fn, opts)
+        return calling(fn, lambda: self._svc().create(**created))
 
-    def get_current() -> str | None:
-        return svc().current
+    def create(self, opts: Any = None) -> str:
+        return self._create_from("Session.create",
+                                args.optional_fields(opts, "Session.create", 1))
 
-    def set_current(session_id: Any = None) -> None:
-        if session_id is None:
-            svc().set_current(None)
+    def builder(self) -> SessionBuilder:
+        return SessionBuilder(self)
+
+    def get(self, sid: Any = None) -> dict[str, Any]:
+        return self._call("get", sid)
+
+    def list_sessions(self, query: Any = None) -> list[dict[str, Any]]:
+        fn = "Session.list"
+        q = args.optional_fields(query, fn, 1, name="query")
+        status = args.field(q, "status", "string", fn)
+        limit = args.field(q, "limit", "integer", fn)
+        tags = args.field(q, "tags", "names", fn) or None
+        return calling(fn, lambda: self._svc().list(status, tags, limit))
+
+    def save(self, sid: Any = None) -> Any:
+        return self._call("save", sid)
+
+    def load(self, sid: Any = None) -> Any:
+        return self._call("load", sid)
+
+    def complete(self, sid: Any = None) -> Any:
+        return self._call("complete", sid)
+
+    def suspend(self, sid: Any = None) -> Any:
+        return self._call("suspend", sid)
+
+    def resume(self, sid: Any = None) -> Any:
+        return self._call("resume", sid)
+
+    def delete(self, sid: Any = None) -> Any:
+        return self._call("delete", sid)
+
+    def get_current(self) -> str | None:
+        return self._svc().current
+
+    def set_current(self, sid: Any = None) -> None:
+        if sid is None:
+            self._svc().set_current(None)
             return
-        calling("Session.set_current", svc().set_current,
-                text(session_id, "Session.set_current", 1))
+        self._call("set_current", sid)
 
-    def can_replay(session_id: Any = None) -> bool:
-        calling("Session.can_replay", svc().get, text(session_id, "Session.can_replay", 1))
+    def can_replay(self, sid: Any = None) -> bool:
+        """Nothing records hook executions into sessions: never replayable."""
+        calling("Session.can_replay", self._svc().get, session_id(sid, "Session.can_replay"))
         return False
 
-    def replay(session_id: Any = None, cfg: Any = None) -> Any:
-        sid = calling("Session.replay", svc().load, text(session_id, "Session.replay", 1))
-        raise ApiError(f"Session.replay: session {sid} has no recorded hook executions to "
-                       "replay")
+    def replay(self, sid: Any = None, cfg: Any = None) -> None:
+        loaded = calling("Session.replay", self._svc().load, session_id(sid, "Session.replay"))
+        raise ApiError(f"Session.replay: session {loaded} has no recorded hook executions "
+                       "to replay")
 
-    def get_replay_metadata(session_id: Any = None) -> dict[str, Any]:
-        info = calling("Session.get_replay_metadata", svc().get,
-                       text(session_id, "Session.get_replay_metadata", 1))
+    def get_replay_metadata(self, sid: Any = None) -> dict[str, Any]:
+        fn = "Session.get_replay_metadata"
+        info = calling(fn, self._svc().get, session_id(sid, fn))
         return {"session_id": info["id"], "can_replay": False, "total_hooks": 0,
                 "status": info["status"], "created_at": info["created_at"]}
 
-    def list_replayable() -> list[str]:
+    def list_replayable(self) -> list[str]:
         return []
 
-    functions = {
-        "create": create, "builder": builder, "get": get, "list": list_,
-        "save": simple("save"), "load": simple("load"), "complete": simple("complete"),
-        "suspend": simple("suspend"), "resume": simple("resume"), "delete": simple("delete"),
-        "get_current": get_current, "set_current": set_current, "can_replay": can_replay,
-        "replay": replay, "get_replay_metadata": get_replay_metadata,
-        "list_replayable": list_replayable,
-    }
-    for name, fn in functions.items():
-        table[name.encode()] = rt.function(fn, f"Session.{name}")
+
+def install(rt: Runtime, table: Any) -> None:
+    lua_objects(rt).install(table, SessionGlobal(rt))

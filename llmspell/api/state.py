@@ -32,21 +32,11 @@ if TYPE_CHECKING:
 
 def state_service(rt: Runtime) -> StateService:
     """The run's state service (opened on first use, closed when the run ends)."""
-    def make() -> StateService:
-        from ..state.service import open_state
-
-        return open_state(rt.settings)
-
-    return rt.service("state", make, closes=True)
+    return rt.services.state
 
 
 def backup_manager(rt: Runtime) -> BackupManager:
-    def make() -> BackupManager:
-        from ..state.backup import backup_manager as build
-
-        return build(state_service(rt), rt.settings)
-
-    return rt.service("state_backups", make)
+    return rt.services.state_backups
 
 
 def _text(value: Any, fn: str, position: int, what: str) -> str:
@@ -186,9 +176,7 @@ def install(rt: Runtime, table: Any) -> None:
     emit_events = bool(rt.settings.get("events.emit_state_events"))
 
     def changed(full: str, operation: str) -> None:
-        from ..events import bus_for
-
-        bus_for(rt.services, rt.settings).emit(
+        rt.services.events.emit(
             "state.changed", {"key": full, "operation": operation}, component="state")
 
     def put(fn: str, full: str, value: Any) -> None:
@@ -212,7 +200,7 @@ def install(rt: Runtime, table: Any) -> None:
         full = _text(scope, "State.delete", 1, "scope") + ":" + _text(key, "State.delete", 2,
                                                                        "key")
         removed = svc().remove(full)
-        drop = rt.services.get("state_lua_copies")
+        drop = rt.services.forget_state_copies
         if drop is not None:
             drop(full)
         if removed and emit_events:
@@ -269,7 +257,7 @@ def install(rt: Runtime, table: Any) -> None:
             result = backup_manager(rt).restore(bid, bool(dry_run))
         except BackupError as exc:
             return {"success": False, "backup_id": bid, "error": str(exc)}
-        drop = rt.services.get("state_lua_copies")
+        drop = rt.services.forget_state_copies
         if drop is not None and not dry_run:
             drop(None)
         if emit_events and not dry_run:
@@ -296,14 +284,14 @@ def install(rt: Runtime, table: Any) -> None:
         elif target is None or not isinstance(target, int | float):
             raise ApiError("State.migrate: target version (argument #1) must be a string or "
                            f"number, got {convert.describe(target)}")
-        section = "runtime.state_persistence"
         backup = None
-        if rt.settings.get(f"{section}.backup_on_migration", True):
+        if rt.settings.get("runtime.state_persistence.backup_on_migration"):
             def backup(description: str) -> dict[str, Any]:
                 return backup_manager(rt).create(False, description)
         try:
             return migrations.migrate(
-                svc(), target, enabled=bool(rt.settings.get(f"{section}.migration_enabled")),
+                svc(), target,
+                enabled=bool(rt.settings.get("runtime.state_persistence.migration_enabled")),
                 backup=backup)
         except migrations.VersionError as exc:
             raise ApiError(f"State.migrate: {exc}") from None
@@ -454,4 +442,4 @@ def _install_fast_paths(rt: Runtime, table: Any, service: StateService, emit_eve
                 forget(None)
             elif known.pop(key, None) is not None:
                 forget(key.encode("utf-8", "surrogateescape"))
-        rt.services["state_lua_copies"] = drop
+        rt.services.forget_state_copies = drop

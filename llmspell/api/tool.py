@@ -17,18 +17,8 @@ if TYPE_CHECKING:
 
 
 def tool_service(rt: Runtime) -> ToolService:
-    """The run's ToolService, created on first use and kept in ``rt.services["tools"]``."""
-    service = rt.services.get("tools")  # the hot path: no lock, no closure
-    if service is not None:
-        return service
-
-    def make() -> ToolService:
-        from ..hooks import ServiceHooks
-
-        return ToolService(rt.settings, rt.remaining_seconds, stopped=rt.check,
-                           hooks=ServiceHooks(rt.services))
-
-    return rt.service("tools", make)
+    """The run's ToolService (``rt.services.tools``, made on first use)."""
+    return rt.services.tools
 
 
 def lua_converter(rt: Runtime) -> Any:

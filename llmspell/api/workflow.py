@@ -28,6 +28,7 @@ from ..errors import ApiError
 from ..held import WORKFLOWS_HELD_LIMIT, HeldBytes, HeldBytesFull
 from ..lua import args, convert
 from ..lua.objects import LuaObject, lua_objects
+from ..run import Slot
 from ..workflows.engine import Engine
 from ..workflows.gate import Cancelled
 from ..workflows.model import TYPES, Workflow, WorkflowError
@@ -309,7 +310,7 @@ class Bridge:
 
     def warnings(self, wf: Workflow) -> list[str]:
         out: list[str] = []
-        tools = self.rt.services.get("tools")
+        tools = self.rt.services.tools_if_made
         for step in wf.all_steps():
             if step.type == "tool" and tools is not None and hasattr(tools, "get") \
                     and tools.get(step.tool) is None:
@@ -332,11 +333,15 @@ def spec_errors() -> Iterator[None]:
 
 
 def _exporting(rt: Runtime) -> bool:
-    return any(rt.settings.get(f"events.export.{k}") for k in ("stdout", "file", "webhook"))
+    return bool(rt.settings.get("events.export.stdout") or rt.settings.get("events.export.file")
+                or rt.settings.get("events.export.webhook"))
+
+
+WORKFLOWS: Slot[Bridge] = Slot("workflows")
 
 
 def workflow_bridge(rt: Runtime) -> Bridge:
-    return rt.service("workflows", lambda: Bridge(rt))
+    return rt.services.slot(WORKFLOWS, lambda: Bridge(rt))
 
 
 # -- a workflow instance (spec § 4.4) ----------------------------------------------

@@ -10,15 +10,16 @@ No `from __future__ import annotations`: typer evaluates these annotations itsel
 """
 
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ..errors import LLMSpellError, ScriptError
+from ..errors import LLMSpellError
+from .execute import Options, load_settings, report_failure
+
+__all__ = ["Options", "load_settings", "report_failure"]  # re-exported for the commands
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -36,23 +37,14 @@ class Engine(StrEnum):
     python = "python"
 
 
-@dataclass
-class Options:
-    """The global options of one invocation (the defaults are the flags' defaults)."""
-
-    config: Path | None = None
-    debug: bool = False
-    verbose: bool = False
-    output: str = OutputMode.text.value
-    engine: str = Engine.lua.value
-
-
 # The global options, declared once; the root callback in main.py takes them.
 ConfigOpt = Annotated[Path | None, typer.Option(
     "-c", "--config", envvar="LLMSPELL_CONFIG", help="Config file (TOML).")]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Python tracebacks and debug logging.")]
 VerboseOpt = Annotated[bool, typer.Option("-v", "--verbose", help="More logging on stderr.")]
 OutputOpt = Annotated[OutputMode, typer.Option("--output", help="Result format.")]
+NoLogOpt = Annotated[bool, typer.Option("--no-log", help="Do not log model calls "
+                                                          "(see `llmspell logs`).")]
 EngineOpt = Annotated[Engine, typer.Option("--engine", envvar="LLMSPELL_ENGINE",
                                            help="Script engine (only lua is available).")]
 
@@ -70,37 +62,7 @@ def fail(exc: BaseException, opts: Options) -> typer.Exit:
     Returns the `typer.Exit` for the caller to raise (`raise fail(exc, opts) from None`);
     with `--debug`, an error that is not ours is re-raised for the full traceback.
     """
-    from .output import print_error
-
-    if opts.debug and not isinstance(exc, LLMSpellError):
-        raise exc
-    detail = exc.traceback if isinstance(exc, ScriptError) else ""
-    if opts.debug and isinstance(exc, LLMSpellError) and exc.__cause__ is not None:
-        import traceback
-
-        detail = (detail + "\n" + "".join(traceback.format_exception(exc.__cause__))).strip()
-    print_error(str(exc), detail)
-    return typer.Exit(getattr(exc, "exit_code", 1))
-
-
-def load_settings(opts: Options,
-                  adjust: Callable[["Settings"], None] | None = None) -> "Settings":
-    """The settings for this invocation: `--config` (or the discovered file), `-v`/`--debug`
-    raise the log level, `adjust` applies a command's own flags; then the config's
-    warnings are printed. Raises `LLMSpellError` (see `load_settings_or_exit`)."""
-    from .. import config as config_mod
-    from .output import print_warning
-
-    if opts.engine != "lua":
-        raise LLMSpellError(f"Engine '{opts.engine}' is not available: only 'lua' is built in")
-    settings = config_mod.load(opts.config)
-    if opts.verbose or opts.debug:
-        settings.set("runtime.log_level", "debug")
-    if adjust is not None:
-        adjust(settings)
-    for warning in settings.warnings:
-        print_warning(warning)
-    return settings
+    return typer.Exit(report_failure(exc, opts))
 
 
 def load_settings_or_exit(opts: Options) -> "Settings":

@@ -10,44 +10,51 @@ define typer commands: typer would eval every annotation string at each start.
 
 
 import sys
-import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from .. import __version__
-from ..errors import LLMSpellError, ScriptError, ScriptExit, ScriptInterrupted
+from ..errors import LLMSpellError
 from .backup import backup_app
 from .common import (
     ConfigOpt,
     DebugOpt,
     Engine,
     EngineOpt,
+    NoLogOpt,
     Options,
     OutputMode,
     OutputOpt,
     VerboseOpt,
     echo_json,
     fail,
-    load_settings,
     load_settings_or_exit,
     options,
 )
 from .db import db_app
+from .execute import LLMFlags, RagFlags, Script, read_stdin
+from .execute import execute as _execute
+from .group import RootGroup, RunCommand
+from .keys import keys_app
+from .logs import logs_app
 from .store import store_app
 from .tools import tools_app
 
 if TYPE_CHECKING:
-    from ..config import Settings
+    pass
 
 app = typer.Typer(
-    add_completion=False,
+    cls=RootGroup,
     no_args_is_help=True,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
-    help="Run Lua scripts with AI building blocks: Agent, Tool, Workflow, State, RAG ...",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    help="Run Lua scripts with AI building blocks: Agent, Tool, Workflow, State, RAG ...\n\n"
+         "The global options may also follow the command (llmspell run x.lua --debug). "
+         "`llmspell FILE.lua ARGS...` runs a script (what a `#!/usr/bin/env llmspell` "
+         "line does): every word after the file is the script's.",
 )
 
 
@@ -65,127 +72,26 @@ def _main_options(
     verbose: VerboseOpt = False,
     output: OutputOpt = OutputMode.text,
     engine: EngineOpt = Engine.lua,
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+    no_log: NoLogOpt = False,
+    version: bool = typer.Option(False, "-V", "--version", callback=_version, is_eager=True,
                                  help="Show the version and exit."),
 ) -> None:
     ctx.obj = Options(config=config, debug=debug, verbose=verbose, output=output.value,
-                      engine=engine.value)
-
-
-@dataclass
-class RagFlags:
-    enable: bool
-    disable: bool
-    config: Path | None
-    dims: int | None
-    backend: str | None
-
-    def apply(self, settings: "Settings") -> None:
-        from .. import config as config_mod
-
-        if self.config is not None:
-            extra = config_mod.from_dict({"rag": config_mod.read_file(self.config).get("rag", {})},
-                                         self.config, {})
-            settings.data["rag"] = extra.data["rag"]
-        if self.enable:
-            settings.set("rag.enabled", True)
-        if self.disable:
-            settings.set("rag.enabled", False)
-        if self.dims is not None:
-            settings.set("rag.vector_storage.dimensions", self.dims)
-        if self.backend is not None:
-            if self.backend != "hnsw":
-                raise LLMSpellError(
-                    f"Unknown RAG backend: {self.backend}. Only 'hnsw' is available")
-            settings.set("rag.vector_storage.backend", self.backend)
-
-
-@dataclass
-class LLMFlags:
-    record: Path | None = None
-    playback: Path | None = None
-    usage: bool = False
-
-
-def _execute(opts: Options, rag: RagFlags, *, script: Path | None, code: str | None,
-             script_args: list[str] | None, timeout: float | None,
-             llm: LLMFlags | None = None) -> None:
-    """Run a script file or inline code, print its result, exit with its status."""
-    from ..lua.globals import parse_script_args
-    from ..lua.runtime import Output, Runtime
-    from ..providers import session as llm_session
-    from .output import (
-        PIPE_CLOSED_STATUS,
-        print_error,
-        print_result,
-        quiet_closed_stream,
-        replay_unfinished,
-        script_stream,
-    )
-
-    llm = llm or LLMFlags()
-    stream = script_stream(opts.output)
-    try:
-        settings = load_settings(opts, rag.apply)
-        llm_session.begin_run(llm.record, llm.playback)
-        if script is not None and not script.is_file():
-            raise ScriptError(f"Script file not found: {script}")
-        output = Output(capture=opts.output == "pretty", stream=stream)
-        started = time.perf_counter()
-        args = (parse_script_args(script.name, script_args or [])
-                if script is not None else None)
-        rt = Runtime(settings, script_path=script, script_args=args, output=output,
-                     timeout_seconds=timeout, debug=opts.debug, watchdog=True)
-        # the reader closed stdout (`| head`): stop the script as os.exit would
-        stream.on_closed = lambda: rt.request_exit(PIPE_CLOSED_STATUS)
-        try:
-            if script is not None:
-                value = rt.run_file(script, str(script))
-            else:
-                value = rt.run_source((code or "").encode("utf-8", "surrogateescape"), "exec")
-        finally:
-            rt.close()
-            if llm.usage:
-                llm_session.print_usage()
-        if stream.closed:
-            raise typer.Exit(PIPE_CLOSED_STATUS)
-        elapsed = (time.perf_counter() - started) * 1000
-        print_result(value, opts.output, output.lines, elapsed, llm_session.usage_lines())
-    except BrokenPipeError:
-        quiet_closed_stream(sys.stdout)
-        raise typer.Exit(PIPE_CLOSED_STATUS) from None
-    except ScriptExit as exc:
-        replay_unfinished(stream)
-        raise typer.Exit(exc.code) from None
-    except ScriptInterrupted:
-        replay_unfinished(stream)
-        print_error("interrupted")
-        raise typer.Exit(130) from None
-    except KeyboardInterrupt:
-        replay_unfinished(stream)
-        print_error("interrupted")
-        raise typer.Exit(130) from None
-    except LLMSpellError as exc:
-        replay_unfinished(stream)
-        raise fail(exc, opts) from None
-    except Exception as exc:  # a bug: one line unless --debug
-        replay_unfinished(stream)
-        if opts.debug:
-            raise
-        raise fail(LLMSpellError(f"internal error: {type(exc).__name__}: {exc}"),
-                   opts) from None
+                      engine=engine.value, no_log=no_log)
 
 
 # Options shared by `run` and `exec`.
 TimeoutOpt = Annotated[float | None, typer.Option(
     "--timeout", help="Stop the script after this many seconds.")]
-StreamOpt = Annotated[bool, typer.Option("--stream", help="Accepted for compatibility.")]
+StreamOpt = Annotated[bool, typer.Option(
+    "--stream", help="Show agent replies as they arrive, where print output goes.")]
 RagOpt = Annotated[bool, typer.Option("--rag", help="Enable RAG for this run.")]
 NoRagOpt = Annotated[bool, typer.Option("--no-rag", help="Disable RAG for this run.")]
 RagConfigOpt = Annotated[Path | None, typer.Option("--rag-config",
                                                    help="Take [rag] from FILE.")]
 RagDimsOpt = Annotated[int | None, typer.Option("--rag-dims", help="Vector dimensions.")]
-RagBackendOpt = Annotated[str | None, typer.Option("--rag-backend", help="Only 'hnsw'.")]
+RagBackendOpt = Annotated[str | None, typer.Option("--rag-backend",
+                                                   help="hnsw or postgres.")]
 RecordOpt = Annotated[Path | None, typer.Option(
     "--record", help="Record every LLM provider exchange to FILE (no keys written).")]
 PlaybackOpt = Annotated[Path | None, typer.Option(
@@ -194,11 +100,12 @@ PlaybackOpt = Annotated[Path | None, typer.Option(
 UsageOpt = Annotated[bool, typer.Option("--usage", help="Print token usage to stderr.")]
 
 
-@app.command(context_settings={"allow_interspersed_args": False})
+@app.command(cls=RunCommand)
 def run(
     ctx: typer.Context,
-    script: Path = typer.Argument(..., help="The Lua script to run."),
-    args: list[str] | None = typer.Argument(None, help="Script arguments (after --)."),
+    script: str = typer.Argument(..., help="The Lua script to run (- reads it from stdin)."),
+    args: list[str] | None = typer.Argument(
+        None, help="Script arguments; options for the script go after --."),
     timeout: TimeoutOpt = None,
     stream: StreamOpt = False,
     rag: RagOpt = False,
@@ -210,18 +117,25 @@ def run(
     playback: PlaybackOpt = None,
     usage: UsageOpt = False,
 ) -> None:
-    """Run a Lua script: llmspell run script.lua -- pos1 --name value."""
-    if args and args[0] == "--":
-        args = args[1:]
-    _execute(options(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
-             script=script, code=None, script_args=args, timeout=timeout,
-             llm=LLMFlags(record, playback, usage))
+    """Run a Lua script: llmspell run script.lua -- pos1 --name value.
+
+    llmspell's own options may come anywhere before --; everything after -- goes to the
+    script (ARGS/arg). `llmspell script.lua ARGS...` is short for
+    `llmspell run script.lua -- ARGS...`.
+    """
+    opts = options(ctx)
+    try:
+        chosen = Script.named(script, args)
+    except LLMSpellError as exc:
+        raise fail(exc, opts) from None
+    _execute(opts, RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend), chosen,
+             timeout=timeout, llm=LLMFlags(record, playback, usage), stream_replies=stream)
 
 
 @app.command("exec")
 def exec_(
     ctx: typer.Context,
-    code: str = typer.Argument(..., help="Lua code to run."),
+    code: str = typer.Argument(..., help="Lua code to run (- reads it from stdin)."),
     timeout: TimeoutOpt = None,
     stream: StreamOpt = False,
     rag: RagOpt = False,
@@ -234,9 +148,14 @@ def exec_(
     usage: UsageOpt = False,
 ) -> None:
     """Run inline Lua code: llmspell exec 'print(1 + 1)'."""
-    _execute(options(ctx), RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
-             script=None, code=code, script_args=None, timeout=timeout,
-             llm=LLMFlags(record, playback, usage))
+    opts = options(ctx)
+    try:
+        source = read_stdin() if code == "-" else code.encode("utf-8", "surrogateescape")
+    except LLMSpellError as exc:
+        raise fail(exc, opts) from None
+    _execute(opts, RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
+             Script("exec", source=source), timeout=timeout,
+             llm=LLMFlags(record, playback, usage), stream_replies=stream)
 
 
 @app.command()
@@ -300,76 +219,37 @@ def init(
     output: Path = typer.Option(Path("llmspell.toml"), "-o", "--output", help="File to write."),
     force: bool = typer.Option(False, "-f", "--force", help="Overwrite an existing file."),
 ) -> None:
-    """Write the default configuration as TOML."""
-    from ..config import default_toml
+    """Write a commented starter configuration and show the next steps."""
     from ..paths import write_atomically
+    from .init_config import NEXT_STEPS, commented_config
 
     opts = options(ctx)
     if output.exists() and not force:
         raise fail(LLMSpellError(f"{output} already exists (use --force to overwrite)"), opts)
     try:
-        write_atomically(output, default_toml().encode("utf-8"))
+        write_atomically(output, commented_config().encode("utf-8"))
     except OSError as exc:
         raise fail(LLMSpellError(f"cannot write {output}: {exc.strerror or exc}"), opts) from None
-    typer.echo(f"Wrote default configuration to {output}")
-
-
-def _key_source(settings: "Settings", name: str, entry: dict[str, Any]) -> str:
-    """Where the key a provider would send comes from (``env OPENAI_API_KEY``, ...)."""
-    from ..providers import ProviderError, resolve
-
-    key_env = entry.get("api_key_env")
-    try:
-        info = resolve(settings, name)
-    except ProviderError:
-        info = None
-    if info is not None and info.key_source:
-        withheld = " (withheld: base_url is not one you configured)" if info.key_withheld \
-            else ""
-        return info.key_source + withheld
-    if key_env:
-        return f"env {key_env} (unset)"
-    return "none"
+    typer.echo(f"Wrote a starter configuration to {output}")
+    typer.echo(NEXT_STEPS.format(config=output))
 
 
 @app.command()
 def providers(ctx: typer.Context,
               detailed: bool = typer.Option(False, "--detailed", help="Show every field."),
               no_check: bool = typer.Option(False, "--no-check",
-                                            help="Do not contact the providers.")
+                                            help="Do not contact the providers."),
+              timeout: float = typer.Option(3.0, "--timeout",
+                                            help="Seconds to wait for each endpoint."),
               ) -> None:
-    """List the providers the configuration declares and whether each is reachable."""
+    """List the configured providers and the built-in types: where each key comes from and
+    whether each endpoint answers (exit 1 when one that is set up does not)."""
+    from .providers import show_providers
+
     opts = options(ctx)
     settings = load_settings_or_exit(opts)
-    checks: dict[str, Any] = {}
-    if not no_check:
-        from ..providers import check_reachable
-
-        checks = check_reachable(settings, list(settings.providers))
-    rows = []
-    for name, entry in settings.providers.items():
-        key = _key_source(settings, name, entry)
-        row = {"name": name, "type": entry.get("provider_type") or name,
-               "model": entry.get("default_model"), "enabled": entry.get("enabled"),
-               "base_url": entry.get("base_url"), "key": key}
-        if name in checks:
-            row["endpoint"] = checks[name]["endpoint"]
-            row["status"] = checks[name]["status"]
-        if detailed:
-            row["options"] = entry.get("options", {})
-        rows.append(row)
-    if opts.output == "json":
-        echo_json(rows)
-        return
-    if not rows:
-        typer.echo("No providers configured.")
-        return
-    for row in rows:
-        typer.echo(f"{row['name']}: type={row['type']} model={row['model'] or '-'} "
-                   f"key={row['key']}" + (f" base_url={row['base_url']}" if row["base_url"]
-                                          else "")
-                   + (f" endpoint={row['endpoint']} status={row['status']}" if "status" in row
-                      else ""))
+    raise typer.Exit(show_providers(opts, settings, detailed=detailed, check=not no_check,
+                                    timeout=timeout))
 
 
 @app.command()
@@ -379,21 +259,26 @@ def repl(
         None, "--history", help="History file (default: <data dir>/repl_history)."),
 ) -> None:
     """Interactive Lua prompt with every global; expressions print their value."""
+    from .. import calllog
     from .repl import run_repl
 
     opts = options(ctx)
     settings = load_settings_or_exit(opts)
+    calllog.begin_run(settings, "repl", enabled=not opts.no_log)
     raise typer.Exit(run_repl(settings, history, debug=opts.debug))
 
 
 app.add_typer(backup_app, name="backup")
 app.add_typer(tools_app, name="tools")
+app.add_typer(keys_app, name="keys")
+app.add_typer(logs_app, name="logs")
 app.add_typer(db_app, name="db")
 app.add_typer(store_app, name="store")
 
 
 def main() -> None:
-    """Console entry point."""
+    """The typer app (``launch.main`` is the console entry point: it installs the
+    terminal's progress bars and sends plain runs past typer)."""
     try:
         app()
     except KeyboardInterrupt:

@@ -101,6 +101,18 @@ def script_stream(mode: str) -> ScriptStream:
     return ScriptStream(sys.stdout.buffer, live=sys.stdout.isatty())
 
 
+def reply_sink(output: Any) -> Callable[[str], None]:
+    """``--stream``: agent reply pieces go where the script's ``print`` output goes (stdout;
+    stderr with ``--output json``; the Console Output block with ``pretty``), each one
+    shown at once."""
+
+    def show(piece: str) -> None:
+        output.write(piece.encode("utf-8", "surrogateescape"))
+        output.flush()
+
+    return show
+
+
 def replay_unfinished(stream: ScriptStream) -> None:
     """A run that did not finish shows what it printed (pretty mode kept it back)."""
     try:

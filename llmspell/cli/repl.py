@@ -7,8 +7,11 @@
   tables as JSON); statements run silently (``print`` output shows as usual);
 - unfinished input (an open ``function``, ``do``, string, table ...) continues on the
   next line with a ``>>`` prompt;
+- on a terminal, a table too wide for a line is shown indented and cut after
+  ``MAX_LINES`` lines (pipes get the one-line value, whole);
 - errors, timeouts and Ctrl-C are reported and the session goes on;
-  Ctrl-D (or ``.exit``) leaves; ``os.exit(n)`` leaves with status n.
+  Ctrl-D (or ``.exit``) leaves; ``os.exit(n)`` leaves with status n; ``.help`` prints
+  ``HELP`` (the banner says so).
 
 As in ``lua``'s own REPL, ``local`` variables last for one entry: use globals to keep
 values between entries.
@@ -27,6 +30,25 @@ if TYPE_CHECKING:
 PROMPT = "> "
 CONTINUE = ">> "
 HISTORY_LENGTH = 1000
+BANNER = ("llmspell {version} REPL (LuaJIT). Expressions print their value; "
+          ".help for help, Ctrl-D to leave.\n")
+MAX_LINES = 30  # a longer value (on a terminal) shows its first lines and how many more
+
+HELP = """\
+Type Lua and press Enter.
+  1 + 1                  an expression prints its value (tables as JSON)
+  tools = Tool.list()    a statement runs silently; globals last the whole session
+  local x = 1            a local lasts for that entry only (as in lua's own REPL)
+  function f() ...       unfinished input continues on a ">>" line
+On a terminal, tables are shown indented and cut after {lines} lines; print(JSON.stringify(v))
+shows all of v on one line.
+{globals}
+  (e.g. Tool.list(), Tool.invoke("uuid_generator", {{}}), Agent.builder()).
+Keys: Tab completes globals, fields and methods (Tool.inv<Tab>, agent:inv<Tab>);
+  Up/Down recall history (kept in {history});
+  Ctrl-C stops a running entry or clears the line.
+Commands: .help  this text    .exit (or Ctrl-D)  leave; os.exit(n) leaves with status n
+"""
 
 KEYWORDS = ("and", "break", "do", "else", "elseif", "end", "false", "for", "function",
             "goto", "if", "in", "local", "nil", "not", "or", "repeat", "return", "then",
@@ -62,6 +84,43 @@ class Completer:
         if state == 0:
             self._matches = self.candidates(text)
         return self._matches[state] if state < len(self._matches) else None
+
+
+def help_text(history: Path) -> str:
+    """``.help``: ``HELP`` with the globals of this version and the history file."""
+    import textwrap
+
+    from ..lua.globals import GLOBALS
+
+    names = ", ".join(sorted(name for name, _, _ in GLOBALS))
+    wrapped = textwrap.fill(names, 88, initial_indent="Globals: ", subsequent_indent="  ")
+    return HELP.format(lines=MAX_LINES, history=history, globals=wrapped)
+
+
+def display(shown: str, width: int, max_lines: int = MAX_LINES) -> str:
+    """An expression's values for a terminal: a table too wide for one line indented (2
+    spaces, keys in the JSON text's sorted order), at most ``max_lines`` lines, each cut
+    to ``width`` columns.
+
+    ``shown`` is ``show``'s line: values separated by tabs (JSON text never holds a raw
+    tab), tables and strings as compact JSON."""
+    import json
+
+    parts = []
+    for part in shown.split("\t"):
+        if part[:1] in ("{", "[") and len(part) > width:
+            try:
+                part = json.dumps(json.loads(part), indent=2, ensure_ascii=False)
+            except (ValueError, RecursionError):
+                pass
+        parts.append(part)
+    lines = "\t".join(parts).split("\n")
+    more = len(lines) - max_lines
+    if more > 0:
+        lines = lines[:max_lines] + [f"... {more} more lines (print(JSON.stringify(value)) "
+                                     "shows all)"]
+    return "\n".join(line if len(line) <= width else line[:max(width - 3, 10)] + "..."
+                     for line in lines)
 
 
 def convert_name(value: Any) -> str:
@@ -132,9 +191,9 @@ def run_repl(settings: Settings, history_path: Path | None = None, *,
     if history.readline is not None:
         history.readline.set_completer(Completer(helpers[b"names"]))
         history.readline.set_completer_delims(" \t\n()[]{},;=+-*/%^<>~'\"#")
+    terminal = sys.stdout.isatty()
     if interactive:
-        sys.stdout.write(f"llmspell {__version__} REPL (LuaJIT). Expressions print their "
-                         "value; Ctrl-D exits.\n")
+        sys.stdout.write(BANNER.format(version=__version__))
         sys.stdout.flush()
     status = 0
     buffer: list[str] = []
@@ -154,7 +213,7 @@ def run_repl(settings: Settings, history_path: Path | None = None, *,
             if not buffer and line.strip() in (".exit", ".quit"):
                 break
             if not buffer and line.strip() == ".help":
-                sys.stdout.write(__doc__.split("\n\n", 1)[1] + "\n")
+                sys.stdout.write(help_text(history.path))
                 continue
             buffer.append(line)
             source = "\n".join(buffer)
@@ -179,7 +238,12 @@ def run_repl(settings: Settings, history_path: Path | None = None, *,
                 value = rt.run_source(code.encode("utf-8", "surrogateescape"), "repl")
                 rt.output.flush()
                 if code is expr and value is not None:
-                    sys.stdout.write(str(value) + "\n")
+                    text = str(value)
+                    if terminal:
+                        import shutil
+
+                        text = display(text, shutil.get_terminal_size().columns)
+                    sys.stdout.write(text + "\n")
             except ScriptExit as exc:
                 status = exc.code
                 break

@@ -22,11 +22,16 @@ Rules, the same for every global:
 - ``table`` checks the type and returns the Lua table; ``data`` converts any value to
   plain Python through ``convert.to_python`` (functions refused unless asked for).
 - every ``optional_*`` check returns ``default`` for nil and checks anything else.
+- ``fields`` is a table of named fields (options, configs) as a dict: ``{}`` and an
+  empty array give ``{}``, a non-empty array is refused. ``names`` is an array of strings
+  (``{}`` gives ``[]``).
+- ``field`` checks one entry of such a dict; its message names the field, not an
+  argument: ``Session.list: limit must be an integer``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..errors import ApiError
@@ -153,3 +158,60 @@ def table_data(value: Any, fn: str, position: int = 1, *, name: str | None = Non
                functions: bool = False) -> Any:
     """A table argument converted to plain Python (a list or a dict)."""
     return data(table(value, fn, position, name=name), fn, functions=functions)
+
+
+def fields(value: Any, fn: str, position: int = 1, *, name: str | None = None,
+           functions: bool = False) -> dict[str, Any]:
+    """A table of named fields as a dict (``{}`` or an empty array: ``{}``)."""
+    got = table_data(value, fn, position, name=name, functions=functions)
+    if got == [] or got == {}:
+        return {}
+    if not isinstance(got, dict):
+        raise ApiError(f"{fn}: {_label(position, name)} must be a table of named fields, "
+                       "got an array")
+    return got
+
+
+def optional_fields(value: Any, fn: str, position: int = 1, *, name: str | None = None,
+                    functions: bool = False) -> dict[str, Any]:
+    """``fields``, or ``{}`` for nil."""
+    return {} if value is None else fields(value, fn, position, name=name,
+                                           functions=functions)
+
+
+def names(value: Any, fn: str, position: int = 1, *, name: str | None = None) -> list[str]:
+    """An array of strings (``{}`` is the empty array)."""
+    got = table_data(value, fn, position, name=name)
+    if got == {}:
+        return []
+    if not isinstance(got, list) or not all(isinstance(item, str) for item in got):
+        raise ApiError(f"{fn}: {_label(position, name)} must be an array of strings")
+    return got
+
+
+FIELD_KINDS: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "string": ("a string", lambda v: isinstance(v, str)),
+    "number": ("a number", _is_number),
+    "integer": ("an integer", lambda v: isinstance(v, int) and not isinstance(v, bool)),
+    "boolean": ("a boolean", lambda v: isinstance(v, bool)),
+    "table": ("a table", lambda v: isinstance(v, dict | list)),
+    "fields": ("a table of named fields", lambda v: isinstance(v, dict) or v == []),
+    "names": ("an array of strings",
+              lambda v: v == {} or isinstance(v, list) and all(isinstance(x, str) for x in v)),
+}
+
+
+def field(data: dict[str, Any], key: str, kind: str, fn: str, default: Any = None) -> Any:
+    """``data[key]`` (converted data) when it is of ``kind`` (a ``FIELD_KINDS`` name),
+    ``default`` when absent; anything else raises ``fn: key must be <kind>``."""
+    value = data.get(key)
+    if value is None:
+        return default
+    expected, accepts = FIELD_KINDS[kind]
+    if not accepts(value):
+        raise ApiError(f"{fn}: {key} must be {expected}")
+    if kind == "names" and value == {}:
+        return []
+    if kind == "fields" and value == []:
+        return {}
+    return value

@@ -33,7 +33,8 @@ private environment) around a function from ``Runtime.function``, so:
 
 A method's return value goes back through ``convert.to_lua``; returning the instance
 itself gives the script the same Lua object (builders chain), and returning another
-``LuaObject`` gives that object's Lua table (made on first use, then the same table).
+``LuaObject`` gives that object's Lua table (made on first use, then the same table), and a
+list of them an array of those tables.
 Instances live until the run ends.
 
 The public methods of a class are its functions whose names do not start with ``_``;
@@ -50,6 +51,7 @@ import types
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from ..run import Slot
 from . import convert
 
 if TYPE_CHECKING:
@@ -198,9 +200,18 @@ class Objects:
             return table if result is obj and table is not None else self.new(result)
         if isinstance(result, convert.LuaMulti):
             return convert.LuaMulti(self._export(item, obj, table) for item in result)
+        if isinstance(result, list) and any(isinstance(x, LuaObject) for x in result):
+            items = self._rt.table([])  # an array of objects (cfg:get_modifications())
+            for i, item in enumerate(result, 1):
+                items[i] = (self._export(item, obj, table) if isinstance(item, LuaObject)
+                            else convert.to_lua(self._rt.lua, item))
+            return items
         return result
+
+
+OBJECTS: Slot[Objects] = Slot("lua_objects")
 
 
 def lua_objects(rt: Runtime) -> Objects:
     """The run's ``Objects`` (made on first use)."""
-    return rt.service("lua_objects", lambda: Objects(rt))
+    return rt.services.slot(OBJECTS, lambda: Objects(rt))

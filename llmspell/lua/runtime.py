@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from lupa import luajit21 as lupa
 
@@ -35,9 +35,8 @@ from ..errors import (
     ScriptTimeout,
     ShownAsIs,
 )
+from ..run import Services
 from . import convert
-
-T = TypeVar("T")
 
 HOOK_COUNT = 100_000
 # A single C call (a pathological string pattern, say) never reaches the hook; the CLI's
@@ -160,10 +159,11 @@ class Runtime:
         self._deadline: float | None = None
         self._timeout_ms = self._effective_timeout_ms(timeout_seconds)
         self._closers: list[Callable[[], None]] = []
-        self.services: dict[str, Any] = {}
-        self._services_lock = threading.RLock()
+        self.services = Services(settings, debug=debug, budget=self.remaining_seconds,
+                                 stopped=self.check, stop_reason=lambda: self.stop_reason,
+                                 notify=self._notify)
 
-        memory = settings.get("runtime.security.max_memory_bytes") or 0
+        memory = settings.get("runtime.security.max_memory_bytes")
         convert.configure(memory, self._check)
         self._memory_limited = memory > 0
         self.lua = lupa.LuaRuntime(
@@ -186,7 +186,7 @@ class Runtime:
             return int(timeout_seconds * 1000) if timeout_seconds > 0 else None
         limits = [
             self.settings.get("runtime.security.max_execution_time_ms"),
-            (self.settings.get("runtime.script_timeout_seconds") or 0) * 1000,
+            self.settings.get("runtime.script_timeout_seconds") * 1000,
         ]
         positive = [x for x in limits if x and x > 0]
         return min(positive) if positive else None
@@ -300,20 +300,6 @@ class Runtime:
         ones as they are, others after the function's name)."""
         return self._lua_wrap(self._protocol(fn, name))
 
-    def object(self, type_name: str, methods: dict[str, Callable[..., Any]],
-               fields: dict[str, Any] | None = None) -> Any:
-        """A Lua table with colon-call methods: ``obj:m(x)`` calls ``methods["m"](self, x)``.
-
-        The Python functions receive the Lua table itself as first argument (usually
-        ignored: they close over their Python state). Errors name ``type_name:method``.
-        The older form, kept for adapters not yet moved: new code uses ``lua/objects.py``
-        (a class, one protected metatable per run, methods made once).
-        """
-        obj = self.table(fields or {})
-        for name, fn in methods.items():
-            obj[convert.encode(name)] = self.function(fn, f"{type_name}:{name}")
-        return obj
-
     def call(self, fn: Any, *args: Any) -> Any:
         """Call a Lua function (a script callback) with Python values; return plain Python.
 
@@ -346,29 +332,14 @@ class Runtime:
     def set_global(self, name: str, value: Any) -> None:
         self.lua.globals()[convert.encode(name)] = convert.to_lua(self.lua, value)
 
-    def service(self, name: str, factory: Callable[[], T], closes: bool = False) -> T:
-        """The run's shared service ``name``, made by ``factory`` on first use.
-
-        Made once even when workflow worker threads ask at the same moment (a factory
-        may ask for other services). With ``closes``, its ``close()`` runs at the end.
-        """
-        svc = self.services.get(name)
-        if svc is None:
-            with self._services_lock:
-                svc = self.services.get(name)
-                if svc is None:
-                    svc = factory()
-                    self.services[name] = svc
-                    if closes:
-                        self.on_close(svc.close)
-        return svc
-
     def on_close(self, fn: Callable[[], None]) -> None:
-        """Run ``fn`` when the run ends, however it ends (flush state, indexes, ...)."""
+        """Run ``fn`` when the run ends, however it ends, before the services close
+        (the SystemShutdown hooks, which may still use any service)."""
         self._closers.append(fn)
 
     def close(self) -> None:
-        """Run the closers (newest first). Ctrl-C during them still ends the run as
+        """Run the closers (newest first), then close the services (``run.Services``:
+        newest first, the event bus last). Ctrl-C during them still ends the run as
         interrupted (every closer still runs: they flush state); a closer that runs Lua
         does so inside ``grace_period``, under a deadline, the watchdog and the Ctrl-C
         guard."""
@@ -386,10 +357,25 @@ class Runtime:
                         import traceback
 
                         traceback.print_exc()
+            try:
+                failures = self.services.close()
+            except KeyboardInterrupt:
+                interrupted = True
+                self._abort = ("interrupt", 130)
+            else:
+                if self.debug:
+                    import traceback
+
+                    for _name, exc in failures:
+                        traceback.print_exception(exc)
         finally:
             self.output.flush()
         if interrupted:
             raise ScriptInterrupted()
+
+    def _notify(self, message: str) -> None:
+        """A message from a service for the user (stderr, after the output so far)."""
+        self.output.error(convert.encode(message + "\n"))
 
     # -- callbacks used by the prelude ----------------------------------------
 
@@ -496,7 +482,7 @@ class Runtime:
         """Folders Lua's own io/os may touch (when allow_file_access is on)."""
         import tempfile
 
-        configured = self.settings.get("runtime.security.allowed_paths") or []
+        configured = self.settings.get("runtime.security.allowed_paths")
         roots = configured or [str(self.script_dir), os.getcwd(), tempfile.gettempdir()]
         return roots
 
@@ -544,7 +530,7 @@ class Runtime:
                            "(set runtime.security.allow_process_spawn = true)")
 
     def module_roots(self) -> list[Path]:
-        extra = self.settings.get("runtime.module_paths") or []
+        extra = self.settings.get("runtime.module_paths")
         return [self.script_dir, *(Path(p).expanduser() for p in extra)]
 
     def _module_source(self, name: Any) -> convert.LuaMulti:

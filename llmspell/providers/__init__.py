@@ -148,8 +148,10 @@ class ProviderManager:
         key = (name, base_url, api_key)
         client = self._clients.get(key)
         if client is None:
-            client = make_client(self.info(name, base_url, api_key), budget=self.budget,
-                                 debug=self.debug)
+            from .session import with_reply_stream
+
+            client = with_reply_stream(make_client(self.info(name, base_url, api_key),
+                                                   budget=self.budget, debug=self.debug))
             self._clients[key] = client
         return client
 
@@ -200,7 +202,7 @@ def check_reachable(settings: Any, names: list[str], timeout: float = 3.0
         try:
             info.key()
         except NeedsKeyError:
-            out["status"] = f"no key: set {info.key_env} or providers.{name}.api_key"
+            out["status"] = f"no key: {info.missing_key_remedy}"
             return out
         client = make_client(info, timeout=timeout, policy=RetryPolicy(max_retries=0))
         try:

@@ -6,10 +6,7 @@ import json
 from typing import Any
 
 from ..errors import ProviderError
-from .base import ChatRequest, ChatResponse, OnChunk, media_type
-from .http import Http
-from .registry import ProviderInfo
-from .usage import METER
+from .base import ChatRequest, ChatResponse, OnChunk, ProviderClient, media_type, tool_arguments
 
 API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096  # Anthropic requires max_tokens; upstream's default
@@ -51,12 +48,7 @@ def _to_anthropic(messages: list[dict[str, Any]]) -> tuple[str | None, list[dict
     return ("\n\n".join(system) if system else None), out
 
 
-class AnthropicClient:
-    def __init__(self, info: ProviderInfo, http: Http) -> None:
-        self.info = info
-        self.name = info.name
-        self.http = http
-
+class AnthropicClient(ProviderClient):
     @property
     def url(self) -> str:
         base = self.info.base_url
@@ -108,12 +100,11 @@ class AnthropicClient:
                 calls.append({"id": block.get("id", ""), "name": block.get("name", ""),
                               "arguments": block.get("input") or {}})
         usage = data.get("usage") or {}
-        result = ChatResponse(text="".join(texts), model=data.get("model") or request.model,
-                              tool_calls=calls, prompt_tokens=usage.get("input_tokens"),
-                              completion_tokens=usage.get("output_tokens"),
-                              finish_reason=data.get("stop_reason"))
-        METER.add(self.name, request.model, result.prompt_tokens, result.completion_tokens)
-        return result
+        return self._counted(ChatResponse(
+            text="".join(texts), model=data.get("model") or request.model, tool_calls=calls,
+            prompt_tokens=usage.get("input_tokens"),
+            completion_tokens=usage.get("output_tokens"),
+            finish_reason=data.get("stop_reason")), request.model)
 
     def _stream(self, url: str, body: dict[str, Any], request: ChatRequest,
                 on_chunk: OnChunk) -> ChatResponse:
@@ -125,60 +116,49 @@ class AnthropicClient:
         finish = None
         model = request.model
         done = False
-        try:
-            for line in self.http.lines(response, url):
-                if not line.startswith("data:"):
-                    continue
-                try:
-                    event = json.loads(line[5:].strip())
-                except ValueError:
-                    raise self.http.malformed(url, f"bad stream event {line[:80]!r}") from None
-                kind = event.get("type")
-                if kind == "message_start":
-                    message = event.get("message") or {}
-                    model = message.get("model") or model
-                    prompt = (message.get("usage") or {}).get("input_tokens")
-                elif kind == "content_block_start":
-                    block = event.get("content_block") or {}
-                    if block.get("type") == "tool_use":
-                        blocks[event.get("index", 0)] = {"id": block.get("id", ""),
-                                                         "name": block.get("name", ""),
-                                                         "json": ""}
-                elif kind == "content_block_delta":
-                    delta = event.get("delta") or {}
-                    if delta.get("type") == "text_delta" and delta.get("text"):
-                        parts.append(delta["text"])
-                        on_chunk(delta["text"])
-                    elif delta.get("type") == "input_json_delta":
-                        slot = blocks.get(event.get("index", 0))
-                        if slot is not None:
-                            slot["json"] += delta.get("partial_json") or ""
-                elif kind == "message_delta":
-                    finish = (event.get("delta") or {}).get("stop_reason") or finish
-                    completion = (event.get("usage") or {}).get("output_tokens", completion)
-                elif kind == "message_stop":
-                    done = True
-                    break
-                elif kind == "error":
-                    err = event.get("error") or {}
-                    raise ProviderError(f"{self.name}: stream error: "
-                                        f"{err.get('message') or err}")
-        finally:
-            response.close()
+        for payload in self._sse_data(response, url):
+            try:
+                event = json.loads(payload)
+            except ValueError:
+                raise self.http.malformed(url, f"bad stream event {payload[:80]!r}") from None
+            kind = event.get("type")
+            if kind == "message_start":
+                message = event.get("message") or {}
+                model = message.get("model") or model
+                prompt = (message.get("usage") or {}).get("input_tokens")
+            elif kind == "content_block_start":
+                block = event.get("content_block") or {}
+                if block.get("type") == "tool_use":
+                    blocks[event.get("index", 0)] = {"id": block.get("id", ""),
+                                                     "name": block.get("name", ""),
+                                                     "json": ""}
+            elif kind == "content_block_delta":
+                delta = event.get("delta") or {}
+                if delta.get("type") == "text_delta" and delta.get("text"):
+                    parts.append(delta["text"])
+                    on_chunk(delta["text"])
+                elif delta.get("type") == "input_json_delta":
+                    slot = blocks.get(event.get("index", 0))
+                    if slot is not None:
+                        slot["json"] += delta.get("partial_json") or ""
+            elif kind == "message_delta":
+                finish = (event.get("delta") or {}).get("stop_reason") or finish
+                completion = (event.get("usage") or {}).get("output_tokens", completion)
+            elif kind == "message_stop":
+                done = True
+                break
+            elif kind == "error":
+                err = event.get("error") or {}
+                raise ProviderError(f"{self.name}: stream error: "
+                                    f"{err.get('message') or err}")
         if not done:
             raise self.http.cut(url, "'message_stop' event")
-        calls = []
-        for _, slot in sorted(blocks.items()):
-            try:
-                args = json.loads(slot["json"] or "{}")
-            except ValueError:
-                args = {"_raw": slot["json"]}
-            calls.append({"id": slot["id"], "name": slot["name"], "arguments": args})
-        result = ChatResponse(text="".join(parts), model=model, tool_calls=calls,
-                              prompt_tokens=prompt, completion_tokens=completion,
-                              finish_reason=finish)
-        METER.add(self.name, request.model, prompt, completion)
-        return result
+        calls = [{"id": slot["id"], "name": slot["name"],
+                  "arguments": tool_arguments(slot["json"])}
+                 for _, slot in sorted(blocks.items())]
+        return self._counted(ChatResponse(text="".join(parts), model=model, tool_calls=calls,
+                                          prompt_tokens=prompt, completion_tokens=completion,
+                                          finish_reason=finish), request.model)
 
     def check(self) -> str:
         base = self.info.base_url

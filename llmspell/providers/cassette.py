@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ProviderError
+from ..jsonutil import json_type
 from ..secret_filter import MASK, MIN_VALUE_LENGTH, is_secret_name
 
 VERSION = 1
@@ -210,16 +211,12 @@ def _depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
+_KINDS = {"null": "null", "boolean": "a boolean", "number": "a number",
+          "string": "a string", "array": "a list", "object": "an object"}
+
+
 def _kind(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    return "a list" if isinstance(value, list) else "an object"
+    return _KINDS[json_type(value)]
 
 
 def _read_interactions(path: Path) -> list[dict[str, Any]]:

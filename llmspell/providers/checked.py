@@ -10,8 +10,10 @@ number back as the answer's text. The wrapper turns such failures into
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from .. import calllog
 from ..errors import ProviderError
 from .base import ChatRequest, ChatResponse, OnChunk
 
@@ -35,6 +37,20 @@ class CheckedClient:
         return ProviderError(f"{name}: malformed reply from {base}: {what}")
 
     def chat(self, request: ChatRequest, on_chunk: OnChunk | None = None) -> ChatResponse:
+        """The checked reply; every call, answered or failed, goes to the model-call log."""
+        started = time.perf_counter()
+        try:
+            reply = self._chat(request, on_chunk)
+        except Exception as exc:
+            calllog.record_chat(self._provider(), request, None, started, exc)
+            raise
+        calllog.record_chat(self._provider(), request, reply, started)
+        return reply
+
+    def _provider(self) -> str:
+        return str(getattr(self._inner, "name", "provider"))
+
+    def _chat(self, request: ChatRequest, on_chunk: OnChunk | None) -> ChatResponse:
         from_callback: list[BaseException] = []
 
         def relay(piece: Any) -> None:
@@ -82,7 +98,27 @@ class CheckedClient:
     def embed(self, texts: list[str], model: str | None = None,
               dimensions: int | None = None) -> list[list[float]]:
         inner_embed = self._inner.embed  # Anthropic has none: an AttributeError here
+        if not texts:
+            return inner_embed(texts, model=model, dimensions=dimensions)  # no request
+        started = time.perf_counter()
+        shown = self._embedding_model(model)
         try:
-            return inner_embed(texts, model=model, dimensions=dimensions)
+            vectors = inner_embed(texts, model=model, dimensions=dimensions)
         except SHAPE_ERRORS:
-            raise self._malformed(SHAPE_MESSAGE) from None
+            error = self._malformed(SHAPE_MESSAGE)
+            calllog.record_embedding(self._provider(), shown, texts, None, started, error)
+            raise error from None
+        except Exception as exc:
+            calllog.record_embedding(self._provider(), shown, texts, None, started, exc)
+            raise
+        calllog.record_embedding(self._provider(), shown, texts, vectors, started)
+        return vectors
+
+    def _embedding_model(self, model: str | None) -> str | None:
+        """The model the client will ask for (for the log): as the clients choose it."""
+        from .registry import DEFAULT_EMBEDDING_MODELS
+
+        info = getattr(self._inner, "info", None)
+        entry = getattr(info, "entry", None) or {}
+        return model or entry.get("embedding_model") or \
+            DEFAULT_EMBEDDING_MODELS.get(getattr(info, "kind", ""))

@@ -9,7 +9,7 @@ Time: ``timeout_seconds`` is a deadline for the whole call (connect, send, heade
 a stream to its end, and any retries), clipped to the time the script or agent has left.
 httpx's own timeouts bound each socket operation only, so a server trickling one byte at
 a time would never trip them: every socket read, write and connect of our transports is
-capped by the call's deadline (``_DeadlineBackend``), and streams also give up after
+capped by the call's deadline (``netguard.io_deadline``), and streams also give up after
 ``STREAM_IDLE_SECONDS`` without data.
 """
 
@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import json
-import ssl
 import sys
 import threading
 import time
@@ -26,9 +25,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import httpcore
 import httpx
 
+from .. import netguard
 from ..errors import ProviderConnectError, ProviderError, ProviderHTTPError, ProviderTimeout
 from ..secret_filter import redact_urls
 from . import cassette as cassette_mod
@@ -40,7 +39,6 @@ STREAM_IDLE_SECONDS = 60.0  # a stream silent this long is stalled (if the deadl
 MAX_REPLY_BYTES = 64 * 1024 * 1024  # a reply (after gzip), or one stream line, past this fails
 SECRET_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key")
 _local = threading.local()
-_io = threading.local()  # the deadline of the call doing socket I/O on this thread
 
 
 @contextlib.contextmanager
@@ -61,107 +59,15 @@ def _left() -> float | None:
     return None if until is None else max(0.0, until - time.monotonic())
 
 
-@contextlib.contextmanager
-def _io_deadline(until: float) -> Iterator[None]:
-    """Cap every socket operation of our transports on this thread at ``until``."""
-    previous = getattr(_io, "until", None)
-    _io.until = until
-    try:
-        yield
-    finally:
-        _io.until = previous
-
-
-def _capped(timeout: float | None, expired: type[Exception]) -> float | None:
-    until = getattr(_io, "until", None)
-    if until is None:
-        return timeout
-    left = until - time.monotonic()
-    if left <= 0:
-        raise expired("the request's deadline has passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read, write and TLS handshake ends by the call's deadline."""
-
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self.inner = inner
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self.inner.read(max_bytes, _capped(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.inner.write(buffer, _capped(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self.inner.close()
-
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self.inner.start_tls(
-            ssl_context, server_hostname, _capped(timeout, httpcore.ConnectTimeout)))
-
-    def get_extra_info(self, info: str) -> Any:
-        return self.inner.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend, guard_private: bool = False) -> None:
-        self.inner = inner
-        self.guard_private = guard_private
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None, socket_options: Any = None
-                    ) -> httpcore.NetworkStream:
-        if self.guard_private:  # checked again at connect time (DNS rebinding)
-            host = _public_address(host, port)
-        return _DeadlineStream(self.inner.connect_tcp(
-            host, port, _capped(timeout, httpcore.ConnectTimeout), local_address,
-            socket_options))
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Any = None) -> httpcore.NetworkStream:
-        return _DeadlineStream(self.inner.connect_unix_socket(
-            path, _capped(timeout, httpcore.ConnectTimeout), socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self.inner.sleep(seconds)
-
-
-def _public_address(host: str, port: int) -> str:
-    """The web tools' private-address check (``tools/net.py``) for a script-chosen URL."""
-    from ..tools.errors import ToolError
-    from ..tools.net import NetPolicy
-
-    try:
-        return NetPolicy(allow_private=False)._check_host(host, port)
-    except ToolError as exc:
-        raise httpcore.ConnectError(str(exc)) from None
-
-
-def _no_tls() -> ssl.SSLContext:
-    """For a provider whose base URL is ``http://``: httpx builds a verifying TLS context
-    (loading the CA bundle, ~30 ms, the larger part of a first call) for every transport.
-    This one verifies too but trusts no certificate, so it costs nothing, and any TLS use
-    fails closed."""
-    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-
-
 def _network_transport(base_url: str | None = None, guard_private: bool = False
                        ) -> httpx.BaseTransport:
-    """httpx's transport with the deadline backend under its connection pool (when this
-    httpx keeps it where we expect; otherwise the checks between stream reads remain)."""
+    """The network guard's transport (``netguard.py``): every socket operation capped by
+    the call's deadline; with ``guard_private`` (a script-chosen base URL) each
+    connection checked again for a private address. A provider whose base URL is
+    ``http://`` gets a TLS context that costs nothing to build (``netguard.no_tls``)."""
     plain = base_url is not None and base_url.lower().startswith("http://")
-    transport = httpx.HTTPTransport(verify=_no_tls()) if plain else httpx.HTTPTransport()
-    pool = getattr(transport, "_pool", None)
-    backend = getattr(pool, "_network_backend", None)
-    if isinstance(backend, httpcore.NetworkBackend):
-        pool._network_backend = _DeadlineBackend(backend, guard_private)  # type: ignore[union-attr]
-    elif guard_private:
-        raise ProviderError("cannot guard a script-chosen base_url against private "
-                            "addresses with this httpx")
-    return transport
+    return netguard.transport(verify=netguard.no_tls() if plain else True,
+                              guard_private=guard_private)
 
 
 @dataclass(frozen=True)
@@ -420,7 +326,7 @@ class Http:
                 extensions={"llmspell": (p, endpoint)})
             started = time.perf_counter()
             try:
-                with _io_deadline(limit.until):
+                with netguard.io_deadline(limit.until):
                     response = self.client.send(request, stream=True)
                     if not stream or response.status_code >= 300:
                         self._read_capped(response, url)
@@ -453,7 +359,7 @@ class Http:
             if response.status_code < 300:
                 response.extensions["llmspell.deadline"] = limit
                 return response
-            with _io_deadline(limit.until):
+            with netguard.io_deadline(limit.until):
                 try:
                     response.read()
                 except httpx.HTTPError:
@@ -471,18 +377,9 @@ class Http:
 
     def _read_capped(self, response: httpx.Response, url: str) -> None:
         """Read the body, decompressed, up to MAX_REPLY_BYTES (a gzip bomb is an error)."""
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            for chunk in response.iter_bytes():
-                size += len(chunk)
-                if size > MAX_REPLY_BYTES:
-                    raise self.malformed(url, f"the reply is larger than "
-                                              f"{MAX_REPLY_BYTES // 2**20} MiB")
-                chunks.append(chunk)
-        finally:
-            response.close()
-        response._content = b"".join(chunks)  # what httpx's own read() sets
+        if not netguard.read_capped(response, MAX_REPLY_BYTES):
+            raise self.malformed(url, f"the reply is larger than "
+                                      f"{MAX_REPLY_BYTES // 2**20} MiB")
 
     def status_error(self, response: httpx.Response, url: str, body: Any
                      ) -> ProviderHTTPError:
@@ -536,7 +433,7 @@ class Http:
         last_data = time.monotonic()
         while True:
             try:
-                with _io_deadline(until):
+                with netguard.io_deadline(until):
                     piece = next(pieces)
             except StopIteration:
                 break

@@ -5,10 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .base import ChatRequest, ChatResponse, OnChunk
-from .http import Http
-from .registry import DEFAULT_EMBEDDING_MODELS, ProviderInfo
-from .usage import METER
+from .base import ChatRequest, ChatResponse, OnChunk, ProviderClient, function_tools, tool_arguments
 
 
 def _to_ollama(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -34,23 +31,21 @@ def _calls(message: dict[str, Any], start: int = 0) -> list[dict[str, Any]]:
     calls = []
     for i, call in enumerate(message.get("tool_calls") or [], start):
         fn = call.get("function") or {}
-        args = fn.get("arguments")
-        if isinstance(args, str):
-            try:
-                args = json.loads(args)
-            except ValueError:
-                args = {"_raw": args}
         calls.append({"id": call.get("id") or f"call_{i}", "name": fn.get("name", ""),
-                      "arguments": args if isinstance(args, dict) else {}})
+                      "arguments": tool_arguments(fn.get("arguments"))})
     return calls
 
 
-class OllamaClient:
-    def __init__(self, info: ProviderInfo, http: Http) -> None:
-        self.info = info
-        self.name = info.name
-        self.http = http
+def _reply(data: dict[str, Any], text: str, calls: list[dict[str, Any]], model: str
+           ) -> ChatResponse:
+    """A reply from /api/chat's last (or only) object, which carries the counts."""
+    return ChatResponse(text=text, model=data.get("model") or model, tool_calls=calls,
+                        prompt_tokens=data.get("prompt_eval_count"),
+                        completion_tokens=data.get("eval_count"),
+                        finish_reason=data.get("done_reason"))
 
+
+class OllamaClient(ProviderClient):
     def build_body(self, request: ChatRequest, stream: bool) -> dict[str, Any]:
         body: dict[str, Any] = {"model": request.model,
                                 "messages": _to_ollama(request.messages), "stream": stream}
@@ -62,10 +57,7 @@ class OllamaClient:
         if options:
             body["options"] = options
         if request.tools:
-            body["tools"] = [{"type": "function", "function": {
-                "name": t["name"], "description": t.get("description", ""),
-                "parameters": t.get("parameters") or {"type": "object", "properties": {}}}}
-                for t in request.tools]
+            body["tools"] = function_tools(request.tools)
         return body
 
     def chat(self, request: ChatRequest, on_chunk: OnChunk | None = None) -> ChatResponse:
@@ -78,14 +70,8 @@ class OllamaClient:
             message = data.get("message")
             if not isinstance(message, dict):
                 raise self.http.malformed(url, "no 'message' in the reply")
-            result = ChatResponse(text=message.get("content") or "",
-                                  model=data.get("model") or request.model,
-                                  tool_calls=_calls(message),
-                                  prompt_tokens=data.get("prompt_eval_count"),
-                                  completion_tokens=data.get("eval_count"),
-                                  finish_reason=data.get("done_reason"))
-            METER.add(self.name, request.model, result.prompt_tokens, result.completion_tokens)
-            return result
+            return self._counted(_reply(data, message.get("content") or "",
+                                        _calls(message), request.model), request.model)
         parts: list[str] = []
         calls: list[dict[str, Any]] = []
         final: dict[str, Any] | None = None
@@ -112,34 +98,13 @@ class OllamaClient:
             response.close()
         if final is None:
             raise self.http.cut(url, "line with \"done\": true")
-        result = ChatResponse(text="".join(parts), model=final.get("model") or request.model,
-                              tool_calls=calls, prompt_tokens=final.get("prompt_eval_count"),
-                              completion_tokens=final.get("eval_count"),
-                              finish_reason=final.get("done_reason"))
-        METER.add(self.name, request.model, result.prompt_tokens, result.completion_tokens)
-        return result
+        return self._counted(_reply(final, "".join(parts), calls, request.model),
+                             request.model)
 
     def embed(self, texts: list[str], model: str | None = None,
               dimensions: int | None = None) -> list[list[float]]:
-        if not texts:
-            return []
-        url = self.info.base_url + "/api/embed"
-        model = model or self.info.entry.get("embedding_model") or \
-            DEFAULT_EMBEDDING_MODELS["ollama"]
-        body: dict[str, Any] = {"model": model, "input": list(texts)}
-        if dimensions:
-            body["dimensions"] = dimensions
-        response = self.http.request("POST", url, "api/embed", body=body)
-        data = self.http.json(response, url)
-        vectors = data.get("embeddings")
-        if not isinstance(vectors, list) or len(vectors) != len(texts):
-            raise self.http.malformed(url, f"expected {len(texts)} vectors in 'embeddings'")
-        try:
-            out = [[float(x) for x in v] for v in vectors]
-        except (TypeError, ValueError):
-            raise self.http.malformed(url, "an embedding is not a list of numbers") from None
-        METER.add(self.name, model, data.get("prompt_eval_count"), 0)
-        return out
+        return self._embed(texts, model, dimensions, "api/embed", items="embeddings",
+                           what="vectors", tokens=lambda data: data.get("prompt_eval_count"))
 
     def check(self) -> str:
         url = self.info.base_url + "/api/tags"

@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from .base import ChatRequest, ChatResponse, OnChunk, data_url
-from .http import Http
-from .registry import DEFAULT_EMBEDDING_MODELS, ProviderInfo
-from .usage import METER
+from .base import (
+    ChatRequest,
+    ChatResponse,
+    OnChunk,
+    ProviderClient,
+    data_url,
+    function_tools,
+    tool_arguments,
+)
 
 
 def _to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -36,22 +41,7 @@ def _to_openai_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def _arguments(raw: Any) -> dict[str, Any]:
-    if isinstance(raw, dict):
-        return raw
-    try:
-        value = json.loads(raw or "{}")
-    except ValueError:
-        return {"_raw": raw}
-    return value if isinstance(value, dict) else {"value": value}
-
-
-class OpenAIClient:
-    def __init__(self, info: ProviderInfo, http: Http) -> None:
-        self.info = info
-        self.name = info.name
-        self.http = http
-
+class OpenAIClient(ProviderClient):
     def _headers(self) -> dict[str, str]:
         key = self.info.key()
         return {"authorization": f"Bearer {key}"} if key else {}
@@ -64,10 +54,7 @@ class OpenAIClient:
         if request.max_tokens is not None:
             body["max_tokens"] = request.max_tokens
         if request.tools:
-            body["tools"] = [{"type": "function", "function": {
-                "name": t["name"], "description": t.get("description", ""),
-                "parameters": t.get("parameters") or {"type": "object", "properties": {}}}}
-                for t in request.tools]
+            body["tools"] = function_tools(request.tools)
             # named, not left to the server's default: llama.cpp's function-calling chat
             # formats call tools only when the request asks for "auto"
             body["tool_choice"] = "auto"
@@ -94,16 +81,14 @@ class OpenAIClient:
             raise self.http.malformed(url, "'choices[0].message' is not an object")
         calls = [{"id": c.get("id") or f"call_{i}",
                   "name": (c.get("function") or {}).get("name", ""),
-                  "arguments": _arguments((c.get("function") or {}).get("arguments"))}
+                  "arguments": tool_arguments((c.get("function") or {}).get("arguments"))}
                  for i, c in enumerate(message.get("tool_calls") or []) if isinstance(c, dict)]
         usage = data.get("usage") or {}
-        result = ChatResponse(text=message.get("content") or "",
-                              model=data.get("model") or request.model, tool_calls=calls,
-                              prompt_tokens=usage.get("prompt_tokens"),
-                              completion_tokens=usage.get("completion_tokens"),
-                              finish_reason=choices[0].get("finish_reason"))
-        METER.add(self.name, request.model, result.prompt_tokens, result.completion_tokens)
-        return result
+        return self._counted(ChatResponse(
+            text=message.get("content") or "", model=data.get("model") or request.model,
+            tool_calls=calls, prompt_tokens=usage.get("prompt_tokens"),
+            completion_tokens=usage.get("completion_tokens"),
+            finish_reason=choices[0].get("finish_reason")), request.model)
 
     def _stream(self, url: str, body: dict[str, Any], headers: dict[str, str],
                 request: ChatRequest, on_chunk: OnChunk) -> ChatResponse:
@@ -115,72 +100,50 @@ class OpenAIClient:
         finish = None
         model = request.model
         done = False
-        try:
-            for line in self.http.lines(response, url):
-                if not line.startswith("data:"):
-                    continue
-                payload = line[5:].strip()
-                if payload == "[DONE]":
-                    done = True
-                    break
-                try:
-                    event = json.loads(payload)
-                except ValueError:
-                    raise self.http.malformed(url, f"bad stream event {payload[:80]!r}") from None
-                model = event.get("model") or model
-                if event.get("usage"):
-                    usage = event["usage"]
-                for choice in event.get("choices") or []:
-                    delta = choice.get("delta") or {}
-                    piece = delta.get("content")
-                    if piece:
-                        parts.append(piece)
-                        on_chunk(piece)
-                    for call in delta.get("tool_calls") or []:
-                        slot = calls.setdefault(call.get("index", 0),
-                                                {"id": "", "name": "", "args": ""})
-                        fn = call.get("function") or {}
-                        slot["id"] = call.get("id") or slot["id"]
-                        slot["name"] += fn.get("name") or ""
-                        slot["args"] += fn.get("arguments") or ""
-                    finish = choice.get("finish_reason") or finish
-        finally:
-            response.close()
+        for payload in self._sse_data(response, url):
+            if payload == "[DONE]":
+                done = True
+                break
+            try:
+                event = json.loads(payload)
+            except ValueError:
+                raise self.http.malformed(url, f"bad stream event {payload[:80]!r}") from None
+            model = event.get("model") or model
+            if event.get("usage"):
+                usage = event["usage"]
+            for choice in event.get("choices") or []:
+                delta = choice.get("delta") or {}
+                piece = delta.get("content")
+                if piece:
+                    parts.append(piece)
+                    on_chunk(piece)
+                for call in delta.get("tool_calls") or []:
+                    slot = calls.setdefault(call.get("index", 0),
+                                            {"id": "", "name": "", "args": ""})
+                    fn = call.get("function") or {}
+                    slot["id"] = call.get("id") or slot["id"]
+                    slot["name"] += fn.get("name") or ""
+                    slot["args"] += fn.get("arguments") or ""
+                finish = choice.get("finish_reason") or finish
         if not done:
             raise self.http.cut(url, "'data: [DONE]'")
-        result = ChatResponse(
+        return self._counted(ChatResponse(
             text="".join(parts), model=model,
             tool_calls=[{"id": c["id"] or f"call_{i}", "name": c["name"],
-                         "arguments": _arguments(c["args"])} for i, c in sorted(calls.items())],
+                         "arguments": tool_arguments(c["args"])}
+                        for i, c in sorted(calls.items())],
             prompt_tokens=usage.get("prompt_tokens"),
-            completion_tokens=usage.get("completion_tokens"), finish_reason=finish)
-        METER.add(self.name, request.model, result.prompt_tokens, result.completion_tokens)
-        return result
+            completion_tokens=usage.get("completion_tokens"), finish_reason=finish),
+            request.model)
 
     def embed(self, texts: list[str], model: str | None = None,
               dimensions: int | None = None) -> list[list[float]]:
-        if not texts:
-            return []
-        url = self.info.base_url + "/embeddings"
-        model = model or self.info.entry.get("embedding_model") or \
-            DEFAULT_EMBEDDING_MODELS["openai"]
-        body: dict[str, Any] = {"model": model, "input": list(texts)}
-        if dimensions:
-            body["dimensions"] = dimensions
-        response = self.http.request("POST", url, "embeddings", headers=self._headers(),
-                                     body=body)
-        data = self.http.json(response, url)
-        items = data.get("data")
-        if not isinstance(items, list) or len(items) != len(texts):
-            raise self.http.malformed(url, f"expected {len(texts)} embeddings in 'data'")
-        try:
-            ordered = sorted(items, key=lambda d: d.get("index", 0))
-            vectors = [[float(x) for x in d["embedding"]] for d in ordered]
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise self.http.malformed(url, "an embedding is not a list of numbers") from None
-        usage = data.get("usage") or {}
-        METER.add(self.name, model, usage.get("prompt_tokens"), 0)
-        return vectors
+        return self._embed(
+            texts, model, dimensions, "embeddings", items="data", what="embeddings",
+            vectors=lambda items: [d["embedding"] for d in
+                                   sorted(items, key=lambda d: d.get("index", 0))],
+            headers=self._headers(),
+            tokens=lambda data: (data.get("usage") or {}).get("prompt_tokens"))
 
     def check(self) -> str:
         """Reachability: GET /models (cheap, authenticated)."""

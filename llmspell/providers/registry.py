@@ -12,6 +12,7 @@ API key, first found wins (never needed until the provider is used):
   3. the variable named by ``providers.<name>.api_key_env`` (when set, nothing else)
   4. ``LLMSPELL_PROVIDER_<NAME>_API_KEY``, ``LLMSPELL_<NAME>_API_KEY``, then
      ``<TYPE>_API_KEY`` (``OPENAI_API_KEY``, ``ANTHROPIC_API_KEY``, ...)
+  5. the keys file (``llmspell keys set <name>``; ``keys.py``): the name, then the type
 
 Base URL, first found wins:
   1. the agent's own ``:base_url()``
@@ -109,9 +110,17 @@ class ProviderInfo:
         if self.key_withheld:
             return None  # try keyless: a local server may need none
         if self.needs_key and not cassette.is_playback():
-            raise NeedsKeyError(f"{self.name}: no API key: set {self.key_env} or "
-                                f"providers.{self.name}.api_key")
+            raise NeedsKeyError(f"{self.name}: no API key: {self.missing_key_remedy}")
         return None
+
+    @property
+    def missing_key_remedy(self) -> str:
+        """How to give this provider a key (the keys file is read unless ``api_key_env``
+        names the one variable to use)."""
+        text = f"set {self.key_env} or providers.{self.name}.api_key"
+        if not self.entry.get("api_key_env"):
+            text += f" (or run: llmspell keys set {self.name})"
+        return text
 
 
 def provider_type(settings: Any, name: str) -> str:
@@ -146,6 +155,8 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
             if env.get(var):
                 key, source = env[var], f"env {var}"
                 break
+        else:
+            key, source = _stored_key(name, ptype, env)
     url = base_url or entry.get("base_url") or \
         env.get(f"LLMSPELL_PROVIDER_{upper}_BASE_URL") or env.get(f"LLMSPELL_{upper}_ENDPOINT")
     if not url and ptype in STANDARD_BASE_ENV:
@@ -163,7 +174,7 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
         if withheld:
             key = None
     guard = bool(base_url) and not users and \
-        not settings.get("tools.network.allow_private_addresses", False)
+        not settings.get("tools.network.allow_private_addresses")
     if guard:
         _check_public(url)
     timeout = entry.get("timeout_seconds")
@@ -177,18 +188,35 @@ def resolve(settings: Any, name: str, *, base_url: str | None = None,
         guard_private=guard)
 
 
+def _stored_key(name: str, ptype: str, env: Mapping[str, str]) -> tuple[str | None, str]:
+    """Step 5: the key saved with ``llmspell keys set`` under the provider's name, else
+    under its type (``openai`` serves every ``provider_type = "openai"`` table)."""
+    from .. import keys
+    from ..errors import ConfigError
+
+    names = (name,) if ptype in (name, "openai_compatible") else (name, ptype)
+    try:
+        found = keys.lookup(names, env)
+    except ConfigError as exc:
+        raise ProviderError(str(exc)) from None
+    if found is None:
+        return None, ""
+    return found[1], f"keys file ({found[0]})"
+
+
 def _check_public(url: str) -> None:
     """A URL the script chose gets the web tools' network policy (issue 10: no SSRF)."""
-    from ..tools.errors import ToolError, ToolNetworkError
-    from ..tools.net import NetPolicy
+    from .. import netguard
 
     try:
-        NetPolicy(allow_private=False).check_url(url, "base_url")
-    except ToolNetworkError:
+        netguard.check_url(url, param="base_url")
+    except netguard.Unreachable:
         pass  # does not resolve now: checked again when connecting
-    except ToolError as exc:
-        raise ProviderError(f"base_url {url} refused: {exc} (or configure this URL for the "
-                            "provider: providers.<name>.base_url or its URL variable)") from None
+    except netguard.NetError as exc:
+        kind = "Security violation" if isinstance(exc, netguard.Refused) else "Validation error"
+        raise ProviderError(f"base_url {url} refused: {kind}: {exc} (or "
+                            "configure this URL for the provider: providers.<name>.base_url "
+                            "or its URL variable)") from None
 
 
 def _steered(settings: Any, entry: Mapping[str, Any], name: str, ptype: str) -> bool:

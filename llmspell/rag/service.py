@@ -18,15 +18,18 @@ per tenant and kept with the store; with ``[rag] multi_tenant = true`` the limit
 
 from __future__ import annotations
 
+import bisect
 import copy
+import itertools
 import json
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from .. import progress
 from ..errors import RagError
 from .chunking import STRATEGIES, ChunkConfig, chunk_text, default_tokenizer
 from .embeddings import CachedEmbedder, select_embedder
@@ -34,6 +37,43 @@ from .store import Record, StoreError, VectorStore
 
 GLOBAL = "global"
 PROVIDERS = ["openai", "ollama", "local"]
+INGEST_MAX_STEP = 1024  # most chunks embedded in one step
+INGEST_FIRST_STEP = 1  # chunks in the first step, before the time per chunk is known
+INGEST_STEP_SECONDS = 0.5  # about how long a step lasts (the stop check comes between)
+
+
+class IngestStopped(RagError):
+    """The run had to stop during an ingest; the documents stored so far are kept."""
+
+
+class _Stop(Exception):
+    """Raised between steps of an ingest when the run must stop (turned into
+    IngestStopped with the counts once the progress display is closed)."""
+
+    def __init__(self, phase: str, why: str) -> None:
+        super().__init__(phase, why)
+        self.phase = phase
+        self.why = why
+
+
+def _never_stop() -> str | None:
+    return None
+
+
+def _prepare(docs: list[dict[str, Any]]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(id, content, metadata) of each document, or raise naming what is wrong."""
+    prepared = []
+    for doc in docs:
+        content = doc.get("content", doc.get("text"))
+        if not isinstance(content, str):
+            raise RagError("Document requires 'content' or 'text' field")
+        metadata = doc.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise RagError("Document 'metadata' must be a table with string keys")
+        doc_id = doc.get("id")
+        doc_id = str(doc_id) if doc_id not in (None, "") else str(uuid.uuid4())
+        prepared.append((doc_id, content, metadata))
+    return prepared
 
 
 def parse_session_id(value: str) -> str:
@@ -85,10 +125,33 @@ def open_vector_store(settings: Any, dimensions: int, warn: Callable[[str], None
     )
 
 
+@dataclass
+class _IngestRun:
+    """Where an ingest is: chunks embedded (``pos``), documents stored, vectors pending."""
+
+    namespace: str
+    prepared: list[tuple[str, str, dict[str, Any]]]
+    records: list[Record] = field(default_factory=list)  # every chunk, in document order
+    ends: list[int] = field(default_factory=list)  # the index after each document's chunks
+    pos: int = 0
+    docs: int = 0
+    chunks: int = 0
+    replaced: int = 0
+    pending: list[Any] = field(default_factory=list)  # vectors of records[chunks:pos]
+
+
 class RagService:
+    """``stop_reason`` answers why the run must stop now ("the time limit passed",
+    "interrupted") or None; long work (ingest) asks it between steps. ``time_left``
+    (seconds to the run's deadline, or None) bounds each remote embedding request."""
+
     def __init__(self, settings: Any, notify: Callable[[str], None] | None = None, *,
-                 store: VectorStore | None = None, embedder: Any = None) -> None:
+                 store: VectorStore | None = None, embedder: Any = None,
+                 stop_reason: Callable[[], str | None] | None = None,
+                 time_left: Callable[[], float | None] | None = None) -> None:
         self.settings = settings
+        self.stop_reason = stop_reason or _never_stop
+        self.time_left = time_left  # seconds to the run's deadline: bounds remote calls
         self._notified: set[str] = set()
         self._notify_out = notify or (lambda _m: None)
         get = settings.get
@@ -108,7 +171,7 @@ class RagService:
         self._search_cache: OrderedDict[tuple[Any, ...], tuple[float, list[Any]]] = \
             OrderedDict()
         self.search_cache_enabled = bool(get("rag.cache.search_cache_enabled"))
-        self.search_cache_size = int(get("rag.cache.search_cache_size") or 0)
+        self.search_cache_size = int(get("rag.cache.search_cache_size"))
         self.search_cache_ttl = get("rag.cache.search_cache_ttl_seconds")
         self.search_cache_hits = 0
 
@@ -123,13 +186,14 @@ class RagService:
     def embedder(self) -> CachedEmbedder:
         """Chosen on first use (a remote client or a model load costs time)."""
         if self._embedder is None:
-            inner = self._embedder_arg or select_embedder(self.settings, self.notify)
+            inner = self._embedder_arg or select_embedder(self.settings, self.notify,
+                                                          budget=self.time_left)
             if inner.dimensions != self.dimensions:
                 raise RagError(f"embedder {inner.name} makes {inner.dimensions}-dim vectors; "
                                f"rag.vector_storage.dimensions is {self.dimensions}")
             self._check_embedder(inner.name)
             get = self.settings.get
-            self._embedder = CachedEmbedder(inner, size=get("rag.embedding.cache_size") or 0,
+            self._embedder = CachedEmbedder(inner, size=get("rag.embedding.cache_size"),
                                             ttl_seconds=get("rag.embedding.cache_ttl_seconds"),
                                             enabled=bool(get("rag.embedding.cache_enabled")))
         return self._embedder
@@ -221,53 +285,153 @@ class RagService:
     def ingest(self, docs: list[dict[str, Any]], scope: str | None = None,
                scope_id: str | None = None, chunking: dict[str, Any] | None = None
                ) -> dict[str, Any]:
+        """Chunk, embed and store ``docs`` in steps of about ``INGEST_STEP_SECONDS``.
+
+        Each document is stored (committed) as soon as all its chunks are embedded, and
+        before each step the run's stop check (the script's deadline, Ctrl-C) is asked: a
+        long ingest that must stop ends with what was stored so far kept and said
+        (``IngestStopped``), rather than being ended from outside by the watchdog. A
+        document is stored whole or not at all.
+        """
         namespace = namespace_for(scope, scope_id)
-        prepared = []
-        for doc in docs:
-            content = doc.get("content", doc.get("text"))
-            if not isinstance(content, str):
-                raise RagError("Document requires 'content' or 'text' field")
-            metadata = doc.get("metadata") or {}
-            if not isinstance(metadata, dict):
-                raise RagError("Document 'metadata' must be a table with string keys")
-            doc_id = doc.get("id")
-            doc_id = str(doc_id) if doc_id not in (None, "") else str(uuid.uuid4())
-            prepared.append((doc_id, content, metadata))
-        cfg = self._chunk_config(chunking)
-        tokenizer = default_tokenizer()
+        prepared = _prepare(docs)
         ttl = self._ttl(namespace)
-        expires = time.time() + ttl if ttl else None
-        records: list[Record] = []
-        total_tokens = 0
-        nbytes = 0
-        for doc_id, content, metadata in prepared:
-            chunks = chunk_text(content, cfg, tokenizer, embed=self.embedder.embed)
-            for i, chunk in enumerate(chunks):
-                meta = dict(metadata)
-                meta["text"] = chunk.text
-                meta["doc_id"] = doc_id
-                chunk_id = doc_id if len(chunks) == 1 else f"{doc_id}#{i}"
-                records.append(Record(chunk_id, doc_id, chunk.text, meta, i, expires))
-                total_tokens += chunk.tokens
-                nbytes += len(chunk.text.encode()) + len(json.dumps(meta).encode())
-        tenant = scope_id if scope == "tenant" and scope_id else None
-        if tenant is not None:
-            self._check_tenant_limits(tenant, namespace, len(records),
-                                      nbytes + len(records) * self.dimensions * 4)
-        vectors = self.embedder.embed([r.content for r in records]) if records else None
-        replaced = 0
-        for doc_id, _content, _meta in prepared:
-            replaced += 1 if self.store.delete_doc(namespace, doc_id) else 0
-        if records:
-            self.store.add(namespace, records, vectors)
-        self.documents += len(prepared)
+        run = _IngestRun(namespace, prepared)
+        try:
+            per_doc, total_tokens, nbytes = self._chunk_all(
+                prepared, self._chunk_config(chunking), time.time() + ttl if ttl else None)
+            n_records = sum(len(r) for r in per_doc)
+            tenant = scope_id if scope == "tenant" and scope_id else None
+            if tenant is not None:
+                self._check_tenant_limits(tenant, namespace, n_records,
+                                          nbytes + n_records * self.dimensions * 4)
+            self._embed_and_store(run, per_doc)
+        except _Stop as stop:  # said here, once the progress bars are gone
+            raise IngestStopped(self._report_stop(stop.phase, stop.why, run)) from None
+        except KeyboardInterrupt:  # Ctrl-C inside a step
+            if run.records:
+                self._report_stop("embedding", "interrupted", run)
+            raise
+        self.documents += run.docs
         if tenant is not None:
             self._usage(tenant, documents_ingested=len(prepared),
-                        embeddings_generated=len(records), embedding_tokens=total_tokens)
+                        embeddings_generated=n_records, embedding_tokens=total_tokens)
         return {"success": True, "documents_processed": len(prepared),
-                "vectors_created": len(records), "total_tokens": total_tokens,
-                "documents_replaced": replaced, "namespace": namespace,
+                "vectors_created": n_records, "total_tokens": total_tokens,
+                "documents_replaced": run.replaced, "namespace": namespace,
                 "ids": [d[0] for d in prepared]}
+
+    def _chunk_all(self, prepared: list[tuple[str, str, dict[str, Any]]], cfg: ChunkConfig,
+                   expires: float | None) -> tuple[list[list[Record]], int, int]:
+        """Each document's chunk records, the tokens and the bytes they hold."""
+        tokenizer = default_tokenizer()
+        per_doc: list[list[Record]] = []
+        total_tokens = nbytes = 0
+        with progress.task("RAG.ingest: chunking", total=len(prepared),
+                           unit="documents") as bar:
+            for doc_id, content, metadata in prepared:
+                self._stop_point("chunking")
+                chunks = chunk_text(content, cfg, tokenizer, embed=self._embed_in_steps)
+                records = []
+                for i, chunk in enumerate(chunks):
+                    meta = dict(metadata)
+                    meta["text"] = chunk.text
+                    meta["doc_id"] = doc_id
+                    chunk_id = doc_id if len(chunks) == 1 else f"{doc_id}#{i}"
+                    records.append(Record(chunk_id, doc_id, chunk.text, meta, i, expires))
+                    total_tokens += chunk.tokens
+                    nbytes += len(chunk.text.encode()) + len(json.dumps(meta).encode())
+                per_doc.append(records)
+                bar.advance()
+        return per_doc, total_tokens, nbytes
+
+    def _embed_and_store(self, run: _IngestRun, per_doc: list[list[Record]]) -> None:
+        """Embed the chunks in steps, storing each document once all its chunks are
+        embedded (``run`` counts what is stored).
+
+        A step lasts about ``INGEST_STEP_SECONDS`` (see ``_steps``), so the stop check
+        between steps comes well within the watchdog's grace after the deadline.
+        """
+        run.records = [r for group in per_doc for r in group]
+        run.ends = list(itertools.accumulate(len(group) for group in per_doc))
+        total = len(run.records)
+        with progress.task("RAG.ingest: embedding", total=total, unit="chunks") as bar:
+            texts = [r.content for r in run.records]
+            for lo, hi in self._steps(texts, "embedding"):
+                run.pending.append(self.embedder.embed(texts[lo:hi]))
+                run.pos = hi
+                self._store_finished(run)
+                bar.advance(hi - lo)
+            self._store_finished(run)  # documents without chunks at the end
+
+    def _steps(self, texts: list[str], phase: str) -> Iterator[tuple[int, int]]:
+        """Ranges of ``texts`` to embed in steps of about ``INGEST_STEP_SECONDS``, with
+        the run's stop check before each.
+
+        A step holds ``step`` texts the cache does not have (hits cost nothing), sized
+        from the measured time per text embedded and at most doubling from one step to
+        the next, so no step runs far past the deadline.
+        """
+        cached = self.embedder.cached
+        step = INGEST_FIRST_STEP
+        lo, total = 0, len(texts)
+        while lo < total:
+            self._stop_point(phase)
+            hi, work = lo, 0
+            while hi < total and work < step:
+                work += 0 if cached(texts[hi]) else 1
+                hi += 1
+            started = time.monotonic()
+            yield lo, hi
+            if work:
+                per_text = max((time.monotonic() - started) / work, 1e-6)
+                step = max(1, min(2 * step, INGEST_MAX_STEP,
+                                  int(INGEST_STEP_SECONDS / per_text)))
+            lo = hi
+
+    def _embed_in_steps(self, texts: list[str]) -> Any:
+        """The semantic chunker's embeddings, made in stoppable steps."""
+        import numpy as np
+
+        parts = [self.embedder.embed(texts[lo:hi])
+                 for lo, hi in self._steps(texts, "chunking")]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dimensions), np.float32)
+
+    def _store_finished(self, run: _IngestRun) -> None:
+        """Store the documents whose chunks are all embedded by now (committed before
+        the next step, so a run that ends later keeps them)."""
+        import numpy as np
+
+        done = bisect.bisect_right(run.ends, run.pos)
+        if done <= run.docs:
+            return
+        lo = run.ends[run.docs - 1] if run.docs else 0
+        hi = run.ends[done - 1]
+        for doc_id, _content, _meta in run.prepared[run.docs:done]:
+            run.replaced += 1 if self.store.delete_doc(run.namespace, doc_id) else 0
+        if hi > lo:
+            vectors = np.concatenate(run.pending)
+            self.store.add(run.namespace, run.records[lo:hi], vectors[:hi - lo])
+            run.pending = [vectors[hi - lo:]] if run.pos > hi else []
+        run.docs, run.chunks = done, hi
+
+    def _stop_point(self, phase: str) -> None:
+        """Stop (raise _Stop) when the run must stop now (its deadline, Ctrl-C)."""
+        why = self.stop_reason()
+        if why is not None:
+            raise _Stop(phase, why)
+
+    def _report_stop(self, phase: str, why: str, run: _IngestRun) -> str:
+        """Say on stderr how much of a stopped ingest was stored (and is kept)."""
+        if run.docs == 0:
+            kept = "nothing was stored"
+        else:
+            kept = (f"{run.docs} of {len(run.prepared)} documents ({run.chunks} chunks) "
+                    f"were stored in '{run.namespace}' and are kept")
+            self.documents += run.docs
+        message = f"RAG.ingest stopped while {phase} ({why}): {kept}"
+        self._notify_out(message)
+        return message
 
     def search(self, query: str, k: int = 10, scope: str | None = None,
                scope_id: str | None = None, threshold: float | None = None,

@@ -533,13 +533,10 @@ def open_sessions(settings: Settings) -> SessionService:
         store = PostgresSessionStore(open_database(settings), owns_db=True)
     else:
         store = SessionStore(":memory:" if backend == "memory" else sessions_path(settings))
-    max_size = settings.get("runtime.sessions.max_artifact_size")
     return SessionService(
         store,
-        max_sessions=int(settings.get("runtime.sessions.max_sessions") or 0),
-        max_artifacts_per_session=int(
-            settings.get("runtime.sessions.max_artifacts_per_session") or 0),
-        compression_threshold=int(
-            settings.get("runtime.sessions.artifact_compression_threshold") or 0),
-        max_artifact_size=int(max_size) if max_size is not None else DEFAULT_MAX_ARTIFACT_SIZE,
-        session_timeout=float(settings.get("runtime.sessions.session_timeout_seconds") or 0))
+        max_sessions=settings.get("runtime.sessions.max_sessions"),
+        max_artifacts_per_session=settings.get("runtime.sessions.max_artifacts_per_session"),
+        compression_threshold=settings.get("runtime.sessions.artifact_compression_threshold"),
+        max_artifact_size=settings.get("runtime.sessions.max_artifact_size"),
+        session_timeout=float(settings.get("runtime.sessions.session_timeout_seconds")))

@@ -32,6 +32,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .. import progress
 from ..errors import StateError
 from ..faultpoint import fault_point
 from .sqlite import fsync_dir, read_only_fs
@@ -253,7 +254,14 @@ class BackupManager:
     def create(self, incremental: bool = False, description: str | None = None
                ) -> dict[str, Any]:
         """Snapshot the state now; incremental stores only changes since the newest backup."""
+        with progress.task("Backup: reading the state", total=3, unit="steps") as bar:
+            result = self._create(bar, incremental, description)
+        return result
+
+    def _create(self, bar: progress.Task, incremental: bool, description: str | None
+                ) -> dict[str, Any]:
         current = self.service.snapshot()
+        bar.advance()
         moment = _now()
         backup_id = f"backup_{moment.strftime('%Y%m%dT%H%M%S%f')}_{secrets.token_hex(3)}"
         parent_id = None
@@ -263,6 +271,7 @@ class BackupManager:
             latest = self.list()
             if latest:
                 parent_id = latest[0]["id"]
+                bar.update(description=f"Backup: comparing with {parent_id}")
                 base = self._state_at(parent_id)
                 entries = {k: v for k, v in current.items() if base.get(k) != v}
                 deleted = sorted(k for k in base if k not in current)
@@ -277,7 +286,10 @@ class BackupManager:
             "entries": entries, "deleted": deleted, "key_count": len(current),
             "checksum": _checksum(entries, deleted, parent_id),
         }
+        bar.advance()
+        bar.update(description=f"Backup: writing {len(entries)} keys")
         path = self._write(doc)
+        bar.advance()
         result = {"success": True, "backup_id": backup_id, "id": backup_id,
                   "incremental": incremental, "parent_id": parent_id,
                   "entry_count": len(entries), "deleted_count": len(deleted),
@@ -329,9 +341,17 @@ class BackupManager:
 
     def restore(self, backup_id: str, dry_run: bool = False) -> dict[str, Any]:
         """Replace the whole state with the backup's (validated first)."""
-        check = self.validate(backup_id)
-        if not check["is_valid"]:
-            raise BackupError(check["error"])
+        with progress.task(f"Restore: validating {backup_id}", total=2, unit="steps") as bar:
+            check = self.validate(backup_id)
+            if not check["is_valid"]:
+                raise BackupError(check["error"])
+            bar.advance()
+            bar.update(description=f"Restore: restoring {check['key_count']} keys")
+            result = self._restore(backup_id, dry_run)
+            bar.advance()
+        return result
+
+    def _restore(self, backup_id: str, dry_run: bool) -> dict[str, Any]:
         target = self._state_at(backup_id)
         current = self.service.snapshot()
         added = sum(1 for k in target if k not in current)
@@ -419,14 +439,14 @@ def backup_manager(service: StateService, settings: Settings) -> BackupManager:
     """A manager configured from ``[runtime.state_persistence.backup]``."""
     from ..paths import data_dir
 
-    cfg = settings.get("runtime.state_persistence.backup") or {}
+    cfg = settings.get("runtime.state_persistence.backup")
     raw_dir = cfg.get("backup_dir")
     directory = Path(raw_dir).expanduser().resolve() if raw_dir else data_dir() / "backups"
-    max_backups = cfg.get("max_backups", 10)
+    max_backups = cfg.get("max_backups")
     max_age = cfg.get("max_backup_age_days")
     return BackupManager(
         service, directory,
-        compression=bool(cfg.get("compression_enabled", True)),
-        compression_level=min(9, max(1, int(cfg.get("compression_level", 6) or 6))),
+        compression=bool(cfg["compression_enabled"]),
+        compression_level=int(cfg["compression_level"]),
         max_backups=int(max_backups) if max_backups is not None else None,
         max_age_days=float(max_age) if max_age is not None else None)

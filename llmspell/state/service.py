@@ -226,9 +226,9 @@ def state_path(settings: Settings) -> Path:
 def open_state(settings: Settings) -> StateService:
     """The state service a run's settings ask for (memory unless a durable backend is set)."""
     section = "runtime.state_persistence"
-    enabled = settings.get(f"{section}.enabled", True)
-    backend = backend_name(settings.get(f"{section}.backend_type"), section)
-    max_bytes = settings.get(f"{section}.max_state_size_bytes") or 0
+    enabled = settings.get("runtime.state_persistence.enabled")
+    backend = backend_name(settings.get("runtime.state_persistence.backend_type"), section)
+    max_bytes = settings.get("runtime.state_persistence.max_state_size_bytes")
     if not enabled or backend == "memory":
         return StateService(MemoryStore(MEMORY_TOTAL_FACTOR * max_bytes), max_bytes)
     if backend == "postgres":

@@ -42,59 +42,152 @@ def _normalise(key: str, fields: dict[str, Any]) -> Entry:
     }
 
 
-_BIB_ENTRY = re.compile(r"@(\w+)\s*\{\s*([^,\s]+)\s*,", re.S)
+# -- BibTeX ---------------------------------------------------------------------------
+# bibtexparser (v2) splits the file into entries, fields and @string definitions; its
+# parse stack resolves only a field that is exactly one @string name, so ``#``
+# concatenation (``"Journal of " # jnl``) is resolved here, then LaTeX is decoded
+# (``{\"u}`` -> ü) by bibtexparser's LatexDecodingMiddleware (pylatexenc). Both can take
+# long or much memory on hostile input (5 MB of ``\"u`` took minutes and 1.5 GB), so the
+# parsing runs in the tools' sandbox process (``isolated.py``) with a time and memory cap.
+
+BIBTEX_SECONDS = 30.0
+MAX_VALUE_CHARS = 1 << 20  # a field or @string after expansion (``a # a`` doubles)
+MAX_TOTAL_CHARS = 16 << 20  # all values together
+MONTHS = {m[:3]: m for m in ("january", "february", "march", "april", "may", "june", "july",
+                             "august", "september", "october", "november", "december")}
+_NEEDS_LATEX = re.compile(r"[\\$~`'-]")
 
 
-def _bib_value(text: str, i: int) -> tuple[str, int]:
-    if text[i] == "{":
-        depth, j = 0, i
-        while j < len(text):
-            if text[j] == "{":
-                depth += 1
-            elif text[j] == "}":
-                depth -= 1
-                if depth == 0:
-                    return text[i + 1:j], j + 1
-            j += 1
-        raise ToolValidationError("BibTeX: unbalanced braces")
-    if text[i] == '"':
-        j = text.find('"', i + 1)
-        if j < 0:
-            raise ToolValidationError("BibTeX: unterminated string")
-        return text[i + 1:j], j + 1
-    m = re.match(r"[^,}\s]+", text[i:])
-    if not m:
-        raise ToolValidationError("BibTeX: expected a field value")
-    return m.group(0), i + m.end()
+class BibTeXError(ValueError):
+    """The BibTeX text cannot be read (the message says why)."""
 
 
-def parse_bibtex(text: str) -> list[Entry]:
-    entries = []
-    for m in _BIB_ENTRY.finditer(text):
-        kind, key = m.group(1).lower(), m.group(2)
-        if kind in ("comment", "preamble", "string"):
-            continue
-        fields: dict[str, Any] = {"type": kind}
-        i = m.end()
-        while i < len(text):
-            fm = re.compile(r"\s*(\w[\w-]*)\s*=\s*").match(text, i)
-            if not fm:
-                break
-            value, i = _bib_value(text, fm.end())
-            fields[fm.group(1)] = re.sub(r"[{}]", "", " ".join(value.split()))
-            cm = re.compile(r"\s*,?").match(text, i)
-            i = cm.end() if cm else i
-        entries.append(_normalise(key, fields))
-    if not entries:
-        raise ToolValidationError("BibTeX: no entries found (expected '@type{key, ...}')")
-    return entries
+class _Expander:
+    """Resolves ``#`` concatenations and @string names in raw BibTeX values."""
+
+    def __init__(self) -> None:
+        self.strings: dict[str, str] = {}
+        self.total = 0
+
+    def define(self, name: str, raw: str) -> None:
+        self.strings[name.lower()] = self.value(raw, f"@string {name}")
+
+    def value(self, raw: str, where: str) -> str:
+        parts = []
+        size = 0
+        for piece in _pieces(raw):
+            part = self.resolve(piece)
+            size += len(part)
+            if size > MAX_VALUE_CHARS:
+                raise BibTeXError(f"BibTeX: {where} expands to more than {MAX_VALUE_CHARS} "
+                                  "characters")
+            parts.append(part)
+        self.total += size
+        if self.total > MAX_TOTAL_CHARS:
+            raise BibTeXError(f"BibTeX: the values expand to more than {MAX_TOTAL_CHARS} "
+                              "characters")
+        return "".join(parts)
+
+    def resolve(self, piece: str) -> str:
+        if piece[:1] in ("{", '"'):
+            return piece[1:-1]
+        name = piece.lower()
+        if name in self.strings:
+            return self.strings[name]
+        return MONTHS[name].capitalize() if name in MONTHS else piece
 
 
-def parse_bibliography(text: str, fmt: str) -> list[Entry]:
+def _pieces(raw: str) -> list[str]:
+    """The ``#``-separated parts of a raw value: ``{...}``, ``"..."`` (with their
+    delimiters) or names/numbers. A value that does not split cleanly is one part."""
+    out: list[str] = []
+    i, n = 0, len(raw)
+    while i < n:
+        while i < n and raw[i].isspace():
+            i += 1
+        if i >= n:
+            break
+        start = i
+        if raw[i] in "{\"":
+            close = "}" if raw[i] == "{" else '"'
+            depth, i = (1, i + 1) if close == "}" else (0, i + 1)
+            while i < n and not (raw[i] == close and depth <= (1 if close == "}" else 0)):
+                depth += {"{": 1, "}": -1}.get(raw[i], 0)
+                i += 1
+            if i >= n:
+                return ["{" + raw + "}"]
+            i += 1
+        else:
+            while i < n and not raw[i].isspace() and raw[i] != "#":
+                i += 1
+        out.append(raw[start:i])
+        while i < n and raw[i].isspace():
+            i += 1
+        if i < n:
+            if raw[i] != "#":
+                return ["{" + raw + "}"]
+            i += 1
+    return out
+
+
+def read_bibtex(text: str) -> list[dict[str, Any]]:
+    """Each entry of a BibTeX text as ``{"type", "key", "fields"}`` with plain-text field
+    values (strings expanded, LaTeX decoded). Runs in the sandbox process."""
+    import logging
+
+    logging.getLogger("bibtexparser").setLevel(logging.CRITICAL)  # it logs bad blocks
+    import bibtexparser
+    from bibtexparser.middlewares import LatexDecodingMiddleware
+    from bibtexparser.model import Entry as BibEntry
+    from bibtexparser.model import Field
+
+    library = bibtexparser.parse_string(text, parse_stack=[])
+    expand = _Expander()
+    for string in library.strings:
+        expand.define(string.key, str(string.value))
+    decoder = LatexDecodingMiddleware()
+    out = []
+    for entry in library.entries:
+        plain: dict[str, str] = {}
+        latex: list[Any] = []
+        for f in entry.fields:
+            value = " ".join(expand.value(str(f.value), f"{entry.key}.{f.key}").split())
+            if _NEEDS_LATEX.search(value):
+                latex.append(Field(f.key, value))
+            else:
+                plain[f.key] = value.replace("{", "").replace("}", "")
+        if latex:
+            decoded = decoder.transform_entry(BibEntry(entry.entry_type, entry.key, latex),
+                                              library)
+            for f in getattr(decoded, "fields", latex):
+                plain[f.key] = " ".join(str(f.value).split())
+        out.append({"type": entry.entry_type.lower(), "key": entry.key,
+                    "fields": {f.key: plain[f.key] for f in entry.fields}})
+    if not out:
+        raise BibTeXError("BibTeX: no entries found (expected '@type{key, ...}')")
+    return out
+
+
+def parse_bibtex(text: str, seconds: float = BIBTEX_SECONDS,
+                 stopped: Any = lambda: False) -> list[Entry]:
+    """The entries of a BibTeX text, parsed in the sandbox process within ``seconds``."""
+    import json
+
+    from . import isolated
+
+    body = isolated.run("bibtex", {}, text.encode("utf-8", "surrogatepass"),
+                        seconds=seconds, output_limit=MAX_TOTAL_CHARS * 2 + len(text) * 2,
+                        what="BibTeX parsing", stopped=stopped)
+    return [_normalise(e["key"], {**e["fields"], "type": e["type"]})
+            for e in json.loads(body)]
+
+
+def parse_bibliography(text: str, fmt: str, seconds: float = BIBTEX_SECONDS,
+                       stopped: Any = lambda: False) -> list[Entry]:
     if not text.strip():
         raise ToolValidationError("Bibliography is empty")
     if fmt == "bibtex":
-        return parse_bibtex(text)
+        return parse_bibtex(text, seconds, stopped)
     if fmt != "yaml":
         raise ToolValidationError(f"Unsupported format: {fmt} (use yaml or bibtex)")
     import yaml

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from .errors import ToolError, ToolValidationError
-from .registry import ToolOutput, ToolSpec, envelope, json_output
+from .registry import ToolOutput, ToolSpec, envelope, json_output, timestamp
 from .schema import Param, Params
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def _send_smtp(ctx: ToolContext, msg: Any) -> dict[str, Any]:
     password = _setting(ctx, "email", "smtp_password", "EMAIL_SMTP_PASSWORD")
     security = str(_setting(ctx, "email", "smtp_security") or
                    ("ssl" if port == 465 else "starttls" if port == 587 else "none")).lower()
-    timeout = ctx.timeout(float(_setting(ctx, "email", "timeout_seconds") or 30))
+    timeout = ctx.timeout(float(_setting(ctx, "email", "timeout_seconds")))
     try:
         if security == "ssl":
             client: Any = smtplib.SMTP_SSL(host, port, timeout=timeout,
@@ -102,7 +102,7 @@ def _send_sendgrid(ctx: ToolContext, sender: str, to: str, subject: str, body: s
     if not key:
         raise ToolError("SendGrid is not configured: set [tools.email] sendgrid_api_key or "
                         "EMAIL_SENDGRID_API_KEY")
-    base = _setting(ctx, "email", "sendgrid_base_url") or "https://api.sendgrid.com"
+    base = _setting(ctx, "email", "sendgrid_base_url")
     payload = {"personalizations": [{"to": [{"email": to}]}], "from": {"email": sender},
                "subject": subject,
                "content": [{"type": "text/html" if html else "text/plain", "value": body}]}
@@ -195,7 +195,7 @@ def _email(ctx: ToolContext, p: Params) -> ToolOutput:
     except ToolError as exc:
         return _soft("send_email", f"Failed to send email: {exc.message}")
     result = {"provider": provider, "status": "sent", **info,
-              "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z")}
+              "timestamp": timestamp()}
     return json_output(envelope("send_email", message=f"Email sent successfully via {provider}",
                                 result=result))
 
@@ -232,7 +232,7 @@ def _first_keyword(sql: str) -> str:
 
 
 def _connection_url(ctx: ToolContext, name: str) -> str | None:
-    conns = ctx.get("tools.database.connections", {}) or {}
+    conns = ctx.get("tools.database.connections")
     if name in conns:
         return str(conns[name])
     if name != "default":
@@ -391,12 +391,13 @@ def _jsonable(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _database(ctx: ToolContext, p: Params) -> ToolOutput:
     op = p.req_str("operation")
     name = p.str("database", "default")
-    allow_ddl = bool(ctx.get("tools.database.allow_ddl",
-                             os.environ.get("DATABASE_ALLOW_DDL", "false") == "true"))
-    allow_dml = bool(ctx.get("tools.database.allow_dml",
-                             os.environ.get("DATABASE_ALLOW_DML", "true") == "true"))
-    max_rows = int(ctx.get("tools.database.max_rows", os.environ.get("DATABASE_MAX_ROWS", 1000)))
-    timeout = ctx.timeout(float(ctx.get("tools.database.timeout_seconds", 30)))
+    ddl = _setting(ctx, "database", "allow_ddl", "DATABASE_ALLOW_DDL")  # config, env, unset
+    allow_ddl = ddl is True or ddl == "true"
+    dml = _setting(ctx, "database", "allow_dml", "DATABASE_ALLOW_DML")
+    allow_dml = dml is None or dml is True or dml == "true"
+    rows = _setting(ctx, "database", "max_rows", "DATABASE_MAX_ROWS")
+    max_rows = 1000 if rows is None else int(rows)
+    timeout = ctx.timeout(float(ctx.get("tools.database.timeout_seconds")))
     if op not in ("query", "schema"):
         return _soft("unknown_operation", f"Unknown operation: {op} (query, schema)")
     if op == "query":
@@ -459,7 +460,7 @@ def _database(ctx: ToolContext, p: Params) -> ToolOutput:
               "rows_affected": affected if affected >= 0 else len(rows),
               "execution_time_ms": int((time.perf_counter() - started) * 1000),
               "status": "executed",
-              "timestamp": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+              "timestamp": timestamp(),
               "truncated": len(rows) >= max_rows}
     return json_output(envelope("query", message=f"Query executed on '{name}'", result=result),
                        )

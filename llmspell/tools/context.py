@@ -26,17 +26,17 @@ class ToolContext:
         # True once the run must stop (Ctrl-C, deadline): long waits poll it
         self.stopped: Callable[[], bool] = stopped or (lambda: False)
 
-    def get(self, path: str, default: Any = None) -> Any:
-        value = self.settings.get(path)
-        return default if value is None else value
+    def get(self, path: str) -> Any:
+        """A setting (see ``Settings.get``: a path the schema declares; its default there)."""
+        return self.settings.get(path)
 
     @cached_property
     def guard(self) -> PathGuard:
         source = self.settings.source
         trusted = getattr(self.settings, "grants_rights", True)
         own = [str(source)] if source is not None and trusted else []
-        return PathGuard(self.get("tools.file_operations.allowed_paths", ["/tmp"]),
-                         int(self.get("tools.file_operations.max_file_size", 50 * 2**20)),
+        return PathGuard(self.get("tools.file_operations.allowed_paths"),
+                         int(self.get("tools.file_operations.max_file_size")),
                          protected=own)
 
     @cached_property
@@ -44,11 +44,11 @@ class ToolContext:
         from .net import NetPolicy
 
         return NetPolicy(
-            allow_private=bool(self.get("tools.network.allow_private_addresses", False)),
-            timeout=float(self.get("tools.network.timeout_seconds", 30)),
-            max_bytes=int(self.get("tools.network.max_response_bytes", 10 * 2**20)),
-            verify=bool(self.get("tools.network.verify_ssl", True)),
-            max_redirects=int(self.get("tools.network.max_redirects", 5)),
+            allow_private=bool(self.get("tools.network.allow_private_addresses")),
+            timeout=float(self.get("tools.network.timeout_seconds")),
+            max_bytes=int(self.get("tools.network.max_response_bytes")),
+            verify=bool(self.get("tools.network.verify_ssl")),
+            max_redirects=int(self.get("tools.network.max_redirects")),
             time_left=self.timeout)
 
     def timeout(self, seconds: float) -> float:

@@ -10,7 +10,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from .errors import SecurityViolation, ToolError, ToolValidationError
-from .registry import ToolOutput, ToolSpec, envelope, ok, to_json
+from .registry import ToolOutput, ToolSpec, envelope, to_json, wrapped_ok
 from .schema import Param, Params
 
 if TYPE_CHECKING:
@@ -502,12 +502,6 @@ JSON_PROCESSOR = ToolSpec(
 MAX_NODES, MAX_EDGES = 10_000, 50_000
 
 
-def _double(tool: str, op: str, payload: Any) -> ToolOutput:
-    inner = {"operation": op, "success": True, "result": payload,
-             "metadata": {"tool": tool, "operation": op}}
-    return ok(f"{tool.replace('-', '_')}_execute", inner)
-
-
 def _load_graph(text: Any, param: str) -> dict[str, Any]:
     if isinstance(text, dict):
         graph = text
@@ -577,7 +571,7 @@ def _graph(ctx: ToolContext, p: Params) -> ToolOutput:
     tool = "graph-builder"
     if op == "create_graph":
         kind = p.str("graph_type", "directed")
-        return _double(tool, op, _load_graph({"graph_type": kind}, "graph"))
+        return wrapped_ok(tool, op, _load_graph({"graph_type": kind}, "graph"))
     if op == "add_node":
         g = _load_graph(p.data.get("graph"), "graph")
         node_id = p.req_str("node_id")
@@ -591,7 +585,7 @@ def _graph(ctx: ToolContext, p: Params) -> ToolOutput:
         if "data" in p:
             node["data"] = p.raw("data")
         g["nodes"].append(node)
-        return _double(tool, op, g)
+        return wrapped_ok(tool, op, g)
     if op == "add_edge":
         g = _load_graph(p.data.get("graph"), "graph")
         src, dst = p.req_str("from"), p.req_str("to")
@@ -604,16 +598,16 @@ def _graph(ctx: ToolContext, p: Params) -> ToolOutput:
             if key in p:
                 edge[key] = p.raw(key)
         g["edges"].append(edge)
-        return _double(tool, op, g)
+        return wrapped_ok(tool, op, g)
     if op == "analyze":
-        return _double(tool, op, _analyze_graph(_load_graph(p.data.get("input"), "input")))
+        return wrapped_ok(tool, op, _analyze_graph(_load_graph(p.data.get("input"), "input")))
     if op == "export_json":
         g = _load_graph(p.data.get("input"), "input")
-        return _double(tool, op, {"json": json.dumps(g), "format": "json",
+        return wrapped_ok(tool, op, {"json": json.dumps(g), "format": "json",
                                   "node_count": len(g["nodes"]),
                                   "edge_count": len(g["edges"])})
     if op == "import_json":
-        return _double(tool, op, _load_graph(p.data.get("input"), "input"))
+        return wrapped_ok(tool, op, _load_graph(p.data.get("input"), "input"))
     raise ToolValidationError(f"Unknown operation: {op}")
 
 
@@ -693,7 +687,7 @@ def _pdf(ctx: ToolContext, p: Params) -> ToolOutput:
         reader = _pdf_reader(ctx, path)
         texts, truncated = _page_texts(ctx, reader)
         text = "\n".join(texts)[:PDF_TEXT_LIMIT]
-        return _double(tool, op, {"text": text, "file_path": path, "length": len(text),
+        return wrapped_ok(tool, op, {"text": text, "file_path": path, "length": len(text),
                                   "page_count": len(reader.pages), "pages_read": len(texts),
                                   "truncated": truncated})
     if op == "extract_metadata":
@@ -701,7 +695,7 @@ def _pdf(ctx: ToolContext, p: Params) -> ToolOutput:
         real = ctx.guard.check(path, "input")
         st = real.stat()
         info = reader.metadata or {}
-        return _double(tool, op, {
+        return wrapped_ok(tool, op, {
             "file_path": path, "file_size": st.st_size, "file_name": real.name,
             "file_extension": real.suffix.lstrip("."),
             "modified": datetime.fromtimestamp(st.st_mtime, tz=UTC).isoformat(),
@@ -719,7 +713,7 @@ def _pdf(ctx: ToolContext, p: Params) -> ToolOutput:
             raise ToolValidationError(f"start_page {start} is out of range (1..{count})")
         texts, truncated = _page_texts(ctx, reader, start - 1, end - 1)
         pages = [{"page": start + i, "text": t} for i, t in enumerate(texts)]
-        return _double(tool, op, {"pages": pages, "start_page": start, "file_path": path,
+        return wrapped_ok(tool, op, {"pages": pages, "start_page": start, "file_path": path,
                                   "text": "\n".join(pg["text"] for pg in pages)
                                   [:PDF_TEXT_LIMIT], "page_count": count,
                                   "truncated": truncated})

@@ -12,24 +12,19 @@ import re
 import shutil
 import stat
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..paths import write_atomically
 from ..secret_filter import contains_secret
 from .errors import SecurityViolation, ToolError, ToolStorageError, ToolValidationError
-from .registry import ToolOutput, ToolSpec, envelope, message_output, ok
+from .registry import ToolOutput, ToolSpec, envelope, message_output, ok, timestamp
 from .schema import Param, Params
 
 if TYPE_CHECKING:
     from .context import ToolContext
 
 MAX_DIR_ENTRIES = 1000
-
-
-def rfc3339(ts: float) -> str:
-    return datetime.fromtimestamp(ts, tz=UTC).isoformat().replace("+00:00", "Z")
 
 
 def _kind(st: os.stat_result) -> str:
@@ -127,7 +122,7 @@ def _check_tree_links(ctx: ToolContext, src: Path, dst: Path) -> None:
 
 
 def _file_operations(ctx: ToolContext, p: Params) -> ToolOutput:
-    if ctx.get("tools.file_operations.enabled", True) is False:
+    if ctx.get("tools.file_operations.enabled") is False:
         raise ToolValidationError("file_operations is disabled ([tools.file_operations] "
                                   "enabled = false)")
     op_name = p.req_str("operation")
@@ -213,15 +208,15 @@ def _file_operations(ctx: ToolContext, p: Params) -> ToolOutput:
                 st = entry.stat(follow_symlinks=False)
                 entries.append({"name": entry.name, "path": os.path.join(path_text, entry.name),
                                 "type": _kind(st), "size": st.st_size,
-                                "modified": rfc3339(st.st_mtime)})
+                                "modified": timestamp(st.st_mtime)})
         return _done("list_dir", f"Listed {len(entries)} entries in {path_text}",
                      {"entries": entries, "count": len(entries)})
     # metadata
     st = path.stat()
     created = getattr(st, "st_birthtime", st.st_ctime)
     info = {"path": path_text, "type": _kind(st), "size": st.st_size,
-            "readonly": not os.access(path, os.W_OK), "created": rfc3339(created),
-            "modified": rfc3339(st.st_mtime), "accessed": rfc3339(st.st_atime)}
+            "readonly": not os.access(path, os.W_OK), "created": timestamp(created),
+            "modified": timestamp(st.st_mtime), "accessed": timestamp(st.st_atime)}
     return _done("metadata", f"Retrieved metadata for {path_text}", info)
 
 
@@ -786,7 +781,7 @@ def _watcher(ctx: ToolContext, p: Params) -> ToolOutput:
     while time.monotonic() < deadline and len(events) < max_events:
         time.sleep(min(debounce, max(0.0, deadline - time.monotonic())))
         after = _snapshot(paths, recursive, pattern)
-        stamp = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        stamp = timestamp()
         gone = {k: v for k, v in before.items() if k not in after}
         new = {k: v for k, v in after.items() if k not in before}
         for old_path, sig in list(gone.items()):

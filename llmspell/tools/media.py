@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +39,19 @@ def _existing(ctx: ToolContext, p: Params, name: str, limit: int) -> Path:
     if path.stat().st_size > limit:
         raise ToolValidationError(f"File too large: {p.str(name)} (limit {limit} bytes)")
     return path
+
+
+def _sniffed(ctx: ToolContext, p: Params, limit: int, sniff: Callable[[Path], str]
+             ) -> tuple[Path, str]:
+    """The ``file_path`` file (checked, at most ``limit`` bytes) and its format."""
+    path = _existing(ctx, p, "file_path", limit)
+    return path, sniff(path)
+
+
+def _detected(p: Params, fmt: str) -> ToolOutput:
+    """The answer of the audio and video ``detect`` operation."""
+    return ok("detect", {"file_path": p.str("file_path"), "format": fmt,
+                         "supported": fmt != "Unknown"})
 
 
 def _head(path: Path, n: int = 64) -> bytes:
@@ -108,11 +122,9 @@ def _audio_metadata(path: Path, fmt: str) -> dict[str, Any]:
 def _audio(ctx: ToolContext, p: Params) -> ToolOutput:
     op = p.str("operation", "metadata")
     if op in ("detect", "metadata"):
-        path = _existing(ctx, p, "file_path", AUDIO_LIMIT)
-        fmt = _audio_format(path)
+        path, fmt = _sniffed(ctx, p, AUDIO_LIMIT, _audio_format)
         if op == "detect":
-            return ok("detect", {"file_path": p.str("file_path"), "format": fmt,
-                                 "supported": fmt != "Unknown"})
+            return _detected(p, fmt)
         return ok("metadata", {"file_path": p.str("file_path"),
                                "metadata": _audio_metadata(path, fmt)})
     if op == "convert":
@@ -438,11 +450,9 @@ def _avi_meta(path: Path) -> dict[str, Any]:
 def _video(ctx: ToolContext, p: Params) -> ToolOutput:
     op = p.str("operation", "metadata")
     if op in ("detect", "metadata"):
-        path = _existing(ctx, p, "file_path", VIDEO_LIMIT)
-        fmt = _video_format(path)
+        path, fmt = _sniffed(ctx, p, VIDEO_LIMIT, _video_format)
         if op == "detect":
-            return ok("detect", {"file_path": p.str("file_path"), "format": fmt,
-                                 "supported": fmt != "Unknown"})
+            return _detected(p, fmt)
         meta: dict[str, Any] = {"format": fmt, "duration_seconds": None, "resolution": None,
                                 "fps": None, "video_bitrate": None, "audio_bitrate": None,
                                 "audio_channels": None, "file_size": path.stat().st_size,

@@ -113,6 +113,23 @@ def ok(operation: str, result: Any = MISSING, message: str | None = None,
     return json_output(env)
 
 
+def wrapped_ok(tool: str, operation: str, payload: Any) -> ToolOutput:
+    """Upstream's doubly wrapped result (graph-builder, pdf-processor, citation-formatter):
+    ``<tool>_execute`` whose result is ``{operation, success, result, metadata{tool,
+    operation}}``."""
+    inner = {"operation": operation, "success": True, "result": payload,
+             "metadata": {"tool": tool, "operation": operation}}
+    return ok(f"{tool.replace('-', '_')}_execute", inner)
+
+
+def timestamp(ts: float | None = None) -> str:
+    """RFC 3339 UTC time of ``ts`` (now by default) as results show it: ``...Z``."""
+    from datetime import UTC, datetime
+
+    moment = datetime.now(UTC) if ts is None else datetime.fromtimestamp(ts, tz=UTC)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
 def message_output(message: str, env: dict[str, Any], text: str | None = None) -> ToolOutput:
     """Upstream's ``build_for_output``: a human text, the envelope in metadata.response."""
     return ToolOutput(message if text is None else text,

@@ -4,7 +4,8 @@ Schema validation (see ``isolated.py``).
 Started by ``llmspell.tools.isolated`` as ``python -I sandbox_worker.py`` with an empty
 environment (so jq's ``$ENV`` and ``env`` are empty objects), in its own session (Ctrl-C
 goes to llmspell, which kills this process) and with pipes for stdin/stdout. It imports
-only the standard library, ``jq`` and ``jinja2``.
+only the standard library and the libraries its requests need (``jq``, ``jinja2``,
+``jsonschema``, ``bibtexparser`` through ``llmspell.tools.citations``).
 
 Protocol: frames of a 4-byte big-endian length and bytes. First frame in: ``sys.path``
 (JSON list). Then it writes a ``ready`` frame and loops: read a request (a JSON meta
@@ -271,8 +272,24 @@ def run_validate(meta: dict[str, Any], payload: bytes) -> bytes:
     return json.dumps(errors).encode()
 
 
+# -- BibTeX ---------------------------------------------------------------------------
+
+def run_bibtex(meta: dict[str, Any], payload: bytes) -> bytes:
+    """Parse a bibliography (bibtexparser, pylatexenc: both slow on hostile input)."""
+    from llmspell.tools.citations import BibTeXError, read_bibtex
+
+    try:
+        entries = read_bibtex(payload.decode("utf-8", "surrogatepass"))
+    except BibTeXError as exc:
+        raise Invalid(str(exc)) from None
+    body = json.dumps(entries, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    if len(body) > int(meta["output_limit"]):
+        raise Limit(f"the parsed bibliography exceeds {meta['output_limit']} bytes")
+    return body
+
+
 HANDLERS = {"jq": run_jq, "jinja": render_jinja, "diff": run_diff,
-            "validate": run_validate}
+            "validate": run_validate, "bibtex": run_bibtex}
 
 
 def serve(stdin: IO[bytes], stdout: IO[bytes]) -> None:

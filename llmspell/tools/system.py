@@ -108,7 +108,7 @@ _TZ_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(/[A-Za-z0-9_+\-]+){0,2}")
 
 def process_execution_allowed(ctx: ToolContext, tool: str) -> None:
     """Refuse unless the user's config grants ``[tools.system] allow_process_execution``."""
-    if not ctx.get("tools.system.allow_process_execution", False):
+    if not ctx.get("tools.system.allow_process_execution"):
         raise SecurityViolation(f"{tool} starts a process, and process execution is off "
                                 "([tools.system] allow_process_execution = true enables it)")
 
@@ -148,7 +148,7 @@ def find_executable(ctx: ToolContext, name: str) -> str | None:
 
 
 def _allowed_commands(ctx: ToolContext) -> set[str]:
-    raw = ctx.get("tools.system.allowed_commands", "ls,cat,echo,pwd")
+    raw = ctx.get("tools.system.allowed_commands")
     items = raw.split(",") if isinstance(raw, str) else list(raw)
     return {x.strip() for x in items if x.strip()} - BLOCKED_COMMANDS
 
@@ -195,7 +195,7 @@ def _process(ctx: ToolContext, p: Params) -> ToolOutput:
     env = child_environment(p.obj("environment", {}) or {})
     timeout = min(float(p.number("timeout_seconds", MAX_PROCESS_SECONDS)), MAX_PROCESS_SECONDS)
     timeout = ctx.timeout(timeout)
-    limit = int(ctx.get("tools.system.max_output_size", 1024 * 1024))
+    limit = int(ctx.get("tools.system.max_output_size"))
     started = time.perf_counter()
     timed_out = False
     try:
@@ -248,8 +248,10 @@ def _service_checker(ctx: ToolContext, p: Params) -> ToolOutput:
     target = p.req_str("target")
     kind = p.req_str("check_type").lower()
     timeout = ctx.timeout(min(30.0, float(p.number("timeout_seconds", 5))))
-    hosts = ctx.get("tools.network.service_checker_hosts", CHECK_HOSTS)
-    ports = ctx.get("tools.network.service_checker_ports", CHECK_PORTS)
+    hosts = ctx.get("tools.network.service_checker_hosts")  # None: not configured
+    hosts = CHECK_HOSTS if hosts is None else hosts
+    ports = ctx.get("tools.network.service_checker_ports")
+    ports = CHECK_PORTS if ports is None else ports
 
     def allowed(host: str, port: int | None) -> None:
         if "*" not in hosts and host.strip("[]").lower() not in [h.lower() for h in hosts]:

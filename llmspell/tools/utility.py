@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from .. import secret_filter
 from ..jsonutil import json_type
 from .errors import SecurityViolation, ToolError, ToolValidationError
-from .registry import ToolOutput, ToolSpec, envelope, json_output, ok
+from .registry import ToolOutput, ToolSpec, envelope, json_output, ok, wrapped_ok
 from .schema import Param, Params
 
 if TYPE_CHECKING:
@@ -469,18 +469,12 @@ STYLES = {
 }
 
 
-def _double_wrapped(tool: str, op: str, payload: Any) -> ToolOutput:
-    inner = {"operation": op, "success": True, "result": payload,
-             "metadata": {"tool": tool, "operation": op}}
-    return ok(f"{tool.replace('-', '_')}_execute", inner)
-
-
 def _citations(ctx: ToolContext, p: Params) -> ToolOutput:
-    from .citations import format_entries, parse_bibliography
+    from .citations import BIBTEX_SECONDS, format_entries, parse_bibliography
 
     op = p.str("operation", "format_citation")
     if op == "list_styles":
-        return _double_wrapped("citation-formatter", op, {
+        return wrapped_ok("citation-formatter", op, {
             "supported_styles": [s for group in STYLES.values() for s in group],
             "total_available": len([s for g in STYLES.values() for s in g]),
             "categories": STYLES,
@@ -491,7 +485,7 @@ def _citations(ctx: ToolContext, p: Params) -> ToolOutput:
     fmt = p.str("format", "yaml")
     if len(text) > 5_000_000:
         raise ToolValidationError("Bibliography too large (max 5 MB)")
-    entries = parse_bibliography(text, fmt)
+    entries = parse_bibliography(text, fmt, ctx.timeout(BIBTEX_SECONDS), ctx.stopped)
     if op == "validate_bibliography":
         results = []
         for e in entries:
@@ -499,7 +493,7 @@ def _citations(ctx: ToolContext, p: Params) -> ToolOutput:
                       if not e.get(f)]
             results.append({"key": e["key"], "valid": not issues, "issues": issues,
                             "entry_type": e.get("type", "article").capitalize()})
-        return _double_wrapped("citation-formatter", op, {
+        return wrapped_ok("citation-formatter", op, {
             "format": fmt, "total_entries": len(results),
             "valid_entries": sum(r["valid"] for r in results),
             "warnings": sum(len(r["issues"]) for r in results),
@@ -513,7 +507,7 @@ def _citations(ctx: ToolContext, p: Params) -> ToolOutput:
     if missing:
         raise ToolValidationError(f"Unknown citation key(s): {', '.join(missing)}")
     citations, references = format_entries(chosen, style)
-    return _double_wrapped("citation-formatter", op, {
+    return wrapped_ok("citation-formatter", op, {
         "style": style, "format": fmt, "citations": citations,
         "reference_list": references, "entry_count": len(chosen)})
 

@@ -21,8 +21,8 @@ from .registry import ToolOutput, ToolSpec, envelope, json_output, ok
 from .schema import Param, Params
 
 if TYPE_CHECKING:
+    from ..netguard import Response
     from .context import ToolContext
-    from .net import Response
 
 METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS")
 
@@ -83,7 +83,7 @@ def _http_request(ctx: ToolContext, p: Params) -> ToolOutput:
     max_delay = float(retry.get("max_delay_ms", 30000)) / 1000
     factor = float(retry.get("backoff_factor", 2.0))
     retry_on = set(retry.get("retry_on_status", [429, 500, 502, 503, 504]))
-    timeout = float(p.number("timeout", ctx.get("tools.http_request.timeout_seconds", 30)))
+    timeout = float(p.number("timeout", ctx.get("tools.http_request.timeout_seconds")))
     resp = None
     for attempt in range(attempts):
         try:
@@ -228,7 +228,7 @@ def _env(*names: str) -> str | None:
 
 def _search_provider(ctx: ToolContext, name: str, query: str, limit: int, safe: bool
                      ) -> list[dict[str, Any]]:
-    base = (ctx.get("tools.web_search.base_urls", {}) or {}).get(name)
+    base = ctx.get("tools.web_search.base_urls").get(name)
     net = ctx.net
     if name == "duckduckgo":
         url = (base or "https://api.duckduckgo.com") + "/"

@@ -28,7 +28,7 @@ from typing import Any
 
 from .. import jsonutil
 from ..held import size_of
-from ..hooks import HookCancelled
+from ..hooks import HookCancelled, Watchers
 from .gate import MAX_WORKER_THREADS, Cancelled, LuaGate, Scope, Worker, current_scope
 from .model import Branch, Step, Workflow, WorkflowError
 
@@ -257,17 +257,18 @@ class Engine:
 
     ``tool(name, params) -> dict`` and ``agent(name, input) -> dict`` are the services
     steps call; ``store(key, value)`` writes step outputs to State (or None);
-    ``services`` is the runtime's shared dict (hooks and event bus are looked up there
-    at call time); ``log(line)`` prints debug lines when debugging is on.
+    ``services`` is the run's ``Services`` (its hook registry and event bus, if made,
+    are looked up at call time; None: no hooks, no events); ``log(line)`` prints debug
+    lines when debugging is on.
     """
 
-    def __init__(self, gate: LuaGate, services: dict[str, Any] | None = None, *,
+    def __init__(self, gate: LuaGate, services: Watchers | None = None, *,
                  tool: Callable[[str, dict[str, Any]], Any] | None = None,
                  agent: Callable[[str, dict[str, Any]], Any] | None = None,
                  store: Callable[[str, Any], None] | None = None,
                  log: Callable[[str], None] | None = None) -> None:
         self.gate = gate
-        self.services = services if services is not None else {}
+        self.services = services
         self.tool = tool
         self.agent = agent
         self.store = store
@@ -278,13 +279,13 @@ class Engine:
     # -- hooks and events -------------------------------------------------------
 
     def _hook(self, point: str, data: dict[str, Any], wf: Workflow) -> Any:
-        hooks = self.services.get("hooks")
+        hooks = self.services.hooks_if_made if self.services is not None else None
         if hooks is None or not hooks.has(point):
             return None
         return hooks.run(point, data, component=("workflow", wf.name))
 
     def _emit(self, event_type: str, data: dict[str, Any]) -> None:
-        bus = self.services.get("events")
+        bus = self.services.events_if_made if self.services is not None else None
         if bus is not None:
             bus.emit(event_type, data, component=data.get("workflow_name"))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import zlib
 from pathlib import Path
 
+from lua_text import lua_fmt
 from pypdf import PdfWriter
 from pypdf.generic import DictionaryObject, NameObject, StreamObject
 from tools_helpers import run_cli
@@ -39,11 +40,11 @@ def _bomb(path: Path, pages: int, chars_per_page: int) -> None:
 def test_text_extraction_stops_at_the_cap(tmp_path: Path) -> None:
     pdf = tmp_path / "bomb.pdf"
     _bomb(pdf, 40, 2_000_000)
-    script = f"""
-        local r = Tool.invoke("pdf-processor", {{operation = "extract_text", input = "{pdf}"}})
+    script = lua_fmt("""
+        local r = Tool.invoke("pdf-processor", {operation = "extract_text", input = "${pdf}"})
         local x = r.result.result
         print(x.length, x.page_count, x.pages_read, x.truncated)
-    """
+    """, pdf=pdf)
     done = run_cli(script, tmp_path, "--timeout", "12")
     assert done.code == 0, done.stdout + done.stderr
     assert done.stdout.split()[:4] == ["1048576", "40", "1", "true"], done.stdout
@@ -52,12 +53,12 @@ def test_text_extraction_stops_at_the_cap(tmp_path: Path) -> None:
 def test_extract_pages_reads_only_the_pages_asked_for(tmp_path: Path) -> None:
     pdf = tmp_path / "bomb.pdf"
     _bomb(pdf, 40, 600_000)
-    script = f"""
-        local r = Tool.invoke("pdf-processor", {{operation = "extract_pages", input = "{pdf}",
-                                                 start_page = 3, end_page = 3}})
+    script = lua_fmt("""
+        local r = Tool.invoke("pdf-processor", {operation = "extract_pages", input = "${pdf}",
+                                                 start_page = 3, end_page = 3})
         local x = r.result.result
         print(#x.pages, x.pages[1].page, x.page_count)
-    """
+    """, pdf=pdf)
     done = run_cli(script, tmp_path, "--timeout", "12")
     assert done.code == 0, done.stdout + done.stderr
     assert done.stdout.split()[:3] == ["1", "3", "40"], done.stdout

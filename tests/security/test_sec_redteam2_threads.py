@@ -11,6 +11,8 @@ from __future__ import annotations
 import threading
 import time
 
+from lua_text import lua_fmt
+
 STEP = 'type = "custom", ["function"] = '
 
 
@@ -35,32 +37,32 @@ def _peak_threads(fn) -> tuple[object, int]:
 
 
 def test_three_levels_of_parallel_stay_under_the_run_cap_and_finish(lua) -> None:
-    code = f"""
+    code = lua_fmt("""
       local function leaf(i)
         local s = 0
         for k = 1, 20000 do s = s + k end
         return i.n + 1
       end
       local function level(width, make)
-        local steps = {{}}
+        local steps = {}
         for b = 1, width do steps[b] = make(b) end
-        return Workflow.parallel({{name = "p" .. width, steps = steps}})
+        return Workflow.parallel({name = "p" .. width, steps = steps})
       end
       local inner = level(20, function(b)
-        return {{name = "l" .. b, {STEP} leaf}} end)
+        return {name = "l" .. b, ${STEP} leaf} end)
       local middle = level(8, function(b)
-        return {{name = "m" .. b, type = "workflow", workflow = inner}} end)
+        return {name = "m" .. b, type = "workflow", workflow = inner} end)
       local outer = level(8, function(b)
-        return {{name = "o" .. b, type = "workflow", workflow = middle}} end)
-      local r = outer:execute({{n = 1}})
+        return {name = "o" .. b, type = "workflow", workflow = middle} end)
+      local r = outer:execute({n = 1})
       local leaves = 0
       for _, m in pairs(r.output) do
         for _, l in pairs(m) do
           for _, v in pairs(l) do if v == 2 then leaves = leaves + 1 end end
         end
       end
-      return {{success = r.success, leaves = leaves}}
-    """
+      return {success = r.success, leaves = leaves}
+    """, STEP=STEP)
     run, peak = _peak_threads(lambda: lua(code, timeout=60))
     assert run.value == {"success": True, "leaves": 8 * 8 * 20}
     assert peak <= 64, peak  # old code: 8 + 64 + 1280 worker threads
@@ -68,15 +70,15 @@ def test_three_levels_of_parallel_stay_under_the_run_cap_and_finish(lua) -> None
 
 def test_sibling_parallel_runs_reuse_the_slots(lua) -> None:
     """Slots come back when a run ends: many parallel runs one after another all work."""
-    run = lua(f"""
-      local wf = Workflow.parallel({{name = "p", steps = {{
-        {{name = "a", {STEP} function() return 1 end}},
-        {{name = "b", {STEP} function() return 2 end}}}}}})
+    run = lua(lua_fmt("""
+      local wf = Workflow.parallel({name = "p", steps = {
+        {name = "a", ${STEP} function() return 1 end},
+        {name = "b", ${STEP} function() return 2 end}}})
       local total = 0
       for _ = 1, 100 do
-        local r = wf:execute({{}})
+        local r = wf:execute({})
         total = total + r.output.a + r.output.b
       end
       return total
-    """)
+    """, STEP=STEP))
     assert run.value == 300

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from lua_text import lua_fmt
 from tools_helpers import run_cli
 
 SECRET = "redteam-outside-7c1f"
@@ -34,12 +35,12 @@ def _config(tmp_path: Path, commands: str) -> str:
 
 def _invoke(executable: str, args: list[str]) -> str:
     lua_args = ", ".join(f'"{a}"' for a in args)
-    return f"""
+    return lua_fmt("""
         local ok, r = pcall(Tool.invoke, "process_executor",
-                            {{executable = "{executable}", arguments = {{{lua_args}}},
-                              working_directory = "{{inside}}"}})
+                            {executable = "${executable}", arguments = {${lua_args}},
+                              working_directory = "{inside}"})
         print(ok and JSON.stringify(r.result) or tostring(r))
-    """
+    """, executable=executable, lua_args=lua_args)
 
 
 @pytest.mark.skipif(shutil.which("date") is None, reason="needs date")

@@ -12,19 +12,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lua_text import lua_fmt
 from tools_helpers import run_cli
 
 GRANT = "[runtime.security]\\nallow_process_spawn = true\\n"
 
-PREPARE = f"""
+PREPARE = lua_fmt("""
     local S = STAGE
-    Tool.invoke("file_operations", {{operation = "mkdir", path = S .. "/.llmspell",
-                                     recursive = true}})
-    Tool.invoke("file_operations", {{operation = "write", path = S .. "/.llmspell/config.toml",
-                                     input = "{GRANT}"}})
-    Tool.invoke("file_operations", {{operation = "write", path = S .. "/.llmspell.toml",
-                                     input = "{GRANT}"}})
-"""
+    Tool.invoke("file_operations", {operation = "mkdir", path = S .. "/.llmspell",
+                                     recursive = true})
+    Tool.invoke("file_operations", {operation = "write", path = S .. "/.llmspell/config.toml",
+                                     input = "${GRANT}"})
+    Tool.invoke("file_operations", {operation = "write", path = S .. "/.llmspell.toml",
+                                     input = "${GRANT}"})
+""", GRANT=GRANT)
 
 ATTACKS = {
     "move_folder_into_home": 'Tool.invoke("file_operations", {operation = "move", '
@@ -60,16 +61,16 @@ def test_no_tool_plants_the_users_config(tmp_path: Path, attack: str) -> None:
 
 
 def test_copy_and_move_into_an_ordinary_folder_still_work(tmp_path: Path) -> None:
-    script = f"""
-        local D = "{tmp_path}"
-        Tool.invoke("file_operations", {{operation = "mkdir", path = D .. "/into"}})
-        Tool.invoke("file_operations", {{operation = "write", path = D .. "/a.txt", input = "a"}})
-        Tool.invoke("file_operations", {{operation = "copy", source_path = D .. "/a.txt",
-                                         target_path = D .. "/into"}})
-        Tool.invoke("file_operations", {{operation = "move", source_path = D .. "/a.txt",
-                                         target_path = D .. "/into/b.txt"}})
+    script = lua_fmt("""
+        local D = "${tmp_path}"
+        Tool.invoke("file_operations", {operation = "mkdir", path = D .. "/into"})
+        Tool.invoke("file_operations", {operation = "write", path = D .. "/a.txt", input = "a"})
+        Tool.invoke("file_operations", {operation = "copy", source_path = D .. "/a.txt",
+                                         target_path = D .. "/into"})
+        Tool.invoke("file_operations", {operation = "move", source_path = D .. "/a.txt",
+                                         target_path = D .. "/into/b.txt"})
         print("ok")
-    """
+    """, tmp_path=tmp_path)
     done = run_cli(script, tmp_path)
     assert done.stdout.startswith("ok"), done.stdout + done.stderr
     assert (tmp_path / "into" / "a.txt").read_text() == "a"

@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from lua_text import lua_fmt
 
 from llmspell import config
 
@@ -90,13 +91,14 @@ def test_a_script_with_file_access_cannot_write_the_users_config(lua, isolated_h
                                                                  ) -> None:
     target = isolated_home / ".llmspell" / "config.toml"
     target.parent.mkdir()
-    run = lua(f"""
-      local ok, err = pcall(io.open, "{target}", "w")
-      local ok2, err2 = pcall(os.rename, "{isolated_home}/x", "{target}")
-      local ok3 = pcall(io.open, "{isolated_home}/.llmspell.toml", "w")
-      return {{ok, tostring(err), ok2, ok3}}
-    """, config={"runtime": {"security": {"allow_file_access": True,
-                                          "allowed_paths": [str(isolated_home)]}}})
+    run = lua(lua_fmt("""
+      local ok, err = pcall(io.open, "${target}", "w")
+      local ok2, err2 = pcall(os.rename, "${isolated_home}/x", "${target}")
+      local ok3 = pcall(io.open, "${isolated_home}/.llmspell.toml", "w")
+      return {ok, tostring(err), ok2, ok3}
+    """, target=target, isolated_home=isolated_home),
+              config={"runtime": {"security": {"allow_file_access": True,
+                                               "allowed_paths": [str(isolated_home)]}}})
     ok, err, ok2, ok3 = run.value
     assert ok is False and "config" in err
     assert ok2 is False and ok3 is False
@@ -167,13 +169,13 @@ def test_a_script_cannot_rewrite_the_config_named_with_c(cli, tmp_path: Path) ->
     # the -c file lies in the temp dir, inside both the tools' and Lua's allowed roots
     target = tmp_path / "mine.toml"
     target.write_text("[runtime.security]\nallow_file_access = true\n")
-    (tmp_path / "s.lua").write_text(f"""
+    (tmp_path / "s.lua").write_text(lua_fmt("""
       local grant = "[runtime.security]\\nallow_process_spawn = true\\n"
       local ok, r = pcall(Tool.invoke, "file_operations",
-                          {{operation = "write", path = "{target}", input = grant}})
-      local l = pcall(io.open, "{target}", "w")
+                          {operation = "write", path = "${target}", input = grant})
+      local l = pcall(io.open, "${target}", "w")
       print("tool", ok and not tostring(r.text):find("config location"), "lua", l)
-    """)
+    """, target=target))
     proc = cli("-c", "mine.toml", "run", "s.lua")
     assert proc.returncode == 0, proc.stderr
     assert "tool\tfalse\tlua\tfalse" in proc.stdout
@@ -185,17 +187,17 @@ def test_a_folder_moved_over_the_users_config_dir_is_refused(lua, tmp_path: Path
     xdg = isolated_home / "xdg_config_home"  # not created yet, and under the temp dir
     assert not xdg.exists()
     evil = tmp_path / "evil"
-    run = lua(f"""
+    run = lua(lua_fmt("""
       local grant = "[runtime.security]\\nallow_process_spawn = true\\n"
-      Tool.invoke("file_operations", {{operation = "write",
-        path = "{evil}/llmspell/config.toml", input = grant}})
-      local out = {{}}
-      for _, op in ipairs({{"copy", "move"}}) do
-        local ok, r = pcall(Tool.invoke, "file_operations", {{operation = op,
-          source_path = "{evil}", target_path = "{xdg}"}})
+      Tool.invoke("file_operations", {operation = "write",
+        path = "${evil}/llmspell/config.toml", input = grant})
+      local out = {}
+      for _, op in ipairs({"copy", "move"}) do
+        local ok, r = pcall(Tool.invoke, "file_operations", {operation = op,
+          source_path = "${evil}", target_path = "${xdg}"})
         out[#out + 1] = tostring(ok and r.text)
       end
       return out
-    """)
+    """, evil=evil, xdg=xdg))
     assert not (xdg / "llmspell" / "config.toml").exists(), run.value
     assert config.load().get("runtime.security.allow_process_spawn") is False

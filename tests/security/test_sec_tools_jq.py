@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+from lua_text import lua_fmt
 from tools_helpers import SECRET_NAME, SECRET_VALUE, run_cli
 
 
@@ -35,10 +36,10 @@ def test_import_and_include_are_refused(lua, tmp_path):
     (tmp_path / "m.jq").write_text('def secret: "from-a-module-file";')
     (tmp_path / "d.json").write_text('{"stolen": "from-a-data-file"}')
     where = str(tmp_path)
-    for query in (f'import "m" as m {{search: "{where}"}}; m::secret',
-                  f'include "m" {{search: "{where}"}}; secret',
-                  f'import "d" as $d {{search: "{where}"}}; $d',
-                  f'# a comment \\\nimport "d" as $d {{search: "{where}"}}; $d',
+    for query in (lua_fmt('import "m" as m {search: "${where}"}; m::secret', where=where),
+                  lua_fmt('include "m" {search: "${where}"}; secret', where=where),
+                  lua_fmt('import "d" as $d {search: "${where}"}; $d', where=where),
+                  lua_fmt('# a comment \\\nimport "d" as $d {search: "${where}"}; $d', where=where),
                   '"m" | modulemeta', "get_search_list"):
         ok, text = jq(lua, query)
         assert not ok, (query, text)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lua_text import lua_fmt
 from tools_helpers import SECRET_NAME, SECRET_VALUE
 
 
@@ -13,25 +14,25 @@ def test_file_contents_with_a_secret_value_are_redacted(lua, tmp_path, monkeypat
     monkeypatch.setenv(SECRET_NAME, SECRET_VALUE)
     f = tmp_path / "notes.txt"
     f.write_text(f"token={SECRET_VALUE}\nurl=https://bob:hunter22@example.com/\n")
-    run = lua(f"""
-        local r = Tool.invoke("file_operations", {{operation = "read", path = "{f}"}})
-        local m = Tool.invoke("hash_calculator", {{operation = "hash", algorithm = "md5",
-                                                   input = "{SECRET_VALUE}"}})
+    run = lua(lua_fmt("""
+        local r = Tool.invoke("file_operations", {operation = "read", path = "${f}"})
+        local m = Tool.invoke("hash_calculator", {operation = "hash", algorithm = "md5",
+                                                   input = "${SECRET_VALUE}"})
         return JSON.stringify(r) .. JSON.stringify(m)
-    """, config=cfg(tmp_path))
+    """, f=f, SECRET_VALUE=SECRET_VALUE), config=cfg(tmp_path))
     assert SECRET_VALUE not in run.value and "hunter22" not in run.value
     assert "***" in run.value
 
 
 def test_error_messages_are_redacted(lua, tmp_path, monkeypatch):
     monkeypatch.setenv(SECRET_NAME, SECRET_VALUE)
-    run = lua(f"""
+    run = lua(lua_fmt("""
         local ok, err = pcall(Tool.invoke, "file_operations",
-                              {{operation = "read", path = "{tmp_path}/{SECRET_VALUE}.txt"}})
-        local ok2, err2 = pcall(Tool.invoke, "json_processor", {{operation = "query",
-                                input = {{}}, query = "error(\\"{SECRET_VALUE}\\")"}})
-        return {{ok, tostring(err), ok2, tostring(err2)}}
-    """, config=cfg(tmp_path))
+                              {operation = "read", path = "${tmp_path}/${SECRET_VALUE}.txt"})
+        local ok2, err2 = pcall(Tool.invoke, "json_processor", {operation = "query",
+                                input = {}, query = "error(\\"${SECRET_VALUE}\\")"})
+        return {ok, tostring(err), ok2, tostring(err2)}
+    """, tmp_path=tmp_path, SECRET_VALUE=SECRET_VALUE), config=cfg(tmp_path))
     ok, err, ok2, err2 = run.value
     assert ok is False and ok2 is False
     assert SECRET_VALUE not in err and SECRET_VALUE not in err2, (err, err2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
+from lua_text import lua_fmt
 from tools_helpers import run_cli, stopped
 
 
@@ -28,11 +29,11 @@ def test_remote_ref_is_never_fetched(lua):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_port}/leak?data=stolen"
-        run = lua(f"""
-            local ok, r = pcall(Tool.invoke, "json_processor", {{operation = "validate",
-                input = 1, schema = {{["$ref"] = "{url}"}}}})
-            return {{ok, tostring(r)}}
-        """)
+        run = lua(lua_fmt("""
+            local ok, r = pcall(Tool.invoke, "json_processor", {operation = "validate",
+                input = 1, schema = {["$ref"] = "${url}"}})
+            return {ok, tostring(r)}
+        """, url=url))
     finally:
         server.shutdown()
     assert hits == [], hits

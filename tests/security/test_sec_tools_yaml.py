@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from lua_text import lua_fmt
 from tools_helpers import run_cli
 
 BOMB = "\\n".join([
@@ -20,11 +21,11 @@ BOMB = "\\n".join([
 
 
 def test_yaml_alias_bomb_is_refused(tmp_path):
-    done = run_cli(f"""
-        local ok, err = pcall(Tool.invoke, "citation-formatter", {{
-            operation = "format_citation", input = "{BOMB}", format = "yaml"}})
+    done = run_cli(lua_fmt("""
+        local ok, err = pcall(Tool.invoke, "citation-formatter", {
+            operation = "format_citation", input = "${BOMB}", format = "yaml"})
         print(ok, err)
-    """, tmp_path, "--timeout", "20", timeout=60)
+    """, BOMB=BOMB), tmp_path, "--timeout", "20", timeout=60)
     assert done.stdout.startswith("false") and "aliases" in done.stdout, done
     assert done.max_rss_mb < 250, done.max_rss_mb
 

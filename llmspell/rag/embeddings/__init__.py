@@ -4,7 +4,8 @@ Order (``[rag.embedding] default_provider``):
 - ``openai`` / ``ollama`` (or another provider entry): the providers package's
   embedding client, asked for ``[rag.vector_storage] dimensions``; when that provider
   cannot be used (no API key, no such provider) the local embedder takes over and one
-  notice says so on stderr;
+  notice says so on stderr -- except for the built-in default without a key (the user
+  named no provider), where the local embedder is simply the choice;
 - ``local`` (or the fallback): all-MiniLM-L6-v2 when the ``minilm`` extra is installed
   and the index wants its 384 dimensions, else the hashing embedder at the configured
   size (saying once why MiniLM was not used when it is installed);
@@ -15,6 +16,7 @@ Every embedder has ``name``, ``kind`` ("local"/"remote"), ``dimensions``,
 
 from __future__ import annotations
 
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -77,27 +79,62 @@ def local_embedder(dimensions: int, notify: Notify, *, prefer_minilm: bool = Tru
     return HashingEmbedder(dimensions)
 
 
-def _provider_client(settings: Any, provider: str) -> Any:
-    """The providers package's embedding client, or raise saying why there is none."""
+def _provider_client(settings: Any, provider: str,
+                     budget: Callable[[], float | None] | None = None) -> Any:
+    """The providers package's embedding client, or raise saying why there is none.
+    ``budget`` (seconds left to the run's deadline) bounds each of its requests."""
     try:
         from llmspell.providers import embedding_client  # type: ignore[attr-defined]
     except ImportError:
         raise LookupError("remote embeddings are not available in this build") from None
-    return embedding_client(settings, provider)
+    return embedding_client(settings, provider, budget=budget)
 
 
-def select_embedder(settings: Any, notify: Notify, provider: str | None = None) -> Any:
+def _needs_key(exc: Exception) -> bool:
+    from llmspell.errors import NeedsKeyError
+
+    return isinstance(exc, NeedsKeyError)
+
+
+def _named_by_user(settings: Any) -> bool:
+    """Whether the user chose ``[rag.embedding] default_provider`` (in the config file or
+    the environment) rather than getting the built-in default. Only asked when that
+    provider cannot be used, so reading the file again costs nothing on a normal run."""
+    from llmspell import config as config_mod
+
+    path = "rag.embedding.default_provider"
+    chosen = settings.get("rag.embedding.default_provider")
+    if chosen != config_mod.defaults()["rag"]["embedding"]["default_provider"]:
+        return True
+    if any(p == path and n in os.environ for n, p, _k in config_mod.ENV_OVERRIDES):
+        return True
+    source = getattr(settings, "source", None)
+    if source is None:
+        return False
+    try:
+        raw = config_mod.read_file(source)
+    except Exception:  # the file was read once already; unreadable now: assume named
+        return True
+    section = raw.get("rag", {}).get("embedding", {}) if isinstance(raw.get("rag"), dict) \
+        else {}
+    return isinstance(section, dict) and "default_provider" in section
+
+
+def select_embedder(settings: Any, notify: Notify, provider: str | None = None,
+                    budget: Callable[[], float | None] | None = None) -> Any:
     dims = int(settings.get("rag.vector_storage.dimensions"))
     provider = (provider or settings.get("rag.embedding.default_provider") or "local").lower()
-    batch = int(settings.get("rag.embedding.batch_size") or 32)
+    batch = int(settings.get("rag.embedding.batch_size"))
     if provider in ("hashing", "hash"):
         return HashingEmbedder(dims)
     if provider in LOCAL_NAMES:
         return local_embedder(dims, notify, batch_size=batch)
     try:
-        client = _provider_client(settings, provider)
-    except Exception as exc:  # no key, unknown provider, not built: fall back, say so once
+        client = _provider_client(settings, provider, budget)
+    except Exception as exc:  # no key, unknown provider, not built: fall back
         fallback = local_embedder(dims, lambda _m: None, batch_size=batch)
+        if _needs_key(exc) and not _named_by_user(settings):
+            return fallback  # the built-in default and no key: local, silently
         why = str(exc).strip() or type(exc).__name__
         notify(f"RAG: embedding provider '{provider}' unavailable ({why}); "
                f"using local embedder {fallback.name}")
@@ -132,6 +169,13 @@ class CachedEmbedder:
 
     def count_tokens(self, texts: list[str]) -> int:
         return self.inner.count_tokens(texts)
+
+    def cached(self, text: str) -> bool:
+        """Whether ``embed`` would answer ``text`` from the cache (no embedding work)."""
+        if not self.enabled:
+            return False
+        hit = self._cache.get(text)
+        return hit is not None and (self.ttl is None or time.monotonic() - hit[0] < self.ttl)
 
     def embed(self, texts: list[str]) -> Any:
         import numpy as np

