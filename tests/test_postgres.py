@@ -343,3 +343,21 @@ def test_sessions_of_another_tenant_are_invisible(postgres_url: str) -> None:
     finally:
         acme.close()
         globex.close()
+
+
+def test_one_pool_per_run_for_every_store_on_the_server(postgres_url: str) -> None:
+    from llmspell.run import Services
+
+    services = Services(config_mod.from_dict({
+        "runtime": {"state_persistence": {"backend_type": "postgres"},
+                    "sessions": {"enabled": True, "storage_backend": "postgres"}},
+        "rag": {"enabled": True, "vector_storage": {"backend": "postgres"},
+                "embedding": {"default_provider": "hashing"}},
+        "storage": {"postgres": {"url": postgres_url}}}, environ={}))
+    db = services.state.store.db
+    assert services.sessions.store.db is db and services.rag.store.db is db
+    services.state.save("global", "k", 1)
+    assert services.close() == []
+    with pytest.raises(DatabaseError, match="closed"):
+        with db.transaction():
+            pass

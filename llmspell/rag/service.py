@@ -96,20 +96,22 @@ def namespace_for(scope: str | None, scope_id: str | None) -> str:
     return f"{scope}:{scope_id}"
 
 
-def open_vector_store(settings: Any, dimensions: int, warn: Callable[[str], None]) -> Any:
+def open_vector_store(settings: Any, dimensions: int, warn: Callable[[str], None],
+                      database: Callable[[], Any] | None = None) -> Any:
     """The vector store ``[rag.vector_storage] backend`` names: hnswlib (the default) or a
-    shared PostgreSQL server with pgvector."""
+    shared PostgreSQL server with pgvector (``database``: the run's pool, else its own)."""
     get = settings.get
     metric = get("rag.vector_storage.hnsw.metric") or "cosine"
     if (get("rag.vector_storage.backend") or "hnsw") == "postgres":
         from ..postgres import open_database
         from ..postgres.vector_store import PgVectorStore
 
-        return PgVectorStore(open_database(settings), dimensions, metric=metric,
+        db = database() if database else open_database(settings)
+        return PgVectorStore(db, dimensions, metric=metric,
                              m=get("rag.vector_storage.hnsw.m"),
                              ef_construction=get("rag.vector_storage.hnsw.ef_construction"),
                              ef_search=get("rag.vector_storage.hnsw.ef_search"),
-                             owns_db=True)
+                             owns_db=database is None)
     return VectorStore(
         dimensions, metric=metric,
         m=get("rag.vector_storage.hnsw.m"),
@@ -148,7 +150,8 @@ class RagService:
     def __init__(self, settings: Any, notify: Callable[[str], None] | None = None, *,
                  store: VectorStore | None = None, embedder: Any = None,
                  stop_reason: Callable[[], str | None] | None = None,
-                 time_left: Callable[[], float | None] | None = None) -> None:
+                 time_left: Callable[[], float | None] | None = None,
+                 database: Callable[[], Any] | None = None) -> None:
         self.settings = settings
         self.stop_reason = stop_reason or _never_stop
         self.time_left = time_left  # seconds to the run's deadline: bounds remote calls
@@ -156,7 +159,8 @@ class RagService:
         self._notify_out = notify or (lambda _m: None)
         get = settings.get
         self.dimensions = int(get("rag.vector_storage.dimensions"))
-        self.store = store or open_vector_store(settings, self.dimensions, self.notify)
+        self.store = store or open_vector_store(settings, self.dimensions, self.notify,
+                                                database)
         self._embedder_arg = embedder
         self._embedder: CachedEmbedder | None = None
         self.chunking = ChunkConfig(

@@ -520,7 +520,8 @@ def sessions_path(settings: Settings) -> Path:
     return resolve_path(settings.get("runtime.sessions.path"), "sessions.db")
 
 
-def open_sessions(settings: Settings) -> SessionService:
+def open_sessions(settings: Settings, database: Callable[[], Any] | None = None
+                  ) -> SessionService:
     """The session service the settings ask for (memory unless storage_backend is durable)."""
     from ..state.service import backend_name
 
@@ -530,7 +531,8 @@ def open_sessions(settings: Settings) -> SessionService:
         from ..postgres import open_database
         from ..postgres.session_store import PostgresSessionStore
 
-        store = PostgresSessionStore(open_database(settings), owns_db=True)
+        db = database() if database else open_database(settings)
+        store = PostgresSessionStore(db, owns_db=database is None)
     else:
         store = SessionStore(":memory:" if backend == "memory" else sessions_path(settings))
     return SessionService(

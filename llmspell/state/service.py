@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -223,7 +224,7 @@ def state_path(settings: Settings) -> Path:
     return resolve_path(settings.get("runtime.state_persistence.path"), "state.db")
 
 
-def open_state(settings: Settings) -> StateService:
+def open_state(settings: Settings, database: Callable[[], Any] | None = None) -> StateService:
     """The state service a run's settings ask for (memory unless a durable backend is set)."""
     section = "runtime.state_persistence"
     enabled = settings.get("runtime.state_persistence.enabled")
@@ -235,8 +236,8 @@ def open_state(settings: Settings) -> StateService:
         from ..postgres import open_database
         from ..postgres.state_store import PostgresStateStore
 
-        return StateService(PostgresStateStore(open_database(settings), owns_db=True),
-                            max_bytes)
+        db = database() if database else open_database(settings)
+        return StateService(PostgresStateStore(db, owns_db=database is None), max_bytes)
     from .sqlite_store import SQLiteStore
 
     return StateService(SQLiteStore(state_path(settings)), max_bytes)
