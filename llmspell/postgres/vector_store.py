@@ -20,7 +20,6 @@ tenant, expiry and metadata filters sit in the ``WHERE`` of the nearest-neighbou
 
 from __future__ import annotations
 
-import json
 import time
 import zlib
 from typing import Any
@@ -116,7 +115,8 @@ class PgVectorStore:
         return _OPERATORS[self.space][0]
 
     def _ensure_index(self) -> None:
-        """The HNSW index for this store's dimensions and metric (made once)."""
+        """The HNSW index for this store's dimensions and metric, made at the first search
+        (after a bulk load, one build is much faster than inserting into the graph)."""
         if self._indexed or self.dimensions > MAX_INDEXED_DIMENSIONS:
             return
         name = f"llmspell_rag_hnsw_{self.space}_{self.dimensions}"
@@ -130,6 +130,9 @@ class PgVectorStore:
                     f"((embedding::vector({self.dimensions})) {ops}) "
                     f"WITH (m = {self.m}, ef_construction = {self.ef_construction}) "
                     f"WHERE dims = {self.dimensions}")
+                # fresh statistics, or the planner, guessing one row per namespace after
+                # a bulk load, scans the namespace exactly instead of using the index
+                conn.execute("ANALYZE llmspell_rag_vectors")
         self._indexed = True
 
     def _bump(self, conn: Any, namespace: str) -> None:
@@ -140,8 +143,11 @@ class PgVectorStore:
 
     # -- writes ---------------------------------------------------------------------
 
-    def add(self, namespace: str, records: list[Record], vectors: Any) -> list[int]:
+    def add(self, namespace: str, records: list[Record], vectors: Any) -> None:
+        """Store records with their vectors in one transaction (binary COPY). The HNSW
+        index is made at the first search, so a bulk load is indexed in one build."""
         import numpy as np
+        from psycopg.types.json import Jsonb
 
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         if vectors.ndim != 2 or vectors.shape[0] != len(records):
@@ -150,26 +156,20 @@ class PgVectorStore:
             raise DimensionMismatch(f"vectors have {vectors.shape[1]} dimensions; the store "
                                     f"has {self.dimensions}")
         if not records:
-            return []
-        self._ensure_index()
+            return
         now = time.time()
-        rows = [(namespace, r.id, r.doc_id, r.chunk_index, r.content,
-                 json.dumps(r.metadata, ensure_ascii=False), now, r.expires_at,
-                 self.dimensions, vectors[i]) for i, r in enumerate(records)]
         with self._tx("add") as conn:
             self._bump(conn, namespace)
-            with conn.cursor() as cur:
-                cur.executemany(
-                    "INSERT INTO llmspell_rag_vectors (namespace, id, doc_id, chunk_index, "
-                    "content, metadata, created_at, expires_at, dims, embedding) "
-                    "VALUES (%s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s, %s) RETURNING label",
-                    rows, returning=True)
-                labels = []
-                while True:
-                    labels.append(int(cur.fetchone()[0]))
-                    if not cur.nextset():
-                        break
-        return labels
+            with conn.cursor() as cur, cur.copy(
+                    "COPY llmspell_rag_vectors (namespace, id, doc_id, chunk_index, content, "
+                    "metadata, created_at, expires_at, dims, embedding) "
+                    "FROM STDIN (FORMAT BINARY)") as copy:
+                copy.set_types(["text", "text", "text", "int4", "text", "jsonb", "float8",
+                                "float8", "int4", "vector"])
+                for i, r in enumerate(records):
+                    copy.write_row((namespace, r.id, r.doc_id, r.chunk_index, r.content,
+                                    Jsonb(r.metadata), now, r.expires_at, self.dimensions,
+                                    vectors[i]))
 
     def _delete(self, namespace: str, where: str, params: tuple[Any, ...]) -> int:
         with self._tx("delete") as conn:
@@ -272,6 +272,7 @@ class PgVectorStore:
             raise StoreError("the postgres vector store filters with `filters`, not `where`")
         if k < 1:
             return []
+        self._ensure_index()
         query = np.asarray(vector, dtype=np.float32).reshape(-1)
         if query.shape[0] != self.dimensions:
             raise DimensionMismatch(f"query vector has {query.shape[0]} dimensions; the store "
@@ -288,9 +289,10 @@ class PgVectorStore:
                          "set_config('hnsw.iterative_scan', %s, true)",
                          (str(max(self.ef_search, k)), "relaxed_order" if extra else "off"),
                          prepare=True)
+            # never a prepared (generic) plan: it loses the HNSW index to a full scan
             rows = conn.execute(f"SELECT * FROM ({sql}) AS nearest ORDER BY distance",
                                 (query, namespace, time.time(), *extra_params, k),
-                                prepare=True).fetchall()
+                                prepare=False).fetchall()
         hits = [Hit(r[0], r[1], r[2], r[3], self._score(float(r[5])), float(r[5]), r[4],
                     namespace) for r in rows]
         if threshold is not None:
