@@ -361,3 +361,17 @@ def test_one_pool_per_run_for_every_store_on_the_server(postgres_url: str) -> No
     with pytest.raises(DatabaseError, match="closed"):
         with db.transaction():
             pass
+
+
+def test_the_cookbook_script_runs_against_the_server(cli: Any, postgres_url: str) -> None:
+    root = Path(__file__).resolve().parent.parent
+    config = root / "configs" / "postgres.toml"
+    script = root / "cookbook" / "team_knowledge.lua"
+    env = {"LLMSPELL_POSTGRES_URL": postgres_url}
+    first = cli("-c", str(config), "run", str(script), "--", "--who", "ada", env=env)
+    assert first.returncode == 0, first.stderr
+    second = cli("-c", str(config), "run", str(script), "--", "--who", "bob", env=env)
+    assert second.returncode == 0, second.stderr
+    assert "runs so far: 2 (this one by bob)" in second.stdout
+    assert "vectors in the handbook: 3, backend: pgvector" in second.stdout
+    assert "Deploys go out on Tuesdays" in second.stdout.split("== RAG")[1]

@@ -1,9 +1,11 @@
 """One PostgreSQL connection pool per run, and the one border where psycopg's errors
 become ours.
 
-Every unit of work is a ``Database.transaction()``: a pooled connection, one transaction,
-and the run's tenant set for that transaction only (``set_config(...,
-is_local => true)``), which the row-level-security policies of every table read. A bug in
+Work runs on pooled connections that carry the run's tenant (``app.current_tenant_id``,
+set once per connection: the pool belongs to one run, the run to one tenant), which the
+row-level-security policies of every table read: ``Database.run`` for single statements
+(autocommit, one round trip, repeated once on a dead connection) and
+``Database.transaction`` for several statements that must commit together. A bug in
 our SQL that forgets a ``WHERE tenant_id = ...`` therefore still sees only the tenant's
 rows, provided the server role is not a superuser and has no BYPASSRLS (see
 ``docs/postgres.md``).
@@ -19,15 +21,16 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from .. import secret_filter
 from ..errors import LLMSpellError
 
+T = TypeVar("T")
 URL_ENV = "LLMSPELL_POSTGRES_URL"
 # Every statement of ours also names the tenant itself: row-level security does not bind
 # superusers or BYPASSRLS roles, and a server run for one team often uses one. Without the
@@ -124,7 +127,10 @@ class Database:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         reason = secret_filter.redact_text(reason)
         psycopg = _psycopg()
-        if isinstance(exc, psycopg.OperationalError) or type(exc).__name__ == "PoolTimeout":
+        if isinstance(exc, psycopg.errors.QueryCanceled):
+            what = (f"PostgreSQL server {self.server}: the statement took too long "
+                    "([storage.postgres] statement_timeout_ms)")
+        elif isinstance(exc, psycopg.OperationalError) or type(exc).__name__ == "PoolTimeout":
             what = f"PostgreSQL server {self.server} is not reachable"
         else:
             what = f"PostgreSQL server {self.server}"
@@ -149,7 +155,7 @@ class Database:
         cfg = self.config
         kwargs: dict[str, Any] = {
             "connect_timeout": max(1, int(cfg.connect_timeout_seconds)),
-            "application_name": "llmspell",
+            "application_name": "llmspell", "autocommit": True,
         }
         if cfg.statement_timeout_ms:
             kwargs["options"] = f"-c statement_timeout={int(cfg.statement_timeout_ms)}"
@@ -157,7 +163,7 @@ class Database:
         # matters reaches the caller as one DatabaseError instead
         logging.getLogger("psycopg.pool").setLevel(logging.CRITICAL)
         pool = ConnectionPool(cfg.url, min_size=1, max_size=max(1, cfg.pool_size),
-                              kwargs=kwargs, check=ConnectionPool.check_connection,
+                              kwargs=kwargs, configure=self._configure,
                               timeout=cfg.connect_timeout_seconds, open=False,
                               name="llmspell")
         try:
@@ -172,24 +178,56 @@ class Database:
             raise self.fail("connect", reason) from None
         return pool
 
+    def _configure(self, conn: Any) -> None:
+        """Every new connection of the pool: the run's tenant, for the session. The pool
+        belongs to one run, and a run to one tenant, so this equals setting it in every
+        transaction and saves a round trip per statement."""
+        conn.execute("SELECT set_config('app.current_tenant_id', %s, false)",
+                     (self.config.tenant_id,))
+
     @contextmanager
     def transaction(self, action: str = "query",
                     error: type[LLMSpellError] = DatabaseError) -> Iterator[Any]:
-        """A connection inside one transaction, with the run's tenant set for it; any
-        psycopg error leaves as ``error`` naming the server and ``action``."""
+        """A connection inside one transaction (checked alive first: a server restart
+        leaves dead connections in the pool); any psycopg error leaves as ``error``
+        naming the server and ``action``."""
         psycopg = _psycopg()
         pool = self._open()
         try:
-            with pool.connection() as conn, conn.transaction():
-                conn.execute("SELECT set_config('app.current_tenant_id', %s, true)",
-                             (self.config.tenant_id,), prepare=True)
-                yield conn
+            with pool.connection() as conn:
+                pool.check_connection(conn)
+                with conn.transaction():
+                    yield conn
         except psycopg.Error as exc:
             raise self.fail(action, exc, error) from None
         except Exception as exc:
             if type(exc).__name__ == "PoolTimeout":
                 raise self.fail(action, exc, error) from None
             raise
+
+    def run(self, action: str, work: Callable[[Any], T],
+            error: type[LLMSpellError] = DatabaseError) -> T:
+        """``work(conn)`` on a pooled connection outside any transaction block (each
+        statement commits alone: one round trip). ``work`` must be safe to repeat: it is
+        run again once on a fresh connection when the first one turns out dead."""
+        psycopg = _psycopg()
+        pool = self._open()
+        for attempt in (1, 2):
+            try:
+                with pool.connection() as conn:
+                    try:
+                        return work(conn)
+                    except psycopg.OperationalError:
+                        if attempt == 1 and conn.broken:
+                            continue
+                        raise
+            except psycopg.Error as exc:
+                raise self.fail(action, exc, error) from None
+            except Exception as exc:
+                if type(exc).__name__ == "PoolTimeout":
+                    raise self.fail(action, exc, error) from None
+                raise
+        raise AssertionError("unreachable")
 
     def close(self) -> None:
         with self._lock:

@@ -8,12 +8,15 @@ transaction, so a write is durable on the server when the call returns.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import StateError
 from ..state.store import prefix_bounds, utf8_text
 from .database import MINE, Database
+
+T = TypeVar("T")
 
 
 class PostgresStateStore:
@@ -31,41 +34,42 @@ class PostgresStateStore:
     def _tx(self, action: str) -> Any:
         return self.db.transaction(f"state {action}", StateError)
 
+    def _run(self, action: str, work: Callable[[Any], T]) -> T:
+        return self.db.run(f"state {action}", work, StateError)
+
     def get(self, key: str) -> str | None:
-        with self._tx("read") as conn:
-            row = conn.execute(f"SELECT value::text FROM llmspell_state WHERE {MINE} AND key = %s",
-                               (key,), prepare=True).fetchone()
+        row = self._run("read", lambda c: c.execute(
+            f"SELECT value::text FROM llmspell_state WHERE {MINE} AND key = %s", (key,),
+            prepare=True).fetchone())
         return None if row is None else row[0]
 
     def put(self, key: str, text: str) -> None:
-        with self._tx("write") as conn:
-            conn.execute(
-                "INSERT INTO llmspell_state (key, value) VALUES (%s, %s) "
-                "ON CONFLICT (tenant_id, key) DO UPDATE "
-                "SET value = excluded.value, updated_at = now()",
-                (key, utf8_text(text)), prepare=True)
+        value = utf8_text(text)
+        self._run("write", lambda c: c.execute(
+            "INSERT INTO llmspell_state (key, value) VALUES (%s, %s) "
+            "ON CONFLICT (tenant_id, key) DO UPDATE "
+            "SET value = excluded.value, updated_at = now()", (key, value), prepare=True))
 
     def delete(self, key: str) -> bool:
-        with self._tx("delete") as conn:
-            cur = conn.execute(f"DELETE FROM llmspell_state WHERE {MINE} AND key = %s", (key,),
-                               prepare=True)
-            return cur.rowcount > 0
+        gone = self._run("delete", lambda c: c.execute(
+            f"DELETE FROM llmspell_state WHERE {MINE} AND key = %s", (key,),
+            prepare=True).rowcount)
+        return gone > 0
 
     def keys(self, prefix: str = "") -> list[str]:
         low, high = prefix_bounds(prefix)
-        with self._tx("list") as conn:
-            if high is None:
-                rows = conn.execute(f"SELECT key FROM llmspell_state WHERE {MINE} AND "
-                                    "key >= %s ORDER BY key", (low,)).fetchall()
-            else:
-                rows = conn.execute(f"SELECT key FROM llmspell_state WHERE {MINE} AND "
-                                    "key >= %s AND key < %s ORDER BY key", (low, high)).fetchall()
+        sql = f"SELECT key FROM llmspell_state WHERE {MINE} AND key >= %s"
+        params: tuple[str, ...] = (low,)
+        if high is not None:
+            sql += " AND key < %s"
+            params = (low, high)
+        rows = self._run("list", lambda c: c.execute(sql + " ORDER BY key", params).fetchall())
         return [r[0] for r in rows]
 
     def items(self) -> list[tuple[str, str]]:
-        with self._tx("read") as conn:
-            rows = conn.execute(
-                f"SELECT key, value::text FROM llmspell_state WHERE {MINE} ORDER BY key").fetchall()
+        rows = self._run("read", lambda c: c.execute(
+            f"SELECT key, value::text FROM llmspell_state WHERE {MINE} ORDER BY key"
+        ).fetchall())
         return [(k, v) for k, v in rows]
 
     def replace_all(self, items: dict[str, str]) -> None:
@@ -77,8 +81,8 @@ class PostgresStateStore:
                     copy.write_row((key, utf8_text(text)))
 
     def count(self) -> int:
-        with self._tx("count") as conn:
-            row = conn.execute(f"SELECT count(*) FROM llmspell_state WHERE {MINE}").fetchone()
+        row = self._run("count", lambda c: c.execute(
+            f"SELECT count(*) FROM llmspell_state WHERE {MINE}").fetchone())
         return int(row[0])
 
     def close(self) -> None:

@@ -124,6 +124,8 @@ class PgVectorStore:
             exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
             if not exists:
                 conn.execute("SELECT pg_advisory_xact_lock(%s)", (zlib.crc32(name.encode()),))
+                # a build over many vectors outlasts statement_timeout_ms; it runs once
+                conn.execute("SET LOCAL statement_timeout = 0")
                 ops = _OPERATORS[self.space][1]
                 conn.execute(
                     f"CREATE INDEX IF NOT EXISTS {name} ON llmspell_rag_vectors USING hnsw "
