@@ -10,7 +10,8 @@ maintenance_work_mem = 1 GB (so HNSW builds stay in memory).
 2. 8 writer processes at once, each saving its own keys: total ops/s vs one process.
 3. RAG at N x 384 (N = LLMSPELL_BENCH_PG_VECTORS, default 100,000) embedding-like vectors
    (unit vectors around 256 topic centres, varying along 48 shared directions): ingest
-   throughput, then search p50 and recall@10 against exact numpy search, for pgvector HNSW (m 16, ef_construction 200, ef_search 40/100/200)
+   throughput, then search p50 and recall@10 against exact numpy search, for pgvector
+   HNSW (m 16, ef_construction 200, ef_search 40/100/200)
    and our hnswlib store (same m/ef), same vectors, same queries.
 4. Row-level security overhead on a filtered search: the same statement as a role RLS
    binds vs a superuser (which bypasses it), p50 ratio.
