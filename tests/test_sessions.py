@@ -221,6 +221,16 @@ def test_globals_only_when_enabled(lua) -> None:
 SESSIONS_ON = {"runtime": {"sessions": {"enabled": True}}}
 
 
+@pytest.fixture(params=["memory", "postgres"])
+def sessions_on(request: pytest.FixtureRequest) -> dict:
+    """Sessions enabled in memory, or on a PostgreSQL server (a fresh database)."""
+    if request.param == "memory":
+        return SESSIONS_ON
+    url = request.getfixturevalue("postgres_url")
+    return {"runtime": {"sessions": {"enabled": True, "storage_backend": "postgres"}},
+            "storage": {"postgres": {"url": url}}}
+
+
 def test_rag_session_shapes(lua) -> None:
     run = lua("""
         local sid = Session.create({name = "conv", description = "a chat", tags = {"rag"}})
@@ -239,7 +249,7 @@ def test_rag_session_shapes(lua) -> None:
     assert v["mime"] == "text/plain"
 
 
-def test_session_lua_lifecycle_and_errors(lua) -> None:
+def test_session_lua_lifecycle_and_errors(lua, sessions_on: dict) -> None:
     run = lua("""
         local sid = Session.builder():name("b"):description("d"):tag("x"):tags({"y"}):build()
         local info = Session.get(sid)
@@ -265,7 +275,7 @@ def test_session_lua_lifecycle_and_errors(lua) -> None:
                 e3 = e3, e4 = e4, e5 = e5, e6 = e6, same = current == sid, n = n,
                 after = Session.get_current(), replayable = replayable,
                 count = #Session.list(), oks = {ok1, ok2, ok3, ok4, ok5, ok6}}
-    """, config=SESSIONS_ON)
+    """, config=sessions_on)
     v = run.value
     assert v["name"] == "b" and v["tags"] == ["x", "y"] and v["suspended"] == "suspended"
     assert v["e1"] == "Session.get: Invalid session ID: bad-id"
