@@ -54,8 +54,8 @@ def _open_section(**fields: Any) -> OpenSection:
 
 
 # The values of the enum-like settings, one place each (extend a backend here).
-BACKENDS = ("memory", "sqlite", "sled", "rocksdb")  # state and sessions storage
-VECTOR_BACKENDS = ("hnsw",)  # rag.vector_storage.backend
+BACKENDS = ("memory", "sqlite", "postgres", "sled", "rocksdb")  # state and sessions storage
+VECTOR_BACKENDS = ("hnsw", "postgres")  # rag.vector_storage.backend
 ENGINES = ("lua", "javascript", "python")
 LOG_LEVELS = ("trace", "debug", "info", "warn", "warning", "error", "off")
 # The RAG choices, named here so that checking a config never imports the RAG code
@@ -271,6 +271,15 @@ SCHEMA: dict[str, Any] = _section(
     ),
     debug=_open_section(
         level=Field("str", None, LOG_LEVELS),  # unset: runtime.log_level
+    ),
+    storage=_section(  # the shared PostgreSQL server (llmspell/postgres, docs/postgres.md)
+        postgres=_section(
+            url=Field("str"),
+            pool_size=Field("int", 4),
+            connect_timeout_seconds=Field("int", 5),
+            statement_timeout_ms=Field("int", 30_000),
+            tenant_id=Field("str", "default"),
+        ),
     ),
 )
 
@@ -1054,6 +1063,8 @@ RIGHTS_KEYS: dict[str, str] = {
     "tools.email": "any",
     "events.export.file": "any",
     "events.export.webhook": "any",
+    # which database server the stores use, and as which tenant (docs/postgres.md)
+    "storage.postgres": "any",
 }
 # Where data is written: accepted only inside the current folder, not in a hidden folder.
 PATH_KEYS = ("runtime.state_persistence.path", "runtime.state_persistence.schema_directory",

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from .debugging import DebugService
     from .events import EventBus
     from .hooks import HookRegistry, ServiceHooks
+    from .postgres.database import Database
     from .providers import ProviderManager
     from .rag.service import RagService
     from .sessions.service import SessionService
@@ -303,7 +304,7 @@ class Services:
         """The state store (memory or SQLite; saved and closed at the end)."""
         from .state.service import open_state
 
-        return open_state(self.settings)
+        return open_state(self.settings, self._postgres)
 
     @_service()
     def state_backups(self) -> BackupManager:
@@ -317,7 +318,7 @@ class Services:
         """The sessions (memory or SQLite); deleting one drops its RAG collection."""
         from .sessions.service import open_sessions
 
-        svc = open_sessions(self.settings)
+        svc = open_sessions(self.settings, self._postgres)
         svc.on_delete.append(self._drop_rag_collection)
         return svc
 
@@ -333,7 +334,18 @@ class Services:
         from .rag.service import RagService
 
         return RagService(self.settings, self._notify, stop_reason=self._why_stopping,
-                          time_left=self._budget)
+                          time_left=self._budget, database=self._postgres)
+
+    @_service(closes=True)
+    def postgres(self) -> Database:
+        """The shared PostgreSQL server (one pool per run, schema migrated), made when the
+        first store that ``[storage.postgres]`` backs opens; closed after those stores."""
+        from .postgres import open_database
+
+        return open_database(self.settings)
+
+    def _postgres(self) -> Database:
+        return self.postgres
 
     @_service()
     def debug(self) -> DebugService:

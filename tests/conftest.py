@@ -88,3 +88,41 @@ def cli(tmp_path: Path, isolated_home: Path) -> CliRunner:
                               timeout=timeout)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Any:
+    """One real PostgreSQL server for the session (``tests/pgserver.py``), in a folder of
+    its own (pytest's numbered temp folders may be pruned by a parallel pytest)."""
+    import shutil
+    import tempfile
+
+    import pgserver
+
+    folder = Path(tempfile.mkdtemp(prefix="llmspell-pg-"))
+    try:
+        server = pgserver.start_session_server(folder)
+    except ImportError:
+        shutil.rmtree(folder, ignore_errors=True)
+        message = f"PostgreSQL tests need the pgtest extra: {pgserver.INSTALL}"
+        if os.environ.get(pgserver.REQUIRE_ENV) == "1":
+            pytest.fail(message)
+        pytest.skip(message)
+    except (OSError, subprocess.SubprocessError) as exc:
+        detail = getattr(exc, "stderr", "") or exc
+        shutil.rmtree(folder, ignore_errors=True)
+        if os.environ.get(pgserver.REQUIRE_ENV) == "1":
+            pytest.fail(f"the PostgreSQL test server did not start: {detail}")
+        pytest.skip(f"the PostgreSQL test server did not start: {detail}")
+    yield server
+    if server.running():
+        server.stop("immediate")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server: Any) -> str:
+    """A fresh database (with pgvector) on the session's server."""
+    if not postgres_server.running():
+        postgres_server.start()
+    return postgres_server.create_database()

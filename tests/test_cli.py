@@ -209,7 +209,7 @@ def test_ctrl_c_stops_tight_loop(tmp_path, isolated_home):
 def test_rag_backend_flag_validation(cli):
     proc = cli("exec", "--rag-backend", "faiss", "return 1")
     assert proc.returncode == 1
-    assert "Unknown RAG backend: faiss. Only 'hnsw' is available" in proc.stderr
+    assert "Unknown RAG backend: faiss: use 'hnsw' or 'postgres'" in proc.stderr
 
 
 def test_startup_imports_stay_light(tmp_path, isolated_home):

@@ -31,6 +31,7 @@ COMMANDS = {
     ("keys", "remove"),
     ("logs",), ("logs", "list"), ("logs", "path"), ("logs", "status"), ("logs", "on"),
     ("logs", "off"),
+    ("db",), ("db", "status"), ("db", "migrate"), ("store",), ("store", "copy"),
 }
 
 

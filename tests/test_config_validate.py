@@ -16,10 +16,10 @@ from llmspell.errors import ConfigError
 # (TOML, key named in the error, a word of the allowed values)
 BAD = [
     ('[runtime.state_persistence]\nbackend_type = "postgresx"\n',
-     "runtime.state_persistence.backend_type", "memory, sqlite, sled, rocksdb"),
+     "runtime.state_persistence.backend_type", "memory, sqlite, postgres, sled, rocksdb"),
     ('[runtime.sessions]\nstorage_backend = "redis"\n',
-     "runtime.sessions.storage_backend", "memory, sqlite"),
-    ('[rag.vector_storage]\nbackend = "qdrant"\n', "rag.vector_storage.backend", "hnsw"),
+     "runtime.sessions.storage_backend", "memory, sqlite, postgres"),
+    ('[rag.vector_storage]\nbackend = "qdrant"\n', "rag.vector_storage.backend", "hnsw, postgres"),
     ('[rag.vector_storage.hnsw]\nmetric = "manhattan"\n',
      "rag.vector_storage.hnsw.metric", "cosine, euclidean"),
     ('[rag.chunking]\nstrategy = "magic"\n', "rag.chunking.strategy", "sliding_window"),
@@ -162,7 +162,8 @@ def test_cli_validate_bad_enum_exit_1_names_file_key_allowed(cli, tmp_path):
     assert proc.returncode == 1
     assert proc.stdout == ""
     assert proc.stderr.strip() == ("Error: bad.toml: runtime.state_persistence.backend_type = "
-                                   "'postgresx' is not one of memory, sqlite, sled, rocksdb")
+                                   "'postgresx' is not one of memory, sqlite, postgres, sled, "
+                                   "rocksdb; did you mean 'postgres'?")
 
 
 def test_cli_validate_range_error(cli, tmp_path):

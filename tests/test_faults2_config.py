@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 CASES = [
-    ('[runtime.state_persistence]\nbackend_type = "postgres"\n',
+    ('[runtime.state_persistence]\nbackend_type = "mongodb"\n',
      "runtime.state_persistence.backend_type"),
-    ('[runtime.sessions]\nstorage_backend = "postgres"\n', "runtime.sessions.storage_backend"),
+    ('[runtime.sessions]\nstorage_backend = "redis"\n', "runtime.sessions.storage_backend"),
     ('[runtime]\nlog_level = "loud"\n', "runtime.log_level"),
     ('[debug]\nlevel = 5\n', "debug.level"),
     ('[rag.vector_storage]\nbackend = "qdrant"\n', "rag.vector_storage.backend"),
@@ -84,10 +84,10 @@ def test_a_huge_bad_value_is_refused_promptly_and_shortened(tmp_path: Path) -> N
 def test_a_bad_value_from_the_environment_names_the_variable(tmp_path: Path) -> None:
     import os
 
-    env = {**os.environ, "LLMSPELL_STATE_BACKEND": "postgres"}
+    env = {**os.environ, "LLMSPELL_STATE_BACKEND": "mongodb"}
     done = subprocess.run([sys.executable, "-m", "llmspell", "exec", "print('ran')"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
     assert done.returncode == 1 and "ran" not in done.stdout
     assert done.stderr.startswith("Error: environment variable LLMSPELL_STATE_BACKEND: "
-                                  "runtime.state_persistence.backend_type = 'postgres'"), \
+                                  "runtime.state_persistence.backend_type = 'mongodb'"), \
         done.stderr

@@ -14,12 +14,23 @@ from llmspell.errors import ScriptError
 RAG_ON = {"rag": {"enabled": True, "embedding": {"default_provider": "hashing"}}}
 
 
+@pytest.fixture(params=["hnsw", "postgres"])
+def rag_on(request: pytest.FixtureRequest) -> dict:
+    """RAG enabled on each vector backend: the local hnswlib store, or a PostgreSQL
+    server with pgvector (a fresh database per test)."""
+    if request.param == "hnsw":
+        return RAG_ON
+    url = request.getfixturevalue("postgres_url")
+    return {"rag": {**RAG_ON["rag"], "vector_storage": {"backend": "postgres"}},
+            "storage": {"postgres": {"url": url}}}
+
+
 def test_rag_is_nil_unless_enabled(lua) -> None:
     assert lua("return RAG == nil").value is True
     assert lua("return type(RAG.search)", config=RAG_ON).value == "function"
 
 
-def test_ingest_and_search_shapes(lua) -> None:
+def test_ingest_and_search_shapes(lua, rag_on: dict) -> None:
     run = lua("""
         local one = RAG.ingest({content = "Kubernetes orchestrates containers.",
                                 metadata = {title = "K8s", n = 3}})
@@ -27,7 +38,7 @@ def test_ingest_and_search_shapes(lua) -> None:
                                  {content = "Bananas are yellow.", id = "banana"}})
         local s = RAG.search("kubernetes containers", {limit = 2})
         return {one = one, many = many, s = s}
-    """, config=RAG_ON)
+    """, config=rag_on)
     one, many, s = run.value["one"], run.value["many"], run.value["s"]
     assert one["success"] is True and one["documents_processed"] == 1
     assert one["vectors_created"] == 1 and one["total_tokens"] > 0
@@ -40,7 +51,7 @@ def test_ingest_and_search_shapes(lua) -> None:
     assert s["results"][0]["score"] >= s["results"][1]["score"]
 
 
-def test_k_default_and_errors(lua) -> None:
+def test_k_default_and_errors(lua, rag_on: dict) -> None:
     run = lua("""
         for i = 1, 12 do RAG.ingest({content = "note number " .. i}) end
         local all = RAG.search("note number")
@@ -59,7 +70,7 @@ def test_k_default_and_errors(lua) -> None:
             table.insert(errs, tostring(e))
         end
         return {n = #all.results, errs = errs}
-    """, config=RAG_ON)
+    """, config=rag_on)
     assert run.value["n"] == 10
     errs = run.value["errs"]
     assert "k must be a positive integer" in errs[0]
@@ -70,7 +81,7 @@ def test_k_default_and_errors(lua) -> None:
     assert "RAG.configure: expected a table" in errs[5]
 
 
-def test_session_collection_alias_stats_and_cleanup(lua) -> None:
+def test_session_collection_alias_stats_and_cleanup(lua, rag_on: dict) -> None:
     sid = str(uuid.uuid4())
     run = lua(lua_fmt("""
         local c = RAG.create_session_collection("${sid}", 3600)
@@ -87,7 +98,7 @@ def test_session_collection_alias_stats_and_cleanup(lua) -> None:
         return {c = c, n = #s.results, first = s.results[1].content, vectors = st.total_vectors,
                  bytes = st.total_storage_bytes, removed = removed, after = #after.results,
                  bad = bad}
-    """, sid=sid), config=RAG_ON)
+    """, sid=sid), config=rag_on)
     v = run.value
     assert v["c"] == {"session_id": sid, "namespace": f"session_{sid}", "created": True,
                       "ttl": 3600}
@@ -99,14 +110,14 @@ def test_session_collection_alias_stats_and_cleanup(lua) -> None:
                         "created": True}
 
 
-def test_tenant_scope_via_tenant_id_and_stats(lua) -> None:
+def test_tenant_scope_via_tenant_id_and_stats(lua, rag_on: dict) -> None:
     run = lua("""
         RAG.ingest({content = "acme secret roadmap"}, {scope = "tenant", scope_id = "acme"})
         RAG.ingest({content = "beta public notes"}, {scope = "tenant", scope_id = "beta"})
         local a = RAG.search("roadmap", {tenant_id = "beta"})
         local st = RAG.get_stats("tenant", "beta")
         return {contents = a.results, st = st, providers = RAG.list_providers()}
-    """, config=RAG_ON)
+    """, config=rag_on)
     v = run.value
     assert [r["content"] for r in v["contents"]] == ["beta public notes"]
     st = v["st"]
@@ -115,14 +126,14 @@ def test_tenant_scope_via_tenant_id_and_stats(lua) -> None:
     assert "openai" in v["providers"] and "local" in v["providers"]
 
 
-def test_configure_chunk_size_takes_effect(lua) -> None:
+def test_configure_chunk_size_takes_effect(lua, rag_on: dict) -> None:
     run = lua("""
         local long = string.rep("alpha beta gamma delta. ", 200)
         local a = RAG.ingest({content = long})
         RAG.configure({chunk_size = 32, overlap = 0, min_chunk_size = 0})
         local b = RAG.ingest({content = long})
         return {a = a.vectors_created, b = b.vectors_created}
-    """, config=RAG_ON)
+    """, config=rag_on)
     assert run.value["b"] > run.value["a"] >= 1
 
 
@@ -171,9 +182,9 @@ def test_named_provider_without_key_notice_once_on_stderr(cli, tmp_path: Path) -
     assert out.stderr.count("embedding provider 'openai' unavailable") == 1
 
 
-def test_script_error_names_rag(lua) -> None:
+def test_script_error_names_rag(lua, rag_on: dict) -> None:
     with pytest.raises(ScriptError, match="k must be a positive integer"):
-        lua('RAG.search("x", {top_k = -1})', config=RAG_ON)
+        lua('RAG.search("x", {top_k = -1})', config=rag_on)
 
 
 def test_cookbook_rag_basics_offline(cli) -> None:

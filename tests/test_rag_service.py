@@ -18,14 +18,26 @@ from llmspell.rag.service import RagError, RagService
 from llmspell.rag.store import DimensionMismatch, Record, StoreFull, VectorStore
 
 
-def settings(**rag: object) -> config_mod.Settings:
+def settings(postgres_url: str | None = None, **rag: object) -> config_mod.Settings:
+    """RAG settings with the hashing embedder; with ``postgres_url``, vectors on that
+    server (pgvector) instead of hnswlib."""
     base: dict[str, object] = {"enabled": True, "embedding": {"default_provider": "hashing"}}
+    top: dict[str, object] = {}
+    if postgres_url:
+        base["vector_storage"] = {"backend": "postgres"}
+        top["storage"] = {"postgres": {"url": postgres_url}}
     for key, value in rag.items():
         if isinstance(value, dict) and isinstance(base.get(key), dict):
             base[key] = {**base[key], **value}  # type: ignore[dict-item]
         else:
             base[key] = value
-    return config_mod.from_dict({"rag": base}, environ={})
+    return config_mod.from_dict({"rag": base, **top}, environ={})
+
+
+@pytest.fixture(params=["hnsw", "postgres"])
+def pg(request: pytest.FixtureRequest) -> str | None:
+    """Run a service test on each vector backend: None (hnswlib) or a postgres URL."""
+    return request.getfixturevalue("postgres_url") if request.param == "postgres" else None
 
 
 def unit(rows: int, dims: int, seed: int = 0) -> np.ndarray:
@@ -198,8 +210,8 @@ def test_unsaved_writes_are_rebuilt_from_sqlite(tmp_path: Path) -> None:
 
 # -- service: scopes, tenants, sessions --------------------------------------------
 
-def test_tenants_are_isolated_and_counted() -> None:
-    svc = RagService(settings())
+def test_tenants_are_isolated_and_counted(pg: str | None) -> None:
+    svc = RagService(settings(pg))
     svc.ingest([{"content": "Acme security policy: encrypt restricted data.",
                  "metadata": {"title": "Policy"}}], "tenant", "acme")
     svc.ingest([{"content": "Startup MVP: authentication and payments."}], "tenant", "startup")
@@ -216,16 +228,16 @@ def test_tenants_are_isolated_and_counted() -> None:
     assert svc.search("security", 10)["total"] == 0  # global scope holds nothing
 
 
-def test_tenant_limits_apply_when_multi_tenant() -> None:
-    svc = RagService(settings(multi_tenant=True, tenant_limits={"max_vectors": 2}))
+def test_tenant_limits_apply_when_multi_tenant(pg: str | None) -> None:
+    svc = RagService(settings(pg, multi_tenant=True, tenant_limits={"max_vectors": 2}))
     svc.ingest([{"content": "one"}, {"content": "two"}], "tenant", "t")
     with pytest.raises(RagError, match="limit of 2 vectors"):
         svc.ingest([{"content": "three"}], "tenant", "t")
     svc.ingest([{"content": "three"}], "tenant", "other")
 
 
-def test_sessions_need_uuid_and_ttl_expires() -> None:
-    svc = RagService(settings())
+def test_sessions_need_uuid_and_ttl_expires(pg: str | None) -> None:
+    svc = RagService(settings(pg))
     with pytest.raises(RagError, match="Invalid session ID: nope"):
         svc.ingest([{"content": "x"}], "session", "nope")
     sid = str(uuid.uuid4())
@@ -243,8 +255,8 @@ def test_sessions_need_uuid_and_ttl_expires() -> None:
     assert svc.stats("session", other)["total_vectors"] == 1  # no TTL there
 
 
-def test_cleanup_scope_counts_and_upsert_by_id() -> None:
-    svc = RagService(settings())
+def test_cleanup_scope_counts_and_upsert_by_id(pg: str | None) -> None:
+    svc = RagService(settings(pg))
     sid = str(uuid.uuid4())
     svc.ingest([{"content": f"turn {i}"} for i in range(5)], "session", sid)
     r = svc.ingest([{"id": "doc-1", "content": "first version"}], "session", sid)
@@ -256,8 +268,8 @@ def test_cleanup_scope_counts_and_upsert_by_id() -> None:
     assert svc.search("turn", 10, "session", sid)["total"] == 0
 
 
-def test_missing_content_threshold_filters_and_empty_query() -> None:
-    svc = RagService(settings())
+def test_missing_content_threshold_filters_and_empty_query(pg: str | None) -> None:
+    svc = RagService(settings(pg))
     with pytest.raises(RagError, match="Document requires 'content' or 'text' field"):
         svc.ingest([{"metadata": {}}])
     svc.ingest([{"text": "red apples", "metadata": {"color": "red"}},
@@ -282,8 +294,8 @@ def test_huge_unicode_document(tmp_path: Path) -> None:
     assert hits and hits[0]["doc_id"] == "big" and "12345" in hits[0]["content"]
 
 
-def test_persistence_across_two_services(tmp_path: Path) -> None:
-    s = settings(vector_storage={"persistence_path": str(tmp_path / "p")})
+def test_persistence_across_two_services(tmp_path: Path, pg: str | None) -> None:
+    s = settings(pg, vector_storage={"persistence_path": str(tmp_path / "p")})
     one = RagService(s)
     sid = str(uuid.uuid4())
     one.create_session_collection(sid, 3600)
@@ -296,6 +308,8 @@ def test_persistence_across_two_services(tmp_path: Path) -> None:
     assert two.stats("tenant", "a")["documents_ingested"] == 1
     assert two.stats("session", sid)["ttl"] == 3600
     two.close()
+    if pg:  # a server keeps vectors of every dimension apart (one index per dimension)
+        return
     bad = settings(vector_storage={"persistence_path": str(tmp_path / "p"), "dimensions": 128})
     with pytest.raises(DimensionMismatch):
         RagService(bad)
@@ -321,8 +335,8 @@ def test_remote_embedder_rejects_wrong_dimensions() -> None:
             [{"content": "x"}])
 
 
-def test_search_cache_hits_and_invalidation() -> None:
-    svc = RagService(settings())
+def test_search_cache_hits_and_invalidation(pg: str | None) -> None:
+    svc = RagService(settings(pg))
     svc.ingest([{"content": "alpha beta"}])
     first = svc.search("alpha", 5)
     first["results"][0]["content"] = "mutated by the caller"
@@ -346,8 +360,8 @@ def test_max_memory_caps_index_growth() -> None:
     assert store.memory_bytes() <= 2**20
 
 
-def test_persisted_store_refuses_another_embedder(tmp_path: Path) -> None:
-    s = settings(vector_storage={"persistence_path": str(tmp_path / "p")})
+def test_persisted_store_refuses_another_embedder(tmp_path: Path, pg: str | None) -> None:
+    s = settings(pg, vector_storage={"persistence_path": str(tmp_path / "p")})
     one = RagService(s)
     one.ingest([{"content": "hashed"}])
     one.close()

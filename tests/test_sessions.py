@@ -9,21 +9,21 @@ from pathlib import Path
 import blake3
 import pytest
 from lua_text import lua_fmt
+from stores import open_session_store
 
 from llmspell import config as config_mod
 from llmspell.sessions.service import SessionError, SessionService, open_sessions
-from llmspell.sessions.store import SessionStore
 
 
-def make(kind: str, tmp_path: Path, **limits: int) -> SessionService:
-    store = SessionStore(":memory:" if kind == "memory" else tmp_path / "sessions.db",
-                         inline_max=1024)
-    return SessionService(store, **limits)
+def make(kind: str, tmp_path: Path, request: pytest.FixtureRequest | None = None,
+         **limits: int) -> SessionService:
+    options = {} if kind == "postgres" else {"inline_max": 1024}
+    return SessionService(open_session_store(kind, request, tmp_path, **options), **limits)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def svc(request: pytest.FixtureRequest, tmp_path: Path) -> SessionService:
-    service = make(request.param, tmp_path)
+    service = make(request.param, tmp_path, request)
     yield service
     service.close()
 
@@ -61,8 +61,10 @@ def test_lifecycle(svc: SessionService) -> None:
         svc.get("nope")
 
 
-def test_max_active_sessions(tmp_path: Path) -> None:
-    svc = make("memory", tmp_path, max_sessions=2)
+@pytest.mark.parametrize("kind", ["memory", "postgres"])
+def test_max_active_sessions(kind: str, tmp_path: Path, request: pytest.FixtureRequest
+                             ) -> None:
+    svc = make(kind, tmp_path, request, max_sessions=2)
     a = svc.create()
     svc.create()
     with pytest.raises(SessionError, match="Maximum active sessions reached"):
@@ -117,8 +119,10 @@ def test_artifact_limits_and_rules(tmp_path: Path) -> None:
         svc.store_artifact("00000000-0000-0000-0000-000000000000", "text", "c", b"3")
 
 
-def test_compression_above_threshold(tmp_path: Path) -> None:
-    svc = make("sqlite", tmp_path, compression_threshold=100)
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_compression_above_threshold(kind: str, tmp_path: Path,
+                                     request: pytest.FixtureRequest) -> None:
+    svc = make(kind, tmp_path, request, compression_threshold=100)
     sid = svc.create()
     text = b"abcdefgh" * 500
     aid = svc.store_artifact(sid, "text", "big.txt", text)
@@ -160,13 +164,15 @@ def test_damaged_content_is_detected(tmp_path: Path) -> None:
         svc.get_artifact(sid, aid)
 
 
-def test_sessions_persist_between_opens(tmp_path: Path) -> None:
-    first = make("sqlite", tmp_path)
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_sessions_persist_between_opens(kind: str, tmp_path: Path,
+                                        request: pytest.FixtureRequest) -> None:
+    first = make(kind, tmp_path, request)
     sid = first.create(name="keep")
     aid = first.store_artifact(sid, "user_input", "q", "question?")
     first.suspend(sid)
     first.close()
-    second = make("sqlite", tmp_path)
+    second = make(kind, tmp_path, request)
     assert second.get(sid)["status"] == "suspended"
     assert second.get_artifact(sid, aid)["content"] == b"question?"
     second.resume(sid)
@@ -215,6 +221,16 @@ def test_globals_only_when_enabled(lua) -> None:
 SESSIONS_ON = {"runtime": {"sessions": {"enabled": True}}}
 
 
+@pytest.fixture(params=["memory", "postgres"])
+def sessions_on(request: pytest.FixtureRequest) -> dict:
+    """Sessions enabled in memory, or on a PostgreSQL server (a fresh database)."""
+    if request.param == "memory":
+        return SESSIONS_ON
+    url = request.getfixturevalue("postgres_url")
+    return {"runtime": {"sessions": {"enabled": True, "storage_backend": "postgres"}},
+            "storage": {"postgres": {"url": url}}}
+
+
 def test_rag_session_shapes(lua) -> None:
     run = lua("""
         local sid = Session.create({name = "conv", description = "a chat", tags = {"rag"}})
@@ -233,7 +249,7 @@ def test_rag_session_shapes(lua) -> None:
     assert v["mime"] == "text/plain"
 
 
-def test_session_lua_lifecycle_and_errors(lua) -> None:
+def test_session_lua_lifecycle_and_errors(lua, sessions_on: dict) -> None:
     run = lua("""
         local sid = Session.builder():name("b"):description("d"):tag("x"):tags({"y"}):build()
         local info = Session.get(sid)
@@ -259,7 +275,7 @@ def test_session_lua_lifecycle_and_errors(lua) -> None:
                 e3 = e3, e4 = e4, e5 = e5, e6 = e6, same = current == sid, n = n,
                 after = Session.get_current(), replayable = replayable,
                 count = #Session.list(), oks = {ok1, ok2, ok3, ok4, ok5, ok6}}
-    """, config=SESSIONS_ON)
+    """, config=sessions_on)
     v = run.value
     assert v["name"] == "b" and v["tags"] == ["x", "y"] and v["suspended"] == "suspended"
     assert v["e1"] == "Session.get: Invalid session ID: bad-id"

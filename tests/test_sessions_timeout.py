@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from stores import open_session_store
 
 from llmspell import config as config_mod
 from llmspell.sessions.service import SessionError, SessionService, open_sessions
-from llmspell.sessions.store import SessionStore
 
 
 class Clock:
@@ -26,16 +26,17 @@ class Clock:
         self.now += timedelta(seconds=seconds)
 
 
-def make(kind: str, tmp_path: Path, clock: Clock, timeout: float = 1, **limits: int
-         ) -> SessionService:
-    store = SessionStore(":memory:" if kind == "memory" else tmp_path / "sessions.db")
+def make(kind: str, tmp_path: Path, clock: Clock, timeout: float = 1,
+         request: pytest.FixtureRequest | None = None, **limits: int) -> SessionService:
+    store = open_session_store(kind, request, tmp_path)
     return SessionService(store, session_timeout=timeout, clock=clock, **limits)
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
-def test_idle_session_expires_and_keeps_artifacts(kind: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "postgres"])
+def test_idle_session_expires_and_keeps_artifacts(kind: str, tmp_path: Path,
+                                                  request: pytest.FixtureRequest) -> None:
     clock = Clock()
-    svc = make(kind, tmp_path, clock)
+    svc = make(kind, tmp_path, clock, request=request)
     sid = svc.create(name="chat")
     first = svc.store_artifact(sid, "text", "a.txt", b"one")
     clock.advance(0.8)

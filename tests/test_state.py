@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from stores import open_store
 
 from llmspell import config as config_mod
 from llmspell.errors import ConfigError, StateError
@@ -15,10 +16,9 @@ from llmspell.state.sqlite_store import STATE_FORMAT_VERSION, SQLiteStore
 from llmspell.state.store import MemoryStore, prefix_bounds
 
 
-@pytest.fixture(params=["memory", "sqlite"])
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
 def svc(request: pytest.FixtureRequest, tmp_path: Path) -> StateService:
-    store = MemoryStore() if request.param == "memory" else SQLiteStore(tmp_path / "s.db")
-    service = StateService(store, max_value_bytes=1000)
+    service = StateService(open_store(request.param, request, tmp_path), max_value_bytes=1000)
     yield service
     service.close()
 

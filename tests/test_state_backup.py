@@ -7,15 +7,15 @@ import json
 from pathlib import Path
 
 import pytest
+from stores import open_store
 
 from llmspell.state.backup import BackupError, BackupManager
 from llmspell.state.service import StateService
-from llmspell.state.sqlite_store import SQLiteStore
 
 
-@pytest.fixture
-def svc(tmp_path: Path) -> StateService:
-    service = StateService(SQLiteStore(tmp_path / "state.db"))
+@pytest.fixture(params=["sqlite", "postgres"])
+def svc(request: pytest.FixtureRequest, tmp_path: Path) -> StateService:
+    service = StateService(open_store(request.param, request, tmp_path))
     yield service
     service.close()
 

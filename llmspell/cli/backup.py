@@ -8,7 +8,7 @@
     llmspell backup cleanup [--dry-run]
 
 They work on the durable state file the config names (``[runtime.state_persistence]
-backend_type = "sqlite"``); backups go to ``[runtime.state_persistence.backup]
+backend_type = "sqlite"`` or ``"postgres"``); backups go to ``[runtime.state_persistence.backup]
 backup_dir``. ``--output json`` prints the result as JSON.
 """
 
@@ -38,7 +38,7 @@ def _run(ctx: typer.Context, action: Callable[["BackupManager"], Any],
         settings = load_settings(opts)
         service = open_state(settings)
         try:
-            if service.backend != "sqlite":
+            if service.backend == "memory":
                 raise StateError(
                     "backups need a durable state store, but state is kept in memory for each "
                     "run: set [runtime.state_persistence] backend_type = \"sqlite\" "

@@ -95,9 +95,9 @@ class RagFlags:
         if self.dims is not None:
             settings.set("rag.vector_storage.dimensions", self.dims)
         if self.backend is not None:
-            if self.backend != "hnsw":
-                raise LLMSpellError(
-                    f"Unknown RAG backend: {self.backend}. Only 'hnsw' is available")
+            if self.backend not in ("hnsw", "postgres"):
+                raise LLMSpellError(f"Unknown RAG backend: {self.backend}: use 'hnsw' or "
+                                    "'postgres' (a PostgreSQL server with pgvector)")
             settings.set("rag.vector_storage.backend", self.backend)
 
 

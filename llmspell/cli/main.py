@@ -33,11 +33,13 @@ from .common import (
     load_settings_or_exit,
     options,
 )
+from .db import db_app
 from .execute import LLMFlags, RagFlags, Script, read_stdin
 from .execute import execute as _execute
 from .group import RootGroup, RunCommand
 from .keys import keys_app
 from .logs import logs_app
+from .store import store_app
 from .tools import tools_app
 
 if TYPE_CHECKING:
@@ -88,7 +90,8 @@ NoRagOpt = Annotated[bool, typer.Option("--no-rag", help="Disable RAG for this r
 RagConfigOpt = Annotated[Path | None, typer.Option("--rag-config",
                                                    help="Take [rag] from FILE.")]
 RagDimsOpt = Annotated[int | None, typer.Option("--rag-dims", help="Vector dimensions.")]
-RagBackendOpt = Annotated[str | None, typer.Option("--rag-backend", help="Only 'hnsw'.")]
+RagBackendOpt = Annotated[str | None, typer.Option("--rag-backend",
+                                                   help="hnsw or postgres.")]
 RecordOpt = Annotated[Path | None, typer.Option(
     "--record", help="Record every LLM provider exchange to FILE (no keys written).")]
 PlaybackOpt = Annotated[Path | None, typer.Option(
@@ -269,6 +272,8 @@ app.add_typer(backup_app, name="backup")
 app.add_typer(tools_app, name="tools")
 app.add_typer(keys_app, name="keys")
 app.add_typer(logs_app, name="logs")
+app.add_typer(db_app, name="db")
+app.add_typer(store_app, name="store")
 
 
 def main() -> None:

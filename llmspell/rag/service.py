@@ -35,15 +35,6 @@ from .chunking import STRATEGIES, ChunkConfig, chunk_text, default_tokenizer
 from .embeddings import CachedEmbedder, select_embedder
 from .store import Record, StoreError, VectorStore
 
-EXTRA_SCHEMA = """
-CREATE TABLE IF NOT EXISTS collections (
-    namespace TEXT PRIMARY KEY, ttl REAL, created_at REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS tenant_usage (
-    tenant TEXT PRIMARY KEY, documents_ingested INTEGER NOT NULL DEFAULT 0,
-    embeddings_generated INTEGER NOT NULL DEFAULT 0,
-    embedding_tokens INTEGER NOT NULL DEFAULT 0,
-    searches_performed INTEGER NOT NULL DEFAULT 0, last_activity REAL);
-"""
 GLOBAL = "global"
 PROVIDERS = ["openai", "ollama", "local"]
 INGEST_MAX_STEP = 1024  # most chunks embedded in one step
@@ -105,6 +96,37 @@ def namespace_for(scope: str | None, scope_id: str | None) -> str:
     return f"{scope}:{scope_id}"
 
 
+def open_vector_store(settings: Any, dimensions: int, warn: Callable[[str], None],
+                      database: Callable[[], Any] | None = None) -> Any:
+    """The vector store ``[rag.vector_storage] backend`` names: hnswlib (the default) or a
+    shared PostgreSQL server with pgvector (``database``: the run's pool, else its own)."""
+    get = settings.get
+    metric = get("rag.vector_storage.hnsw.metric") or "cosine"
+    if (get("rag.vector_storage.backend") or "hnsw") == "postgres":
+        from ..postgres import open_database
+        from ..postgres.vector_store import PgVectorStore
+
+        db = database() if database else open_database(settings)
+        return PgVectorStore(db, dimensions, metric=metric,
+                             m=get("rag.vector_storage.hnsw.m"),
+                             ef_construction=get("rag.vector_storage.hnsw.ef_construction"),
+                             ef_search=get("rag.vector_storage.hnsw.ef_search"),
+                             owns_db=database is None)
+    return VectorStore(
+        dimensions, metric=metric,
+        m=get("rag.vector_storage.hnsw.m"),
+        ef_construction=get("rag.vector_storage.hnsw.ef_construction"),
+        ef_search=get("rag.vector_storage.hnsw.ef_search"),
+        max_elements=get("rag.vector_storage.hnsw.max_elements"),
+        seed=get("rag.vector_storage.hnsw.seed"),
+        allow_replace_deleted=get("rag.vector_storage.hnsw.allow_replace_deleted"),
+        num_threads=get("rag.vector_storage.hnsw.num_threads"),
+        path=get("rag.vector_storage.persistence_path"),
+        max_memory_mb=get("rag.vector_storage.max_memory_mb"),
+        warn=warn,
+    )
+
+
 @dataclass
 class _IngestRun:
     """Where an ingest is: chunks embedded (``pos``), documents stored, vectors pending."""
@@ -128,7 +150,8 @@ class RagService:
     def __init__(self, settings: Any, notify: Callable[[str], None] | None = None, *,
                  store: VectorStore | None = None, embedder: Any = None,
                  stop_reason: Callable[[], str | None] | None = None,
-                 time_left: Callable[[], float | None] | None = None) -> None:
+                 time_left: Callable[[], float | None] | None = None,
+                 database: Callable[[], Any] | None = None) -> None:
         self.settings = settings
         self.stop_reason = stop_reason or _never_stop
         self.time_left = time_left  # seconds to the run's deadline: bounds remote calls
@@ -136,21 +159,8 @@ class RagService:
         self._notify_out = notify or (lambda _m: None)
         get = settings.get
         self.dimensions = int(get("rag.vector_storage.dimensions"))
-        self.store = store or VectorStore(
-            self.dimensions,
-            metric=get("rag.vector_storage.hnsw.metric"),
-            m=get("rag.vector_storage.hnsw.m"),
-            ef_construction=get("rag.vector_storage.hnsw.ef_construction"),
-            ef_search=get("rag.vector_storage.hnsw.ef_search"),
-            max_elements=get("rag.vector_storage.hnsw.max_elements"),
-            seed=get("rag.vector_storage.hnsw.seed"),
-            allow_replace_deleted=get("rag.vector_storage.hnsw.allow_replace_deleted"),
-            num_threads=get("rag.vector_storage.hnsw.num_threads"),
-            path=get("rag.vector_storage.persistence_path"),
-            max_memory_mb=get("rag.vector_storage.max_memory_mb"),
-            warn=self.notify,
-        )
-        self.store.db.executescript(EXTRA_SCHEMA)
+        self.store = store or open_vector_store(settings, self.dimensions, self.notify,
+                                                database)
         self._embedder_arg = embedder
         self._embedder: CachedEmbedder | None = None
         self.chunking = ChunkConfig(
@@ -195,17 +205,11 @@ class RagService:
     def _check_embedder(self, name: str) -> None:
         """A persisted store keeps the name of the embedder its vectors came from:
         vectors of two embedders are not comparable, so mixing them is refused."""
-        if self.store.path is None:
-            return
-        db = self.store.db
-        row = db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
-        if row is None:
-            with db:  # OR IGNORE: another process sharing the store may record it first
-                db.execute("INSERT OR IGNORE INTO meta VALUES ('embedder', ?)", (name,))
-            row = db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
-        if row[0] != name:
-            raise RagError(f"the vector store at {self.store.path} holds vectors from the "
-                           f"embedder '{row[0]}', but this run embeds with '{name}'; their "
+        recorded = self.store.recorded_embedder(name)
+        if recorded != name:
+            where = self.store.path or getattr(self.store, "server", "")
+            raise RagError(f"the vector store at {where} holds vectors from the "
+                           f"embedder '{recorded}', but this run embeds with '{name}'; their "
                            "vectors cannot be compared. Configure the same embedder "
                            "([rag.embedding] default_provider/model, the API key) or use "
                            "another persistence_path")
@@ -226,21 +230,15 @@ class RagService:
         return cfg
 
     def _ttl(self, namespace: str) -> float | None:
-        row = self.store.db.execute("SELECT ttl FROM collections WHERE namespace = ?",
-                                    (namespace,)).fetchone()
-        if row is not None:
-            return row[0]
+        found, ttl = self.store.collection_ttl(namespace)
+        if found:
+            return ttl
         if namespace.startswith("session:"):
             return self.default_session_ttl
         return None
 
     def _usage(self, tenant: str, **add: int) -> None:
-        cols = ", ".join(f"{k} = {k} + ?" for k in add)
-        with self.store.db:
-            self.store.db.execute("INSERT OR IGNORE INTO tenant_usage (tenant) VALUES (?)",
-                                  (tenant,))
-            self.store.db.execute(f"UPDATE tenant_usage SET {cols}, last_activity = ? "
-                                  "WHERE tenant = ?", (*add.values(), time.time(), tenant))
+        self.store.add_usage(tenant, **add)
 
     def _check_tenant_limits(self, tenant: str, namespace: str, vectors: int,
                              nbytes: int) -> None:
@@ -458,18 +456,8 @@ class RagService:
         vector = self.embedder.embed([query])[0]
         if not vector.any():  # nothing the embedder could use (e.g. only punctuation)
             return {"success": True, "total": 0, "results": []}
-        where = None
-        if filters:
-            def where(meta: dict[str, Any]) -> bool:
-                for key, want in filters.items():
-                    have = meta.get(key)
-                    if isinstance(want, list):
-                        if have not in want:
-                            return False
-                    elif have != want:
-                        return False
-                return True
-        hits = self.store.search(namespace, vector, k, where=where, threshold=threshold)
+        hits = self.store.search(namespace, vector, k, filters=filters or None,
+                                 threshold=threshold)
         results = [{"id": h.id, "doc_id": h.doc_id, "content": h.content, "text": h.content,
                     "score": h.score, "metadata": h.metadata, "chunk_index": h.chunk_index}
                    for h in hits]
@@ -506,11 +494,7 @@ class RagService:
             sid = session_id
         namespace = f"session:{sid}"
         ttl = float(ttl) if ttl and ttl > 0 else None
-        with self.store.db:
-            self.store.db.execute(
-                "INSERT INTO collections (namespace, ttl, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT(namespace) DO UPDATE SET ttl = excluded.ttl",
-                (namespace, ttl, time.time()))
+        self.store.set_collection(namespace, ttl)
         self.store.set_expiry(namespace, time.time() + ttl if ttl else None)
         out: dict[str, Any] = {"session_id": sid, "namespace": f"session_{sid}",
                                "created": True}
@@ -526,8 +510,7 @@ class RagService:
     def cleanup_scope(self, scope: str, scope_id: str | None) -> int:
         namespace = namespace_for(scope, scope_id)
         removed = self.store.delete_namespace(namespace)
-        with self.store.db:
-            self.store.db.execute("DELETE FROM collections WHERE namespace = ?", (namespace,))
+        self.store.drop_collection(namespace)
         return removed
 
     def purge_expired(self) -> int:
@@ -541,10 +524,7 @@ class RagService:
             out = self.store.stats(namespace)
             out["namespace"] = namespace
             if scope == "tenant":
-                row = self.store.db.execute(
-                    "SELECT documents_ingested, embeddings_generated, embedding_tokens, "
-                    "searches_performed, last_activity FROM tenant_usage WHERE tenant = ?",
-                    (scope_id,)).fetchone() or (0, 0, 0, 0, None)
+                row = self.store.tenant_usage(scope_id)
                 out.update(tenant_id=scope_id, documents_ingested=row[0],
                            embeddings_generated=row[1], embedding_tokens=row[2],
                            searches_performed=row[3])
@@ -570,7 +550,7 @@ class RagService:
             out = {**totals, "namespaces": len(names), "dimensions": self.dimensions,
                    "metric": self.store.metric}
         out["scope"] = scope
-        out["backend"] = "hnsw"
+        out["backend"] = self.store.backend
         embedder = self.embedder
         out["search_cache_hits"] = self.search_cache_hits
         out["embedder"] = embedder.name

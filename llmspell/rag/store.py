@@ -68,6 +68,13 @@ CREATE INDEX IF NOT EXISTS vectors_expiry ON vectors (expires_at) WHERE expires_
 CREATE TABLE IF NOT EXISTS index_files (
     namespace TEXT PRIMARY KEY, sha256 TEXT NOT NULL, previous_sha256 TEXT,
     size INTEGER NOT NULL, saved_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS collections (
+    namespace TEXT PRIMARY KEY, ttl REAL, created_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS tenant_usage (
+    tenant TEXT PRIMARY KEY, documents_ingested INTEGER NOT NULL DEFAULT 0,
+    embeddings_generated INTEGER NOT NULL DEFAULT 0,
+    embedding_tokens INTEGER NOT NULL DEFAULT 0,
+    searches_performed INTEGER NOT NULL DEFAULT 0, last_activity REAL);
 """
 BUSY_TIMEOUT_SECONDS = 30.0
 DAMAGED = (" (the file is damaged: restore it from a copy, or move the folder away and "
@@ -108,6 +115,21 @@ class Hit:
     distance: float
     chunk_index: int
     namespace: str
+
+
+def metadata_matcher(filters: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
+    """A predicate over metadata: a value matches an equal value, a list any of its items
+    (the postgres store writes the same rule as SQL)."""
+    def matches(meta: dict[str, Any]) -> bool:
+        for key, want in filters.items():
+            have = meta.get(key)
+            if isinstance(want, list):
+                if have not in want:
+                    return False
+            elif have != want:
+                return False
+        return True
+    return matches
 
 
 @dataclass
@@ -194,6 +216,8 @@ def _file_name(namespace: str) -> str:
 
 
 class VectorStore:
+    backend = "hnsw"
+
     def __init__(self, dimensions: int, *, metric: str = "cosine", m: int = 16,
                  ef_construction: int = 200, ef_search: int = 50,
                  max_elements: int = 1_000_000, seed: int | None = None,
@@ -644,12 +668,16 @@ class VectorStore:
         return 1.0 / (1.0 + float(distance) ** 0.5)
 
     def search(self, namespace: str, vector: Any, k: int = 10, *,
+               filters: dict[str, Any] | None = None,
                where: Callable[[dict[str, Any]], bool] | None = None,
                threshold: float | None = None) -> list[Hit]:
-        """The ``k`` nearest vectors of a namespace (best first); ``where`` filters by
-        metadata, ``threshold`` drops hits scoring below it."""
+        """The ``k`` nearest vectors of a namespace (best first); ``filters`` (see
+        ``metadata_matcher``) or a ``where`` predicate filter by metadata, ``threshold``
+        drops hits scoring below it."""
         import numpy as np
 
+        if filters:
+            where = metadata_matcher(filters)
         self.purge_expired(namespace)
         ns = self._ns(namespace)
         if ns is None or ns.live <= 0 or k < 1:
@@ -723,6 +751,77 @@ class VectorStore:
             out.append(Hit(row[1], row[2], row[3], json.loads(row[4]), self._score(dist), dist,
                            row[5], namespace))
         return out
+
+    def export(self, namespace: str) -> Iterator[tuple[Record, Any]]:
+        """Every record of a namespace with its vector (a store with a ``path`` keeps
+        the vectors in its rows; one in memory has only its graph)."""
+        import numpy as np
+
+        if self.path is None:
+            raise StoreError("an in-memory vector store cannot be exported")
+        for row in self.db.execute(
+                "SELECT id, doc_id, content, metadata, chunk_index, expires_at, vector "
+                "FROM vectors WHERE namespace = ? ORDER BY label", (namespace,)).fetchall():
+            vector = np.frombuffer(row[6], dtype=np.float32).copy()
+            yield Record(row[0], row[1], row[2], json.loads(row[3]), row[4], row[5]), vector
+
+    def usages(self) -> list[tuple[str, dict[str, int]]]:
+        """Every tenant's usage counters."""
+        rows = self.db.execute(
+            "SELECT tenant, documents_ingested, embeddings_generated, embedding_tokens, "
+            "searches_performed FROM tenant_usage ORDER BY tenant").fetchall()
+        names = ("documents_ingested", "embeddings_generated", "embedding_tokens",
+                 "searches_performed")
+        return [(r[0], dict(zip(names, r[1:], strict=True))) for r in rows]
+
+    # -- what the service keeps beside the vectors --------------------------------
+
+    def recorded_embedder(self, name: str) -> str:
+        """The embedder this store's vectors came from, recorded on first use (a store
+        in memory remembers nothing: ``name``)."""
+        if self.path is None:
+            return name
+        db = self.db
+        row = db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
+        if row is None:
+            with db:  # OR IGNORE: another process sharing the store may record it first
+                db.execute("INSERT OR IGNORE INTO meta VALUES ('embedder', ?)", (name,))
+            row = db.execute("SELECT value FROM meta WHERE key = 'embedder'").fetchone()
+        return str(row[0])
+
+    def collection_ttl(self, namespace: str) -> tuple[bool, float | None]:
+        """(whether the namespace is a collection made with a TTL setting, its TTL)."""
+        row = self.db.execute("SELECT ttl FROM collections WHERE namespace = ?",
+                              (namespace,)).fetchone()
+        return (False, None) if row is None else (True, row[0])
+
+    def set_collection(self, namespace: str, ttl: float | None) -> None:
+        with self.db:
+            self.db.execute(
+                "INSERT INTO collections (namespace, ttl, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(namespace) DO UPDATE SET ttl = excluded.ttl",
+                (namespace, ttl, time.time()))
+
+    def drop_collection(self, namespace: str) -> None:
+        with self.db:
+            self.db.execute("DELETE FROM collections WHERE namespace = ?", (namespace,))
+
+    def add_usage(self, tenant: str, **counts: int) -> None:
+        cols = ", ".join(f"{k} = {k} + ?" for k in counts)
+        with self.db:
+            self.db.execute("INSERT OR IGNORE INTO tenant_usage (tenant) VALUES (?)",
+                            (tenant,))
+            self.db.execute(f"UPDATE tenant_usage SET {cols}, last_activity = ? "
+                            "WHERE tenant = ?", (*counts.values(), time.time(), tenant))
+
+    def tenant_usage(self, tenant: str) -> tuple[Any, ...]:
+        """(documents_ingested, embeddings_generated, embedding_tokens,
+        searches_performed, last_activity) of a tenant."""
+        row = self.db.execute(
+            "SELECT documents_ingested, embeddings_generated, embedding_tokens, "
+            "searches_performed, last_activity FROM tenant_usage WHERE tenant = ?",
+            (tenant,)).fetchone()
+        return tuple(row) if row else (0, 0, 0, 0, None)
 
     # -- lifecycle ------------------------------------------------------------------
 

@@ -171,8 +171,7 @@ class SessionService:
             with self.store.write() as own:
                 for r in idle:
                     # only if nothing touched it since we read it (another process may)
-                    own.execute("UPDATE sessions SET status = 'expired' WHERE id = ? AND "
-                                "status = 'active' AND updated_at = ?", (r["id"], r["updated_at"]))
+                    self.store.expire_unchanged(own, r["id"], r["updated_at"])
         else:
             for r in idle:
                 self.store.update_session(conn, r["id"], status="expired")
@@ -185,9 +184,7 @@ class SessionService:
         if cutoff is None:
             return 0
         with self.store.write() as conn:
-            return int(conn.execute(
-                "UPDATE sessions SET status = 'expired' WHERE status = 'active' "
-                "AND updated_at < ?", (cutoff,)).rowcount)
+            return self.store.expire_idle(conn, cutoff)
 
     def _expired_message(self, sid: str) -> str:
         return (f"Session {sid} has expired (no activity for more than "
@@ -220,8 +217,7 @@ class SessionService:
         cutoff = self._cutoff()
         with self.store.write() as conn:
             if cutoff is not None:  # idle sessions no longer count as active
-                conn.execute("UPDATE sessions SET status = 'expired' WHERE status = 'active' "
-                             "AND updated_at < ?", (cutoff,))
+                self.store.expire_idle(conn, cutoff)
             if parent is not None and self.store.get_session(parent, conn) is None:
                 raise SessionError(f"Parent session not found: {parent}")
             active = self.store.count_sessions(conn, "active")
@@ -240,9 +236,7 @@ class SessionService:
         if not self.store.memory or not self.max_artifact_size:
             return
         limit = max(MEMORY_HELD_LIMIT, self.max_artifact_size)
-        held = conn.execute(
-            "SELECT (SELECT COALESCE(SUM(stored_size), 0) FROM blobs) + "
-            "(SELECT COALESCE(SUM(length(custom_metadata)), 0) FROM sessions)").fetchone()[0]
+        held = self.store.held_bytes(conn)
         if held + adding > limit:
             raise SessionError(f"the sessions held in memory would exceed {limit} bytes of "
                                "artifacts and metadata; delete some sessions, or use a "
@@ -526,12 +520,21 @@ def sessions_path(settings: Settings) -> Path:
     return resolve_path(settings.get("runtime.sessions.path"), "sessions.db")
 
 
-def open_sessions(settings: Settings) -> SessionService:
+def open_sessions(settings: Settings, database: Callable[[], Any] | None = None
+                  ) -> SessionService:
     """The session service the settings ask for (memory unless storage_backend is durable)."""
     from ..state.service import backend_name
 
     backend = backend_name(settings.get("runtime.sessions.storage_backend"), "runtime.sessions")
-    store = SessionStore(":memory:" if backend == "memory" else sessions_path(settings))
+    store: Any
+    if backend == "postgres":
+        from ..postgres import open_database
+        from ..postgres.session_store import PostgresSessionStore
+
+        db = database() if database else open_database(settings)
+        store = PostgresSessionStore(db, owns_db=database is None)
+    else:
+        store = SessionStore(":memory:" if backend == "memory" else sessions_path(settings))
     return SessionService(
         store,
         max_sessions=settings.get("runtime.sessions.max_sessions"),

@@ -196,6 +196,23 @@ class SessionStore:
         sets = ", ".join(f"{k} = ?" for k in fields)
         conn.execute(f"UPDATE sessions SET {sets} WHERE id = ?", (*fields.values(), session_id))
 
+    def expire_unchanged(self, conn: sqlite3.Connection, session_id: str, updated_at: str
+                         ) -> None:
+        """Mark an active session expired unless it was touched after ``updated_at``."""
+        conn.execute("UPDATE sessions SET status = 'expired' WHERE id = ? AND "
+                     "status = 'active' AND updated_at = ?", (session_id, updated_at))
+
+    def expire_idle(self, conn: sqlite3.Connection, cutoff: str) -> int:
+        """Mark every active session last touched before ``cutoff`` expired."""
+        return int(conn.execute("UPDATE sessions SET status = 'expired' WHERE "
+                                "status = 'active' AND updated_at < ?", (cutoff,)).rowcount)
+
+    def held_bytes(self, conn: sqlite3.Connection) -> int:
+        """Bytes of artifact content and session metadata held (for the memory cap)."""
+        return int(conn.execute(
+            "SELECT (SELECT COALESCE(SUM(stored_size), 0) FROM blobs) + "
+            "(SELECT COALESCE(SUM(length(custom_metadata)), 0) FROM sessions)").fetchone()[0])
+
     def delete_session(self, session_id: str) -> bool:
         with self.write() as conn:
             hashes = [r[0] for r in conn.execute(

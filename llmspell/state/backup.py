@@ -282,7 +282,7 @@ class BackupManager:
             "format": BACKUP_FORMAT, "format_version": BACKUP_FORMAT_VERSION,
             "id": backup_id, "created_at": _rfc3339(moment), "incremental": incremental,
             "parent_id": parent_id, "description": description,
-            "source": str(self.service.path) if self.service.path else "memory",
+            "source": self.service.location,
             "entries": entries, "deleted": deleted, "key_count": len(current),
             "checksum": _checksum(entries, deleted, parent_id),
         }

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,13 @@ class StateService:
     @property
     def path(self) -> Path | None:
         return self.store.path
+
+    @property
+    def location(self) -> str:
+        """Where the values live, for reports: the file, the server, or "memory"."""
+        if self.store.path:
+            return str(self.store.path)
+        return getattr(self.store, "server", None) or "memory"
 
     # -- raw full keys ------------------------------------------------------------
 
@@ -206,9 +214,9 @@ def backend_name(configured: str | None, section: str) -> str:
             sys.stderr.write(f"llmspell: [{section}] backend '{name}' is provided by the "
                              "SQLite backend\n")
         return "sqlite"
-    if name not in ("memory", "sqlite"):
-        raise StateError(f"[{section}] unknown backend '{configured}': "
-                         "use 'memory' or 'sqlite' ('sled'/'rocksdb' also select sqlite)")
+    if name not in ("memory", "sqlite", "postgres"):
+        raise StateError(f"[{section}] unknown backend '{configured}': use 'memory', "
+                         "'sqlite' or 'postgres' ('sled'/'rocksdb' also select sqlite)")
     return name
 
 
@@ -216,7 +224,7 @@ def state_path(settings: Settings) -> Path:
     return resolve_path(settings.get("runtime.state_persistence.path"), "state.db")
 
 
-def open_state(settings: Settings) -> StateService:
+def open_state(settings: Settings, database: Callable[[], Any] | None = None) -> StateService:
     """The state service a run's settings ask for (memory unless a durable backend is set)."""
     section = "runtime.state_persistence"
     enabled = settings.get("runtime.state_persistence.enabled")
@@ -224,6 +232,12 @@ def open_state(settings: Settings) -> StateService:
     max_bytes = settings.get("runtime.state_persistence.max_state_size_bytes")
     if not enabled or backend == "memory":
         return StateService(MemoryStore(MEMORY_TOTAL_FACTOR * max_bytes), max_bytes)
+    if backend == "postgres":
+        from ..postgres import open_database
+        from ..postgres.state_store import PostgresStateStore
+
+        db = database() if database else open_database(settings)
+        return StateService(PostgresStateStore(db, owns_db=database is None), max_bytes)
     from .sqlite_store import SQLiteStore
 
     return StateService(SQLiteStore(state_path(settings)), max_bytes)

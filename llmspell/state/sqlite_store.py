@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ..errors import StateError
 from .sqlite import failure_hint, open_database, transaction
-from .store import prefix_bounds
+from .store import prefix_bounds, utf8_text
 
 STATE_FORMAT_VERSION = 2  # the latest; new files are created at it
 COMPRESS_ABOVE = 4096     # JSON texts longer than this are stored compressed (version 2)
@@ -51,20 +51,7 @@ def encode_cell(text: str, version: int) -> str | bytes:
         packed = zlib.compress(text.encode("utf-8", "surrogatepass"), 6)
         if len(packed) < len(text) * 0.9:
             return packed
-    if not text.isascii():
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return _ascii(text)
-    return text
-
-
-def _ascii(text: str) -> str:
-    """JSON text that SQLite can hold: lone surrogates (bytes of a Lua string that were not
-    UTF-8) escaped as ``\\udcXX``, which decode back to the same characters."""
-    import json
-
-    return json.dumps(json.loads(text), ensure_ascii=True, separators=(",", ":"))
+    return utf8_text(text)
 
 
 def decode_cell(cell: str | bytes) -> str:

@@ -40,6 +40,19 @@ class JsonText(str):
     __slots__ = ()
 
 
+def utf8_text(text: str) -> str:
+    """JSON text that a UTF-8 database (SQLite, PostgreSQL) can hold: lone surrogates
+    (bytes of a Lua string that were not UTF-8) escaped as ``\\udcXX``, which decode back
+    to the same characters. Most texts pass through unchanged."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(json.loads(text), ensure_ascii=True, separators=(",", ":"))
+    return text
+
+
 def prefix_bounds(prefix: str) -> tuple[str, str | None]:
     """[low, high) covering every string that starts with ``prefix`` (binary order)."""
     if not prefix:
