@@ -18,11 +18,17 @@ SCRIPT_ARGS: dict[str, list[str]] = {
     "file_io.lua": ["-c", "configs/local-files.toml"],
     "rag_basics.lua": ["-c", "configs/rag-local.toml"],
     "state_sessions.lua": ["-c", "configs/state-sqlite.toml"],
+    "team_knowledge.lua": ["-c", "configs/postgres.toml"],
 }
 
 # Extra environment variables a script needs (e.g. a cassette path), by script name.
 SCRIPT_ENV: dict[str, dict[str, str]] = {
     "agent_basics.lua": {"LLMSPELL_PLAYBACK": str(COOKBOOK / "cassettes" / "agent_basics.json")},
+}
+
+# Environment variables whose value is a fixture's (e.g. the test PostgreSQL server's URL).
+SCRIPT_FIXTURE_ENV: dict[str, dict[str, str]] = {
+    "team_knowledge.lua": {"LLMSPELL_POSTGRES_URL": "postgres_url"},
 }
 
 GLOBAL_OPTIONS = {"-c", "--config", "--debug", "--output", "-v", "--verbose"}
@@ -57,7 +63,7 @@ def cookbook_scripts() -> list[str]:
     return sorted(p.name for p in COOKBOOK.glob("*.lua"))
 
 
-def run_script(cli, name: str, *script_args: str):
+def run_script(cli, name: str, *script_args: str, request=None):
     argv, needed = build_command(COOKBOOK / name, SCRIPT_ARGS.get(name, []))
     missing = [str(p.relative_to(ROOT) if p.is_relative_to(ROOT) else p)
                for p in needed if not p.exists()]
@@ -65,7 +71,10 @@ def run_script(cli, name: str, *script_args: str):
         pytest.skip(f"{name} needs {', '.join(missing)}, which does not exist yet")
     if script_args:
         argv += ["--", *script_args]
-    return cli(*argv, env=SCRIPT_ENV.get(name))
+    env = dict(SCRIPT_ENV.get(name, {}))
+    for var, fixture in SCRIPT_FIXTURE_ENV.get(name, {}).items():
+        env[var] = request.getfixturevalue(fixture)
+    return cli(*argv, env=env)
 
 
 def returned(stdout: str):
@@ -74,8 +83,8 @@ def returned(stdout: str):
 
 
 @pytest.mark.parametrize("name", cookbook_scripts())
-def test_every_cookbook_script_runs(cli, name):
-    proc = run_script(cli, name)
+def test_every_cookbook_script_runs(cli, name, request):
+    proc = run_script(cli, name, request=request)
     assert proc.returncode == 0, f"{name} failed:\n{proc.stderr}"
     assert "Error:" not in proc.stderr
     assert proc.stdout.strip(), f"{name} printed nothing"
