@@ -133,6 +133,9 @@ class Budget:
             self.over()
 
 
+_new_budget = object.__new__
+
+
 def too_many_nodes(limits: Limits) -> ValueTooLarge:
     return ValueTooLarge(f"value too large to convert (more than {limits.nodes} nodes; "
                          "runtime.security.max_memory_bytes)")
@@ -218,8 +221,7 @@ def _to_python(value: Any, functions: bool, depth: int, budget: Budget) -> Any:
     budget.nodes -= 1 + count
     if budget.nodes < 0:
         budget.over()
-    # #t (a call through lupa) only matters when there are number keys
-    n = len(value) if count and any(type(k) is int for k, _ in pairs) else 0
+    n = len(value) if count else 0  # #t: a list when 1..#t are all set
     if n == 0:
         return _record(pairs, functions, depth, budget)
     if count == n and all(k == i and type(k) is int for i, (k, _) in enumerate(pairs, 1)):
@@ -362,13 +364,23 @@ class Converter:
         # counted); ``strict``: check before every table (a converter made for one call)
         self._unchecked = HEADROOM if strict else 0
         self._strict = strict
-        self._nodes = 0
         self._kit: Any = None
+        self._table, self._new_count = self._table_builder()
+        # what budget() hands out: nodes a portion at a time (Budget.over refills)
+        self._portion = min(self.limits.nodes, NODE_PORTION)
 
     # -- Lua -> Python -------------------------------------------------------------
 
     def budget(self) -> Budget:
-        return Budget(self.limits, self.stop_check)
+        """A fresh ``Budget`` for one conversion (made without ``__init__``: this runs on
+        every call that converts a table)."""
+        budget = _new_budget(Budget)
+        budget.limits = self.limits
+        budget.stop_check = self.stop_check
+        budget.nodes = self._portion
+        budget.reserve = self.limits.nodes - self._portion
+        budget.text = self.limits.text_bytes
+        return budget
 
     def to_python(self, value: Any, functions: bool = False, budget: Budget | None = None
                   ) -> Any:
@@ -445,7 +457,7 @@ class Converter:
             self.room_for(len(raw) + STRING_COST)
             return raw
         if kind is dict or kind is list or kind is tuple:
-            self._nodes = 0
+            self._new_count()
             return self._table(value, 0)
         if value is None or kind is bool or kind is float:
             return value
@@ -456,7 +468,7 @@ class Converter:
             return value
         if lua_type(value) is not None:  # a Lua value already (a table an adapter built)
             return value
-        self._nodes = 0
+        self._new_count()
         return self._odd(value, 0)
 
     def _odd(self, value: Any, depth: int) -> Any:
@@ -497,63 +509,81 @@ class Converter:
             return self._key(_plain(key))
         raise TypeError(f"cannot hand a Python {type(key).__name__} to Lua as a key")
 
-    def _table(self, value: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int) -> Any:
-        if depth > MAX_DEPTH:
-            raise TypeError("value nesting too deep to convert to Lua")
-        n = len(value)
-        self._nodes += 1 + n
-        if self._nodes > self.limits.nodes:
-            raise too_many_nodes(self.limits)
-        size = TABLE_COST + ENTRY_COST * n
-        if type(value) is dict:
-            keys = self._keys
-            out: dict[Any, Any] = {}
-            for k, v in value.items():
-                if v is None:
-                    continue
-                kb = keys.get(k) if type(k) is str else None
-                if kb is None:
-                    kb, cost = self._key(k)
-                    size += cost
-                else:
-                    size += len(kb) + STRING_COST
-                kind = type(v)
-                if kind is str:
-                    v = v.encode("utf-8", "surrogateescape")
-                    size += len(v) + STRING_COST
-                elif kind is int:
-                    if not -(2**63) <= v < 2**63:
-                        v = float(v)
-                elif kind is dict or kind is list:
-                    v = self._table(v, depth + 1)
-                elif not (kind is bool or kind is float):
-                    v = self._item(v, depth)
-                    if type(v) is bytes:
+    def _table_builder(self) -> tuple[Callable[[Any, int], Any], Callable[[], None]]:
+        """``_table(value, depth)``: one Lua table from a dict or list, its sub-tables built
+        first (a closure: the hot names are cells, not attribute lookups); and the
+        function that starts a new count of nodes (one per ``to_lua`` call)."""
+        table_from = self._table_from
+        keys = self._keys
+        limits = self.limits
+        key_of = self._key
+        half = HEADROOM // 2
+        converter = self
+        nodes = 0
+
+        def new_count() -> None:
+            nonlocal nodes
+            nodes = 0
+
+        def table(value: dict[Any, Any] | list[Any] | tuple[Any, ...], depth: int) -> Any:
+            if depth > MAX_DEPTH:
+                raise TypeError("value nesting too deep to convert to Lua")
+            nonlocal nodes
+            n = len(value)
+            nodes += 1 + n
+            if nodes > limits.nodes:
+                raise too_many_nodes(limits)
+            size = TABLE_COST + ENTRY_COST * n
+            if type(value) is dict:
+                out: Any = {}
+                for k, v in value.items():
+                    if v is None:
+                        continue
+                    kb = keys.get(k)  # only str keys are remembered
+                    if kb is None:
+                        kb, cost = key_of(k)
+                        size += cost
+                    else:
+                        size += len(kb) + STRING_COST
+                    kind = type(v)
+                    if kind is str:
+                        v = v.encode("utf-8", "surrogateescape")
                         size += len(v) + STRING_COST
-                out[kb] = v
-        else:
-            out = []  # type: ignore[assignment]
-            append = out.append  # type: ignore[attr-defined]
-            for v in value:
-                kind = type(v)
-                if kind is str:
-                    v = v.encode("utf-8", "surrogateescape")
-                    size += len(v) + STRING_COST
-                elif kind is int:
-                    if not -(2**63) <= v < 2**63:
-                        v = float(v)
-                elif kind is dict or kind is list:
-                    v = self._table(v, depth + 1)
-                elif not (kind is bool or kind is float or v is None):
-                    v = self._item(v, depth)
-                    if type(v) is bytes:
+                    elif kind is int:
+                        if not -(2**63) <= v < 2**63:
+                            v = float(v)
+                    elif kind is dict or kind is list:
+                        v = table(v, depth + 1)
+                    elif not (kind is bool or kind is float):
+                        v = converter._item(v, depth)
+                        if type(v) is bytes:
+                            size += len(v) + STRING_COST
+                    out[kb] = v
+            else:
+                out = []
+                append = out.append
+                for v in value:
+                    kind = type(v)
+                    if kind is str:
+                        v = v.encode("utf-8", "surrogateescape")
                         size += len(v) + STRING_COST
-                append(v)
-        self._unchecked += size  # room_for, inline
-        if self._unchecked > HEADROOM // 2:
-            self._unchecked = HEADROOM if self._strict else 0
-            self.ensure_room(size)
-        return self._table_from(out)
+                    elif kind is int:
+                        if not -(2**63) <= v < 2**63:
+                            v = float(v)
+                    elif kind is dict or kind is list:
+                        v = table(v, depth + 1)
+                    elif not (kind is bool or kind is float or v is None):
+                        v = converter._item(v, depth)
+                        if type(v) is bytes:
+                            size += len(v) + STRING_COST
+                    append(v)
+            converter._unchecked += size  # room_for, inline
+            if converter._unchecked > half:
+                converter._unchecked = HEADROOM if converter._strict else 0
+                converter.ensure_room(size)
+            return table_from(out)
+
+        return table, new_count
 
     def _item(self, v: Any, depth: int) -> Any:
         """A value inside a table that is not a plain scalar: a table (built now), bytes,
