@@ -8,9 +8,10 @@
 2. The same loop on the SQLite backend (WAL, one transaction per save), a file in a
    temp dir. Target: <= 150 us per save+load (upstream claims < 1 ms per state op).
 3. A mixed workload (see "the mixed workload" below), memory and SQLite, against its own
-   floor. 1 and 3 run with and without the converter's one State fast path (saves
-   written as JSON in Lua, lua/convert.lua), in turn in the same run, so the figures
-   say whether it pays its weight.
+   floor. 1 and 3 run with both of the converter's State fast paths (saves written as
+   JSON in Lua; loads answered from a memo of Lua tables keyed by JSON text, see
+   lua/convert.py), without the memo, and without either, in turn in the same run, so
+   the figures say whether each pays its weight.
 4. Artifact.store of 1 KB (distinct content each time, so each call hashes, writes the
    blob and the row in one transaction), 2,000 times, memory and SQLite. Target: <= 300 us.
 
@@ -281,12 +282,12 @@ def artifact_us(config: dict) -> float:
         rt.close()
 
 
-def fast_saves(on: bool) -> None:
-    """Turn the converter's Lua-side JSON path for State saves on or off (for runtimes
-    made from now on)."""
+def fast_paths(saves: bool, loads: bool) -> None:
+    """Turn the converter's State fast paths on or off (for runtimes made from now on):
+    saves written as JSON in Lua, loads answered from the memo of Lua tables."""
     import llmspell.api.state as state_api
 
-    state_api.FAST_SAVES = on
+    state_api.FAST_SAVES, state_api.FAST_LOADS = saves, loads
 
 
 def best_of(rounds: int, measures: dict[str, Any]) -> dict[str, float]:
@@ -299,13 +300,17 @@ def best_of(rounds: int, measures: dict[str, Any]) -> dict[str, float]:
     return best
 
 
-def with_saves(on: bool, measure: Any) -> Any:
+VARIANTS = {"": (True, True), ", no load memo": (True, False),
+            ", no fast paths": (False, False)}
+
+
+def variant(name: str, measure: Any) -> Any:
     def run() -> float:
-        fast_saves(on)
+        fast_paths(*VARIANTS[name])
         try:
             return float(measure())
         finally:
-            fast_saves(True)
+            fast_paths(True, True)
     return run
 
 
@@ -315,36 +320,30 @@ def main() -> None:
             return {"runtime": {"state_persistence": {
                 "backend_type": "sqlite", "path": str(Path(tmp) / f"{name}.db")}}}
 
-        got = best_of(4, {
-            "floor": floor_state_us,
-            "memory": with_saves(True, lambda: state_us({})),
-            "memory, plain saves": with_saves(False, lambda: state_us({})),
-        })
+        got = best_of(4, {"floor": floor_state_us} | {
+            f"memory{name}": variant(name, lambda: state_us({})) for name in VARIANTS})
         floor = got["floor"]
-        print(f"State.save+State.load of the key just saved (memory), {N_STATE} ops from Lua: "
-              f"{got['memory']:.2f} us per op, {got['memory'] / floor:.2f}x; without the Lua "
-              f"JSON path for saves {got['memory, plain saves']:.2f} us, "
-              f"{got['memory, plain saves'] / floor:.2f}x; floor (Python dict + "
-              f"json.dumps/json.loads) {floor:.2f} us")
+        print(f"State.save+State.load of the key just saved, {N_STATE} ops from Lua; floor "
+              f"(Python dict + json.dumps/json.loads) {floor:.2f} us per op:")
+        for name in VARIANTS:
+            us = got[f"memory{name}"]
+            print(f"  memory{name}: {us:.2f} us per op, {us / floor:.2f}x")
         durable = state_us(sqlite("state"))
-        print(f"State.save+State.load of the key just saved (sqlite, WAL), {N_STATE} ops from "
-              f"Lua: {durable:.2f} us per op; ratio {durable / floor:.1f}x "
+        print(f"  sqlite (WAL): {durable:.2f} us per op, {durable / floor:.1f}x "
               f"(target <= 150 us per op; upstream claims < 1000 us)")
         counter = iter(range(1_000))
-        mixed = best_of(3, {
-            "floor": floor_mixed_us,
-            "memory": with_saves(True, lambda: mixed_us({})),
-            "memory, plain saves": with_saves(False, lambda: mixed_us({})),
-            "sqlite": with_saves(True, lambda: mixed_us(sqlite(f"m{next(counter)}"))),
-            "sqlite, plain saves": with_saves(
-                False, lambda: mixed_us(sqlite(f"m{next(counter)}"))),
-        })
+        mixed = best_of(3, {"floor": floor_mixed_us} | {
+            f"memory{name}": variant(name, lambda: mixed_us({})) for name in VARIANTS} | {
+            f"sqlite{name}": variant(name, lambda: mixed_us(sqlite(f"m{next(counter)}")))
+            for name in VARIANTS})
         mfloor = mixed["floor"]
         print(f"State mixed workload ({N_KEYS} keys in 5 scopes, 6 shapes, {N_MIXED} ops: "
               "60% loads mostly of values saved long before, 35% saves, 5% get/set); "
               f"floor (Python dict + json) {mfloor:.2f} us per op:")
-        for name in ("memory", "memory, plain saves", "sqlite", "sqlite, plain saves"):
-            print(f"  {name}: {mixed[name]:.2f} us per op, {mixed[name] / mfloor:.2f}x")
+        for backend in ("memory", "sqlite"):
+            for name in VARIANTS:
+                us = mixed[backend + name]
+                print(f"  {backend}{name}: {us:.2f} us per op, {us / mfloor:.2f}x")
         mem_art = artifact_us({"runtime": {"sessions": {
             "enabled": True, "max_artifacts_per_session": 100_000}}})
         file_art = artifact_us({"runtime": {"sessions": {

@@ -13,11 +13,11 @@ not reproduced). Saving ``nil`` deletes the key. Other services reach the same s
 through ``state_service(rt)``.
 
 ``StateGlobal``'s public methods are the Lua functions. Values cross through the run's
-converter (``rt.converter``) and the store keeps JSON text, so every load builds a fresh
-copy the script may change. Saves take the converter's one fast path
-(``Converter.json_setter``: the JSON text is written in Lua); ``install`` puts it in front
-of the save functions. The Lua-side copy cache for loads that used to live here measured
-no gain on a mixed workload (``benchmarks/bench_state.py``, docs/state.md) and is gone.
+converter (``rt.converter``) and the store keeps JSON text, so every load is a fresh copy
+the script may change. ``install`` puts the converter's two fast paths in front of the
+save and load functions (``Converter.json_setter``: the JSON text is written in Lua;
+``Converter.from_json``: tables made once per text, copied in Lua per load); both pay
+on ``benchmarks/bench_state.py``'s mixed workload (docs/state.md).
 """
 
 from __future__ import annotations
@@ -221,29 +221,42 @@ class StateGlobal(LuaObject):
 
     # -- the converter's fast paths (see install) ----------------------------------------
 
-    def _put_json(self, full: str, raw: bytes) -> None:
+    def _put_json(self, full: str, raw: bytes, copy: Any) -> None:
         """Store a value Lua wrote as JSON (``Converter.json_setter``): the same text
         ``json.dumps`` gives for what ``_put`` would have converted."""
-        self._service().set_text(full, raw.decode("utf-8", "surrogateescape"))
+        text = raw.decode("utf-8", "surrogateescape")
+        self._service().set_text(full, text)
+        if FAST_LOADS:
+            self._converter.remember(text, copy)
         if self._emit:
             self._changed(full, "save")
 
-    def _save_json(self, scope: bytes, key: bytes, text: bytes) -> None:
-        self._put_json(f"{convert.decode(scope)}:{convert.decode(key)}", text)
+    def _save_json(self, scope: bytes, key: bytes, text: bytes, copy: Any = None) -> None:
+        self._put_json(f"{convert.decode(scope)}:{convert.decode(key)}", text, copy)
 
-    def _set_json(self, key: bytes, text: bytes) -> None:
-        self._put_json("global:" + convert.decode(key), text)
+    def _set_json(self, key: bytes, text: bytes, copy: Any = None) -> None:
+        self._put_json("global:" + convert.decode(key), text, copy)
 
     def _owned_json(self, kind: str) -> Any:
-        def put(owner: bytes, key: bytes, text: bytes) -> None:
-            self._put_json(f"{kind}:{convert.decode(owner)}:{convert.decode(key)}", text)
+        def put(owner: bytes, key: bytes, text: bytes, copy: Any = None) -> None:
+            self._put_json(f"{kind}:{convert.decode(owner)}:{convert.decode(key)}", text,
+                           copy)
 
         return put
 
 
-# Whether saves take the converter's Lua-side JSON fast path (benchmarks/bench_state.py
-# measures the State global with and without it, against the same floor).
+class MemoState(StateGlobal):
+    """The State loads behind ``Converter.copying_getter``: they answer
+    ``Converter.from_json``'s value, so only that getter may call them."""
+
+    def _fetch(self, full: str) -> Any:
+        return self._converter.from_json(self._service().get_text(full))
+
+
+# Whether saves and loads take the converter's fast paths (benchmarks/bench_state.py
+# measures the State global with and without each, against the same floor).
 FAST_SAVES = True
+FAST_LOADS = True
 
 
 def install(rt: Runtime, table: Any) -> None:
@@ -251,6 +264,11 @@ def install(rt: Runtime, table: Any) -> None:
     state._service()  # open the store now: a store that cannot be opened fails here
     lua_objects(rt).install(table, state)
     converter = rt.converter
+    if FAST_LOADS:
+        loads = MemoState(rt)
+        for name in ("load", "get", "workflow_get", "agent_get", "tool_get"):
+            table[name.encode()] = converter.copying_getter(
+                rt._protocol(getattr(loads, name), f"State.{name}"))
     if FAST_SAVES:
         for name, fast, strings in (("save", state._save_json, 2),
                                     ("set", state._set_json, 1),

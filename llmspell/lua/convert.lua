@@ -53,25 +53,31 @@ local function real(x)
   return s
 end
 
--- writes v's JSON into buf
+-- writes v's JSON into buf; returns what a JSON round trip gives back (a fresh copy)
 local enc
 enc = function(v, depth)
   local t = type(v)
   if t == "string" then
     put_string(v)
+    return v
   elseif t == "number" then
     nb = nb + 1
     if v ~= v or v == huge or v == -huge then
       buf[nb] = "null"
+      return nil
     elseif v == floor(v) and v >= -9223372036854775808 and v < 9223372036854775808 then
-      buf[nb] = v == 0 and "0" or integral(v) -- -0 is written as 0
+      if v == 0 then v = 0 end -- -0 is written (and read back) as 0
+      buf[nb] = integral(v)
     else
       buf[nb] = real(v)
     end
+    return v
   elseif t == "boolean" then
     nb = nb + 1; buf[nb] = v and "true" or "false"
+    return v
   elseif t == "table" then
     if depth > MAXD then error(FALLBACK) end
+    local out = {}
     local n = #v
     nodes = nodes - 1 - n
     local array = n > 0
@@ -84,7 +90,7 @@ enc = function(v, depth)
       nb = nb + 1; buf[nb] = "["
       for i = 1, n do
         if i > 1 then nb = nb + 1; buf[nb] = "," end
-        enc(rawget(v, i), depth + 1)
+        out[i] = enc(rawget(v, i), depth + 1)
       end
       nb = nb + 1; buf[nb] = "]"
     else
@@ -103,45 +109,45 @@ enc = function(v, depth)
           if first then first = false else nb = nb + 1; buf[nb] = "," end
           put_string(ks)
           nb = nb + 1; buf[nb] = ":"
-          enc(x, depth + 1)
+          out[ks] = enc(x, depth + 1)
         end
       end
       nb = nb + 1; buf[nb] = "}"
     end
     if nodes < 0 or text > MAX_TEXT then error(FALLBACK) end
-  else
-    error(FALLBACK)
+    return out
   end
+  error(FALLBACK)
 end
 
--- the JSON text of v, or nil when the Python path must decide
+-- the JSON text of v and its round-trip copy, or nil when the Python path must decide
 local function encode(v)
   if v == nil or v ~= v or v == huge or v == -huge then return nil end
   nb, nodes, text = 0, MAX_NODES, 0
-  local ok, err = raw_pcall(enc, v, 0)
+  local ok, copy = raw_pcall(enc, v, 0)
   if not ok then
     if nb > 64 then buf = {} end
-    if err == FALLBACK then return nil end
-    error(err, 0) -- an abort or a memory error: pass it on
+    if copy == FALLBACK then return nil end
+    error(copy, 0) -- an abort or a memory error: pass it on
   end
   local out = concat(buf, "", 1, nb)
   if nb > 64 then buf = {} end -- do not keep a big value's pieces alive
-  return out
+  return out, copy
 end
 
 local function fail(err)
   if err == ABORT then error(ABORT, 0) end
   if err == NO_MEMORY then error(NO_MEMORY, 0) end
-  error(err, 3) -- fail < the setter < the script
+  error(err, 3) -- fail < the setter or `copied` < the script
 end
 
 local function json_setter(py, slow, n)
   if n == 1 then
     return function(a, v)
       if type(a) == "string" then
-        local json = encode(v)
+        local json, copy = encode(v)
         if json ~= nil then
-          local called, ok, err = raw_pcall(py, a, json)
+          local called, ok, err = raw_pcall(py, a, json, copy)
           if not called then lost(3) end
           if ok ~= true then fail(err) end
           return
@@ -152,9 +158,9 @@ local function json_setter(py, slow, n)
   end
   return function(a, b, v)
     if type(a) == "string" and type(b) == "string" then
-      local json = encode(v)
+      local json, copy = encode(v)
       if json ~= nil then
-        local called, ok, err = raw_pcall(py, a, b, json)
+        local called, ok, err = raw_pcall(py, a, b, json, copy)
         if not called then lost(3) end
         if ok ~= true then fail(err) end
         return
@@ -164,4 +170,26 @@ local function json_setter(py, slow, n)
   end
 end
 
-return { json_setter = json_setter, encode = encode }
+local function copy_of(t)
+  local out = {}
+  for k, v in next, t do
+    if type(v) == "table" then v = copy_of(v) end
+    out[k] = v
+  end
+  return out
+end
+
+local function copied(called, ok, value)
+  if not called then lost(3) end -- lost < copied < the script (a tail call)
+  if ok ~= true then fail(value) end
+  if type(value) == "table" then return copy_of(value) end
+  return value
+end
+
+-- copying_getter(py): a function whose Python callable answers Converter.from_json's
+-- value; a table is one the converter keeps, so the script gets a fresh copy of it.
+local function copying_getter(py)
+  return function(...) return copied(raw_pcall(py, ...)) end
+end
+
+return { json_setter = json_setter, copying_getter = copying_getter, encode = encode }

@@ -36,13 +36,17 @@ Fast paths, each kept because ``benchmarks/bench_state.py`` shows it pays:
 - ``Converter.json_setter`` (``lua/convert.lua``): an adapter that stores its argument
   as JSON (``State.save``/``set``/``agent_set``/``tool_set``) gets the JSON text written
   in Lua (the same text ``json.dumps`` writes for ``to_python(value)``) instead of a
-  walk through lupa; unusual values take the plain path. A Lua-side copy cache for
-  loads (and a Lua-side JSON parse for them) measured no gain on the mixed workload and
-  were dropped.
+  walk through lupa; unusual values take the plain path;
+- ``Converter.from_json`` with ``copying_getter``: a stored JSON text becomes Lua tables
+  once, kept in a bounded memo keyed by the text (and primed with the copy
+  ``json_setter`` builds while writing it); each load is a deep copy made in Lua. Keyed
+  by content, it needs nothing from the store: no identity checks, no invalidation.
+  (A Lua-side JSON parse for loads was tried too and measured no gain.)
 """
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +57,7 @@ from lupa import luajit21 as lupa
 from ..errors import ValueTooLarge
 
 lua_type = lupa.lua_type
+_DECODE = json.JSONDecoder().decode
 MAX_DEPTH = 200
 
 # When max_memory_bytes is 0 (unlimited), conversions are still bounded as if it were this.
@@ -337,9 +342,29 @@ def lua_free(runtime: lupa.LuaRuntime) -> int | None:
 
 KEY_MEMO = 4096  # encoded dict keys a converter remembers (result dicts repeat their keys)
 # Values bigger than this take the Python path rather than the Lua encoder (it builds the
-# text in the Lua heap; the Python path counts and bounds as it goes).
+# text and a copy in the Lua heap; the Python path counts and bounds as it goes): at most
+# these, and a small share of a capped heap (a heap near its cap collects on every
+# allocation, so the encoder must stay well below it).
 LUA_ENCODE_NODES = 65_536
 LUA_ENCODE_TEXT = 1 << 20
+
+
+def lua_encode_limits(max_memory: int | None) -> tuple[int, int]:
+    """Nodes and bytes of text the Lua encoder takes on before leaving a value to the
+    Python path: 1 node per KiB and 1/64 of the text of a capped heap."""
+    if not max_memory or max_memory <= 0:
+        return LUA_ENCODE_NODES, LUA_ENCODE_TEXT
+    return (min(LUA_ENCODE_NODES, max(max_memory // 1024, 1024)),
+            min(LUA_ENCODE_TEXT, max(max_memory // 64, 16 * 1024)))
+MEMO_ENTRIES = 8192  # per generation of from_json's memo (two are kept)
+
+
+def memo_bytes(max_memory: int | None) -> int:
+    """Bytes of JSON text per generation of ``from_json``'s memo: a small share of the
+    script's memory cap (1/128 of it, between 16 KB and 4 MB; 1 MB without a cap)."""
+    if not max_memory or max_memory <= 0:
+        return 1 << 20
+    return min(4 << 20, max(16 << 10, max_memory // 128))
 
 
 class Converter:
@@ -356,6 +381,7 @@ class Converter:
                  stop_check: Callable[[], bool] | None = None, *, strict: bool = False
                  ) -> None:
         self.lua = lua
+        self._max_memory = max_memory_bytes
         self.limits = limits_for(max_memory_bytes)
         self.stop_check = stop_check
         self._table_from = lua.table_from
@@ -366,6 +392,11 @@ class Converter:
         self._strict = strict
         self._kit: Any = None
         self._table, self._new_count = self._table_builder()
+        # from_json's memo: JSON text -> a Lua table equal to it (see from_json)
+        self.memo_bytes = memo_bytes(max_memory_bytes)
+        self._young: dict[str, Any] = {}
+        self._old: dict[str, Any] = {}
+        self._young_bytes = 0
         # what budget() hands out: nodes a portion at a time (Budget.over refills)
         self._portion = min(self.limits.nodes, NODE_PORTION)
 
@@ -400,9 +431,9 @@ class Converter:
     def bind_lua(self, chunk: Any, abort: Any, no_memory: bytes, lost: Any) -> None:
         """Give the converter its Lua half (``lua/convert.lua``), compiled by the runtime
         in the private environment, with the run's abort token and ``lost`` handler."""
-        self._kit = chunk(abort, no_memory, lost, MAX_DEPTH,
-                          min(self.limits.nodes, LUA_ENCODE_NODES),
-                          min(self.limits.text_bytes, LUA_ENCODE_TEXT))
+        nodes, text = lua_encode_limits(self._max_memory)
+        self._kit = chunk(abort, no_memory, lost, MAX_DEPTH, min(self.limits.nodes, nodes),
+                          min(self.limits.text_bytes, text))
 
     def json_setter(self, fast: Any, slow: Any, strings: int) -> Any:
         """A Lua function ``f(s1, [s2,] value)`` for an adapter that stores its last
@@ -412,6 +443,50 @@ class Converter:
         (a protocol-wrapped callable, see ``Runtime._protocol``); otherwise it calls
         ``slow`` (the adapter's plain Lua function) with the original arguments."""
         return self._kit[b"json_setter"](fast, slow, strings)
+
+    def copying_getter(self, fn: Any) -> Any:
+        """A Lua function around ``fn`` (protocol-wrapped) that answers ``from_json``'s
+        value: a table it returns is deep copied in Lua before the script gets it."""
+        return self._kit[b"copying_getter"](fn)
+
+    def from_json(self, text: str | None) -> Any:
+        """A stored JSON text as a Lua value, for a ``copying_getter`` only (a table may be
+        one the converter keeps; the getter hands out a copy).
+
+        Tables made from a text are remembered under that text (two generations, bounded
+        by ``memo_bytes`` of text each), and so are the copies ``json_setter`` makes while
+        writing a text (``remember``): loading a text again costs one deep copy in Lua
+        instead of a decode and a conversion. Keyed by content, the memo needs no
+        invalidation: a changed value has a different text.
+        """
+        if text is None:
+            return None
+        table = self._young.get(text)
+        if table is not None:
+            return table
+        table = self._old.pop(text, None)
+        if table is None:
+            value = _DECODE(text)
+            if type(value) is not dict and type(value) is not list:
+                return value
+            table = self.to_lua(value)
+            if len(text) > self.memo_bytes // 4:
+                return table
+        self._remember(text, table)
+        return table
+
+    def remember(self, text: str, table: Any) -> None:
+        """Let ``from_json`` answer ``text`` with ``table`` (a Lua table nobody else holds,
+        equal to what decoding ``text`` gives: ``json_setter``'s copy)."""
+        if lua_type(table) == "table" and len(text) <= self.memo_bytes // 4:
+            self._old.pop(text, None)
+            self._remember(text, table)
+
+    def _remember(self, text: str, table: Any) -> None:
+        self._young[text] = table
+        self._young_bytes += len(text)
+        if len(self._young) >= MEMO_ENTRIES or self._young_bytes >= self.memo_bytes:
+            self._old, self._young, self._young_bytes = self._young, {}, 0
 
     # -- Python -> Lua -------------------------------------------------------------
 

@@ -112,6 +112,10 @@ class StateService:
         text = self.store.get(key)
         return None if text is None else _DECODE(text)
 
+    def get_text(self, key: str) -> str | None:
+        """The JSON text of the value under ``key`` (as ``encode`` wrote it), or None."""
+        return self.store.get(key)
+
     def remove(self, key: str) -> bool:
         return self.store.delete(key)
 
