@@ -300,6 +300,8 @@ def best_of(rounds: int, measures: dict[str, Any]) -> dict[str, float]:
     return best
 
 
+# (the load memo is used on the memory backend only: "sqlite" and "sqlite, no load memo"
+# measure the same thing, twice)
 VARIANTS = {"": (True, True), ", no load memo": (True, False),
             ", no fast paths": (False, False)}
 

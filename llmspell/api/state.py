@@ -74,6 +74,7 @@ class StateGlobal(LuaObject):
         self._svc: StateService | None = None
         # [events] emit_state_events: every change is published as a `state.changed` event
         self._emit = bool(rt.settings.get("events.emit_state_events"))
+        self._memo = False  # loads go through the converter's memo (set by install)
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -226,7 +227,7 @@ class StateGlobal(LuaObject):
         ``json.dumps`` gives for what ``_put`` would have converted."""
         text = raw.decode("utf-8", "surrogateescape")
         self._service().set_text(full, text)
-        if FAST_LOADS:
+        if self._memo:
             self._converter.remember(text, copy)
         if self._emit:
             self._changed(full, "save")
@@ -264,7 +265,10 @@ def install(rt: Runtime, table: Any) -> None:
     state._service()  # open the store now: a store that cannot be opened fails here
     lua_objects(rt).install(table, state)
     converter = rt.converter
-    if FAST_LOADS:
+    # the memo pays on the memory backend only: SQLite hands out a fresh text per read,
+    # hashed again for every lookup (bench_state.py: about 3% slower there with it)
+    if FAST_LOADS and state._service().backend == "memory":
+        state._memo = True
         loads = MemoState(rt)
         for name in ("load", "get", "workflow_get", "agent_get", "tool_get"):
             table[name.encode()] = converter.copying_getter(
