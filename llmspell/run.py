@@ -160,10 +160,6 @@ class Services:
         self._slots: dict[Slot[Any], Any] = {}
         self._closing = False
         self._closed = False
-        # Set by the State global when it keeps Lua copies of stored values
-        # (api/state.py): forgets the copy of a key (None: of every key) after the key
-        # was deleted or a backup restored behind the copies' back.
-        self.forget_state_copies: Callable[[str | None], None] | None = None
 
     # -- making and closing ------------------------------------------------------------
 

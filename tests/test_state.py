@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from pathlib import Path
 
@@ -262,18 +261,15 @@ TRICKY_VALUES = [
 
 
 @pytest.mark.parametrize("expr", TRICKY_VALUES)
-def test_fast_converters_agree_with_convert(lua, expr: str) -> None:
-    from llmspell.api.state import value_from_lua, value_to_lua
+def test_run_converter_agrees_with_convert(lua, expr: str) -> None:
     from llmspell.lua import convert
 
     rt, _ = lua.runtime()
     value = rt.eval(expr)
     expected = convert.to_python(value)
-    data, bound = value_from_lua(value, "State.save", "k")
+    data = rt.converter.to_python(value)
     assert data == expected or (data != data and expected != expected)
-    assert bound >= len(json.dumps(expected, ensure_ascii=False).encode("utf-8",
-                                                                          "surrogateescape"))
-    assert convert.to_python(value_to_lua(rt, expected)) == convert.to_python(
+    assert convert.to_python(rt.converter.to_lua(expected)) == convert.to_python(
         convert.to_lua(rt.lua, expected))
     rt.close()
 
@@ -287,9 +283,8 @@ def test_memory_values_are_private_copies() -> None:
     assert got == {"a": [1, 2]}
     got["a"].append(4)
     assert svc.get("global:k") == {"a": [1, 2]}
-    svc.set_owned("global:big", "x" * 50, size_bound=10**9)  # bound over: exact check passes
     with pytest.raises(StateValueError):
-        StateService(MemoryStore(), max_value_bytes=10).set_owned("k", "x" * 50, 52)
+        StateService(MemoryStore(), max_value_bytes=10).set("k", "x" * 50)
 
 
 def test_state_events_when_enabled(lua) -> None:

@@ -21,111 +21,13 @@ def tool_service(rt: Runtime) -> ToolService:
     return rt.services.tools
 
 
-def lua_converter(rt: Runtime) -> Any:
-    """A faster ``convert.to_lua`` for result dicts (type dispatch, tables built bottom-up,
-    scalar values inlined, encoded keys memoised).
-
-    Same rules: str -> UTF-8 bytes, None values dropped from dicts (holes in lists),
-    ints outside int64 -> float; anything unusual goes to ``convert.to_lua``. Same bound:
-    the estimated Lua size is counted as tables are built and checked against the free
-    heap before each one (``convert.ensure_room``), so no allocation in Lua can fail.
-    """
-    table_from = rt.lua.table_from
-    lua = rt.lua
-    keys: dict[Any, Any] = {}
-    string_cost, table_cost, entry_cost = (convert.STRING_COST, convert.TABLE_COST,
-                                           convert.ENTRY_COST)
-    # Estimated bytes built since the free heap was last checked, kept across calls: up to
-    # 4 KiB of small results are only counted (callbacks start with convert.HEADROOM free).
-    pending = 0
-
-    def conv(v: Any) -> Any:
-        nonlocal pending
-        t = type(v)
-        if t is str:
-            raw = v.encode("utf-8", "surrogateescape")
-            pending += len(raw) + string_cost
-            if pending > 4096:  # what was checked before is allocated by now
-                convert.room_for(lua, pending)
-                pending = 0
-            return raw
-        if t is dict:
-            out = {}
-            size = table_cost
-            for k, x in v.items():
-                if x is None:
-                    continue
-                kb = keys.get(k)
-                if kb is None:
-                    kb = k.encode("utf-8", "surrogateescape") if type(k) is str else k
-                    if len(keys) < 4096:
-                        keys[k] = kb
-                    if type(kb) is bytes:
-                        size += len(kb) + string_cost
-                size += entry_cost
-                tx = type(x)
-                if tx is str:
-                    raw = x.encode("utf-8", "surrogateescape")
-                    size += len(raw) + string_cost
-                    out[kb] = raw
-                elif tx is bool or tx is float or (tx is int and -(2**63) <= x < 2**63):
-                    out[kb] = x
-                else:
-                    out[kb] = conv(x)
-            pending += size
-            if pending > 4096:
-                convert.room_for(lua, pending)
-                pending = 0
-            return table_from(out)
-        if t is list:
-            items = [conv(x) for x in v]
-            pending += table_cost + entry_cost * len(items)
-            if pending > 4096:
-                convert.room_for(lua, pending)
-                pending = 0
-            return table_from(items)
-        if t is bool or t is float or v is None:
-            return v
-        if t is int:
-            return v if -(2**63) <= v < 2**63 else float(v)
-        return convert.to_lua(lua, v)
-
-    return conv
-
-
-def _params(value: Any, fn: str, position: int) -> dict[str, Any]:
+def _params(converter: convert.Converter, value: Any, fn: str, position: int
+            ) -> dict[str, Any]:
     if convert.lua_type(value) != "table":
         raise ApiError(f"{fn}: argument #{position} (params) must be a table, "
                        f"got {convert.describe(value)}")
     try:
-        if len(value) == 0:  # no array part: a flat record, converted here (hot path)
-            data = {}
-            budget = None  # one conversion budget for the whole record (convert.Budget)
-            text_left = convert.limits().text_bytes
-            for key, item in value.items():
-                name = (key.decode("utf-8", "surrogateescape") if type(key) is bytes
-                        else convert._key(key))
-                if name is None:
-                    continue
-                kind = type(item)
-                if kind is bytes:
-                    text_left -= len(item)
-                    if text_left < 0:  # the same big string under many keys
-                        budget = convert.Budget()
-                        budget.text = text_left
-                        budget.over()
-                    item = item.decode("utf-8", "surrogateescape")
-                elif kind is float:
-                    item = convert._number(item)
-                elif not (kind is bool or kind is int):
-                    if budget is None:
-                        budget = convert.Budget()
-                    budget.text = text_left
-                    item = convert.to_python(item, budget=budget)
-                    text_left = budget.text
-                data[name] = item
-        else:
-            data = convert.to_python(value)
+        data = converter.to_python(value)
     except TypeError as exc:
         raise ApiError(f"{fn}: cannot convert params: {exc}") from None
     if isinstance(data, list):
@@ -137,18 +39,19 @@ def _params(value: Any, fn: str, position: int) -> dict[str, Any]:
 def install(rt: Runtime, table: Any) -> None:
     service = tool_service(rt)
     setmetatable = rt.setmetatable
-    to_lua = lua_converter(rt)
+    converter = rt.converter
+    to_lua = converter.to_lua
 
     def invoke(name: Any = None, params: Any = None) -> Any:
         tool_name = (name.decode("utf-8", "surrogateescape") if type(name) is bytes
                      else convert.text_arg(name, "Tool.invoke", 1))
-        return to_lua(service.invoke(tool_name, _params(params, "Tool.invoke", 2)))
+        return to_lua(service.invoke(tool_name, _params(converter, params, "Tool.invoke", 2)))
 
     def executor(tool_name: str) -> Any:
         label = f"Tool.{tool_name}:execute"
 
         def execute(_self: Any = None, params: Any = None) -> Any:
-            args = _params(params, label, 2)
+            args = _params(converter, params, label, 2)
             try:
                 return to_lua(service.invoke(tool_name, args))
             except ToolFailed as exc:

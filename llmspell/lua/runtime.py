@@ -49,7 +49,7 @@ BYTECODE_SIGNATURE = b"\x1bLJ"
 LUA_DIR = Path(__file__).parent
 # Our own Lua chunks (``llmspell/lua/<name>.lua``), compiled before the script's first line
 # in the prelude's private environment; adapters run them with ``Runtime.chunk(name)``.
-CHUNKS = ("json", "state_cache", "streaming", "debug_helpers", "utils_helpers",
+CHUNKS = ("json", "convert", "streaming", "debug_helpers", "utils_helpers",
           "workflow_conditions", "repl_helpers")
 _SOURCES: dict[str, bytes] = {}
 
@@ -164,7 +164,6 @@ class Runtime:
                                  notify=self._notify)
 
         memory = settings.get("runtime.security.max_memory_bytes")
-        convert.configure(memory, self._check)
         self._memory_limited = memory > 0
         self.lua = lupa.LuaRuntime(
             register_eval=False,
@@ -174,6 +173,8 @@ class Runtime:
             attribute_filter=_deny_attributes,
             max_memory=memory if memory > 0 else None,
         )
+        # this run's conversions (its limits, its stop check): adapters use rt.converter
+        self.converter = convert.Converter(self.lua, memory, self._check)
         self._install_prelude()
         from .globals import install_globals
 
@@ -220,6 +221,8 @@ class Runtime:
         self.setmetatable = self.internals[b"setmetatable"]
         compile_chunk = self._compile
         self._chunks = {name: compile_chunk(chunk_source(name)) for name in CHUNKS}
+        self.converter.bind_lua(self._chunks["convert"], self.abort_token, NO_MEMORY,
+                                self.internals[b"lost"])
 
     # -- the call protocol ----------------------------------------------------
 
@@ -229,10 +232,11 @@ class Runtime:
         Memory: nothing pushed into Lua from here may fail (lupa cannot recover from an
         allocation error raised while Python pushes values: it deadlocks or aborts). So
         ``fn`` runs only with ``HEADROOM`` free in the heap, values are converted only
-        when their estimated size fits (``convert.ensure_room``), and when even that is
+        when their estimated size fits (``Converter.ensure_room``), and when even that is
         not possible the answer is LuaJIT's own preallocated "not enough memory" string.
         """
         lua = self.lua
+        converter = self.converter
         limited = self._memory_limited
         get_used = lua.get_memory_used
         tight = (lua.get_max_memory() or 0) - convert.HEADROOM  # past this: check closely
@@ -247,9 +251,9 @@ class Runtime:
                 if isinstance(result, convert.LuaMulti):
                     return self._push_many(result)
                 if type(result) is bytes:
-                    convert.room_for(lua, len(result) + convert.STRING_COST)
+                    converter.room_for(len(result) + convert.STRING_COST)
                     return (True, result)
-                return (True, convert.to_lua(lua, result))
+                return (True, converter.to_lua(result))
             except ShownAsIs as exc:  # written for the script (errors.py): as it is
                 return (False, _lua_message(str(exc)))
             except convert.ValueTooLarge as exc:
@@ -290,10 +294,9 @@ class Runtime:
 
     def _push_many(self, values: tuple[Any, ...]) -> tuple[Any, ...]:
         """Several return values: strings are pushed after we return, so count them all."""
-        lua = self.lua
         pending = sum(len(v) + convert.STRING_COST for v in values if type(v) is bytes)
-        convert.room_for(lua, pending)
-        return (True, *[convert.to_lua(lua, item) for item in values])
+        self.converter.room_for(pending)
+        return (True, *[self.converter.to_lua(item) for item in values])
 
     def function(self, fn: Callable[..., Any], name: str) -> Any:
         """A Lua function that calls ``fn``; its errors become Lua errors (``ShownAsIs``
@@ -307,13 +310,13 @@ class Runtime:
         """
         if self._memory_limited and not self._has_headroom():
             raise MemoryError("not enough memory")  # pushing the arguments could fail
-        result = fn(*(convert.to_lua(self.lua, a) for a in args))
+        result = fn(*(self.converter.to_lua(a) for a in args))
         if isinstance(result, tuple):
             result = result[0] if result else None
-        return convert.to_python(result, functions=True)
+        return self.converter.to_python(result, functions=True)
 
     def table(self, value: dict[str, Any] | list[Any] | None = None) -> Any:
-        return convert.to_lua(self.lua, value if value is not None else {})
+        return self.converter.to_lua(value if value is not None else {})
 
     def chunk(self, name: str) -> Any:
         """The compiled chunk ``llmspell/lua/<name>.lua`` (see ``CHUNKS``): a Lua function
@@ -330,7 +333,7 @@ class Runtime:
         self._lazy(convert.encode(name), self.function(install, name))
 
     def set_global(self, name: str, value: Any) -> None:
-        self.lua.globals()[convert.encode(name)] = convert.to_lua(self.lua, value)
+        self.lua.globals()[convert.encode(name)] = self.converter.to_lua(value)
 
     def on_close(self, fn: Callable[[], None]) -> None:
         """Run ``fn`` when the run ends, however it ends, before the services close
@@ -630,7 +633,7 @@ class Runtime:
             if isinstance(returned, tuple) else (returned, None)
         if ok:
             try:
-                return convert.result_to_python(payload)
+                return self.converter.result_to_python(payload)
             except convert.ValueTooLarge as exc:
                 if self._abort is not None:
                     self._raise_abort()

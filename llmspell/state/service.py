@@ -7,8 +7,8 @@
     svc.set("workflow:abc:step1", {...})      # raw full keys, for other services
     svc.get("workflow:abc:step1")
 
-Values are anything JSON can hold: JSON text in SQLite, plain data in memory; every
-``get``/``load`` returns a copy the caller owns. A value that cannot be stored (a
+Values are anything JSON can hold, kept as JSON text by either store (memory or SQLite);
+every ``get``/``load`` decodes a copy the caller owns. A value that cannot be stored (a
 function, a cycle, too large) raises ``StateValueError`` naming the key.
 """
 
@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StateError
-from .store import JsonText, MemoryStore, MemoryStoreFull
+from .store import MemoryStore, MemoryStoreFull
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -54,7 +54,6 @@ class StateService:
                  max_value_bytes: int = DEFAULT_MAX_VALUE_BYTES) -> None:
         self.store = store
         self.max_value_bytes = max_value_bytes
-        self._memory = store if isinstance(store, MemoryStore) else None
 
     @property
     def backend(self) -> str:
@@ -74,6 +73,8 @@ class StateService:
     # -- raw full keys ------------------------------------------------------------
 
     def encode(self, key: str, value: Any) -> str:
+        """``value`` as the JSON text the store keeps; raises ``StateValueError`` (naming
+        the key) for a value JSON cannot hold or one over ``max_value_bytes``."""
         try:
             text = _ENCODE(value)
         except (TypeError, ValueError) as exc:
@@ -90,69 +91,38 @@ class StateService:
         """Store (a copy of) ``value`` under the full key ``key``; ``None`` deletes.
 
         One transaction on SQLite. Raises ``StateValueError`` (naming the key) for a value
-        JSON cannot hold or one over ``max_value_bytes``.
+        JSON cannot hold, one over ``max_value_bytes``, or one that would take the memory
+        store past its total.
         """
         if value is None:
             self.store.delete(key)
             return
         text = self.encode(key, value)
-        if self._memory is not None:
-            self._hold(key, _DECODE(text), len(text))  # a private copy
-        else:
-            self.store.put(key, text)
-
-    def set_owned(self, key: str, value: Any, size_bound: int) -> None:
-        """``set`` for a value that is already plain JSON data held by nobody else (fresh
-        from the Lua converter); ``size_bound`` is an upper bound of its JSON size, so the
-        exact size is computed only when the bound passes the limit."""
-        if value is None:
-            self.store.delete(key)
-            return
-        if self._memory is not None:
-            if self.max_value_bytes and size_bound > self.max_value_bytes:
-                self.encode(key, value)
-            self._hold(key, value, size_bound)
-        else:
-            self.store.put(key, self.encode(key, value))
-
-    def set_json(self, key: str, text: str) -> Any:
-        """Store a value given as JSON text (from the Lua fast path; not ``null``). In
-        memory the text itself is kept, and the object stored is returned so the caller
-        can later tell (by identity) whether the key still holds it."""
-        if self._memory is not None:
-            if self.max_value_bytes and 3 * len(text) > self.max_value_bytes:
-                self.encode(key, _DECODE(text))  # exact check; raises when too large
-            stored = JsonText(text)
-            self._hold(key, stored, len(text))
-            return stored
-        self.store.put(key, self.encode(key, _DECODE(text)))
-        return None
-
-    def _hold(self, key: str, value: Any, size: int) -> None:
-        assert self._memory is not None
         try:
-            self._memory.hold(key, value, size)
+            self.store.put(key, text)
+        except MemoryStoreFull as exc:
+            raise StateValueError(f"value for key '{key}' cannot be stored: {exc}") from None
+
+    def set_text(self, key: str, text: str) -> None:
+        """Store a value given as its JSON text (compact, as ``encode`` writes it; not
+        ``null``): the Lua converter writes it, so no Python value is made in between.
+        The same size checks as ``set``."""
+        if self.max_value_bytes and len(text) > self.max_value_bytes // 4 \
+                and len(text.encode("utf-8", "surrogatepass")) > self.max_value_bytes:
+            self.encode(key, _DECODE(text))  # raises, with the exact size
+        try:
+            self.store.put(key, text)
         except MemoryStoreFull as exc:
             raise StateValueError(f"value for key '{key}' cannot be stored: {exc}") from None
 
     def get(self, key: str) -> Any:
         """The value under the full key ``key`` (a copy the caller may change), or None."""
-        if self._memory is not None:
-            value = self._memory.data.get(key)
-            if type(value) is JsonText:
-                return _DECODE(value)
-            return None if value is None else _DECODE(_ENCODE(value))
         text = self.store.get(key)
         return None if text is None else _DECODE(text)
 
-    def get_shared(self, key: str) -> Any:
-        """Like ``get`` but possibly the stored object itself: the caller must not change
-        it (the Lua adapter converts it to fresh Lua tables straight away)."""
-        if self._memory is not None:
-            value = self._memory.data.get(key)
-            return _DECODE(value) if type(value) is JsonText else value
-        text = self.store.get(key)
-        return None if text is None else _DECODE(text)
+    def get_text(self, key: str) -> str | None:
+        """The JSON text of the value under ``key`` (as ``encode`` wrote it), or None."""
+        return self.store.get(key)
 
     def remove(self, key: str) -> bool:
         return self.store.delete(key)
