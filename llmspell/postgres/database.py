@@ -186,24 +186,29 @@ class Database:
                      (self.config.tenant_id,))
 
     @contextmanager
-    def transaction(self, action: str = "query",
-                    error: type[LLMSpellError] = DatabaseError) -> Iterator[Any]:
-        """A connection inside one transaction (checked alive first: a server restart
-        leaves dead connections in the pool); any psycopg error leaves as ``error``
+    def _border(self, action: str, error: type[LLMSpellError]) -> Iterator[None]:
+        """The one border: a psycopg error (or the pool giving up) leaves as ``error``
         naming the server and ``action``."""
         psycopg = _psycopg()
-        pool = self._open()
         try:
-            with pool.connection() as conn:
-                pool.check_connection(conn)
-                with conn.transaction():
-                    yield conn
+            yield
         except psycopg.Error as exc:
             raise self.fail(action, exc, error) from None
         except Exception as exc:
             if type(exc).__name__ == "PoolTimeout":
                 raise self.fail(action, exc, error) from None
             raise
+
+    @contextmanager
+    def transaction(self, action: str = "query",
+                    error: type[LLMSpellError] = DatabaseError) -> Iterator[Any]:
+        """A connection inside one transaction (checked alive first: a server restart
+        leaves dead connections in the pool)."""
+        pool = self._open()
+        with self._border(action, error), pool.connection() as conn:
+            pool.check_connection(conn)
+            with conn.transaction():
+                yield conn
 
     def run(self, action: str, work: Callable[[Any], T],
             error: type[LLMSpellError] = DatabaseError) -> T:
@@ -212,22 +217,15 @@ class Database:
         run again once on a fresh connection when the first one turns out dead."""
         psycopg = _psycopg()
         pool = self._open()
-        for attempt in (1, 2):
-            try:
-                with pool.connection() as conn:
-                    try:
-                        return work(conn)
-                    except psycopg.OperationalError:
-                        if attempt == 1 and conn.broken:
-                            continue
+        with self._border(action, error):
+            with pool.connection() as conn:
+                try:
+                    return work(conn)
+                except psycopg.OperationalError:
+                    if not conn.broken:
                         raise
-            except psycopg.Error as exc:
-                raise self.fail(action, exc, error) from None
-            except Exception as exc:
-                if type(exc).__name__ == "PoolTimeout":
-                    raise self.fail(action, exc, error) from None
-                raise
-        raise AssertionError("unreachable")
+            with pool.connection() as conn:  # the dead one was dropped: once more
+                return work(conn)
 
     def close(self) -> None:
         with self._lock:
@@ -235,3 +233,22 @@ class Database:
             pool, self._pool = self._pool, None
         if pool is not None:
             pool.close(timeout=5)
+
+
+class ServerStore:
+    """What every store on the server shares: its ``Database`` (closed with the store
+    only when the store opened it alone) and the server's name for messages."""
+
+    path = None
+
+    def __init__(self, db: Database, owns_db: bool = False) -> None:
+        self.db = db
+        self.owns_db = owns_db
+
+    @property
+    def server(self) -> str:
+        return self.db.server
+
+    def close(self) -> None:
+        if self.owns_db:
+            self.db.close()

@@ -22,7 +22,7 @@ from typing import Any
 from ..errors import StateError
 from ..faultpoint import fault_point
 from ..sessions.store import ARTIFACT_COLUMNS, SESSION_COLUMNS
-from .database import MINE, Database
+from .database import MINE, ServerStore
 from .migrate import LOCK_KEY
 
 CHUNK = 1 << 20
@@ -48,21 +48,12 @@ def _values(columns: tuple[str, ...], values: dict[str, Any]) -> list[Any]:
             for c in columns]
 
 
-class PostgresSessionStore:
+class PostgresSessionStore(ServerStore):
     """Sessions, artifact rows and content blobs of one tenant on the server."""
 
     memory = False
-    path: Path | None = None
     blob_dir: Path | None = None
     backend = "postgres"
-
-    def __init__(self, db: Database, owns_db: bool = False) -> None:
-        self.db = db
-        self.owns_db = owns_db
-
-    @property
-    def server(self) -> str:
-        return self.db.server
 
     @contextmanager
     def _read(self, conn: Any = None) -> Iterator[Any]:
@@ -236,7 +227,3 @@ class PostgresSessionStore:
             self._release_blob(conn, row[0])
             fault_point("sessions.delete_artifact.before_commit")
         return True
-
-    def close(self) -> None:
-        if self.owns_db:
-            self.db.close()

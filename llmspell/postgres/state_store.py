@@ -9,27 +9,17 @@ transaction, so a write is durable on the server when the call returns.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import StateError
 from ..state.store import prefix_bounds, utf8_text
-from .database import MINE, Database
+from .database import MINE, ServerStore
 
 T = TypeVar("T")
 
 
-class PostgresStateStore:
+class PostgresStateStore(ServerStore):
     backend = "postgres"
-    path: Path | None = None
-
-    def __init__(self, db: Database, owns_db: bool = False) -> None:
-        self.db = db
-        self.owns_db = owns_db
-
-    @property
-    def server(self) -> str:
-        return self.db.server
 
     def _tx(self, action: str) -> Any:
         return self.db.transaction(f"state {action}", StateError)
@@ -84,7 +74,3 @@ class PostgresStateStore:
         row = self._run("count", lambda c: c.execute(
             f"SELECT count(*) FROM llmspell_state WHERE {MINE}").fetchone())
         return int(row[0])
-
-    def close(self) -> None:
-        if self.owns_db:
-            self.db.close()

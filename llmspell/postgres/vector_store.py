@@ -25,8 +25,8 @@ import zlib
 from typing import Any
 
 from ..errors import StoreError
-from ..rag.store import SPACES, DimensionMismatch, Hit, Record
-from .database import MINE, Database
+from ..rag.store import SPACES, DimensionMismatch, Hit, Record, checked_vectors
+from .database import MINE, Database, ServerStore
 
 MAX_INDEXED_DIMENSIONS = 2000
 _OPERATORS = {"cosine": ("<=>", "vector_cosine_ops"), "l2": ("<->", "vector_l2_ops"),
@@ -64,17 +64,15 @@ def _filter_sql(filters: dict[str, Any] | None) -> tuple[str, list[Any]]:
     return " AND " + " AND ".join(parts), params
 
 
-class PgVectorStore:
+class PgVectorStore(ServerStore):
     backend = "pgvector"
-    path = None
 
     def __init__(self, db: Database, dimensions: int, *, metric: str = "cosine",
                  m: int | None = 16, ef_construction: int | None = 200,
                  ef_search: int | None = 100, owns_db: bool = False) -> None:
         if metric not in SPACES:
             raise StoreError(f"unknown metric '{metric}' (use {', '.join(SPACES)})")
-        self.db = db
-        self.owns_db = owns_db
+        super().__init__(db, owns_db)
         self.dimensions = int(dimensions)
         self.metric = metric
         self.space = SPACES[metric]
@@ -85,10 +83,6 @@ class PgVectorStore:
         self._vector_info: Any = None
         self._indexed = False
         self._purged: dict[str | None, float] = {}
-
-    @property
-    def server(self) -> str:
-        return self.db.server
 
     # -- plumbing -------------------------------------------------------------------
 
@@ -148,15 +142,9 @@ class PgVectorStore:
     def add(self, namespace: str, records: list[Record], vectors: Any) -> None:
         """Store records with their vectors in one transaction (binary COPY). The HNSW
         index is made at the first search, so a bulk load is indexed in one build."""
-        import numpy as np
         from psycopg.types.json import Jsonb
 
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[0] != len(records):
-            raise StoreError("records and vectors differ in number")
-        if vectors.shape[1] != self.dimensions:
-            raise DimensionMismatch(f"vectors have {vectors.shape[1]} dimensions; the store "
-                                    f"has {self.dimensions}")
+        vectors = checked_vectors(vectors, len(records), self.dimensions)
         if not records:
             return
         now = time.time()
@@ -378,10 +366,6 @@ class PgVectorStore:
 
     def save(self) -> None:
         """Nothing to do: every write is committed when it returns."""
-
-    def close(self) -> None:
-        if self.owns_db:
-            self.db.close()
 
 
 class _VectorTransaction:

@@ -117,6 +117,19 @@ class Hit:
     namespace: str
 
 
+def checked_vectors(vectors: Any, count: int, dimensions: int) -> Any:
+    """``vectors`` as a float32 matrix of ``count`` rows of ``dimensions``, or the error."""
+    import numpy as np
+
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[0] != count:
+        raise StoreError("records and vectors differ in number")
+    if vectors.shape[1] != dimensions:
+        raise DimensionMismatch(f"vectors have {vectors.shape[1]} dimensions; the store "
+                                f"has {dimensions}")
+    return vectors
+
+
 def metadata_matcher(filters: dict[str, Any]) -> Callable[[dict[str, Any]], bool]:
     """A predicate over metadata: a value matches an equal value, a list any of its items
     (the postgres store writes the same rule as SQL)."""
@@ -515,12 +528,7 @@ class VectorStore:
         """Add vectors (rows of ``vectors``, unit length for cosine) with their records."""
         import numpy as np
 
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[0] != len(records):
-            raise StoreError("records and vectors differ in number")
-        if vectors.shape[1] != self.dimensions:
-            raise DimensionMismatch(f"vectors have {vectors.shape[1]} dimensions; the store "
-                                    f"has {self.dimensions}")
+        vectors = checked_vectors(vectors, len(records), self.dimensions)
         if not records:
             return []
         ns = self._ns(namespace, create=True)

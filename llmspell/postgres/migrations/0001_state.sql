@@ -7,8 +7,17 @@ CREATE TABLE llmspell_state (
     PRIMARY KEY (tenant_id, key)
 );
 
-ALTER TABLE llmspell_state ENABLE ROW LEVEL SECURITY;
-ALTER TABLE llmspell_state FORCE ROW LEVEL SECURITY;
-CREATE POLICY llmspell_state_tenant ON llmspell_state
-    USING (tenant_id = current_setting('app.current_tenant_id', true))
-    WITH CHECK (tenant_id = current_setting('app.current_tenant_id', true));
+-- Row-level security on a table with a tenant_id column: a connection sees and writes
+-- only the rows of the tenant in app.current_tenant_id (none without it), forced even
+-- for the table's owner. Every llmspell table goes through this.
+CREATE FUNCTION llmspell_enable_tenancy(tbl regclass) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE format('ALTER TABLE %s ENABLE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('ALTER TABLE %s FORCE ROW LEVEL SECURITY', tbl);
+    EXECUTE format('CREATE POLICY tenant_isolation ON %s '
+                   'USING (tenant_id = current_setting(''app.current_tenant_id'', true)) '
+                   'WITH CHECK (tenant_id = current_setting(''app.current_tenant_id'', true))',
+                   tbl);
+END $$;
+
+SELECT llmspell_enable_tenancy('llmspell_state');

@@ -52,16 +52,7 @@ CREATE TABLE llmspell_artifacts (
 CREATE INDEX llmspell_artifacts_by_hash ON llmspell_artifacts (tenant_id, hash);
 CREATE INDEX llmspell_artifacts_by_name ON llmspell_artifacts (tenant_id, session_id, name, version);
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['llmspell_sessions', 'llmspell_blobs', 'llmspell_blob_chunks',
-                             'llmspell_artifacts'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY %I ON %I '
-                       'USING (tenant_id = current_setting(''app.current_tenant_id'', true)) '
-                       'WITH CHECK (tenant_id = current_setting(''app.current_tenant_id'', true))',
-                       t || '_tenant', t);
-    END LOOP;
-END $$;
+SELECT llmspell_enable_tenancy('llmspell_sessions');
+SELECT llmspell_enable_tenancy('llmspell_blobs');
+SELECT llmspell_enable_tenancy('llmspell_blob_chunks');
+SELECT llmspell_enable_tenancy('llmspell_artifacts');

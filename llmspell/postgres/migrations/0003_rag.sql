@@ -51,16 +51,7 @@ CREATE TABLE llmspell_rag_meta (
     PRIMARY KEY (tenant_id, key)
 );
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['llmspell_rag_namespaces', 'llmspell_rag_vectors',
-                             'llmspell_rag_usage', 'llmspell_rag_meta'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY %I ON %I '
-                       'USING (tenant_id = current_setting(''app.current_tenant_id'', true)) '
-                       'WITH CHECK (tenant_id = current_setting(''app.current_tenant_id'', true))',
-                       t || '_tenant', t);
-    END LOOP;
-END $$;
+SELECT llmspell_enable_tenancy('llmspell_rag_namespaces');
+SELECT llmspell_enable_tenancy('llmspell_rag_vectors');
+SELECT llmspell_enable_tenancy('llmspell_rag_usage');
+SELECT llmspell_enable_tenancy('llmspell_rag_meta');
