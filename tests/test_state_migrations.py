@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from stores import open_store
 
 from llmspell.state import migrations
 from llmspell.state.service import StateService
@@ -18,7 +19,6 @@ from llmspell.state.sqlite_store import (
     STATE_SCHEMA_V1,
     SQLiteStore,
 )
-from llmspell.state.store import MemoryStore
 
 BIG = {"text": "lorem ipsum " * 1000, "n": list(range(50))}  # compressible, > 4 KiB
 VALUES: dict[str, Any] = {
@@ -173,8 +173,10 @@ def test_failed_backup_stops_the_migration(tmp_path: Path) -> None:
     svc.close()
 
 
-def test_memory_backend_is_always_current() -> None:
-    svc = StateService(MemoryStore())
+@pytest.mark.parametrize("kind", ["memory", "postgres"])
+def test_memory_and_server_backends_are_always_current(
+        kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    svc = StateService(open_store(kind, request, tmp_path))
     assert migrations.migration_status(svc)["is_latest"] is True
     assert migrations.migrate(svc, 2, enabled=False)["status"] == "already_current"
     assert migrations.migrate(svc, 1, enabled=True)["success"] is False

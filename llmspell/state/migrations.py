@@ -110,7 +110,9 @@ def schema_versions() -> list[str]:
 
 def current_version(svc: StateService) -> int:
     store = svc.store
-    if getattr(store, "backend", "") == "memory":
+    if getattr(store, "backend", "") != "sqlite":
+        # memory has no format; PostgreSQL's schema has its own numbered migrations,
+        # applied when the server is opened (`llmspell db migrate`, postgres/migrate.py)
         return LATEST
     store.version = store.read_version()  # type: ignore[union-attr]
     return int(store.version)  # type: ignore[union-attr]
