@@ -144,11 +144,11 @@ class CallLog:
 
     def _flush(self) -> None:
         """Write the pending rows (the lock is held)."""
-        import sqlite3
-
         self._flushed = time.monotonic()
         if not self._pending or self._broken:
-            return
+            return  # a run without model calls never loads sqlite3
+        import sqlite3
+
         rows, self._pending = self._pending, []
         try:
             if self._conn is None:
