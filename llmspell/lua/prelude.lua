@@ -611,6 +611,22 @@ local function copy_table(t)
   return out
 end
 
+-- The keys of `t` in the one order our chunks show them in (Debug dumps, Utils.keys):
+-- numbers first, then strings, each ascending; other kinds by their text.
+local tsort = table.sort
+local function key_before(a, b)
+  local ta, tb = type(a), type(b)
+  if ta ~= tb then return ta == "number" end
+  if ta == "number" or ta == "string" then return a < b end
+  return lua_tostring(a) < lua_tostring(b)
+end
+local function sorted_keys(t)
+  local out = {}
+  for k in next, t do out[#out + 1] = k end
+  tsort(out, key_before)
+  return out
+end
+
 local private = {
   type = type, pairs = pairs, ipairs = ipairs, next = next, select = select,
   tostring = lua_tostring, tonumber = tonumber, error = error, assert = assert,
@@ -624,7 +640,7 @@ local private = {
   bit = copy_table(bit), utf8 = copy_table(utf8), os = copy_table(os_safe),
   debug = { getinfo = getinfo, traceback = traceback, getlocal = dbg.getlocal,
             getupvalue = dbg.getupvalue },
-  format_number = format_number,
+  format_number = format_number, sorted_keys = sorted_keys,
   script_globals = _G,  -- the script's globals (workflow conditions read them)
 }
 
