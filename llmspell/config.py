@@ -706,6 +706,13 @@ def _merge_providers(target: dict[str, Any], data: Any, warnings: list[str]) -> 
         target["providers"][name] = provider
 
 
+def bool_word(text: str) -> bool | None:
+    """true/1/yes/on -> True, false/0/no/off -> False (any case, spaces around), else None."""
+    low = text.strip().lower()
+    return True if low in ("true", "1", "yes", "on") else \
+        False if low in ("false", "0", "no", "off") else None
+
+
 def parse_env_value(name: str, raw: str, kind: str) -> Any:
     """Parse an environment override; a bad value is an error naming the variable."""
     if kind == "str":
@@ -716,12 +723,10 @@ def parse_env_value(name: str, raw: str, kind: str) -> Any:
         except ValueError:
             raise ConfigError(f"{name}: expected an integer, got {raw!r}") from None
     if kind == "bool":
-        low = raw.strip().lower()
-        if low in ("true", "1", "yes", "on"):
-            return True
-        if low in ("false", "0", "no", "off"):
-            return False
-        raise ConfigError(f"{name}: expected a boolean (true/false), got {raw!r}")
+        flag = bool_word(raw)
+        if flag is None:
+            raise ConfigError(f"{name}: expected a boolean (true/false), got {raw!r}")
+        return flag
     if kind == "list":
         return [part.strip() for part in raw.split(",") if part.strip()]
     raise AssertionError(kind)

@@ -140,23 +140,7 @@ def contains_secret(data: str | bytes, values: Iterable[str] | None = None) -> b
 
 def scrub(value: Any, values: Iterable[str] | None = None, _depth: int = 0) -> Any:
     """A copy of plain data with secrets hidden: secret-named keys masked, text redacted."""
-    if values is None:
-        values = secret_values()
-    if isinstance(value, str):
-        return redact_text(value, values)
-    if _depth > 200:
-        return value
-    if isinstance(value, dict):
-        out = {}
-        for k, v in value.items():
-            if isinstance(k, str) and is_secret_name(k) and v not in (None, "", False):
-                out[k] = MASK if not isinstance(v, dict | list) else scrub(v, values, _depth + 1)
-            else:
-                out[k] = scrub(v, values, _depth + 1)
-        return out
-    if isinstance(value, list | tuple):
-        return [scrub(v, values, _depth + 1) for v in value]
-    return value
+    return _redacted_copy(value, secret_values() if values is None else values, _depth, True)
 
 
 def public_environ(environ: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -205,15 +189,31 @@ def redact_data(value: Any, values: Iterable[str] | None = None, _depth: int = 0
 
     Unlike :func:`scrub`, names are not judged: a tool result's ``token_count`` stays.
     """
-    if values is None:
-        values = current_values()
+    return _redacted_copy(value, current_values() if values is None else values, _depth, False)
+
+
+def _redacted_copy(value: Any, values: Iterable[str], depth: int, judge_names: bool) -> Any:
+    """The walk behind :func:`scrub` (``judge_names``) and :func:`redact_data`."""
     if isinstance(value, str):
         return redact_text(value, values)
-    if _depth > 200:
+    if depth > 200:
         return value
     if isinstance(value, dict):
-        return {redact_data(k, values, _depth + 1): redact_data(v, values, _depth + 1)
-                for k, v in value.items()}
+        return dict(_redacted_item(k, v, values, depth + 1, judge_names)
+                    for k, v in value.items())
     if isinstance(value, list | tuple):
-        return [redact_data(v, values, _depth + 1) for v in value]
+        return [_redacted_copy(v, values, depth + 1, judge_names) for v in value]
     return value
+
+
+def _redacted_item(key: Any, value: Any, values: Iterable[str], depth: int,
+                   judge_names: bool) -> tuple[Any, Any]:
+    """One dict entry: judging names, a secret-named key keeps its name and its plain
+    value is masked; otherwise the key too is redacted."""
+    if not judge_names:
+        return (_redacted_copy(key, values, depth, False),
+                _redacted_copy(value, values, depth, False))
+    if isinstance(key, str) and is_secret_name(key) and value not in (None, "", False) \
+            and not isinstance(value, dict | list):
+        return key, MASK
+    return key, _redacted_copy(value, values, depth, True)

@@ -20,7 +20,7 @@ from ..agents.llm import DEFAULT_LIMITS, AgentConfig
 from ..agents.registry import AGENT_TYPES, TEMPLATES, AgentRegistry, CompositeAgent
 from ..errors import ApiError, ShownAsIs
 from ..lua import args, convert
-from ..lua.objects import LuaObject, lua_objects
+from ..lua.objects import LuaObject, forwarding, lua_objects
 
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
@@ -63,6 +63,8 @@ LIMIT_NAMES = ("max_execution_time_secs", "max_memory_mb", "max_tool_calls",
                "max_recursion_depth")
 
 
+@forwarding("_text", "name", "description", "provider", "system_prompt", "base_url",
+            "api_key")
 class AgentBuilder(LuaObject):
     """``Agent.builder()``: every setter returns a new builder (upstream copies the
     builder on each call), so a half-built builder can be reused."""
@@ -88,24 +90,6 @@ class AgentBuilder(LuaObject):
             config["resource_limits"][key] = args.integer(v, fn, minimum=0)
 
         return self._with(method, value, apply)
-
-    def name(self, value: Any = None) -> AgentBuilder:
-        return self._text("name", value)
-
-    def description(self, value: Any = None) -> AgentBuilder:
-        return self._text("description", value)
-
-    def provider(self, value: Any = None) -> AgentBuilder:
-        return self._text("provider", value)
-
-    def system_prompt(self, value: Any = None) -> AgentBuilder:
-        return self._text("system_prompt", value)
-
-    def base_url(self, value: Any = None) -> AgentBuilder:
-        return self._text("base_url", value)
-
-    def api_key(self, value: Any = None) -> AgentBuilder:
-        return self._text("api_key", value)
 
     def model(self, value: Any = None) -> AgentBuilder:
         default = self._agents.service.default_provider or "openai"
@@ -192,6 +176,8 @@ class AgentBuilder(LuaObject):
 LIFECYCLE = ("initialize", "start", "pause", "resume", "stop", "terminate", "recover")
 
 
+@forwarding("_transition", "initialize", "start", "pause", "resume", "stop", "terminate",
+            "recover", takes_value=False)
 class AgentInstance(LuaObject):
     """An agent as a script holds it: found by name on every call, so a destroyed agent
     says so and one re-created under the same name answers again."""
@@ -271,27 +257,6 @@ class AgentInstance(LuaObject):
 
     def _transition(self, method: str) -> None:
         self._llm(method).transition(method)
-
-    def initialize(self) -> None:
-        self._transition("initialize")
-
-    def start(self) -> None:
-        self._transition("start")
-
-    def pause(self) -> None:
-        self._transition("pause")
-
-    def resume(self) -> None:
-        self._transition("resume")
-
-    def stop(self) -> None:
-        self._transition("stop")
-
-    def terminate(self) -> None:
-        self._transition("terminate")
-
-    def recover(self) -> None:
-        self._transition("recover")
 
     def set_error(self, message: Any = None) -> None:
         self._llm("set_error").set_error(args.text(message, "Agent:set_error"))

@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
 from ..lua import args
-from ..lua.objects import LuaObject, lua_objects
-from .session import calling, session_id, session_service
+from ..lua.objects import lua_objects
+from .session import SessionBacked, calling, session_id
 
 if TYPE_CHECKING:
     from ..lua.runtime import Runtime
-    from ..sessions.service import SessionService
 
 QUERY_FIELDS = {"session_id": "string", "type": "string", "name_pattern": "string",
                 "tags": "names", "created_after": "string", "created_before": "string",
@@ -42,17 +41,11 @@ def _metadata(value: Any, fn: str, position: int) -> dict[str, Any]:
     return data
 
 
-class ArtifactGlobal(LuaObject):
+class ArtifactGlobal(SessionBacked):
     """The ``Artifact`` table: its methods are the dot-call functions."""
 
     lua_name = "Artifact"
     lua_names = {"list_artifacts": "list"}
-
-    def __init__(self, rt: Runtime) -> None:
-        self._rt = rt
-
-    def _svc(self) -> SessionService:
-        return session_service(self._rt)
 
     def store(self, sid: Any = None, kind: Any = None, name: Any = None, content: Any = None,
               metadata: Any = None) -> dict[str, Any]:

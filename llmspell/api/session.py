@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ApiError
 from ..lua import args
-from ..lua.objects import LuaObject, lua_objects
+from ..lua.objects import LuaObject, forwarding, lua_objects
 from ..sessions.service import SessionError
 
 if TYPE_CHECKING:
@@ -84,18 +84,23 @@ class SessionBuilder(LuaObject):
         return self._sessions._create_from("SessionBuilder:build", dict(self._spec))
 
 
-class SessionGlobal(LuaObject):
-    """The ``Session`` table: its methods are the dot-call functions. The service opens
-    on the first call that needs it."""
-
-    lua_name = "Session"
-    lua_names = {"list_sessions": "list"}
+class SessionBacked(LuaObject):
+    """A global served by the run's session service (``Session``, ``Artifact``); the
+    service opens on the first call that needs it."""
 
     def __init__(self, rt: Runtime) -> None:
         self._rt = rt
 
     def _svc(self) -> SessionService:
         return session_service(self._rt)
+
+
+@forwarding("_call", "get", "save", "load", "complete", "suspend", "resume", "delete")
+class SessionGlobal(SessionBacked):
+    """The ``Session`` table: its methods are the dot-call functions."""
+
+    lua_name = "Session"
+    lua_names = {"list_sessions": "list"}
 
     def _call(self, name: str, value: Any) -> Any:
         """``Session.<name>(session_id)``: the service's method of the same name."""
@@ -113,9 +118,6 @@ class SessionGlobal(LuaObject):
     def builder(self) -> SessionBuilder:
         return SessionBuilder(self)
 
-    def get(self, sid: Any = None) -> dict[str, Any]:
-        return self._call("get", sid)
-
     def list_sessions(self, query: Any = None) -> list[dict[str, Any]]:
         fn = "Session.list"
         q = args.optional_fields(query, fn, 1, name="query")
@@ -123,24 +125,6 @@ class SessionGlobal(LuaObject):
         limit = args.field(q, "limit", "integer", fn)
         tags = args.field(q, "tags", "names", fn) or None
         return calling(fn, lambda: self._svc().list(status, tags, limit))
-
-    def save(self, sid: Any = None) -> Any:
-        return self._call("save", sid)
-
-    def load(self, sid: Any = None) -> Any:
-        return self._call("load", sid)
-
-    def complete(self, sid: Any = None) -> Any:
-        return self._call("complete", sid)
-
-    def suspend(self, sid: Any = None) -> Any:
-        return self._call("suspend", sid)
-
-    def resume(self, sid: Any = None) -> Any:
-        return self._call("resume", sid)
-
-    def delete(self, sid: Any = None) -> Any:
-        return self._call("delete", sid)
 
     def get_current(self) -> str | None:
         return self._svc().current

@@ -9,7 +9,10 @@ define typer commands: typer would eval every annotation string at each start.
 """
 
 
+import functools
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -100,12 +103,7 @@ PlaybackOpt = Annotated[Path | None, typer.Option(
 UsageOpt = Annotated[bool, typer.Option("--usage", help="Print token usage to stderr.")]
 
 
-@app.command(cls=RunCommand)
-def run(
-    ctx: typer.Context,
-    script: str = typer.Argument(..., help="The Lua script to run (- reads it from stdin)."),
-    args: list[str] | None = typer.Argument(
-        None, help="Script arguments; options for the script go after --."),
+def _run_options(
     timeout: TimeoutOpt = None,
     stream: StreamOpt = False,
     rag: RagOpt = False,
@@ -117,45 +115,64 @@ def run(
     playback: PlaybackOpt = None,
     usage: UsageOpt = False,
 ) -> None:
+    """The options `run` and `exec` share, declared once (``runs_a_script`` reads them)."""
+
+
+_RUN_OPTIONS = list(inspect.signature(_run_options).parameters.values())
+
+
+def runs_a_script(choose: Callable[..., Script]) -> Callable[..., None]:
+    """A command that runs the script ``choose(...)`` picks from the command's own
+    arguments, with the options of ``_run_options`` after them (typer reads the signature
+    set here)."""
+    shared = [p.name for p in _RUN_OPTIONS]
+
+    def command(ctx: typer.Context, **params: Any) -> None:
+        opts = options(ctx)
+        o = {name: params.pop(name) for name in shared}
+        try:
+            chosen = choose(**params)
+        except LLMSpellError as exc:
+            raise fail(exc, opts) from None
+        _execute(opts, RagFlags(o["rag"], o["no_rag"], o["rag_config"], o["rag_dims"],
+                                o["rag_backend"]),
+                 chosen, timeout=o["timeout"], llm=LLMFlags(o["record"], o["playback"],
+                                                            o["usage"]),
+                 stream_replies=o["stream"])
+
+    ctx_param = inspect.Parameter("ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                  annotation=typer.Context)
+    params = [ctx_param, *inspect.signature(choose).parameters.values(), *_RUN_OPTIONS]
+    functools.update_wrapper(command, choose)
+    command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    return command
+
+
+@app.command(cls=RunCommand)
+@runs_a_script
+def run(
+    script: str = typer.Argument(..., help="The Lua script to run (- reads it from stdin)."),
+    args: list[str] | None = typer.Argument(
+        None, help="Script arguments; options for the script go after --."),
+) -> Script:
     """Run a Lua script: llmspell run script.lua -- pos1 --name value.
 
     llmspell's own options may come anywhere before --; everything after -- goes to the
     script (ARGS/arg). `llmspell script.lua ARGS...` is short for
     `llmspell run script.lua -- ARGS...`.
     """
-    opts = options(ctx)
-    try:
-        chosen = Script.named(script, args)
-    except LLMSpellError as exc:
-        raise fail(exc, opts) from None
-    _execute(opts, RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend), chosen,
-             timeout=timeout, llm=LLMFlags(record, playback, usage), stream_replies=stream)
+    return Script.named(script, args)
 
 
 @app.command("exec")
+@runs_a_script
 def exec_(
-    ctx: typer.Context,
     code: str = typer.Argument(..., help="Lua code to run (- reads it from stdin)."),
-    timeout: TimeoutOpt = None,
-    stream: StreamOpt = False,
-    rag: RagOpt = False,
-    no_rag: NoRagOpt = False,
-    rag_config: RagConfigOpt = None,
-    rag_dims: RagDimsOpt = None,
-    rag_backend: RagBackendOpt = None,
-    record: RecordOpt = None,
-    playback: PlaybackOpt = None,
-    usage: UsageOpt = False,
-) -> None:
+) -> Script:
     """Run inline Lua code: llmspell exec 'print(1 + 1)'."""
-    opts = options(ctx)
-    try:
-        source = read_stdin() if code == "-" else code.encode("utf-8", "surrogateescape")
-    except LLMSpellError as exc:
-        raise fail(exc, opts) from None
-    _execute(opts, RagFlags(rag, no_rag, rag_config, rag_dims, rag_backend),
-             Script("exec", source=source), timeout=timeout,
-             llm=LLMFlags(record, playback, usage), stream_replies=stream)
+    source = read_stdin() if code == "-" else code.encode("utf-8", "surrogateescape")
+    return Script("exec", source=source)
 
 
 @app.command()

@@ -138,13 +138,13 @@ def _typed(tool: "ToolSpec", name: str, text: str) -> Any:
     if kind in ("string", "null"):
         return text
     if kind == "boolean":
-        lowered = text.strip().lower()
-        if lowered in ("true", "1", "yes", "on"):
-            return True
-        if lowered in ("false", "0", "no", "off"):
-            return False
-        raise typer.BadParameter(f"{name}: {text!r} is not a boolean (true or false)",
-                                 param_hint="'--param'")
+        from ..config import bool_word
+
+        flag = bool_word(text)
+        if flag is None:
+            raise typer.BadParameter(f"{name}: {text!r} is not a boolean (true or false)",
+                                     param_hint="'--param'")
+        return flag
     try:
         value = json.loads(text)
     except (ValueError, RecursionError):

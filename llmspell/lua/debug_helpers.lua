@@ -6,6 +6,7 @@ local type, tostring, next, error, pcall, getmetatable, collectgarbage =
 local sort, concat = table.sort, table.concat
 local rep, format, ssub, sfind = string.rep, string.format, string.sub, string.find
 local floor = math.floor
+local sorted_keys = sorted_keys  -- the prelude's: numbers, then strings, then the rest
 local getinfo, getlocal, getupvalue = debug.getinfo, debug.getlocal, debug.getupvalue
 
 local function opt_table(opts)
@@ -36,12 +37,6 @@ local function dump(value, opts, label)
     if type(k) == "string" and sfind(k, "^[%a_][%w_]*$") then return k end
     return "[" .. scalar(k) .. "]"
   end
-  local function before(a, b)
-    local ta, tb = type(a), type(b)
-    if ta ~= tb then return ta == "number" end
-    if ta == "number" or ta == "string" then return a < b end
-    return tostring(a) < tostring(b)
-  end
   local function render(v, depth)
     if type(v) ~= "table" then
       local s = scalar(v)
@@ -51,9 +46,7 @@ local function dump(value, opts, label)
     if seen[v] then return "<cycle>" end
     if depth >= max_depth then return "{...}" end
     seen[v] = true
-    local keys = {}
-    for k in next, v do keys[#keys + 1] = k end
-    sort(keys, before)
+    local keys = sorted_keys(v)
     local parts = {}
     local n = #v
     for i = 1, #keys do

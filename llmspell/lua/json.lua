@@ -181,20 +181,27 @@ end
 
 local parse_value
 
+-- After an array element or object member ending at `i`: the start of the next one,
+-- or false and the position past the `close` byte (93 `]`, 125 `}`).
+local function after_member(s, i, close, message)
+  i = skip(s, i)
+  local c = sbyte(s, i)
+  if c == close then return false, i + 1 end
+  if c ~= 44 then fail(s, i, message) end
+  return skip(s, i + 1)
+end
+
 local function parse_array(s, i, depth)
   local out, n = {}, 0
   i = skip(s, i + 1)
   if sbyte(s, i) == 93 then return out, i + 1 end
   while true do
-    local v
+    local v, past
     v, i = parse_value(s, i, depth + 1)
     n = n + 1
     out[n] = v
-    i = skip(s, i)
-    local c = sbyte(s, i)
-    if c == 93 then return out, i + 1 end
-    if c ~= 44 then fail(s, i, "expected ',' or ']'") end
-    i = skip(s, i + 1)
+    i, past = after_member(s, i, 93, "expected ',' or ']'")
+    if not i then return out, past end
   end
 end
 
@@ -208,14 +215,11 @@ local function parse_object(s, i, depth)
     k, i = parse_string(s, i)
     i = skip(s, i)
     if sbyte(s, i) ~= 58 then fail(s, i, "expected ':'") end
-    local v
+    local v, past
     v, i = parse_value(s, skip(s, i + 1), depth + 1)
     out[k] = v
-    i = skip(s, i)
-    local c = sbyte(s, i)
-    if c == 125 then return out, i + 1 end
-    if c ~= 44 then fail(s, i, "expected ',' or '}'") end
-    i = skip(s, i + 1)
+    i, past = after_member(s, i, 125, "expected ',' or '}'")
+    if not i then return out, past end
   end
 end
 

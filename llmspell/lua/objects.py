@@ -98,6 +98,32 @@ class LuaObject:
         return {}
 
 
+def forwarding(helper: str, *names: str,
+               takes_value: bool = True) -> Callable[[type[Obj]], type[Obj]]:
+    """Class decorator: a public method per name in ``names`` that only calls
+    ``self.<helper>(name, value)`` (``takes_value=False``: ``self.<helper>(name)``) --
+    one table instead of N one-line methods that differ only by their name."""
+
+    def method_for(name: str) -> Callable[..., Any]:
+        if takes_value:
+            def method(self: Any, value: Any = None) -> Any:
+                return getattr(self, helper)(name, value)
+        else:
+            def method(self: Any) -> Any:
+                return getattr(self, helper)(name)
+        method.__name__ = name
+        return method
+
+    def decorate(cls: type[Obj]) -> type[Obj]:
+        for name in names:
+            method = method_for(name)
+            method.__qualname__ = f"{cls.__qualname__}.{name}"
+            setattr(cls, name, method)
+        return cls
+
+    return decorate
+
+
 _METHODS: dict[type, dict[str, str]] = {}
 
 

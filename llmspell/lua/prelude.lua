@@ -61,14 +61,19 @@ end
 
 local NO_MEMORY = "not enough memory"  -- preallocated by LuaJIT: raising it allocates nothing
 
-local function finish(called, ok, ...)
-  if ok == true then return ... end
-  if not called then lost(3) end
-  local err = ...
-  if err == ABORT then error(ABORT, 0) end
-  if err == NO_MEMORY then error(NO_MEMORY, 0) end
-  error(err, 2)
+-- The end of a wrapped call: its results, or its error raised `level` levels up.
+local function finisher(level)
+  return function(called, ok, ...)
+    if ok == true then return ... end
+    if not called then lost(level + 1) end
+    local err = ...
+    if err == ABORT then error(ABORT, 0) end
+    if err == NO_MEMORY then error(NO_MEMORY, 0) end
+    error(err, level)
+  end
 end
+
+local finish = finisher(2)
 
 local function wrap(f)
   return function(...) return finish(pcall(f, ...)) end
@@ -76,14 +81,7 @@ end
 
 -- For callbacks used inside the prelude's own functions: the error names the line of
 -- the script that called that function (one level further up).
-local function finish_up(called, ok, ...)
-  if ok == true then return ... end
-  if not called then lost(4) end
-  local err = ...
-  if err == ABORT then error(ABORT, 0) end
-  if err == NO_MEMORY then error(NO_MEMORY, 0) end
-  error(err, 3)
-end
+local finish_up = finisher(3)
 
 local function wrap_up(f)
   return function(...) return finish_up(pcall(f, ...)) end
@@ -582,21 +580,19 @@ end
 
 for _, name in ipairs({ "string", "table", "math", "bit" }) do loaded[name] = rawget(_G, name) end
 
-_G.print = lua_print
-_G.tostring = lua_tostring
-_G.pcall = safe_pcall
-_G.xpcall = safe_xpcall
-_G.load = lua_load
-_G.loadstring = lua_loadstring
-_G.require = lua_require
-_G.dofile = function() error("dofile is not available in the llmspell sandbox; use require", 2) end
-_G.loadfile = function() error("loadfile is not available in the llmspell sandbox; use require", 2) end
-_G.package = package_safe
-_G.io = io_safe
-_G.os = os_safe
-_G.debug = debug_safe
-_G.coroutine = coroutine_safe
-_G.utf8 = utf8
+local function not_available(name)
+  return function() error(name .. " is not available in the llmspell sandbox; use require", 2) end
+end
+
+for name, value in pairs({
+  print = lua_print, tostring = lua_tostring, pcall = safe_pcall, xpcall = safe_xpcall,
+  load = lua_load, loadstring = lua_loadstring, require = lua_require,
+  dofile = not_available("dofile"), loadfile = not_available("loadfile"),
+  package = package_safe, io = io_safe, os = os_safe, debug = debug_safe,
+  coroutine = coroutine_safe, utf8 = utf8,
+}) do
+  rawset(_G, name, value)
+end
 loaded.io, loaded.os, loaded.debug, loaded.coroutine, loaded.utf8, loaded._G =
   io_safe, os_safe, debug_safe, coroutine_safe, utf8, _G
 
@@ -615,6 +611,22 @@ local function copy_table(t)
   return out
 end
 
+-- The keys of `t` in the one order our chunks show them in (Debug dumps, Utils.keys):
+-- numbers first, then strings, each ascending; other kinds by their text.
+local tsort = table.sort
+local function key_before(a, b)
+  local ta, tb = type(a), type(b)
+  if ta ~= tb then return ta == "number" end
+  if ta == "number" or ta == "string" then return a < b end
+  return lua_tostring(a) < lua_tostring(b)
+end
+local function sorted_keys(t)
+  local out = {}
+  for k in next, t do out[#out + 1] = k end
+  tsort(out, key_before)
+  return out
+end
+
 local private = {
   type = type, pairs = pairs, ipairs = ipairs, next = next, select = select,
   tostring = lua_tostring, tonumber = tonumber, error = error, assert = assert,
@@ -628,7 +640,7 @@ local private = {
   bit = copy_table(bit), utf8 = copy_table(utf8), os = copy_table(os_safe),
   debug = { getinfo = getinfo, traceback = traceback, getlocal = dbg.getlocal,
             getupvalue = dbg.getupvalue },
-  format_number = format_number,
+  format_number = format_number, sorted_keys = sorted_keys,
   script_globals = _G,  -- the script's globals (workflow conditions read them)
 }
 

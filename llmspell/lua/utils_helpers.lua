@@ -3,7 +3,6 @@
 -- prelude.lua, "Our own chunks"): no `s:method()` calls, every library function a local.
 local type, next, tostring, select, error, setmetatable, getmetatable =
   type, next, tostring, select, error, setmetatable, getmetatable
-local sort = table.sort
 local find, sub, gsub = string.find, string.sub, string.gsub
 
 local U = {}
@@ -73,19 +72,7 @@ function U.merge(...)
   return out
 end
 
-local function before(a, b)
-  local ta, tb = type(a), type(b)
-  if ta ~= tb then return ta == "number" end
-  if ta == "number" or ta == "string" then return a < b end
-  return tostring(a) < tostring(b)
-end
-
-local function sorted_keys(t)
-  local out = {}
-  for k in next, t do out[#out + 1] = k end
-  sort(out, before)
-  return out
-end
+local sorted_keys = sorted_keys  -- the prelude's: numbers, then strings, then the rest
 
 function U.keys(t)
   need(t, "table", "keys", 1)

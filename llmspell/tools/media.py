@@ -41,17 +41,18 @@ def _existing(ctx: ToolContext, p: Params, name: str, limit: int) -> Path:
     return path
 
 
-def _sniffed(ctx: ToolContext, p: Params, limit: int, sniff: Callable[[Path], str]
-             ) -> tuple[Path, str]:
-    """The ``file_path`` file (checked, at most ``limit`` bytes) and its format."""
+def _detect_or_describe(ctx: ToolContext, p: Params, op: str, limit: int,
+                        sniff: Callable[[Path], str],
+                        describe: Callable[[Path, str], dict[str, Any]]) -> ToolOutput:
+    """The audio and video ``detect`` and ``metadata`` operations: the ``file_path`` file
+    (checked, at most ``limit`` bytes), its format, and for ``metadata`` what
+    ``describe(path, format)`` reads from it."""
     path = _existing(ctx, p, "file_path", limit)
-    return path, sniff(path)
-
-
-def _detected(p: Params, fmt: str) -> ToolOutput:
-    """The answer of the audio and video ``detect`` operation."""
-    return ok("detect", {"file_path": p.str("file_path"), "format": fmt,
-                         "supported": fmt != "Unknown"})
+    fmt = sniff(path)
+    if op == "detect":
+        return ok("detect", {"file_path": p.str("file_path"), "format": fmt,
+                             "supported": fmt != "Unknown"})
+    return ok("metadata", {"file_path": p.str("file_path"), "metadata": describe(path, fmt)})
 
 
 def _head(path: Path, n: int = 64) -> bytes:
@@ -122,11 +123,7 @@ def _audio_metadata(path: Path, fmt: str) -> dict[str, Any]:
 def _audio(ctx: ToolContext, p: Params) -> ToolOutput:
     op = p.str("operation", "metadata")
     if op in ("detect", "metadata"):
-        path, fmt = _sniffed(ctx, p, AUDIO_LIMIT, _audio_format)
-        if op == "detect":
-            return _detected(p, fmt)
-        return ok("metadata", {"file_path": p.str("file_path"),
-                               "metadata": _audio_metadata(path, fmt)})
+        return _detect_or_describe(ctx, p, op, AUDIO_LIMIT, _audio_format, _audio_metadata)
     if op == "convert":
         import wave
 
@@ -447,21 +444,22 @@ def _avi_meta(path: Path) -> dict[str, Any]:
             "resolution": {"width": width, "height": height}, "stream_count": streams}
 
 
+def _video_metadata(path: Path, fmt: str) -> dict[str, Any]:
+    meta: dict[str, Any] = {"format": fmt, "duration_seconds": None, "resolution": None,
+                            "fps": None, "video_bitrate": None, "audio_bitrate": None,
+                            "audio_channels": None, "file_size": path.stat().st_size,
+                            "video_codec": None, "audio_codec": None}
+    if fmt in ("Mp4", "Mov"):
+        meta.update(_mp4_meta(path))
+    elif fmt == "Avi":
+        meta.update(_avi_meta(path))
+    return meta
+
+
 def _video(ctx: ToolContext, p: Params) -> ToolOutput:
     op = p.str("operation", "metadata")
     if op in ("detect", "metadata"):
-        path, fmt = _sniffed(ctx, p, VIDEO_LIMIT, _video_format)
-        if op == "detect":
-            return _detected(p, fmt)
-        meta: dict[str, Any] = {"format": fmt, "duration_seconds": None, "resolution": None,
-                                "fps": None, "video_bitrate": None, "audio_bitrate": None,
-                                "audio_channels": None, "file_size": path.stat().st_size,
-                                "video_codec": None, "audio_codec": None}
-        if fmt in ("Mp4", "Mov"):
-            meta.update(_mp4_meta(path))
-        elif fmt == "Avi":
-            meta.update(_avi_meta(path))
-        return ok("metadata", {"file_path": p.str("file_path"), "metadata": meta})
+        return _detect_or_describe(ctx, p, op, VIDEO_LIMIT, _video_format, _video_metadata)
     if op in ("thumbnail", "extract_frame"):
         from .system import child_environment, find_executable, process_execution_allowed
 

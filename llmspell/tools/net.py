@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .errors import SecurityViolation, ToolError, ToolNetworkError, ToolValidationError
@@ -38,19 +39,18 @@ def _as_tool_errors() -> Iterator[None]:
         raise ToolError(str(exc)) from None
 
 
+@dataclass
 class NetPolicy:
-    def __init__(self, allow_private: bool = False, timeout: float = 30.0,
-                 max_bytes: int = 10 * 1024 * 1024, verify: bool = True,
-                 max_redirects: int = 5,
-                 time_left: Callable[[float], float] | None = None) -> None:
-        """``time_left(seconds)`` bounds a request's timeout by the time the run has left
-        (``ToolContext.timeout``); ``ToolContext.net`` builds the policy from settings."""
-        self.allow_private = allow_private
-        self.timeout = timeout
-        self.max_bytes = max_bytes
-        self.verify = verify
-        self.max_redirects = max_redirects
-        self.time_left = time_left
+    """What the network tools may reach and how long they wait; ``ToolContext.net``
+    builds it from settings. ``time_left(seconds)`` bounds a request's timeout by the
+    time the run has left (``ToolContext.timeout``)."""
+
+    allow_private: bool = False
+    timeout: float = 30.0
+    max_bytes: int = 10 * 1024 * 1024
+    verify: bool = True
+    max_redirects: int = 5
+    time_left: Callable[[float], float] | None = None
 
     def check_url(self, url: object, param: str = "input") -> str:
         """Refuse anything but http(s) to a public address (unless private is allowed)."""
