@@ -19,15 +19,13 @@ from __future__ import annotations
 import copy
 import functools
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import ConfigError
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One leaf of the schema: its kind, its default (None = optional, unset) and, for a
     string naming one of a fixed set, the values it may take (checked case-insensitively
     at every load, from the file or the environment)."""
@@ -788,17 +786,22 @@ def _unknown_path_text(path: str, depth: int) -> str:
     return f"unknown setting '{path}': '{bad}' is not in config.SCHEMA{hint}"
 
 
-@dataclass
 class Settings:
-    """The loaded config: ``data`` is the full tree, ``source`` the file it came from."""
+    """The loaded config: ``data`` is the full tree, ``source`` the file it came from.
+    (A plain class: importing dataclasses costs ~5 ms of every start.)"""
 
-    data: dict[str, Any]
-    source: Path | None = None
-    warnings: list[str] = field(default_factory=list)
-    # False for a config discovered in the current folder: a script could have written
-    # it, so it granted no rights (see ``restrict_untrusted``) and its provider URLs do
-    # not receive the user's keys.
-    grants_rights: bool = True
+    def __init__(self, data: dict[str, Any], source: Path | None = None,
+                 warnings: list[str] | None = None, grants_rights: bool = True) -> None:
+        self.data = data
+        self.source = source
+        self.warnings: list[str] = [] if warnings is None else warnings
+        # False for a config discovered in the current folder: a script could have
+        # written it, so it granted no rights (see ``restrict_untrusted``) and its
+        # provider URLs do not receive the user's keys.
+        self.grants_rights = grants_rights
+
+    def __repr__(self) -> str:
+        return f"Settings(source={self.source!r}, grants_rights={self.grants_rights})"
 
     def get(self, path: str) -> Any:
         """The value at ``path``: the file's, else the schema's default (None for an

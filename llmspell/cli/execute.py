@@ -12,7 +12,6 @@ Exits are `SystemExit` (what `typer.Exit` becomes once click has seen it).
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,16 +21,21 @@ if TYPE_CHECKING:
     from ..config import Settings
 
 
-@dataclass
 class Options:
-    """The global options of one invocation (the defaults are the flags' defaults)."""
+    """The global options of one invocation (the defaults are the flags' defaults).
+    (Plain classes here: importing dataclasses costs ~5 ms of every start.)"""
 
-    config: Path | None = None
-    debug: bool = False
-    verbose: bool = False
-    output: str = "text"  # an OutputMode
-    engine: str = "lua"  # an Engine
-    no_log: bool = False  # --no-log: no model-call log for this invocation
+    __slots__ = ("config", "debug", "engine", "no_log", "output", "verbose")
+
+    def __init__(self, config: Path | None = None, debug: bool = False,
+                 verbose: bool = False, output: str = "text", engine: str = "lua",
+                 no_log: bool = False) -> None:
+        self.config = config
+        self.debug = debug
+        self.verbose = verbose
+        self.output = output  # an OutputMode
+        self.engine = engine  # an Engine
+        self.no_log = no_log  # --no-log: no model-call log for this invocation
 
 
 def report_failure(exc: BaseException, opts: Options) -> int:
@@ -73,13 +77,18 @@ def load_settings(opts: Options,
     return settings
 
 
-@dataclass
 class RagFlags:
-    enable: bool
-    disable: bool
-    config: Path | None
-    dims: int | None
-    backend: str | None
+    """`run`/`exec`'s RAG flags, applied to the settings."""
+
+    __slots__ = ("backend", "config", "dims", "disable", "enable")
+
+    def __init__(self, enable: bool, disable: bool, config: Path | None, dims: int | None,
+                 backend: str | None) -> None:
+        self.enable = enable
+        self.disable = disable
+        self.config = config
+        self.dims = dims
+        self.backend = backend
 
     def apply(self, settings: "Settings") -> None:
         from .. import config as config_mod
@@ -101,11 +110,16 @@ class RagFlags:
             settings.set("rag.vector_storage.backend", self.backend)
 
 
-@dataclass
 class LLMFlags:
-    record: Path | None = None
-    playback: Path | None = None
-    usage: bool = False
+    """`run`/`exec`'s provider flags: cassettes and the usage report."""
+
+    __slots__ = ("playback", "record", "usage")
+
+    def __init__(self, record: Path | None = None, playback: Path | None = None,
+                 usage: bool = False) -> None:
+        self.record = record
+        self.playback = playback
+        self.usage = usage
 
 
 class Script:

@@ -49,8 +49,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lupa import luajit21 as lupa
 
@@ -78,8 +77,7 @@ ENTRY_COST = 48
 HEADROOM = 256 * 1024
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     nodes: int
     text_bytes: int
 
