@@ -100,3 +100,13 @@ def test_config_from_the_environment_and_a_missing_script(tmp_path: Path) -> Non
     assert missing.returncode == missing_typed.returncode == 1
     assert "Script file not found: nope.lua" in missing.stderr
     assert missing.stderr.endswith("typer=False\n")
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_the_version_is_printed_without_typer_as_typer_prints_it(tmp_path: Path,
+                                                                  flag: str) -> None:
+    fast = _llmspell(tmp_path, flag)
+    typed = _llmspell(tmp_path, "--output", "text", flag)
+    assert fast.stderr.endswith("typer=False\n") and typed.stderr.endswith("typer=True\n")
+    assert fast.returncode == typed.returncode == 0
+    assert fast.stdout == typed.stdout and fast.stdout.startswith("llmspell ")

@@ -44,6 +44,11 @@ def main() -> None:
         from .progress import install_terminal_progress
 
         install_terminal_progress()
+    if sys.argv[1:] in (["--version"], ["-V"]):  # what the typer app prints, without it
+        from .. import __version__
+
+        sys.stdout.write(f"llmspell {__version__}\n")
+        return
     try:
         plain = plain_run(sys.argv[1:], os.environ)
         if plain is None:
