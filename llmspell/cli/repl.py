@@ -182,6 +182,13 @@ def run_repl(settings: Settings, history_path: Path | None = None, *,
     from .output import print_error
 
     interactive = sys.stdin.isatty()
+    if interactive:
+        # Ctrl-C at the prompt clears the line. Python leaves SIGINT ignored when it
+        # started ignored (a shell's background job, nohup, some CI runners), which made
+        # the prompt deaf to it: a person at a terminal asked for Ctrl-C, so take it back.
+        import signal
+
+        signal.signal(signal.SIGINT, signal.default_int_handler)
     history = History(history_path or default_history())
     rt = Runtime(settings, output=Output(), debug=debug)
     # repl_helpers.lua, compiled before any entry ran; JSON text from json.lua
