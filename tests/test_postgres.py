@@ -4,7 +4,9 @@ and many processes writing the same state at once."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -113,6 +115,9 @@ def test_no_server_configured_says_how_to_name_one() -> None:
         postgres_config(config_mod.from_dict({}, environ={}), environ={})
 
 
+@pytest.mark.skipif(importlib.util.find_spec("psycopg") is None
+                    and os.environ.get("LLMSPELL_REQUIRE_POSTGRES") != "1",
+                    reason='needs the postgres extra: pip install -e ".[postgres]"')
 def test_unreachable_server_is_named_without_its_password(tmp_path: Path) -> None:
     url = f"postgresql://bob:hunter2secret@/nodb?host={tmp_path}"
     db = Database(postgres_config(settings_for(url, connect_timeout_seconds=1)))

@@ -21,6 +21,8 @@ from llmspell.rag.embeddings import minilm
 from llmspell.rag.service import IngestStopped, RagService
 
 MINILM = minilm.available()
+# steps are sized to a real model's pace; the hashing embedder finishes in one step
+NEEDS_MINILM = pytest.mark.skipif(not MINILM, reason="extra 'minilm' not installed")
 
 INGEST = """
 local docs = {}
@@ -119,6 +121,7 @@ def test_model_load_shown_on_a_terminal(tmp_path: Path) -> None:
     assert f"Loading {minilm.NAME}" in out
 
 
+@NEEDS_MINILM
 def test_timeout_stops_ingest_between_batches_and_keeps_what_was_stored(
         tmp_path: Path) -> None:
     """A long ingest under --timeout ends with a message saying how much was stored (not
@@ -170,6 +173,7 @@ def _docs(n: int, words: int) -> list[dict[str, Any]]:
             for i in range(n)]
 
 
+@NEEDS_MINILM
 def test_ingest_in_steps_stores_whole_documents() -> None:
     svc, notes = _service(None)
     out = svc.ingest(_docs(10, 50))  # several chunks per document, steps cut across them
@@ -180,6 +184,7 @@ def test_ingest_in_steps_stores_whole_documents() -> None:
     assert notes == []
 
 
+@NEEDS_MINILM
 def test_stop_between_steps_keeps_whole_documents_only() -> None:
     svc, notes = _service(stop_after=10 + 6)  # past the chunking checks, then 6 steps
     with pytest.raises(IngestStopped, match=r"the time limit passed\): (\d+) of 10 docu"):
