@@ -3,6 +3,7 @@ database on the session's test server, see ``pgserver.py``)."""
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -43,3 +44,26 @@ def open_session_store(kind: str, request: pytest.FixtureRequest | None, tmp_pat
     assert request is not None, "postgres stores need the test's request"
     url = request.getfixturevalue("postgres_url")
     return PostgresSessionStore(open_database(postgres_settings(url)), owns_db=True)
+
+
+def write_config(tmp_path: Path, url: str, tenant: str = "default") -> Path:
+    """A config putting State, Sessions and RAG (hashing embedder) on the server."""
+    path = tmp_path / "pg.toml"
+    path.write_text(textwrap.dedent(f"""\
+        [runtime.state_persistence]
+        backend_type = "postgres"
+        [runtime.sessions]
+        enabled = true
+        storage_backend = "postgres"
+        max_sessions = 1000
+        [rag]
+        enabled = true
+        [rag.vector_storage]
+        backend = "postgres"
+        [rag.embedding]
+        default_provider = "hashing"
+        [storage.postgres]
+        url = "{url}"
+        tenant_id = "{tenant}"
+        """))
+    return path

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from stores import postgres_settings
+from stores import postgres_settings, write_config
 
 from llmspell import config as config_mod
 from llmspell.postgres import migrate as migrate_mod
@@ -30,28 +30,6 @@ settings_for = postgres_settings
 
 def database_of(url: str) -> str:
     return urlsplit(url).path.lstrip("/")
-
-
-def write_config(tmp_path: Path, url: str, tenant: str = "default") -> Path:
-    path = tmp_path / "pg.toml"
-    path.write_text(textwrap.dedent(f"""\
-        [runtime.state_persistence]
-        backend_type = "postgres"
-        [runtime.sessions]
-        enabled = true
-        storage_backend = "postgres"
-        max_sessions = 1000
-        [rag]
-        enabled = true
-        [rag.vector_storage]
-        backend = "postgres"
-        [rag.embedding]
-        default_provider = "hashing"
-        [storage.postgres]
-        url = "{url}"
-        tenant_id = "{tenant}"
-        """))
-    return path
 
 
 # -- migrations -------------------------------------------------------------------------

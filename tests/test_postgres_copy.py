@@ -12,6 +12,8 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+from stores import write_config
+
 LUA = Path(__file__).parent / "lua"
 
 
@@ -35,26 +37,6 @@ def sqlite_config(tmp_path: Path, folder: Path) -> Path:
     return path
 
 
-def postgres_config(tmp_path: Path, url: str) -> Path:
-    path = tmp_path / "postgres.toml"
-    path.write_text(textwrap.dedent(f"""\
-        [runtime.state_persistence]
-        backend_type = "postgres"
-        [runtime.sessions]
-        enabled = true
-        storage_backend = "postgres"
-        [rag]
-        enabled = true
-        [rag.vector_storage]
-        backend = "postgres"
-        [rag.embedding]
-        default_provider = "hashing"
-        [storage.postgres]
-        url = "{url}"
-        """))
-    return path
-
-
 def run_lua(cli: Any, config: Path, script: str) -> str:
     result = cli("-c", str(config), "run", str(LUA / script))
     assert result.returncode == 0, result.stderr
@@ -74,7 +56,7 @@ def test_copy_to_postgres_and_back(cli: Any, tmp_path: Path, postgres_url: str) 
     report = json.loads(up.stdout)
     assert report["state"]["copied"] == 3 and report["sessions"]["artifacts"] == 2
     assert report["rag"]["copied"] == 2 and all(p["matches"] for p in report.values())
-    pg = postgres_config(tmp_path, postgres_url)
+    pg = write_config(tmp_path, postgres_url)
     assert run_lua(cli, pg, "store_check.lua") == expected.replace("true\n", "true\n")
 
     again = cli("store", "copy", "--from", f"sqlite:{local}", "--to",
